@@ -5,6 +5,13 @@
 //! (`cargo +nightly fuzz run TARGET`) and, on stable, in `tests/corpus.rs`,
 //! which replays every committed seed through it.
 
+pub mod arp;
+pub mod ethernet;
+pub mod icmp;
+pub mod ipv4;
+pub mod tcp;
+pub mod udp;
+
 /// Every checksum kernel agrees with the RFC 1071 reference, at any length
 /// and alignment, and incremental updates agree with recomputation.
 pub fn checksum(data: &[u8]) {
@@ -32,4 +39,12 @@ pub fn checksum(data: &[u8]) {
 }
 
 /// Names of all targets, with their functions, for the corpus replay test.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[("checksum", checksum)];
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("checksum", checksum),
+    ("ethernet", ethernet::fuzz),
+    ("arp", arp::fuzz),
+    ("ipv4", ipv4::fuzz),
+    ("icmp", icmp::fuzz),
+    ("udp", udp::fuzz),
+    ("tcp", tcp::fuzz),
+];

@@ -402,7 +402,14 @@ mod tests {
         assert_eq!(b.pull(2).unwrap(), &[9, 9]);
         b.trim(1).unwrap();
         assert_eq!(b.as_slice(), &[1, 2, 3]);
-        assert_eq!(b.pull(4), Err(Error::Underflow { requested: 4, available: 3 }).map(|x: &mut [u8]| x));
+        assert_eq!(
+            b.pull(4),
+            Err(Error::Underflow {
+                requested: 4,
+                available: 3
+            })
+            .map(|x: &mut [u8]| x)
+        );
         assert!(b.trim(4).is_err());
     }
 

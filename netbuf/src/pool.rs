@@ -187,7 +187,10 @@ mod tests {
         let pool = BufferPool::new(3, 64);
         let bufs: Vec<_> = (0..3).map(|_| pool.try_alloc().unwrap()).collect();
         assert_eq!(pool.available(), 0);
-        assert_eq!(pool.try_alloc().unwrap_err(), Error::PoolExhausted { capacity: 3 });
+        assert_eq!(
+            pool.try_alloc().unwrap_err(),
+            Error::PoolExhausted { capacity: 3 }
+        );
         drop(bufs);
         assert_eq!(pool.available(), 3);
         let b = pool.try_alloc().unwrap();

@@ -236,7 +236,10 @@ pub struct FragmentedBody<'a>(pub &'a [u8], pub &'a [u8]);
 impl Serializer for FragmentedBody<'_> {
     #[inline]
     fn serialized_len(&self) -> Result<usize, Error> {
-        self.0.len().checked_add(self.1.len()).ok_or(Error::LengthOverflow)
+        self.0
+            .len()
+            .checked_add(self.1.len())
+            .ok_or(Error::LengthOverflow)
     }
     #[inline]
     fn serialize_exact(&self, out: &mut [u8]) {
@@ -273,7 +276,9 @@ impl<I, B> Nested<I, B> {
 impl<I: Serializer, B: PacketBuilder> Serializer for Nested<I, B> {
     #[inline]
     fn serialized_len(&self) -> Result<usize, Error> {
-        self.outer.constraints().total_len(self.inner.serialized_len()?)
+        self.outer
+            .constraints()
+            .total_len(self.inner.serialized_len()?)
     }
 
     #[inline]
@@ -285,7 +290,11 @@ impl<I: Serializer, B: PacketBuilder> Serializer for Nested<I, B> {
         // By contract `out` has the length `serialized_len` computed, so
         // the inner length is known to fit; the fallback only keeps this
         // free of panics if a caller breaks the contract.
-        let inner_len = self.inner.serialized_len().unwrap_or(body.len()).min(body.len());
+        let inner_len = self
+            .inner
+            .serialized_len()
+            .unwrap_or(body.len())
+            .min(body.len());
         let (inner, padding) = body.split_at_mut(inner_len);
         self.inner.serialize_exact(inner);
         padding.fill(0);
@@ -356,7 +365,11 @@ mod tests {
         );
         // The inner layer's total (12) exceeds the outer maximum.
         assert_eq!(
-            [0u8; 10].as_slice().wrap_in(Tag(1, 0)).wrap_in(Tag(2, 0)).serialized_len(),
+            [0u8; 10]
+                .as_slice()
+                .wrap_in(Tag(1, 0))
+                .wrap_in(Tag(2, 0))
+                .serialized_len(),
             Err(Error::BodyTooLong { len: 12, max: 10 })
         );
     }
@@ -370,7 +383,10 @@ mod tests {
             }
             fn serialize(&self, _: SerializeTarget<'_>) {}
         }
-        assert_eq!(b"x".wrap_in(Huge).serialized_len(), Err(Error::LengthOverflow));
+        assert_eq!(
+            b"x".wrap_in(Huge).serialized_len(),
+            Err(Error::LengthOverflow)
+        );
     }
 
     #[test]
@@ -379,7 +395,10 @@ mod tests {
         let mut small = [0u8; 4];
         assert_eq!(
             s.serialize_into(&mut small),
-            Err(Error::BufferTooSmall { needed: 5, available: 4 })
+            Err(Error::BufferTooSmall {
+                needed: 5,
+                available: 4
+            })
         );
         let mut big = [0xffu8; 8];
         assert_eq!(s.serialize_into(&mut big), Ok(5));
@@ -388,7 +407,10 @@ mod tests {
 
     #[test]
     fn fragmented_body_is_written_back_to_back() {
-        let p = FragmentedBody(b"he", b"llo").wrap_in(Tag(9, 0)).serialize_vec(3).unwrap();
+        let p = FragmentedBody(b"he", b"llo")
+            .wrap_in(Tag(9, 0))
+            .serialize_vec(3)
+            .unwrap();
         assert_eq!(p.as_slice(), &[9, b'h', b'e', b'l', b'l', b'o', 5]);
         assert_eq!(p.headroom(), 3);
     }
@@ -399,20 +421,34 @@ mod tests {
         buf.extend_from_slice(b"ab");
         buf.encapsulate(&Tag(1, 4)).unwrap();
         buf.encapsulate(&Tag(2, 0)).unwrap();
-        let nested = b"ab".wrap_in(Tag(1, 4)).wrap_in(Tag(2, 0)).serialize_vec(0).unwrap();
+        let nested = b"ab"
+            .wrap_in(Tag(1, 4))
+            .wrap_in(Tag(2, 0))
+            .serialize_vec(0)
+            .unwrap();
         assert_eq!(buf.as_slice(), nested.as_slice());
         assert_eq!(buf.len(), 8);
         assert!(buf.encapsulate(&Tag(3, 0)).is_ok());
         assert!(buf.encapsulate(&Tag(3, 0)).is_ok());
-        assert_eq!(buf.encapsulate(&Tag(3, 0)), Err(Error::BodyTooLong { len: 12, max: 10 }));
-        assert_eq!(buf.len(), 12, "a failed encapsulation leaves the buffer as it was");
+        assert_eq!(
+            buf.encapsulate(&Tag(3, 0)),
+            Err(Error::BodyTooLong { len: 12, max: 10 })
+        );
+        assert_eq!(
+            buf.len(),
+            12,
+            "a failed encapsulation leaves the buffer as it was"
+        );
     }
 
     #[test]
     fn serialize_to_buf_reuses_storage() {
         let mut buf = PacketBuf::with_headroom(0, 64);
         buf.extend_from_slice(&[0xee; 30]);
-        b"xyz".wrap_in(Tag(4, 0)).serialize_to_buf(&mut buf, 10).unwrap();
+        b"xyz"
+            .wrap_in(Tag(4, 0))
+            .serialize_to_buf(&mut buf, 10)
+            .unwrap();
         assert_eq!(buf.as_slice(), &[4, b'x', b'y', b'z', 3]);
         assert_eq!(buf.headroom(), 10);
     }

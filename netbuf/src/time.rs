@@ -218,12 +218,20 @@ impl Duration {
 
     /// The shorter of two spans.
     pub const fn min(self, other: Duration) -> Duration {
-        if self.micros <= other.micros { self } else { other }
+        if self.micros <= other.micros {
+            self
+        } else {
+            other
+        }
     }
 
     /// The longer of two spans.
     pub const fn max(self, other: Duration) -> Duration {
-        if self.micros >= other.micros { self } else { other }
+        if self.micros >= other.micros {
+            self
+        } else {
+            other
+        }
     }
 }
 
@@ -233,7 +241,8 @@ impl Add<Duration> for Instant {
     /// On overflow; use [`Instant::saturating_add`] or
     /// [`Instant::checked_add`] where that can happen.
     fn add(self, d: Duration) -> Instant {
-        self.checked_add(d).expect("overflow when adding a Duration to an Instant")
+        self.checked_add(d)
+            .expect("overflow when adding a Duration to an Instant")
     }
 }
 
@@ -248,7 +257,8 @@ impl Sub<Duration> for Instant {
     /// # Panics
     /// If the result would be before the epoch.
     fn sub(self, d: Duration) -> Instant {
-        self.checked_sub(d).expect("overflow when subtracting a Duration from an Instant")
+        self.checked_sub(d)
+            .expect("overflow when subtracting a Duration from an Instant")
     }
 }
 
@@ -272,7 +282,8 @@ impl Sub<Instant> for Instant {
 impl Add for Duration {
     type Output = Duration;
     fn add(self, rhs: Duration) -> Duration {
-        self.checked_add(rhs).expect("overflow when adding Durations")
+        self.checked_add(rhs)
+            .expect("overflow when adding Durations")
     }
 }
 
@@ -285,7 +296,8 @@ impl AddAssign for Duration {
 impl Sub for Duration {
     type Output = Duration;
     fn sub(self, rhs: Duration) -> Duration {
-        self.checked_sub(rhs).expect("overflow when subtracting Durations")
+        self.checked_sub(rhs)
+            .expect("overflow when subtracting Durations")
     }
 }
 
@@ -298,7 +310,8 @@ impl SubAssign for Duration {
 impl Mul<u64> for Duration {
     type Output = Duration;
     fn mul(self, n: u64) -> Duration {
-        self.checked_mul(n).expect("overflow when multiplying a Duration")
+        self.checked_mul(n)
+            .expect("overflow when multiplying a Duration")
     }
 }
 
@@ -331,13 +344,23 @@ impl From<Duration> for core::time::Duration {
 
 impl fmt::Debug for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Instant({}.{:06}s)", self.micros / 1_000_000, self.micros % 1_000_000)
+        write!(
+            f,
+            "Instant({}.{:06}s)",
+            self.micros / 1_000_000,
+            self.micros % 1_000_000
+        )
     }
 }
 
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:06}s", self.micros / 1_000_000, self.micros % 1_000_000)
+        write!(
+            f,
+            "{}.{:06}s",
+            self.micros / 1_000_000,
+            self.micros % 1_000_000
+        )
     }
 }
 
@@ -417,7 +440,10 @@ mod tests {
         assert_eq!(t + Duration::from_millis(500), Instant::from_millis(10_500));
         assert_eq!(t - Duration::from_secs(1), Instant::from_secs(9));
         assert_eq!(Instant::from_secs(12) - t, Duration::from_secs(2));
-        assert_eq!(t.saturating_duration_since(Instant::from_secs(11)), Duration::ZERO);
+        assert_eq!(
+            t.saturating_duration_since(Instant::from_secs(11)),
+            Duration::ZERO
+        );
         assert_eq!(t.checked_duration_since(Instant::from_secs(11)), None);
     }
 

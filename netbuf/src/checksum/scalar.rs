@@ -13,7 +13,12 @@ pub(super) fn native_sum(data: &[u8]) -> u64 {
     let mut blocks = data.chunks_exact(16);
     for b in &mut blocks {
         for (lane, a) in acc.iter_mut().enumerate() {
-            let w = [b[lane * 4], b[lane * 4 + 1], b[lane * 4 + 2], b[lane * 4 + 3]];
+            let w = [
+                b[lane * 4],
+                b[lane * 4 + 1],
+                b[lane * 4 + 2],
+                b[lane * 4 + 3],
+            ];
             *a += u64::from(u32::from_ne_bytes(w));
         }
     }

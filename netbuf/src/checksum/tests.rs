@@ -23,7 +23,11 @@ fn every_kernel_matches_the_rfc1071_reference_at_every_alignment() {
         for offset in 0..33 {
             let data = &backing[offset..offset + len];
             let want = kernels::reference(data);
-            assert_eq!(kernels::scalar(data), want, "scalar len {len} offset {offset}");
+            assert_eq!(
+                kernels::scalar(data),
+                want,
+                "scalar len {len} offset {offset}"
+            );
             #[cfg(target_arch = "x86_64")]
             {
                 assert_eq!(kernels::sse2(data), want, "sse2 len {len} offset {offset}");
@@ -31,7 +35,11 @@ fn every_kernel_matches_the_rfc1071_reference_at_every_alignment() {
                     assert_eq!(got, want, "avx2 len {len} offset {offset}");
                 }
             }
-            assert_eq!(ones_complement_sum(data), want, "dispatch len {len} offset {offset}");
+            assert_eq!(
+                ones_complement_sum(data),
+                want,
+                "dispatch len {len} offset {offset}"
+            );
         }
     }
 }
@@ -44,7 +52,11 @@ fn kernels_match_reference_on_random_lengths() {
         let off = rng.below(64) as usize;
         let backing = random_bytes(&mut rng, len + off);
         let data = &backing[off..];
-        assert_eq!(ones_complement_sum(data), kernels::reference(data), "len {len}");
+        assert_eq!(
+            ones_complement_sum(data),
+            kernels::reference(data),
+            "len {len}"
+        );
     }
 }
 
@@ -116,7 +128,10 @@ fn fields_at_odd_offsets_are_added_in_stream_order() {
     c.add_bytes(&[0xab]);
     c.add_u16(0x1234);
     c.add_u32(0xdead_beef);
-    assert_eq!(c.sum(), kernels::reference(&[0xab, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef]));
+    assert_eq!(
+        c.sum(),
+        kernels::reference(&[0xab, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef])
+    );
 }
 
 #[test]
@@ -177,7 +192,10 @@ fn ipv4_pseudo_header_matches_the_spelled_out_bytes() {
     let src = Ipv4Addr::new(192, 0, 2, 1);
     let dst = Ipv4Addr::new(198, 51, 100, 7);
     let bytes = [192, 0, 2, 1, 198, 51, 100, 7, 0, 6, 0x05, 0xdc];
-    assert_eq!(ipv4_pseudo_header(src, dst, 6, 1500).sum(), kernels::reference(&bytes));
+    assert_eq!(
+        ipv4_pseudo_header(src, dst, 6, 1500).sum(),
+        kernels::reference(&bytes)
+    );
 }
 
 /// One's-complement arithmetic has two zeros (0x0000 and 0xffff); an
