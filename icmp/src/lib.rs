@@ -1,21 +1,80 @@
-//! ICMPv4 for the Lamina network stack: every RFC 792/950/1122/1812 message, echo, and rate-limited error generation.
+//! ICMPv4 for the [Lamina](https://github.com/lamina-net/lamina) network
+//! stack: every message of RFC 792, 950, 1122, 1191, 1256 and 1812, and
+//! (in later work) echo handling and error generation with rate limits and
+//! the never-an-error-about-an-error rules.
 //!
-//! This crate will own every ICMPv4 message of RFC 792, 950, 1122 and 1812, echo handling, and error generation with rate limits and the never-an-error-about-an-error rules.
+//! What is here now is the wire format:
 //!
-//! It is part of [Lamina](https://github.com/lamina-net/lamina), a TCP/IPv4
-//! stack built as a family of independent crates. It is `#![no_std]` (with
-//! `alloc`); the `std` feature adds only conveniences.
+//! - [`IcmpPacket`]: a zero-copy view of a message, checked on parse
+//!   (long enough for its type), with [`checksum_ok`](IcmpPacket::checksum_ok)
+//!   / [`parse_verified`](IcmpPacket::parse_verified), and
+//!   [`message`](IcmpPacket::message) giving the typed [`IcmpMessage`].
+//! - Error messages expose the datagram they quote as a [`Quote`]: the
+//!   quoted IPv4 header parsed leniently, the quoted transport bytes, and
+//!   the ports or ICMP identifier a stack needs to find the socket. The
+//!   RFC 1191 next-hop MTU and the RFC 4884 length and extensions are
+//!   exposed when present.
+//! - [`IcmpRepr`]: the owned header fields of every message, a
+//!   [`PacketBuilder`](lamina_netbuf::PacketBuilder) that computes the
+//!   checksum over the body it wraps; [`ErrorBuilder`] quotes an offending
+//!   datagram the way RFC 1812 §4.3.2.3 asks.
 //!
-//! Work on this crate is tracked in the project's issues; until it lands the
-//! crate exposes no API.
+//! The crate is `#![no_std]` and allocates nothing; the `arbitrary` feature
+//! implements `arbitrary::Arbitrary` for [`IcmpRepr`].
 //!
 //! # Example
 //!
 //! ```
-//! use lamina_icmp as _;
+//! use core::net::Ipv4Addr;
+//! use lamina_icmp::{ErrorBuilder, IcmpMessage, IcmpPacket, IcmpRepr, TimeExceededCode};
+//! use lamina_ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+//! use lamina_netbuf::Serializer;
+//!
+//! let me = Ipv4Addr::new(192, 0, 2, 1);
+//! let router = Ipv4Addr::new(192, 0, 2, 254);
+//! let target = Ipv4Addr::new(198, 51, 100, 9);
+//!
+//! // A ping whose TTL runs out at a router...
+//! let ping = IcmpRepr::EchoRequest { ident: 7, seq_no: 1 };
+//! let ip = Ipv4Repr { ttl: 1, ..Ipv4Repr::new(me, target, IpProtocol::ICMP) };
+//! let sent = b"0123456789".wrap_in(&ping).wrap_in(&ip).serialize_vec(0)?;
+//!
+//! // ...which answers with Time Exceeded, quoting it.
+//! let err = ErrorBuilder::new(
+//!     IcmpRepr::TimeExceeded { code: TimeExceededCode::TtlExceeded },
+//!     sent.as_slice(),
+//! )
+//! .unwrap();
+//! let back = err.wrap_in(&Ipv4Repr::new(router, me, IpProtocol::ICMP)).serialize_vec(0)?;
+//!
+//! // The sender matches it to its ping.
+//! let outer = Ipv4Packet::parse_verified(back.as_slice()).unwrap();
+//! let icmp = IcmpPacket::parse_verified(outer.payload()).unwrap();
+//! let IcmpMessage::TimeExceeded { code, quote } = icmp.message() else { panic!() };
+//! assert_eq!(code, TimeExceededCode::TtlExceeded);
+//! assert_eq!(quote.icmp_ident_seq(), Some((7, 1)));
+//! assert_eq!(icmp.quoted().unwrap().dst(), target);
+//! # Ok::<(), lamina_netbuf::Error>(())
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "std")]
+#[cfg(any(test, feature = "std"))]
 extern crate std;
+
+mod error;
+mod packet;
+mod repr;
+mod types;
+
+pub use error::Error;
+pub use packet::{
+    ICMP_HEADER_LEN, IcmpHeader, IcmpMessage, IcmpPacket, Quote, RouterAddress,
+    RouterAdvertisement, Timestamps,
+};
+pub use repr::{ErrorBuilder, IcmpBuilder, IcmpRepr, MAX_ERROR_QUOTE_LEN, quote_for_error};
+pub use types::{IcmpType, ParameterProblemCode, RedirectCode, TimeExceededCode, UnreachableCode};
+
+#[cfg(test)]
+mod tests;

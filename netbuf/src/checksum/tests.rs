@@ -9,68 +9,141 @@ fn random_bytes(rng: &mut SeededRng, len: usize) -> Vec<u8> {
 }
 
 /// Lengths that hit every kernel boundary: empty, odd, just under and over
-/// each vector width and unroll step, and large enough to span blocks.
+/// each vector width (16, 32, 64) and unroll step (64, 128, 256), the
+/// scalar/vector threshold (32) and the scalar unroll threshold (64), and
+/// packet sizes.
 const LENGTHS: &[usize] = &[
-    0, 1, 2, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 1499, 1500, 1514,
-    4095, 9000, 65535, 65536,
+    0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 20, 30, 31, 32, 33, 34, 47, 48, 63, 64, 65, 66, 95, 96, 97,
+    127, 128, 129, 191, 192, 193, 255, 256, 257, 319, 320, 321, 511, 512, 513, 1023, 1024, 1025,
+    1499, 1500, 1514, 4095, 9000, 65535, 65536,
 ];
+
+/// Asserts that every kernel this CPU can run, and the dispatching entry
+/// point, give the reference sum of `data`; returns how many kernels ran.
+fn assert_every_kernel_agrees(data: &[u8], what: &str) -> usize {
+    let want = kernels::reference(data);
+    assert_eq!(kernels::scalar(data), want, "scalar {what}");
+    assert_eq!(ones_complement_sum(data), want, "dispatch {what}");
+    #[allow(unused_mut)]
+    let mut ran = 2;
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert_eq!(kernels::sse2(data), want, "sse2 {what}");
+        ran += 1;
+        if let Some(got) = kernels::avx2(data) {
+            assert_eq!(got, want, "avx2 {what}");
+            ran += 1;
+        }
+        if let Some(got) = kernels::avx512(data) {
+            assert_eq!(got, want, "avx512 {what}");
+            ran += 1;
+        }
+    }
+    ran
+}
 
 #[test]
 fn every_kernel_matches_the_rfc1071_reference_at_every_alignment() {
+    // RFC 1071 §2: the sum is independent of how the words are grouped,
+    // so every kernel must agree with the one-word-at-a-time reference,
+    // whatever the length and however the data sits in memory.
     let mut rng = SeededRng::new(0x1071);
     for &len in LENGTHS {
         let backing = random_bytes(&mut rng, len + 64);
-        for offset in 0..33 {
+        for offset in 0..65 {
             let data = &backing[offset..offset + len];
-            let want = kernels::reference(data);
-            assert_eq!(
-                kernels::scalar(data),
-                want,
-                "scalar len {len} offset {offset}"
-            );
-            #[cfg(target_arch = "x86_64")]
-            {
-                assert_eq!(kernels::sse2(data), want, "sse2 len {len} offset {offset}");
-                if let Some(got) = kernels::avx2(data) {
-                    assert_eq!(got, want, "avx2 len {len} offset {offset}");
-                }
-            }
-            assert_eq!(
-                ones_complement_sum(data),
-                want,
-                "dispatch len {len} offset {offset}"
-            );
+            assert_every_kernel_agrees(data, &alloc::format!("len {len} offset {offset}"));
         }
     }
 }
 
 #[test]
-fn kernels_match_reference_on_random_lengths() {
+fn every_kernel_matches_the_reference_on_random_lengths_and_offsets() {
     let mut rng = SeededRng::new(7);
-    for _ in 0..2000 {
+    for _ in 0..3000 {
         let len = rng.below(3000) as usize;
         let off = rng.below(64) as usize;
         let backing = random_bytes(&mut rng, len + off);
         let data = &backing[off..];
-        assert_eq!(
-            ones_complement_sum(data),
-            kernels::reference(data),
-            "len {len}"
-        );
+        assert_every_kernel_agrees(data, &alloc::format!("len {len} offset {off}"));
     }
 }
 
 #[test]
-fn all_ones_data_does_not_overflow_the_lanes() {
-    // 0xff bytes maximise every lane; 4 MiB spans several blocks.
-    let data = alloc::vec![0xffu8; 4 * 1024 * 1024 + 77];
-    assert_eq!(ones_complement_sum(&data), kernels::reference(&data));
-    #[cfg(target_arch = "x86_64")]
-    {
-        assert_eq!(kernels::sse2(&data), kernels::reference(&data));
-        if let Some(got) = kernels::avx2(&data) {
-            assert_eq!(got, kernels::reference(&data));
+fn every_kernel_handles_all_zero_and_all_one_bytes() {
+    // 0xff maximises every lane and accumulator; zeros give the all-zero
+    // sum, which must stay 0x0000 (not 0xffff).
+    for len in [31, 32, 33, 64, 65, 1500, 4097] {
+        for byte in [0x00, 0xff] {
+            let data = alloc::vec![byte; len];
+            assert_every_kernel_agrees(&data, &alloc::format!("len {len} byte {byte:#x}"));
         }
+        assert_eq!(ones_complement_sum(&alloc::vec![0u8; len]), 0);
+    }
+}
+
+#[test]
+fn all_ones_data_does_not_overflow_the_lanes_across_blocks() {
+    // 0xff bytes maximise every lane. 33 MiB spans more than two blocks of
+    // every kernel (SSE2 1 MiB, AVX2 2 MiB, AVX-512 4 MiB, scalar 16 MiB),
+    // and the odd tail exercises each ragged-end path after them.
+    let data = alloc::vec![0xffu8; 33 * 1024 * 1024 + 77];
+    let ran = assert_every_kernel_agrees(&data, "33 MiB of 0xff");
+    assert!(ran >= 2);
+    // Random data across block boundaries too.
+    let mut rng = SeededRng::new(0xb10c);
+    let data = random_bytes(&mut rng, 9 * 1024 * 1024 + 33);
+    assert_every_kernel_agrees(&data, "9 MiB random");
+}
+
+#[test]
+fn fold_keeps_the_sum_modulo_0xffff_and_only_zero_folds_to_zero() {
+    // RFC 1071 §2(C): end-around carry; every fold is congruent modulo
+    // 0xffff and lies in 0..=0xffff, with 0 reserved for a zero sum.
+    fn slow_fold(acc: u64) -> u16 {
+        match acc {
+            0 => 0,
+            _ => match (acc % 0xffff) as u16 {
+                0 => 0xffff,
+                r => r,
+            },
+        }
+    }
+    let mut rng = SeededRng::new(0xf01d);
+    let edges = [
+        0,
+        1,
+        0xfffe,
+        0xffff,
+        0x1_0000,
+        0x1_fffe,
+        0xffff_ffff,
+        0x1_0000_0000,
+        0xffff_ffff_0000_0000,
+        u64::MAX - 1,
+        u64::MAX,
+    ];
+    for acc in edges.into_iter().chain((0..10_000).map(|_| {
+        let hi = u64::from(rng.next_u32());
+        let lo = u64::from(rng.next_u32());
+        (hi << 32 | lo) >> rng.below(64)
+    })) {
+        assert_eq!(fold(acc), slow_fold(acc), "fold({acc:#x})");
+    }
+}
+
+#[test]
+fn end_around_addition_preserves_the_sum_modulo_0xffff() {
+    let cases = [
+        (u64::MAX, 1),
+        (u64::MAX, u64::MAX),
+        (1 << 63, 1 << 63),
+        (5, 7),
+    ];
+    for (a, b) in cases {
+        let s = scalar::add_end_around(a, b);
+        let want = ((u128::from(a) + u128::from(b)) % 0xffff) as u64;
+        assert_eq!(s % 0xffff, want, "{a:#x} + {b:#x}");
     }
 }
 
@@ -154,7 +227,7 @@ fn rfc1624_incremental_update_equals_full_recomputation() {
         data[..2].copy_from_slice(&updated.to_be_bytes());
         assert_eq!(checksum(&data), 0, "u16 update must verify");
         data[..2].copy_from_slice(&[0, 0]);
-        assert_eq!(fold_equal(updated, checksum(&data)), true);
+        assert!(fold_equal(updated, checksum(&data)));
 
         // A 32-bit field.
         if len >= 8 {

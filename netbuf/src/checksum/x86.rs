@@ -1,57 +1,48 @@
-//! x86-64 kernels: SSE2 (the x86-64 baseline) and AVX2.
+//! x86-64 kernels: SSE2 (the x86-64 baseline), AVX2 and AVX-512 (F + BW).
 //!
-//! Both split every 32-bit lane into its low and high 16-bit halves (a mask
-//! and a shift, no shuffles), add the two halves, and accumulate into 32-bit
-//! lanes. Each lane grows by at most `0x1fffe` per step, so a block of at
-//! most [`BLOCK_STEPS`] steps cannot overflow; after each block the lanes
-//! are widened into a 64-bit total. Four independent accumulators keep the
-//! adds in flight.
+//! All three split every 32-bit lane into its low and high 16-bit halves (a
+//! mask and a shift, no shuffles, no multiplies), add the two halves, and
+//! accumulate into 32-bit lanes. Each lane grows by at most `0x1fffe` per
+//! step, so a block of at most [`BLOCK_STEPS`] steps cannot overflow; after
+//! each block the lanes are folded and summed into a 64-bit total. Four
+//! independent accumulators keep the additions in flight.
 //!
-//! Kernel builds that disable SSE (for example `x86_64-unknown-none`) get the
-//! scalar kernel instead.
+//! Short and ragged ends cost one vector, not a scalar loop: AVX-512 loads
+//! the last partial vector with a byte mask (masked-off bytes are never
+//! read), and SSE2/AVX2 reload the last full vector ending at the data's
+//! final even byte and clear the bytes already summed with a mask.
+//!
+//! Dispatch prefers AVX-512, then AVX2, then SSE2. A kernel is used when
+//! the build targets it (`-C target-feature`), or, with the `std` feature,
+//! when the CPU reports it at run time; the choice is made once and cached
+//! in an atomic, so each call pays one relaxed load and a compare. Builds
+//! that disable SSE (for example `x86_64-unknown-none`) get the scalar
+//! kernel only.
+//!
+//! The AVX-512 kernel uses only "light" integer instructions (logic, shift,
+//! add, masked load), the class that costs the least frequency on CPUs that
+//! throttle for 512-bit code.
 
 use super::scalar;
-
-/// Steps (of four vectors each) per block before the 32-bit lanes are
-/// widened: `16384 * 0x1fffe < 2^32`.
-const BLOCK_STEPS: usize = 16_384;
-
-/// Below this many bytes the vector set-up is not worth it.
-const VECTOR_MIN: usize = 32;
 
 /// Unfolded native-endian sum through the best kernel this build and CPU
 /// support.
 #[inline]
 pub(super) fn native_sum(data: &[u8]) -> u64 {
-    if data.len() < VECTOR_MIN {
-        return scalar::native_sum(data);
-    }
-    #[cfg(target_feature = "avx2")]
-    {
-        // SAFETY: this build targets CPUs with AVX2 (`target_feature`).
-        unsafe { avx2_kernel(data) }
-    }
-    #[cfg(all(not(target_feature = "avx2"), feature = "std"))]
-    {
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU reported AVX2 support at run time.
-            return unsafe { avx2_kernel(data) };
-        }
-        sse2_sum(data)
-    }
-    #[cfg(all(not(target_feature = "avx2"), not(feature = "std")))]
-    {
-        sse2_sum(data)
-    }
-}
-
-/// The SSE2 kernel, or the scalar one where SSE is disabled.
-#[inline]
-pub(super) fn sse2_sum(data: &[u8]) -> u64 {
     #[cfg(target_feature = "sse2")]
     {
-        // SAFETY: this build enables SSE2 (`cfg(target_feature)`).
-        unsafe { sse2_kernel(data) }
+        if data.len() < simd::VECTOR_MIN {
+            return scalar::short_sum(data);
+        }
+        match level::get() {
+            // SAFETY: `level::get` reports AVX-512 F and BW only when the
+            // build targets them or the CPU has them.
+            level::AVX512 => unsafe { simd::avx512_kernel(data) },
+            // SAFETY: likewise for AVX2.
+            level::AVX2 => unsafe { simd::avx2_kernel(data) },
+            // SAFETY: this build enables SSE2 (`cfg(target_feature)`).
+            _ => unsafe { simd::sse2_kernel(data) },
+        }
     }
     #[cfg(not(target_feature = "sse2"))]
     {
@@ -59,98 +50,358 @@ pub(super) fn sse2_sum(data: &[u8]) -> u64 {
     }
 }
 
-/// The AVX2 kernel, or `None` if the CPU lacks AVX2 (or, without `std`,
-/// if the build does not target it).
-pub(super) fn avx2_sum(data: &[u8]) -> Option<u64> {
-    #[cfg(target_feature = "avx2")]
+/// The SSE2 kernel, or the scalar one where SSE2 is disabled.
+#[inline]
+pub(super) fn sse2_sum(data: &[u8]) -> u64 {
+    #[cfg(target_feature = "sse2")]
     {
-        // SAFETY: this build targets CPUs with AVX2 (`target_feature`).
-        Some(unsafe { avx2_kernel(data) })
+        // SAFETY: this build enables SSE2 (`cfg(target_feature)`).
+        unsafe { simd::sse2_kernel(data) }
     }
-    #[cfg(all(not(target_feature = "avx2"), feature = "std"))]
+    #[cfg(not(target_feature = "sse2"))]
     {
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU reported AVX2 support at run time.
-            Some(unsafe { avx2_kernel(data) })
-        } else {
-            None
+        scalar::native_sum(data)
+    }
+}
+
+/// The AVX2 kernel, or `None` if neither the build nor (with `std`) the CPU
+/// provides AVX2.
+#[inline]
+pub(super) fn avx2_sum(data: &[u8]) -> Option<u64> {
+    #[cfg(target_feature = "sse2")]
+    {
+        if level::get() >= level::AVX2 {
+            // SAFETY: the build targets AVX2 or the CPU has it (every CPU
+            // with AVX-512 F has AVX2).
+            return Some(unsafe { simd::avx2_kernel(data) });
         }
     }
-    #[cfg(all(not(target_feature = "avx2"), not(feature = "std")))]
+    let _ = data;
+    None
+}
+
+/// The AVX-512 kernel, or `None` if neither the build nor (with `std`) the
+/// CPU provides AVX-512 F and BW.
+#[inline]
+pub(super) fn avx512_sum(data: &[u8]) -> Option<u64> {
+    #[cfg(target_feature = "sse2")]
     {
-        let _ = data;
-        None
+        if level::get() >= level::AVX512 {
+            // SAFETY: the build targets AVX-512 F and BW or the CPU has
+            // both (`level::get`).
+            return Some(unsafe { simd::avx512_kernel(data) });
+        }
+    }
+    let _ = data;
+    None
+}
+
+/// Which vector kernel this build and CPU can run.
+#[cfg(target_feature = "sse2")]
+mod level {
+    /// SSE2 only (the x86-64 baseline).
+    pub(super) const SSE2: u8 = 1;
+    /// AVX2 (and SSE2).
+    pub(super) const AVX2: u8 = 2;
+    /// AVX-512 F and BW (and AVX2).
+    pub(super) const AVX512: u8 = 3;
+
+    /// The best level available.
+    #[inline]
+    pub(super) fn get() -> u8 {
+        if cfg!(all(target_feature = "avx512f", target_feature = "avx512bw")) {
+            return AVX512;
+        }
+        #[cfg(feature = "std")]
+        {
+            cached()
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            if cfg!(target_feature = "avx2") {
+                AVX2
+            } else {
+                SSE2
+            }
+        }
+    }
+
+    /// The level detected at run time, cached (0 until first detected).
+    #[cfg(feature = "std")]
+    static LEVEL: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+    #[cfg(feature = "std")]
+    #[inline]
+    fn cached() -> u8 {
+        // Relaxed is enough: every thread that detects stores the same
+        // value, and nothing else is published through it.
+        match LEVEL.load(core::sync::atomic::Ordering::Relaxed) {
+            0 => detect(),
+            level => level,
+        }
+    }
+
+    #[cfg(feature = "std")]
+    #[cold]
+    #[inline(never)]
+    fn detect() -> u8 {
+        let level = if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+        {
+            AVX512
+        } else if cfg!(target_feature = "avx2") || std::is_x86_feature_detected!("avx2") {
+            AVX2
+        } else {
+            SSE2
+        };
+        LEVEL.store(level, core::sync::atomic::Ordering::Relaxed);
+        level
     }
 }
 
 #[cfg(target_feature = "sse2")]
-#[target_feature(enable = "sse2")]
-fn sse2_kernel(data: &[u8]) -> u64 {
+mod simd {
+    use super::scalar::{self, add_end_around};
     use core::arch::x86_64::*;
-    const STEP: usize = 64;
-    let mask = _mm_set1_epi32(0xffff);
-    let mut total = 0u64;
-    // Blocks are whole multiples of STEP, so only the last one has a tail.
-    for block in data.chunks(STEP * BLOCK_STEPS) {
-        let mut acc = [_mm_setzero_si128(); 4];
-        let mut steps = block.chunks_exact(STEP);
-        for step in &mut steps {
-            for (i, a) in acc.iter_mut().enumerate() {
-                // SAFETY: `step` is exactly 64 bytes, so bytes
-                // `16 * i .. 16 * i + 16` (i < 4) are in bounds;
-                // `loadu` has no alignment requirement.
-                let v = unsafe { _mm_loadu_si128(step.as_ptr().add(16 * i).cast()) };
-                let h = _mm_add_epi32(_mm_and_si128(v, mask), _mm_srli_epi32::<16>(v));
-                *a = _mm_add_epi32(*a, h);
-            }
-        }
-        for a in acc {
-            let mut lanes = [0u32; 4];
-            // SAFETY: `lanes` is 16 writable bytes; `storeu` is unaligned.
-            unsafe { _mm_storeu_si128(lanes.as_mut_ptr().cast(), a) };
-            total += lanes.iter().map(|&l| u64::from(l)).sum::<u64>();
-        }
-        total += scalar::native_sum(steps.remainder());
-    }
-    total
-}
 
-#[target_feature(enable = "avx2")]
-fn avx2_kernel(data: &[u8]) -> u64 {
-    use core::arch::x86_64::*;
-    const STEP: usize = 128;
-    let mask = _mm256_set1_epi32(0xffff);
-    let mut total = 0u64;
-    // Blocks are whole multiples of STEP, so only the last one has a tail.
-    for block in data.chunks(STEP * BLOCK_STEPS) {
-        let mut acc = [_mm256_setzero_si256(); 4];
-        let mut steps = block.chunks_exact(STEP);
-        for step in &mut steps {
-            for (i, a) in acc.iter_mut().enumerate() {
-                // SAFETY: `step` is exactly 128 bytes, so bytes
-                // `32 * i .. 32 * i + 32` (i < 4) are in bounds;
-                // `loadu` has no alignment requirement.
-                let v = unsafe { _mm256_loadu_si256(step.as_ptr().add(32 * i).cast()) };
-                let h = _mm256_add_epi32(_mm256_and_si256(v, mask), _mm256_srli_epi32::<16>(v));
-                *a = _mm256_add_epi32(*a, h);
+    /// Steps per accumulator per block before the 32-bit lanes are folded:
+    /// `16384 * 0x1fffe < 2^31`.
+    const BLOCK_STEPS: usize = 16_384;
+
+    /// Below this many bytes the vector set-up is not worth it (and a
+    /// 20-byte IPv4 header is summed faster by the scalar loop).
+    pub(super) const VECTOR_MIN: usize = 32;
+
+    /// 32 zero bytes then 32 `0xff` bytes: any window of it is a mask that
+    /// keeps a vector's last bytes.
+    static TAIL_MASK: [u8; 64] = {
+        let mut t = [0u8; 64];
+        let mut i = 32;
+        while i < 64 {
+            t[i] = 0xff;
+            i += 1;
+        }
+        t
+    };
+
+    /// A mask of `N` bytes whose last `keep` bytes are `0xff`, the rest zero.
+    #[inline]
+    fn tail_mask<const N: usize>(keep: usize) -> Option<&'static [u8; N]> {
+        let start = (32 + keep).checked_sub(N)?;
+        TAIL_MASK.get(start..start + N)?.try_into().ok()
+    }
+
+    /// The `N` bytes of `data` that end at `end`, if there are that many.
+    #[inline]
+    fn window<const N: usize>(data: &[u8], end: usize) -> Option<&[u8; N]> {
+        data.get(end.checked_sub(N)?..end)?.try_into().ok()
+    }
+
+    /// How a ragged end of `tail.len() < N` bytes (at the end of `data`) is
+    /// summed by the SSE2 and AVX2 kernels: the `N`-byte window of `data`
+    /// ending at its last even byte, masked to the tail's even part, plus
+    /// the odd last byte as a scalar. `None` when `data` is shorter than
+    /// `N` (the caller then sums the tail with the scalar loop).
+    #[inline]
+    fn ragged_end<'a, const N: usize>(
+        data: &'a [u8],
+        tail: &[u8],
+    ) -> Option<(&'a [u8; N], &'static [u8; N], u64)> {
+        let odd = tail.len() % 2;
+        let window = window::<N>(data, data.len() - odd)?;
+        let mask = tail_mask::<N>(tail.len() - odd)?;
+        let last = match (odd, tail.last()) {
+            (1, Some(&b)) => u64::from(u16::from_ne_bytes([b, 0])),
+            _ => 0,
+        };
+        Some((window, mask, last))
+    }
+
+    // ---------------------------------------------------------------- SSE2
+
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn load128(bytes: &[u8; 16]) -> __m128i {
+        // SAFETY: `bytes` is 16 readable bytes; `loadu` needs no alignment.
+        unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) }
+    }
+
+    /// Low plus high 16-bit half of each 32-bit lane (at most `0x1fffe`).
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn halves128(v: __m128i) -> __m128i {
+        _mm_add_epi32(
+            _mm_and_si128(v, _mm_set1_epi32(0xffff)),
+            _mm_srli_epi32::<16>(v),
+        )
+    }
+
+    /// Sum of the four lanes, which must not overflow 32 bits.
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn hsum128(v: __m128i) -> u64 {
+        let v = _mm_add_epi32(v, _mm_shuffle_epi32::<0b01_00_11_10>(v));
+        let v = _mm_add_epi32(v, _mm_shuffle_epi32::<0b10_11_00_01>(v));
+        u64::from(_mm_cvtsi128_si32(v) as u32)
+    }
+
+    /// The SSE2 kernel (any length).
+    #[target_feature(enable = "sse2")]
+    pub(super) fn sse2_kernel(data: &[u8]) -> u64 {
+        let (vectors, tail) = data.as_chunks::<16>();
+        let (quads, singles) = vectors.as_chunks::<4>();
+        let mut total = 0u64;
+        for block in quads.chunks(BLOCK_STEPS) {
+            let mut acc = [_mm_setzero_si128(); 4];
+            for quad in block {
+                for (a, v) in acc.iter_mut().zip(quad) {
+                    *a = _mm_add_epi32(*a, halves128(load128(v)));
+                }
+            }
+            let [a0, a1, a2, a3] = acc.map(|a| halves128(a));
+            let sum = _mm_add_epi32(_mm_add_epi32(a0, a1), _mm_add_epi32(a2, a3));
+            total = add_end_around(total, hsum128(sum));
+        }
+        // At most three vectors and a masked one: lanes stay below 2^20.
+        let mut acc = _mm_setzero_si128();
+        for v in singles {
+            acc = _mm_add_epi32(acc, halves128(load128(v)));
+        }
+        if !tail.is_empty() {
+            match ragged_end::<16>(data, tail) {
+                Some((window, mask, last)) => {
+                    let v = _mm_and_si128(load128(window), load128(mask));
+                    acc = _mm_add_epi32(acc, halves128(v));
+                    total = add_end_around(total, last);
+                }
+                None => total = add_end_around(total, scalar::short_sum(tail)),
             }
         }
-        let mut rest = steps.remainder();
-        // One more accumulator pass over whole 32-byte vectors of the tail.
-        while rest.len() >= 32 {
-            // SAFETY: `rest` has at least 32 bytes; `loadu` is unaligned.
-            let v = unsafe { _mm256_loadu_si256(rest.as_ptr().cast()) };
-            let h = _mm256_add_epi32(_mm256_and_si256(v, mask), _mm256_srli_epi32::<16>(v));
-            acc[0] = _mm256_add_epi32(acc[0], h);
-            rest = &rest[32..];
-        }
-        for a in acc {
-            let mut lanes = [0u32; 8];
-            // SAFETY: `lanes` is 32 writable bytes; `storeu` is unaligned.
-            unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), a) };
-            total += lanes.iter().map(|&l| u64::from(l)).sum::<u64>();
-        }
-        total += scalar::native_sum(rest);
+        add_end_around(total, hsum128(acc))
     }
-    total
+
+    // ---------------------------------------------------------------- AVX2
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load256(bytes: &[u8; 32]) -> __m256i {
+        // SAFETY: `bytes` is 32 readable bytes; `loadu` needs no alignment.
+        unsafe { _mm256_loadu_si256(bytes.as_ptr().cast()) }
+    }
+
+    /// Low plus high 16-bit half of each 32-bit lane (at most `0x1fffe`).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn halves256(v: __m256i) -> __m256i {
+        _mm256_add_epi32(
+            _mm256_and_si256(v, _mm256_set1_epi32(0xffff)),
+            _mm256_srli_epi32::<16>(v),
+        )
+    }
+
+    /// Sum of the eight lanes, which must not overflow 32 bits.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn hsum256(v: __m256i) -> u64 {
+        let v = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+        hsum128(v)
+    }
+
+    /// The AVX2 kernel (any length).
+    #[target_feature(enable = "avx2")]
+    pub(super) fn avx2_kernel(data: &[u8]) -> u64 {
+        let (vectors, tail) = data.as_chunks::<32>();
+        let (quads, singles) = vectors.as_chunks::<4>();
+        let mut total = 0u64;
+        for block in quads.chunks(BLOCK_STEPS) {
+            let mut acc = [_mm256_setzero_si256(); 4];
+            for quad in block {
+                for (a, v) in acc.iter_mut().zip(quad) {
+                    *a = _mm256_add_epi32(*a, halves256(load256(v)));
+                }
+            }
+            let [a0, a1, a2, a3] = acc.map(|a| halves256(a));
+            let sum = _mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3));
+            total = add_end_around(total, hsum256(sum));
+        }
+        // At most three vectors and a masked one: lanes stay below 2^20.
+        let mut acc = _mm256_setzero_si256();
+        for v in singles {
+            acc = _mm256_add_epi32(acc, halves256(load256(v)));
+        }
+        if !tail.is_empty() {
+            match ragged_end::<32>(data, tail) {
+                Some((window, mask, last)) => {
+                    let v = _mm256_and_si256(load256(window), load256(mask));
+                    acc = _mm256_add_epi32(acc, halves256(v));
+                    total = add_end_around(total, last);
+                }
+                None => total = add_end_around(total, scalar::short_sum(tail)),
+            }
+        }
+        add_end_around(total, hsum256(acc))
+    }
+
+    // ------------------------------------------------------------- AVX-512
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn load512(bytes: &[u8; 64]) -> __m512i {
+        // SAFETY: `bytes` is 64 readable bytes; `loadu` needs no alignment.
+        unsafe { _mm512_loadu_si512(bytes.as_ptr().cast()) }
+    }
+
+    /// Low plus high 16-bit half of each 32-bit lane (at most `0x1fffe`).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn halves512(v: __m512i) -> __m512i {
+        _mm512_add_epi32(
+            _mm512_and_si512(v, _mm512_set1_epi32(0xffff)),
+            _mm512_srli_epi32::<16>(v),
+        )
+    }
+
+    /// Sum of the sixteen lanes, which must not overflow 32 bits.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn hsum512(v: __m512i) -> u64 {
+        u64::from(_mm512_reduce_add_epi32(v) as u32)
+    }
+
+    /// The AVX-512 kernel (any length).
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn avx512_kernel(data: &[u8]) -> u64 {
+        let (vectors, tail) = data.as_chunks::<64>();
+        let (quads, singles) = vectors.as_chunks::<4>();
+        let mut total = 0u64;
+        for block in quads.chunks(BLOCK_STEPS) {
+            let mut acc = [_mm512_setzero_si512(); 4];
+            for quad in block {
+                for (a, v) in acc.iter_mut().zip(quad) {
+                    *a = _mm512_add_epi32(*a, halves512(load512(v)));
+                }
+            }
+            let [a0, a1, a2, a3] = acc.map(|a| halves512(a));
+            let sum = _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+            total = add_end_around(total, hsum512(sum));
+        }
+        // At most three vectors and a masked one: lanes stay below 2^20.
+        let mut acc = _mm512_setzero_si512();
+        for v in singles {
+            acc = _mm512_add_epi32(acc, halves512(load512(v)));
+        }
+        if !tail.is_empty() {
+            // `tail` is shorter than 64 bytes, so the shift is in range and
+            // the mask selects exactly its bytes. The byte above an odd last
+            // byte is masked off and reads as zero: the RFC 1071 padding.
+            let keep = (1u64 << tail.len()) - 1;
+            // SAFETY: the mask selects only the `tail.len()` bytes at the
+            // start of `tail`, all readable; bytes masked off are not
+            // accessed (AVX-512 masked loads suppress faults on them) and
+            // the load needs no alignment.
+            let v = unsafe { _mm512_maskz_loadu_epi8(keep, tail.as_ptr().cast()) };
+            acc = _mm512_add_epi32(acc, halves512(v));
+        }
+        add_end_around(total, hsum512(acc))
+    }
 }

@@ -1,0 +1,241 @@
+//! The [`Device`] trait and its tokens.
+
+use core::num::NonZeroU16;
+
+use lamina_netbuf::Instant;
+
+use crate::{Capabilities, ChecksumSet, Error, Stats};
+
+/// What the device knows about one received frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct RxMeta {
+    /// When the frame arrived, on the caller's clock (in-memory devices: the
+    /// instant it became deliverable; replayed captures: the capture time),
+    /// if the device knows.
+    pub timestamp: Option<Instant>,
+    /// Checksums the device verified as correct for this frame; the stack
+    /// skips verifying exactly these.
+    pub checksum_verified: ChecksumSet,
+}
+
+impl RxMeta {
+    /// Metadata with a timestamp and nothing verified.
+    pub const fn at(timestamp: Instant) -> RxMeta {
+        RxMeta {
+            timestamp: Some(timestamp),
+            checksum_verified: ChecksumSet::EMPTY,
+        }
+    }
+}
+
+/// What the stack tells the device about one frame it transmits, for
+/// offloads. The default asks for nothing: the frame goes out as written.
+///
+/// Offsets are from the start of the frame. A device uses them only for the
+/// offloads it advertised in [`Capabilities`] and ignores requests for
+/// others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct TxMeta {
+    /// Checksums the stack left for the device to compute. For TCP and UDP
+    /// the field holds the pseudo-header sum (not complemented), for the
+    /// IPv4 header and ICMPv4 it holds zero.
+    pub checksum_offload: ChecksumSet,
+    /// Offset of the IPv4 header (14 behind an untagged Ethernet header).
+    pub l3_offset: u16,
+    /// Offset of the transport header.
+    pub l4_offset: u16,
+    /// Segment the TCP payload into segments of this many bytes (TSO); only
+    /// when [`Capabilities::tso`] is set.
+    pub tso_mss: Option<NonZeroU16>,
+}
+
+/// A received frame, lent by the device until [`consume`](Self::consume)
+/// returns.
+pub trait RxToken {
+    /// What the device knows about the frame.
+    fn meta(&self) -> RxMeta {
+        RxMeta::default()
+    }
+
+    /// Lends the frame (the device's own buffer, mutable so that a router
+    /// can rewrite it in place) to `f` and returns what `f` returns. The
+    /// buffer goes back to the device afterwards. Dropping the token
+    /// without consuming it discards the frame.
+    fn consume<R, F>(self, f: F) -> R
+    where
+        F: FnOnce(&mut [u8]) -> R;
+}
+
+/// The right to transmit one frame. Holding a token reserves a slot in the
+/// device; dropping it unconsumed sends nothing.
+pub trait TxToken {
+    /// Describes the frame for offloads; call before
+    /// [`consume`](Self::consume). Devices without offloads ignore it.
+    fn set_meta(&mut self, meta: TxMeta) {
+        let _ = meta;
+    }
+
+    /// Lends `f` a device buffer of exactly `len` bytes, sends what `f`
+    /// wrote, and returns what `f` returned.
+    ///
+    /// The buffer holds unspecified bytes (typically an earlier frame):
+    /// `f` must write every byte it means to send. `len` must not exceed
+    /// [`Capabilities::max_tx_len`]; a longer request fails with
+    /// [`Error::FrameTooLong`] without calling `f`.
+    fn consume<R, F>(self, len: usize, f: F) -> Result<R, Error>
+    where
+        F: FnOnce(&mut [u8]) -> R;
+}
+
+/// A network device: the boundary between the stack and a NIC, a virtual
+/// link, a capture file or an OS interface.
+///
+/// # Zero copy through tokens
+///
+/// [`receive`](Self::receive) returns an [`RxToken`] lending the frame in
+/// the driver's own buffer, together with a [`TxToken`] so that the stack
+/// can answer that frame (an ARP reply, a TCP ACK) on the same device
+/// without a second borrow. [`transmit`](Self::transmit) returns a
+/// [`TxToken`] that lends a device buffer for the stack to write the frame
+/// straight into. Tokens borrow the device, so nothing is copied and nothing
+/// allocated on the fast path. A device with nothing to receive, or no room
+/// to transmit, returns `None` (back-pressure: the stack keeps its packet
+/// and tries again later).
+///
+/// # Batches and fairness (NAPI)
+///
+/// [`poll_rx`](Self::poll_rx) processes at most `budget` frames and says
+/// how many it did. An interface serving several devices should visit them
+/// round-robin: give each device one `poll_rx` with the same budget (for
+/// example 64, or [`Capabilities::max_burst`]), do its transmit work, and
+/// go round again while any device used its whole budget. A device that
+/// returned fewer frames than its budget is drained for now and waits for
+/// [`poll_at`](Self::poll_at) or an external wake-up (its file descriptor,
+/// an interrupt). That way one flooded device delays the others by at most
+/// one budget per round instead of starving them.
+///
+/// # Time
+///
+/// Every call takes the caller's `now`; devices never read a clock.
+/// [`poll_at`](Self::poll_at) says when the device next has something to
+/// deliver that time alone will produce (a delayed frame on a link with
+/// latency, a held frame in a fault injector), so that a simulation with a
+/// fake clock can jump straight there.
+///
+/// # Example
+///
+/// ```
+/// use lamina_netdev::{Device, Loopback, RxToken, TxToken};
+/// use lamina_netbuf::Instant;
+///
+/// let mut dev = Loopback::default();
+/// let now = Instant::ZERO;
+/// dev.transmit(now).unwrap().consume(4, |buf| buf.copy_from_slice(b"ping"))?;
+/// let handled = dev.poll_rx(now, 8, |frame, _meta, reply| {
+///     assert_eq!(frame, b"ping");
+///     // Answer on the same device with the lent reply token.
+///     reply.consume(4, |buf| buf.copy_from_slice(b"pong")).unwrap();
+/// });
+/// assert_eq!(handled, 1);
+/// let (rx, _tx) = dev.receive(now).unwrap();
+/// assert_eq!(rx.consume(|frame| frame.to_vec()), b"pong");
+/// # Ok::<(), lamina_netdev::Error>(())
+/// ```
+pub trait Device {
+    /// The receive token; borrows the device.
+    type RxToken<'a>: RxToken
+    where
+        Self: 'a;
+    /// The transmit token; borrows the device.
+    type TxToken<'a>: TxToken
+    where
+        Self: 'a;
+
+    /// The next received frame, with a token to transmit a reply, or `None`
+    /// if nothing is ready at `now`.
+    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)>;
+
+    /// A token to transmit one frame at `now`, or `None` if the device has
+    /// no room (back-pressure).
+    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>>;
+
+    /// What the device can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// The device's traffic counters.
+    fn stats(&self) -> Stats;
+
+    /// The earliest instant at which time alone makes the device ready to
+    /// deliver something (an instant not after the last `now` means "now");
+    /// `None` when nothing is pending. Devices fed from outside (hardware,
+    /// an OS interface) answer `None` and are woken by their interrupt or
+    /// file descriptor instead.
+    fn poll_at(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Called by the stack after a burst of transmits. Devices that batch
+    /// (a doorbell write per burst, held frames) push them out here; the
+    /// default does nothing.
+    fn flush(&mut self, now: Instant) {
+        let _ = now;
+    }
+
+    /// Receives at most `budget` frames, calling `handler` on each with the
+    /// frame (in the device's buffer), its metadata and a token for a
+    /// reply; returns how many frames it handled. Fewer than `budget` means
+    /// the device is drained for now. See the trait documentation for how
+    /// an interface should share its attention among devices.
+    fn poll_rx<F>(&mut self, now: Instant, budget: usize, mut handler: F) -> usize
+    where
+        F: FnMut(&mut [u8], RxMeta, Self::TxToken<'_>),
+    {
+        let mut done = 0;
+        while done < budget {
+            let Some((rx, tx)) = self.receive(now) else {
+                break;
+            };
+            let meta = rx.meta();
+            rx.consume(|frame| handler(frame, meta, tx));
+            done += 1;
+        }
+        done
+    }
+}
+
+impl<D: Device + ?Sized> Device for &mut D {
+    type RxToken<'a>
+        = D::RxToken<'a>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = D::TxToken<'a>
+    where
+        Self: 'a;
+
+    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        (**self).receive(now)
+    }
+
+    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
+        (**self).transmit(now)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+
+    fn stats(&self) -> Stats {
+        (**self).stats()
+    }
+
+    fn poll_at(&self) -> Option<Instant> {
+        (**self).poll_at()
+    }
+
+    fn flush(&mut self, now: Instant) {
+        (**self).flush(now)
+    }
+}

@@ -1,0 +1,110 @@
+//! Buffers shared by the in-memory devices: queued frames and a bounded
+//! free list, so that frames move between queues instead of being copied.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use lamina_netbuf::Instant;
+
+use crate::RxMeta;
+
+/// A frame in a queue: a whole buffer, the used length, when it becomes
+/// deliverable and what the receiver is told about it.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) len: usize,
+    pub(crate) at: Instant,
+    pub(crate) meta: RxMeta,
+}
+
+impl Frame {
+    pub(crate) fn data(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+
+    pub(crate) fn data_mut(&mut self) -> &mut [u8] {
+        self.buf.get_mut(..self.len).unwrap_or_default()
+    }
+}
+
+/// A bounded set of equally sized buffers, allocated on first use and
+/// recycled afterwards. At most `limit` buffers ever exist, so memory is a
+/// function of configuration; steady-state traffic never allocates.
+#[derive(Debug)]
+pub(crate) struct FreeList {
+    free: Vec<Vec<u8>>,
+    buf_len: usize,
+    limit: usize,
+    allocated: usize,
+}
+
+impl FreeList {
+    pub(crate) fn new(buf_len: usize, limit: usize) -> FreeList {
+        FreeList {
+            free: Vec::with_capacity(limit),
+            buf_len,
+            limit,
+            allocated: 0,
+        }
+    }
+
+    pub(crate) fn buf_len(&self) -> usize {
+        self.buf_len
+    }
+
+    /// A buffer of `buf_len` bytes (contents unspecified), or `None` when
+    /// all `limit` buffers are out.
+    pub(crate) fn take(&mut self) -> Option<Vec<u8>> {
+        if let Some(buf) = self.free.pop() {
+            return Some(buf);
+        }
+        if self.allocated < self.limit {
+            self.allocated += 1;
+            return Some(vec![0u8; self.buf_len]);
+        }
+        None
+    }
+
+    /// Returns a buffer taken from this list. An empty placeholder (left
+    /// behind by `mem::take`) is ignored.
+    pub(crate) fn give(&mut self, buf: Vec<u8>) {
+        if buf.len() != self.buf_len {
+            return;
+        }
+        if self.free.len() < self.limit {
+            self.free.push(buf);
+        } else {
+            self.allocated = self.allocated.saturating_sub(1);
+        }
+    }
+}
+
+#[cfg(test)]
+impl FreeList {
+    /// Buffers ever allocated.
+    pub(crate) fn allocated_for_tests(&self) -> usize {
+        self.allocated
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_list_never_exceeds_its_limit() {
+        let mut fl = FreeList::new(8, 2);
+        let a = fl.take().unwrap();
+        let b = fl.take().unwrap();
+        assert!(fl.take().is_none());
+        fl.give(a);
+        fl.give(Vec::new()); // a placeholder is ignored
+        let c = fl.take().unwrap();
+        assert_eq!(c.len(), 8);
+        assert!(fl.take().is_none());
+        fl.give(b);
+        fl.give(c);
+        assert_eq!(fl.allocated_for_tests(), 2);
+    }
+}

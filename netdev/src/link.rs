@@ -1,0 +1,621 @@
+//! In-memory links: a point-to-point [`wire`] and a shared-medium [`hub`],
+//! with optional latency and bandwidth driven by the caller's clock.
+
+use alloc::collections::VecDeque;
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::mem;
+
+use lamina_netbuf::{Duration, Instant};
+
+use crate::frame::{Frame, FreeList};
+use crate::{
+    Capabilities, ChecksumCapabilities, Device, Error, Medium, RxMeta, RxToken, Stats, TxMeta,
+    TxToken,
+};
+
+/// How an in-memory link behaves. Start from [`LinkConfig::new`] (or
+/// `Default`) and adjust:
+///
+/// ```
+/// use lamina_netdev::LinkConfig;
+/// use lamina_netbuf::Duration;
+/// let cfg = LinkConfig::new()
+///     .with_latency(Duration::from_millis(10))
+///     .with_bandwidth(10_000_000)
+///     .with_queue_len(32);
+/// assert_eq!(cfg.mtu, 1500);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct LinkConfig {
+    /// What the link carries (default Ethernet).
+    pub medium: Medium,
+    /// The IP MTU of every port (default 1500).
+    pub mtu: usize,
+    /// Frames each port can have waiting, in flight or arrived (default
+    /// 64, at least 1). A frame that finds the receiver's queue full is
+    /// dropped and counted in that receiver's `rx_dropped`: tail drop, as
+    /// at a bottleneck.
+    pub queue_len: usize,
+    /// Propagation delay added to every frame (default zero).
+    pub latency: Duration,
+    /// Line rate in bits per second; `None` (or `Some(0)`) for infinite.
+    /// A frame of `n` bytes occupies its sender's transmitter (a wire, full
+    /// duplex) or the whole medium (a hub, half duplex) for `8n / rate`
+    /// seconds after the previous frame's end; only frame bytes count (no
+    /// preamble, FCS or inter-frame gap).
+    pub bandwidth: Option<u64>,
+    /// Checksum offloads the ports advertise (default none). Checksums the
+    /// stack leaves to the device are reported verified to the receiver:
+    /// the bytes never leave memory, as with Linux `veth`.
+    pub checksum: ChecksumCapabilities,
+    /// Burst size the ports advertise.
+    pub max_burst: Option<usize>,
+}
+
+impl LinkConfig {
+    /// Ethernet, MTU 1500, 64 frames per port, no latency, unlimited
+    /// bandwidth, no offloads.
+    pub const fn new() -> LinkConfig {
+        LinkConfig {
+            medium: Medium::Ethernet,
+            mtu: 1500,
+            queue_len: 64,
+            latency: Duration::ZERO,
+            bandwidth: None,
+            checksum: ChecksumCapabilities::NONE,
+            max_burst: None,
+        }
+    }
+
+    /// This configuration with another medium.
+    #[must_use]
+    pub const fn with_medium(mut self, medium: Medium) -> LinkConfig {
+        self.medium = medium;
+        self
+    }
+
+    /// This configuration with another MTU.
+    #[must_use]
+    pub const fn with_mtu(mut self, mtu: usize) -> LinkConfig {
+        self.mtu = mtu;
+        self
+    }
+
+    /// This configuration with another per-port queue length.
+    #[must_use]
+    pub const fn with_queue_len(mut self, queue_len: usize) -> LinkConfig {
+        self.queue_len = queue_len;
+        self
+    }
+
+    /// This configuration with a propagation delay.
+    #[must_use]
+    pub const fn with_latency(mut self, latency: Duration) -> LinkConfig {
+        self.latency = latency;
+        self
+    }
+
+    /// This configuration with a line rate in bits per second.
+    #[must_use]
+    pub const fn with_bandwidth(mut self, bits_per_second: u64) -> LinkConfig {
+        self.bandwidth = Some(bits_per_second);
+        self
+    }
+
+    /// This configuration with checksum offloads.
+    #[must_use]
+    pub const fn with_checksum(mut self, checksum: ChecksumCapabilities) -> LinkConfig {
+        self.checksum = checksum;
+        self
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let mut caps = Capabilities::new(self.medium, self.mtu);
+        caps.checksum = self.checksum;
+        caps.max_burst = self.max_burst;
+        caps
+    }
+}
+
+impl Default for LinkConfig {
+    fn default() -> LinkConfig {
+        LinkConfig::new()
+    }
+}
+
+/// A point-to-point link joining two devices: what one end transmits, the
+/// other receives, in order, `latency` plus serialization time later.
+///
+/// Both ends share the link's state through `Rc<RefCell<_>>`: a simulation
+/// of hosts runs in one thread, driven by one (fake) clock, so there is no
+/// lock on the fast path and the crate needs neither `std` nor `unsafe`.
+/// The ends are therefore not `Send`; run each simulated network in one
+/// thread.
+///
+/// ```
+/// use lamina_netdev::{wire, Device, LinkConfig, RxToken, TxToken};
+/// use lamina_netbuf::{Duration, Instant};
+///
+/// let (mut a, mut b) = wire(LinkConfig::new().with_latency(Duration::from_millis(3)));
+/// let t0 = Instant::ZERO;
+/// a.transmit(t0).unwrap().consume(60, |f| f.fill(0xAB))?;
+/// assert!(b.receive(t0).is_none(), "still in flight");
+/// assert_eq!(b.poll_at(), Some(Instant::from_millis(3)));
+/// let (rx, _reply) = b.receive(Instant::from_millis(3)).unwrap();
+/// assert_eq!(rx.consume(|f| f.len()), 60);
+/// # Ok::<(), lamina_netdev::Error>(())
+/// ```
+pub fn wire(config: LinkConfig) -> (Port, Port) {
+    let link = Rc::new(RefCell::new(Link::new(config, 2, false)));
+    (
+        Port {
+            link: Rc::clone(&link),
+            index: 0,
+        },
+        Port { link, index: 1 },
+    )
+}
+
+/// A hub of `ports` ports: every frame a port transmits is delivered to all
+/// the others (copied for every receiver but one). The medium is shared
+/// (half duplex): with a bandwidth limit, one frame at a time occupies it.
+///
+/// ```
+/// use lamina_netdev::{hub, Device, LinkConfig, RxToken, TxToken};
+/// use lamina_netbuf::Instant;
+///
+/// let mut ports = hub(3, LinkConfig::new());
+/// let now = Instant::ZERO;
+/// ports[0].transmit(now).unwrap().consume(2, |f| f.copy_from_slice(b"hi"))?;
+/// assert!(ports[0].receive(now).is_none(), "no echo to the sender");
+/// for p in &mut ports[1..] {
+///     let (rx, _) = p.receive(now).unwrap();
+///     assert_eq!(rx.consume(|f| f.to_vec()), b"hi");
+/// }
+/// # Ok::<(), lamina_netdev::Error>(())
+/// ```
+pub fn hub(ports: usize, config: LinkConfig) -> Vec<Port> {
+    let link = Rc::new(RefCell::new(Link::new(config, ports, true)));
+    (0..ports)
+        .map(|index| Port {
+            link: Rc::clone(&link),
+            index,
+        })
+        .collect()
+}
+
+#[derive(Debug)]
+struct Link {
+    config: LinkConfig,
+    caps: Capabilities,
+    ports: Vec<PortState>,
+    free: FreeList,
+    /// Per transmitter (wire) or for the whole medium (hub): when the last
+    /// frame's serialization ends, in nanoseconds.
+    busy_until_ns: Vec<u64>,
+    shared_medium: bool,
+}
+
+#[derive(Debug)]
+struct PortState {
+    queue: VecDeque<Frame>,
+    stats: Stats,
+}
+
+impl Link {
+    fn new(mut config: LinkConfig, ports: usize, shared_medium: bool) -> Link {
+        config.queue_len = config.queue_len.max(1);
+        let caps = config.capabilities();
+        // Every queued frame holds a buffer, and each port can have a receive
+        // and a transmit buffer out at once.
+        let limit = ports
+            .saturating_mul(config.queue_len.saturating_add(2))
+            .saturating_add(2);
+        Link {
+            config,
+            caps,
+            ports: (0..ports)
+                .map(|_| PortState {
+                    queue: VecDeque::with_capacity(config.queue_len),
+                    stats: Stats::new(),
+                })
+                .collect(),
+            free: FreeList::new(caps.max_frame_len(), limit),
+            busy_until_ns: alloc::vec![0; if shared_medium { 1 } else { ports }],
+            shared_medium,
+        }
+    }
+
+    /// When a frame of `len` bytes sent by `sender` at `now` arrives.
+    fn schedule(&mut self, sender: usize, len: usize, now: Instant) -> Instant {
+        let slot = if self.shared_medium { 0 } else { sender };
+        let now_ns = now.total_micros().saturating_mul(1_000);
+        let serialization_ns = match self.config.bandwidth {
+            Some(bps) if bps > 0 => {
+                let bits = (len as u128).saturating_mul(8);
+                let ns = bits.saturating_mul(1_000_000_000).div_ceil(u128::from(bps));
+                u64::try_from(ns).unwrap_or(u64::MAX)
+            }
+            _ => 0,
+        };
+        let end_ns = match self.busy_until_ns.get_mut(slot) {
+            Some(busy) => {
+                let end = now_ns.max(*busy).saturating_add(serialization_ns);
+                *busy = end;
+                end
+            }
+            None => now_ns,
+        };
+        Instant::from_micros(end_ns.div_ceil(1_000)).saturating_add(self.config.latency)
+    }
+
+    /// Hands a frame from `sender` to every other port.
+    fn deliver(&mut self, sender: usize, buf: Vec<u8>, len: usize, now: Instant, meta: TxMeta) {
+        if let Some(p) = self.ports.get_mut(sender) {
+            p.stats.count_tx(len);
+        }
+        let at = self.schedule(sender, len, now);
+        let meta = RxMeta {
+            timestamp: Some(at),
+            checksum_verified: meta.checksum_offload.intersection(self.caps.checksum.tx),
+        };
+        let queue_len = self.config.queue_len;
+        let last = (0..self.ports.len()).rev().find(|i| *i != sender);
+        let mut buf = Some(buf);
+        for (i, port) in self.ports.iter_mut().enumerate() {
+            if i == sender {
+                continue;
+            }
+            if port.queue.len() >= queue_len {
+                port.stats.rx_dropped = port.stats.rx_dropped.wrapping_add(1);
+                continue;
+            }
+            let frame_buf = if Some(i) == last {
+                buf.take()
+            } else {
+                // A copy for every receiver but the last.
+                match (self.free.take(), buf.as_deref()) {
+                    (Some(mut copy), Some(src)) => {
+                        if let (Some(dst), Some(src)) = (copy.get_mut(..len), src.get(..len)) {
+                            dst.copy_from_slice(src);
+                        }
+                        Some(copy)
+                    }
+                    (copy, _) => {
+                        if let Some(copy) = copy {
+                            self.free.give(copy);
+                        }
+                        None
+                    }
+                }
+            };
+            match frame_buf {
+                Some(b) => port.queue.push_back(Frame {
+                    buf: b,
+                    len,
+                    at,
+                    meta,
+                }),
+                None => port.stats.rx_dropped = port.stats.rx_dropped.wrapping_add(1),
+            }
+        }
+        if let Some(b) = buf {
+            self.free.give(b);
+        }
+    }
+}
+
+/// One end of a [`wire`] or one port of a [`hub`]: a [`Device`].
+#[derive(Debug)]
+pub struct Port {
+    link: Rc<RefCell<Link>>,
+    index: usize,
+}
+
+impl Port {
+    /// This port's number: 0 or 1 on a wire, `0..n` on a hub.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Frames queued towards this port (in flight or arrived).
+    pub fn queued(&self) -> usize {
+        self.link
+            .borrow()
+            .ports
+            .get(self.index)
+            .map_or(0, |p| p.queue.len())
+    }
+
+    /// The link's configuration.
+    pub fn config(&self) -> LinkConfig {
+        self.link.borrow().config
+    }
+}
+
+/// The receive token of a [`Port`].
+#[derive(Debug)]
+pub struct PortRxToken<'a> {
+    link: &'a RefCell<Link>,
+    frame: Frame,
+}
+
+/// The transmit token of a [`Port`].
+#[derive(Debug)]
+pub struct PortTxToken<'a> {
+    link: &'a RefCell<Link>,
+    index: usize,
+    now: Instant,
+    meta: TxMeta,
+}
+
+impl RxToken for PortRxToken<'_> {
+    fn meta(&self) -> RxMeta {
+        self.frame.meta
+    }
+
+    fn consume<R, F>(mut self, f: F) -> R
+    where
+        F: FnOnce(&mut [u8]) -> R,
+    {
+        f(self.frame.data_mut())
+    }
+}
+
+impl Drop for PortRxToken<'_> {
+    fn drop(&mut self) {
+        let buf = mem::take(&mut self.frame.buf);
+        self.link.borrow_mut().free.give(buf);
+    }
+}
+
+impl TxToken for PortTxToken<'_> {
+    fn set_meta(&mut self, meta: TxMeta) {
+        self.meta = meta;
+    }
+
+    fn consume<R, F>(self, len: usize, f: F) -> Result<R, Error>
+    where
+        F: FnOnce(&mut [u8]) -> R,
+    {
+        let taken = {
+            let mut link = self.link.borrow_mut();
+            let max = link.free.buf_len();
+            if len > max {
+                if let Some(p) = link.ports.get_mut(self.index) {
+                    p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
+                }
+                return Err(Error::FrameTooLong { len, max });
+            }
+            link.free.take()
+        };
+        let Some(mut buf) = taken else {
+            let mut link = self.link.borrow_mut();
+            if let Some(p) = link.ports.get_mut(self.index) {
+                p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
+            }
+            return Err(Error::NoBuffer);
+        };
+        let r = f(buf.get_mut(..len).unwrap_or_default());
+        self.link
+            .borrow_mut()
+            .deliver(self.index, buf, len, self.now, self.meta);
+        Ok(r)
+    }
+}
+
+impl Device for Port {
+    type RxToken<'a> = PortRxToken<'a>;
+    type TxToken<'a> = PortTxToken<'a>;
+
+    fn receive(&mut self, now: Instant) -> Option<(PortRxToken<'_>, PortTxToken<'_>)> {
+        let frame = {
+            let mut link = self.link.borrow_mut();
+            let port = link.ports.get_mut(self.index)?;
+            if port.queue.front()?.at > now {
+                return None;
+            }
+            let frame = port.queue.pop_front()?;
+            port.stats.count_rx(frame.len);
+            frame
+        };
+        Some((
+            PortRxToken {
+                link: &self.link,
+                frame,
+            },
+            PortTxToken {
+                link: &self.link,
+                index: self.index,
+                now,
+                meta: TxMeta::default(),
+            },
+        ))
+    }
+
+    fn transmit(&mut self, now: Instant) -> Option<PortTxToken<'_>> {
+        Some(PortTxToken {
+            link: &self.link,
+            index: self.index,
+            now,
+            meta: TxMeta::default(),
+        })
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.link.borrow().caps
+    }
+
+    fn stats(&self) -> Stats {
+        self.link
+            .borrow()
+            .ports
+            .get(self.index)
+            .map_or_else(Stats::new, |p| p.stats)
+    }
+
+    fn poll_at(&self) -> Option<Instant> {
+        let link = self.link.borrow();
+        link.ports.get(self.index)?.queue.front().map(|f| f.at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn send(p: &mut Port, now: Instant, tag: u8, len: usize) {
+        p.transmit(now)
+            .unwrap()
+            .consume(len, |f| {
+                f.fill(0);
+                f[0] = tag;
+            })
+            .unwrap();
+    }
+
+    fn recv(p: &mut Port, now: Instant) -> Option<(u8, usize, RxMeta)> {
+        let (rx, _) = p.receive(now)?;
+        let meta = rx.meta();
+        Some(rx.consume(|f| (f[0], f.len(), meta)))
+    }
+
+    #[test]
+    fn wire_delivers_after_latency_and_reports_poll_at() {
+        let (mut a, mut b) = wire(LinkConfig::new().with_latency(Duration::from_millis(2)));
+        let t0 = Instant::from_millis(10);
+        send(&mut a, t0, 1, 60);
+        assert_eq!(b.poll_at(), Some(Instant::from_millis(12)));
+        assert!(recv(&mut b, Instant::from_micros(11_999)).is_none());
+        let (tag, len, meta) = recv(&mut b, Instant::from_millis(12)).unwrap();
+        assert_eq!((tag, len), (1, 60));
+        assert_eq!(meta.timestamp, Some(Instant::from_millis(12)));
+        assert_eq!(b.poll_at(), None);
+        assert!(recv(&mut a, Instant::MAX).is_none(), "no echo");
+    }
+
+    #[test]
+    fn bandwidth_serializes_back_to_back_frames() {
+        // 1 Mbit/s: 125 bytes take exactly 1 ms on the wire.
+        let (mut a, mut b) = wire(LinkConfig::new().with_bandwidth(1_000_000).with_latency(Duration::from_millis(5)));
+        for tag in 0..3 {
+            send(&mut a, Instant::ZERO, tag, 125);
+        }
+        for (tag, ms) in [(0, 6), (1, 7), (2, 8)] {
+            assert_eq!(b.poll_at(), Some(Instant::from_millis(ms)));
+            assert!(recv(&mut b, Instant::from_micros(ms * 1000 - 1)).is_none());
+            assert_eq!(recv(&mut b, Instant::from_millis(ms)).unwrap().0, tag);
+        }
+        // Once the link is idle, a frame starts at its own `now`.
+        send(&mut a, Instant::from_millis(100), 9, 125);
+        assert_eq!(b.poll_at(), Some(Instant::from_millis(106)));
+    }
+
+    #[test]
+    fn wire_is_full_duplex() {
+        let (mut a, mut b) = wire(LinkConfig::new().with_bandwidth(1_000_000));
+        send(&mut a, Instant::ZERO, 1, 125);
+        send(&mut b, Instant::ZERO, 2, 125);
+        // Both directions finish after 1 ms: neither waited for the other.
+        assert_eq!(a.poll_at(), Some(Instant::from_millis(1)));
+        assert_eq!(b.poll_at(), Some(Instant::from_millis(1)));
+        assert_eq!(recv(&mut a, Instant::from_millis(1)).unwrap().0, 2);
+        assert_eq!(recv(&mut b, Instant::from_millis(1)).unwrap().0, 1);
+    }
+
+    #[test]
+    fn sub_microsecond_serialization_accumulates_in_nanoseconds() {
+        // 10 Gbit/s: a 125-byte frame takes 100 ns; ten take 1 us.
+        let (mut a, mut b) = wire(LinkConfig::new().with_bandwidth(10_000_000_000));
+        for tag in 0..10 {
+            send(&mut a, Instant::ZERO, tag, 125);
+        }
+        let mut arrivals = vec![];
+        while let Some((_, _, meta)) = recv(&mut b, Instant::MAX) {
+            arrivals.push(meta.timestamp.unwrap().total_micros());
+        }
+        assert_eq!(arrivals, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn full_receive_queue_drops_and_counts_at_the_receiver() {
+        let (mut a, mut b) = wire(LinkConfig::new().with_queue_len(3));
+        for tag in 0..5 {
+            send(&mut a, Instant::ZERO, tag, 60);
+        }
+        assert_eq!(b.queued(), 3);
+        assert_eq!(b.stats().rx_dropped, 2);
+        assert_eq!(a.stats().tx_packets, 5);
+        let tags: Vec<u8> = core::iter::from_fn(|| recv(&mut b, Instant::ZERO).map(|r| r.0)).collect();
+        assert_eq!(tags, [0, 1, 2], "tail drop keeps the oldest");
+    }
+
+    #[test]
+    fn hub_delivers_to_every_other_port() {
+        let mut ports = hub(4, LinkConfig::new());
+        send(&mut ports[2], Instant::ZERO, 7, 100);
+        for (i, p) in ports.iter_mut().enumerate() {
+            let got = recv(p, Instant::ZERO);
+            if i == 2 {
+                assert!(got.is_none());
+            } else {
+                assert_eq!(got.map(|g| (g.0, g.1)), Some((7, 100)), "port {i}");
+            }
+        }
+        assert_eq!(ports[2].stats().tx_packets, 1);
+        assert_eq!(ports[0].stats().rx_packets, 1);
+    }
+
+    #[test]
+    fn hub_medium_is_shared_half_duplex() {
+        let mut ports = hub(3, LinkConfig::new().with_bandwidth(1_000_000));
+        send(&mut ports[0], Instant::ZERO, 1, 125);
+        send(&mut ports[1], Instant::ZERO, 2, 125);
+        // The second sender waited for the first frame to leave the medium.
+        assert_eq!(ports[2].poll_at(), Some(Instant::from_millis(1)));
+        assert_eq!(recv(&mut ports[2], Instant::from_millis(1)).unwrap().0, 1);
+        assert_eq!(ports[2].poll_at(), Some(Instant::from_millis(2)));
+        assert_eq!(ports[0].poll_at(), Some(Instant::from_millis(2)));
+    }
+
+    #[test]
+    fn oversized_transmit_fails_and_counts() {
+        let (mut a, b) = wire(LinkConfig::new().with_mtu(100).with_medium(Medium::Ip));
+        let err = a.transmit(Instant::ZERO).unwrap().consume(101, |_| ()).unwrap_err();
+        assert!(matches!(err, Error::FrameTooLong { len: 101, max: 100 }));
+        assert_eq!(a.stats().tx_errors, 1);
+        assert_eq!(b.queued(), 0);
+    }
+
+    #[test]
+    fn reply_token_from_receive_sends_back_over_the_wire() {
+        let (mut a, mut b) = wire(LinkConfig::new());
+        send(&mut a, Instant::ZERO, 1, 60);
+        let n = b.poll_rx(Instant::ZERO, 8, |frame, _, reply| {
+            let len = frame.len();
+            frame[0] = 2; // rewrite in place, then echo
+            reply.consume(len, |out| out.copy_from_slice(frame)).unwrap();
+        });
+        assert_eq!(n, 1);
+        assert_eq!(recv(&mut a, Instant::ZERO).unwrap().0, 2);
+    }
+
+    #[test]
+    fn steady_traffic_stays_within_the_buffer_bound() {
+        let (mut a, mut b) = wire(LinkConfig::new().with_queue_len(8));
+        for round in 0..500u32 {
+            for _ in 0..(round % 11) {
+                send(&mut a, Instant::ZERO, 0, 1514);
+                send(&mut b, Instant::ZERO, 0, 64);
+            }
+            while recv(&mut b, Instant::ZERO).is_some() {}
+            while recv(&mut a, Instant::ZERO).is_some() {}
+        }
+        let link = a.link.borrow();
+        assert!(link.free.allocated_for_tests() <= 2 * (8 + 2) + 2);
+    }
+}

@@ -1,0 +1,138 @@
+//! `TapDevice` against the Linux kernel: inside a network namespace this
+//! test creates (and deletes, even on failure), the kernel answers an ARP
+//! request (RFC 826) written into the TAP. Needs root and `/dev/net/tun`;
+//! skipped with a message elsewhere.
+#![cfg(all(target_os = "linux", feature = "std"))]
+
+use std::process::Command;
+
+use lamina_netbuf::Duration;
+use lamina_netbuf::time::StdClock;
+use lamina_netdev::{Device, TapDevice, TxToken};
+
+const OUR_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x02, 0x02];
+const OUR_IP: [u8; 4] = [192, 0, 2, 2];
+const KERNEL_IP: [u8; 4] = [192, 0, 2, 1];
+
+/// Runs `ip ARGS`, failing the test with its stderr on error.
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A network namespace that is deleted when dropped, panic or not.
+struct Netns(String);
+
+impl Netns {
+    fn create(name: String) -> Netns {
+        ip(&["netns", "add", &name]);
+        Netns(name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn can_run() -> bool {
+    // The effective uid, through `id -u` to keep the test free of `unsafe`.
+    let uid = Command::new("id").arg("-u").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let root = uid.as_deref() == Some("0");
+    let tun = std::path::Path::new("/dev/net/tun").exists();
+    let ip_ok = Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success());
+    if !(root && tun && ip_ok) {
+        eprintln!(
+            "SKIPPED: the TAP test needs root ({}), /dev/net/tun ({}) and iproute2 ({})",
+            if root { "ok" } else { "missing" },
+            if tun { "ok" } else { "missing" },
+            if ip_ok { "ok" } else { "missing" },
+        );
+    }
+    root && tun && ip_ok
+}
+
+fn arp_request() -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&OUR_MAC);
+    f.extend_from_slice(&[0x08, 0x06]);
+    f.extend_from_slice(&[0, 1, 0x08, 0x00, 6, 4, 0, 1]);
+    f.extend_from_slice(&OUR_MAC);
+    f.extend_from_slice(&OUR_IP);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&KERNEL_IP);
+    f
+}
+
+/// The kernel's MAC if `frame` is its ARP reply to our request.
+fn arp_reply_from_kernel(frame: &[u8]) -> Option<[u8; 6]> {
+    let is_reply = frame.len() >= 42
+        && frame[0..6] == OUR_MAC
+        && frame[12..14] == [0x08, 0x06]
+        && frame[20..22] == [0, 2]
+        && frame[28..32] == KERNEL_IP
+        && frame[32..38] == OUR_MAC
+        && frame[38..42] == OUR_IP;
+    is_reply.then(|| frame[22..28].try_into().unwrap())
+}
+
+#[test]
+fn kernel_answers_an_arp_request_written_into_the_tap() {
+    if !can_run() {
+        return;
+    }
+    let pid = std::process::id();
+    let ns = Netns::create(format!("lamina-test-{pid}"));
+    let mut tap = TapDevice::open(&format!("lmtap{}", pid % 1_000_000)).expect("open TAP");
+    let name = tap.name().to_owned();
+    // The open descriptor keeps working after the interface moves.
+    ip(&["link", "set", &name, "netns", &ns.0]);
+    ip(&["-n", &ns.0, "addr", "add", "192.0.2.1/24", "dev", &name]);
+    ip(&["-n", &ns.0, "link", "set", &name, "up"]);
+
+    let clock = StdClock::new();
+    let request = arp_request();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut next_request = std::time::Instant::now();
+    let kernel_mac = loop {
+        assert!(std::time::Instant::now() < deadline, "no ARP reply from the kernel within 10 s");
+        if std::time::Instant::now() >= next_request {
+            tap.transmit(clock.now())
+                .unwrap()
+                .consume(request.len(), |buf| buf.copy_from_slice(&request))
+                .unwrap();
+            next_request = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        }
+        if !tap.wait(Some(Duration::from_millis(100))).unwrap() {
+            continue;
+        }
+        let mut found = None;
+        // Other frames (IPv6 router solicitations, MLD) are ignored.
+        tap.poll_rx(clock.now(), 16, |frame, _, _| {
+            found = found.or(arp_reply_from_kernel(frame));
+        });
+        if let Some(mac) = found {
+            break mac;
+        }
+    };
+    assert_ne!(kernel_mac, [0; 6]);
+    assert_eq!(kernel_mac[0] & 1, 0, "a unicast MAC");
+    let stats = tap.stats();
+    assert!(stats.tx_packets >= 1 && stats.rx_packets >= 1);
+    assert_eq!((stats.tx_errors, stats.rx_errors), (0, 0));
+    drop(tap);
+    drop(ns);
+}
+
+#[test]
+fn rejects_names_the_kernel_cannot_take() {
+    assert!(TapDevice::open("a-name-far-too-long-for-linux").is_err());
+    assert!(TapDevice::open("bad/name").is_err());
+}
