@@ -21,7 +21,11 @@ pub const MAX_ERROR_QUOTE_LEN: usize = IPV4_MIN_MTU - IPV4_MIN_HEADER_LEN - ICMP
 ///
 /// It is a [`PacketBuilder`] that writes the type's fixed fields and
 /// computes the checksum over them and the body. Bytes the RFCs leave
-/// "unused" are written as zero.
+/// "unused" are written as zero, and so is the code of the messages
+/// whose code RFC 792 fixes at 0 (echo, source quench, timestamp,
+/// information, address mask, router solicitation): a nonzero code
+/// received in one of those is not kept by
+/// [`to_repr`](crate::IcmpPacket::to_repr).
 ///
 /// ```
 /// use lamina_icmp::{IcmpMessage, IcmpPacket, IcmpRepr};
