@@ -14,12 +14,11 @@ use lamina_netbuf::Serializer;
 /// Parses `data` as input for `lamina-icmp`; must never panic.
 pub fn fuzz(data: &[u8]) {
     message(data);
-    if let Ok(ip) = Ipv4Packet::parse_truncated(data) {
-        if ip.protocol() == IpProtocol::ICMP {
-            if let Some(l4) = ip.l4_payload() {
-                message(l4);
-            }
-        }
+    if let Ok(ip) = Ipv4Packet::parse_truncated(data)
+        && ip.protocol() == IpProtocol::ICMP
+        && let Some(l4) = ip.l4_payload()
+    {
+        message(l4);
     }
 
     // Quote the input as an offending datagram.

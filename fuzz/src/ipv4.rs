@@ -72,12 +72,12 @@ pub fn fuzz(data: &[u8]) {
         }
     }
 
-    if let Ok(s) = core::str::from_utf8(data) {
-        if let Ok(c) = s.parse::<Ipv4Cidr>() {
-            assert_eq!(c.to_string().parse::<Ipv4Cidr>(), Ok(c));
-            assert!(c.contains(c.network()) && c.normalized().is_normalized());
-            assert!(c.contains_cidr(&c.normalized()));
-        }
+    if let Ok(s) = core::str::from_utf8(data)
+        && let Ok(c) = s.parse::<Ipv4Cidr>()
+    {
+        assert_eq!(c.to_string().parse::<Ipv4Cidr>(), Ok(c));
+        assert!(c.contains(c.network()) && c.normalized().is_normalized());
+        assert!(c.contains_cidr(&c.normalized()));
     }
 }
 

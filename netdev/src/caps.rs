@@ -252,9 +252,16 @@ mod tests {
         let tcp_udp = ChecksumSet::of(ChecksumProto::Tcp).with(ChecksumProto::Udp);
         assert!(tcp_udp.contains(ChecksumProto::Udp));
         assert!(!tcp_udp.contains(ChecksumProto::Icmpv4));
-        assert_eq!(tcp_udp.without(ChecksumProto::Tcp), ChecksumSet::of(ChecksumProto::Udp));
+        assert_eq!(
+            tcp_udp.without(ChecksumProto::Tcp),
+            ChecksumSet::of(ChecksumProto::Udp)
+        );
         assert_eq!(tcp_udp.union(ChecksumSet::ALL), ChecksumSet::ALL);
-        assert!(tcp_udp.intersection(ChecksumSet::of(ChecksumProto::Ipv4)).is_empty());
+        assert!(
+            tcp_udp
+                .intersection(ChecksumSet::of(ChecksumProto::Ipv4))
+                .is_empty()
+        );
         for p in ChecksumProto::ALL {
             assert!(ChecksumSet::ALL.contains(p));
             assert!(!ChecksumSet::EMPTY.contains(p));
@@ -264,9 +271,15 @@ mod tests {
 
     #[test]
     fn max_frame_len_adds_the_link_header_to_the_ip_mtu() {
-        assert_eq!(Capabilities::new(Medium::Ethernet, 1500).max_frame_len(), 1514);
+        assert_eq!(
+            Capabilities::new(Medium::Ethernet, 1500).max_frame_len(),
+            1514
+        );
         assert_eq!(Capabilities::new(Medium::Ip, 1500).max_frame_len(), 1500);
-        assert_eq!(Capabilities::new(Medium::Ethernet, usize::MAX).max_frame_len(), usize::MAX);
+        assert_eq!(
+            Capabilities::new(Medium::Ethernet, usize::MAX).max_frame_len(),
+            usize::MAX
+        );
     }
 
     #[test]

@@ -133,7 +133,8 @@ pub trait TxToken {
 /// let mut dev = Loopback::default();
 /// let now = Instant::ZERO;
 /// dev.transmit(now).unwrap().consume(4, |buf| buf.copy_from_slice(b"ping"))?;
-/// let handled = dev.poll_rx(now, 8, |frame, _meta, reply| {
+/// // A budget of 1: the reply is queued on the same loopback.
+/// let handled = dev.poll_rx(now, 1, |frame, _meta, reply| {
 ///     assert_eq!(frame, b"ping");
 ///     // Answer on the same device with the lent reply token.
 ///     reply.consume(4, |buf| buf.copy_from_slice(b"pong")).unwrap();
@@ -188,6 +189,7 @@ pub trait Device {
     /// reply; returns how many frames it handled. Fewer than `budget` means
     /// the device is drained for now. See the trait documentation for how
     /// an interface should share its attention among devices.
+    #[inline]
     fn poll_rx<F>(&mut self, now: Instant, budget: usize, mut handler: F) -> usize
     where
         F: FnMut(&mut [u8], RxMeta, Self::TxToken<'_>),

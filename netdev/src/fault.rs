@@ -465,6 +465,7 @@ impl Bucket {
 #[derive(Debug)]
 struct Held {
     frame: Frame,
+    rx_meta: RxMeta,
     tx_meta: TxMeta,
     /// Earliest release (arrival plus delay).
     base: Instant,
@@ -590,8 +591,9 @@ impl Side {
                 buf,
                 len: data.len(),
                 at: base,
-                meta,
+                verified: meta.checksum_verified,
             },
+            rx_meta: meta,
             tx_meta,
             base,
             due,
@@ -680,7 +682,7 @@ enum RxKind<'a, D: Device + 'a> {
         corrupt: Option<u64>,
     },
     /// A frame released from the holding queue.
-    Held(Frame),
+    Held(Frame, RxMeta),
 }
 
 impl<D: Device> fmt::Debug for FaultRxToken<'_, D> {
@@ -699,7 +701,7 @@ impl<D: Device> RxToken for FaultRxToken<'_, D> {
                 }
                 meta
             }
-            Some(RxKind::Held(frame)) => frame.meta,
+            Some(RxKind::Held(_, meta)) => *meta,
             None => RxMeta::default(),
         }
     }
@@ -719,7 +721,7 @@ impl<D: Device> RxToken for FaultRxToken<'_, D> {
                 side.stats.count_rx(buf.len());
                 f(buf)
             }),
-            Some(RxKind::Held(mut frame)) => {
+            Some(RxKind::Held(mut frame, _)) => {
                 side.stats.count_rx(frame.len);
                 let r = f(frame.data_mut());
                 side.free.give(frame.buf);
@@ -732,7 +734,7 @@ impl<D: Device> RxToken for FaultRxToken<'_, D> {
 
 impl<D: Device> Drop for FaultRxToken<'_, D> {
     fn drop(&mut self) {
-        if let Some(RxKind::Held(frame)) = self.kind.take() {
+        if let Some(RxKind::Held(frame, _)) = self.kind.take() {
             self.side.free.give(frame.buf);
         }
     }
@@ -860,7 +862,7 @@ impl<D: Device> Device for FaultInjector<D> {
                 let tx = self.inner.transmit(now);
                 return Some((
                     FaultRxToken {
-                        kind: Some(RxKind::Held(held.frame)),
+                        kind: Some(RxKind::Held(held.frame, held.rx_meta)),
                         side: &mut self.rx,
                     },
                     FaultTxToken {
@@ -993,7 +995,8 @@ mod tests {
 
     fn inner_all(inj: &mut Inj, now: Instant) -> Vec<u8> {
         let mut out = Vec::new();
-        inj.inner_mut().poll_rx(now, usize::MAX, |f, _, _| out.push(f[0]));
+        inj.inner_mut()
+            .poll_rx(now, usize::MAX, |f, _, _| out.push(f[0]));
         out
     }
 
@@ -1007,7 +1010,10 @@ mod tests {
         for t in 0..20 {
             send(&mut inj, Instant::ZERO, t);
         }
-        assert_eq!(inner_all(&mut inj, Instant::ZERO), (0..20).collect::<Vec<_>>());
+        assert_eq!(
+            inner_all(&mut inj, Instant::ZERO),
+            (0..20).collect::<Vec<_>>()
+        );
         assert_eq!(inj.fault_stats(), FaultStats::default());
         assert_eq!(inj.stats().rx_packets, 20);
         assert_eq!(inj.stats().tx_packets, 20);
@@ -1120,7 +1126,10 @@ mod tests {
         tx.set_meta(meta);
         tx.consume(100, |f| f.fill(0)).unwrap();
         let (rx, _) = inj.receive(Instant::ZERO).unwrap();
-        assert_eq!(rx.meta().checksum_verified, ChecksumSet::of(ChecksumProto::Udp));
+        assert_eq!(
+            rx.meta().checksum_verified,
+            ChecksumSet::of(ChecksumProto::Udp)
+        );
     }
 
     #[test]
@@ -1146,10 +1155,9 @@ mod tests {
 
     #[test]
     fn jitter_stays_within_its_bound() {
-        let mut inj = injector(10).with_rx(FaultConfig::new().with_delay(
-            Duration::from_millis(10),
-            Duration::from_millis(5),
-        ));
+        let mut inj = injector(10).with_rx(
+            FaultConfig::new().with_delay(Duration::from_millis(10), Duration::from_millis(5)),
+        );
         let mut delays = Vec::new();
         for _ in 0..200 {
             feed(&mut inj, Instant::ZERO, 0);
@@ -1216,7 +1224,10 @@ mod tests {
 
     #[test]
     fn receive_draws_do_not_depend_on_how_often_the_device_is_polled() {
-        let cfg = FaultConfig::new().with_loss(0.4).with_duplicate(0.2).with_corrupt(0.1);
+        let cfg = FaultConfig::new()
+            .with_loss(0.4)
+            .with_duplicate(0.2)
+            .with_corrupt(0.1);
         let run = |extra_polls: usize| {
             let mut inj = injector(14).with_rx(cfg);
             let mut out = Vec::new();
@@ -1242,8 +1253,18 @@ mod tests {
     #[test]
     fn oversized_transmit_is_refused() {
         let mut inj = injector(16).with_tx(FaultConfig::new().with_loss(1.0));
-        let err = inj.transmit(Instant::ZERO).unwrap().consume(1515, |_| ()).unwrap_err();
-        assert!(matches!(err, Error::FrameTooLong { len: 1515, max: 1514 }));
+        let err = inj
+            .transmit(Instant::ZERO)
+            .unwrap()
+            .consume(1515, |_| ())
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::FrameTooLong {
+                len: 1515,
+                max: 1514
+            }
+        ));
         assert_eq!(inj.stats().tx_errors, 1);
     }
 

@@ -6,23 +6,34 @@ use alloc::vec::Vec;
 
 use lamina_netbuf::Instant;
 
-use crate::RxMeta;
+use crate::{ChecksumSet, RxMeta};
 
 /// A frame in a queue: a whole buffer, the used length, when it becomes
-/// deliverable and what the receiver is told about it.
+/// deliverable and which checksums the device vouches for.
 #[derive(Debug)]
 pub(crate) struct Frame {
     pub(crate) buf: Vec<u8>,
     pub(crate) len: usize,
     pub(crate) at: Instant,
-    pub(crate) meta: RxMeta,
+    pub(crate) verified: ChecksumSet,
 }
 
 impl Frame {
+    /// What the receiver is told: arrival time and verified checksums.
+    #[inline]
+    pub(crate) fn rx_meta(&self) -> RxMeta {
+        RxMeta {
+            timestamp: Some(self.at),
+            checksum_verified: self.verified,
+        }
+    }
+
+    #[inline]
     pub(crate) fn data(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or_default()
     }
 
+    #[inline]
     pub(crate) fn data_mut(&mut self) -> &mut [u8] {
         self.buf.get_mut(..self.len).unwrap_or_default()
     }
@@ -49,12 +60,14 @@ impl FreeList {
         }
     }
 
+    #[inline]
     pub(crate) fn buf_len(&self) -> usize {
         self.buf_len
     }
 
     /// A buffer of `buf_len` bytes (contents unspecified), or `None` when
     /// all `limit` buffers are out.
+    #[inline]
     pub(crate) fn take(&mut self) -> Option<Vec<u8>> {
         if let Some(buf) = self.free.pop() {
             return Some(buf);
@@ -68,6 +81,7 @@ impl FreeList {
 
     /// Returns a buffer taken from this list. An empty placeholder (left
     /// behind by `mem::take`) is ignored.
+    #[inline]
     pub(crate) fn give(&mut self, buf: Vec<u8>) {
         if buf.len() != self.buf_len {
             return;

@@ -11,8 +11,8 @@ use lamina_netbuf::{Duration, Instant};
 
 use crate::frame::{Frame, FreeList};
 use crate::{
-    Capabilities, ChecksumCapabilities, Device, Error, Medium, RxMeta, RxToken, Stats, TxMeta,
-    TxToken,
+    Capabilities, ChecksumCapabilities, ChecksumSet, Device, Error, Medium, RxMeta, RxToken, Stats,
+    TxMeta, TxToken,
 };
 
 /// How an in-memory link behaves. Start from [`LinkConfig::new`] (or
@@ -230,7 +230,11 @@ impl Link {
     }
 
     /// When a frame of `len` bytes sent by `sender` at `now` arrives.
+    #[inline]
     fn schedule(&mut self, sender: usize, len: usize, now: Instant) -> Instant {
+        if self.config.bandwidth.is_none() && self.config.latency.is_zero() {
+            return now;
+        }
         let slot = if self.shared_medium { 0 } else { sender };
         let now_ns = now.total_micros().saturating_mul(1_000);
         let serialization_ns = match self.config.bandwidth {
@@ -253,16 +257,39 @@ impl Link {
     }
 
     /// Hands a frame from `sender` to every other port.
-    fn deliver(&mut self, sender: usize, buf: Vec<u8>, len: usize, now: Instant, meta: TxMeta) {
+    #[inline]
+    fn deliver(
+        &mut self,
+        sender: usize,
+        buf: Vec<u8>,
+        len: usize,
+        now: Instant,
+        offload: ChecksumSet,
+    ) {
         if let Some(p) = self.ports.get_mut(sender) {
             p.stats.count_tx(len);
         }
         let at = self.schedule(sender, len, now);
-        let meta = RxMeta {
-            timestamp: Some(at),
-            checksum_verified: meta.checksum_offload.intersection(self.caps.checksum.tx),
-        };
+        let verified = offload.intersection(self.caps.checksum.tx);
         let queue_len = self.config.queue_len;
+        let frame = |buf| Frame {
+            buf,
+            len,
+            at,
+            verified,
+        };
+        if !self.shared_medium {
+            // A wire: exactly one receiver, the other end; the buffer moves.
+            match self.ports.get_mut(1 - (sender & 1)) {
+                Some(port) if port.queue.len() < queue_len => port.queue.push_back(frame(buf)),
+                Some(port) => {
+                    port.stats.rx_dropped = port.stats.rx_dropped.wrapping_add(1);
+                    self.free.give(buf);
+                }
+                None => self.free.give(buf),
+            }
+            return;
+        }
         let last = (0..self.ports.len()).rev().find(|i| *i != sender);
         let mut buf = Some(buf);
         for (i, port) in self.ports.iter_mut().enumerate() {
@@ -293,12 +320,7 @@ impl Link {
                 }
             };
             match frame_buf {
-                Some(b) => port.queue.push_back(Frame {
-                    buf: b,
-                    len,
-                    at,
-                    meta,
-                }),
+                Some(b) => port.queue.push_back(frame(b)),
                 None => port.stats.rx_dropped = port.stats.rx_dropped.wrapping_add(1),
             }
         }
@@ -349,14 +371,17 @@ pub struct PortTxToken<'a> {
     link: &'a RefCell<Link>,
     index: usize,
     now: Instant,
-    meta: TxMeta,
+    /// Checksums the stack left to the device for this frame.
+    offload: ChecksumSet,
 }
 
 impl RxToken for PortRxToken<'_> {
+    #[inline]
     fn meta(&self) -> RxMeta {
-        self.frame.meta
+        self.frame.rx_meta()
     }
 
+    #[inline]
     fn consume<R, F>(mut self, f: F) -> R
     where
         F: FnOnce(&mut [u8]) -> R,
@@ -366,6 +391,7 @@ impl RxToken for PortRxToken<'_> {
 }
 
 impl Drop for PortRxToken<'_> {
+    #[inline]
     fn drop(&mut self) {
         let buf = mem::take(&mut self.frame.buf);
         self.link.borrow_mut().free.give(buf);
@@ -373,10 +399,12 @@ impl Drop for PortRxToken<'_> {
 }
 
 impl TxToken for PortTxToken<'_> {
+    #[inline]
     fn set_meta(&mut self, meta: TxMeta) {
-        self.meta = meta;
+        self.offload = meta.checksum_offload;
     }
 
+    #[inline]
     fn consume<R, F>(self, len: usize, f: F) -> Result<R, Error>
     where
         F: FnOnce(&mut [u8]) -> R,
@@ -402,7 +430,7 @@ impl TxToken for PortTxToken<'_> {
         let r = f(buf.get_mut(..len).unwrap_or_default());
         self.link
             .borrow_mut()
-            .deliver(self.index, buf, len, self.now, self.meta);
+            .deliver(self.index, buf, len, self.now, self.offload);
         Ok(r)
     }
 }
@@ -411,6 +439,7 @@ impl Device for Port {
     type RxToken<'a> = PortRxToken<'a>;
     type TxToken<'a> = PortTxToken<'a>;
 
+    #[inline]
     fn receive(&mut self, now: Instant) -> Option<(PortRxToken<'_>, PortTxToken<'_>)> {
         let frame = {
             let mut link = self.link.borrow_mut();
@@ -431,17 +460,18 @@ impl Device for Port {
                 link: &self.link,
                 index: self.index,
                 now,
-                meta: TxMeta::default(),
+                offload: ChecksumSet::EMPTY,
             },
         ))
     }
 
+    #[inline]
     fn transmit(&mut self, now: Instant) -> Option<PortTxToken<'_>> {
         Some(PortTxToken {
             link: &self.link,
             index: self.index,
             now,
-            meta: TxMeta::default(),
+            offload: ChecksumSet::EMPTY,
         })
     }
 
@@ -501,7 +531,11 @@ mod tests {
     #[test]
     fn bandwidth_serializes_back_to_back_frames() {
         // 1 Mbit/s: 125 bytes take exactly 1 ms on the wire.
-        let (mut a, mut b) = wire(LinkConfig::new().with_bandwidth(1_000_000).with_latency(Duration::from_millis(5)));
+        let (mut a, mut b) = wire(
+            LinkConfig::new()
+                .with_bandwidth(1_000_000)
+                .with_latency(Duration::from_millis(5)),
+        );
         for tag in 0..3 {
             send(&mut a, Instant::ZERO, tag, 125);
         }
@@ -550,7 +584,8 @@ mod tests {
         assert_eq!(b.queued(), 3);
         assert_eq!(b.stats().rx_dropped, 2);
         assert_eq!(a.stats().tx_packets, 5);
-        let tags: Vec<u8> = core::iter::from_fn(|| recv(&mut b, Instant::ZERO).map(|r| r.0)).collect();
+        let tags: Vec<u8> =
+            core::iter::from_fn(|| recv(&mut b, Instant::ZERO).map(|r| r.0)).collect();
         assert_eq!(tags, [0, 1, 2], "tail drop keeps the oldest");
     }
 
@@ -585,7 +620,11 @@ mod tests {
     #[test]
     fn oversized_transmit_fails_and_counts() {
         let (mut a, b) = wire(LinkConfig::new().with_mtu(100).with_medium(Medium::Ip));
-        let err = a.transmit(Instant::ZERO).unwrap().consume(101, |_| ()).unwrap_err();
+        let err = a
+            .transmit(Instant::ZERO)
+            .unwrap()
+            .consume(101, |_| ())
+            .unwrap_err();
         assert!(matches!(err, Error::FrameTooLong { len: 101, max: 100 }));
         assert_eq!(a.stats().tx_errors, 1);
         assert_eq!(b.queued(), 0);
@@ -598,7 +637,9 @@ mod tests {
         let n = b.poll_rx(Instant::ZERO, 8, |frame, _, reply| {
             let len = frame.len();
             frame[0] = 2; // rewrite in place, then echo
-            reply.consume(len, |out| out.copy_from_slice(frame)).unwrap();
+            reply
+                .consume(len, |out| out.copy_from_slice(frame))
+                .unwrap();
         });
         assert_eq!(n, 1);
         assert_eq!(recv(&mut a, Instant::ZERO).unwrap().0, 2);

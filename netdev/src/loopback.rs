@@ -7,7 +7,7 @@ use core::mem;
 use lamina_netbuf::Instant;
 
 use crate::frame::{Frame, FreeList};
-use crate::{Capabilities, Device, Error, RxMeta, RxToken, Stats, TxMeta, TxToken};
+use crate::{Capabilities, ChecksumSet, Device, Error, RxMeta, RxToken, Stats, TxMeta, TxToken};
 
 /// A device whose transmitted frames come back out of its receive side, in
 /// order, through a queue of bounded length.
@@ -85,6 +85,17 @@ impl Loopback {
     pub fn queue_len(&self) -> usize {
         self.state.borrow().queue_len
     }
+
+    #[inline]
+    fn tx_token(&self, now: Instant) -> LoopbackTxToken<'_> {
+        LoopbackTxToken {
+            state: &self.state,
+            now,
+            max_len: self.caps.max_frame_len(),
+            tx_offload: self.caps.checksum.tx,
+            offload: ChecksumSet::EMPTY,
+        }
+    }
 }
 
 impl Default for Loopback {
@@ -105,16 +116,21 @@ pub struct LoopbackRxToken<'a> {
 #[derive(Debug)]
 pub struct LoopbackTxToken<'a> {
     state: &'a RefCell<State>,
-    caps: Capabilities,
     now: Instant,
-    meta: TxMeta,
+    max_len: usize,
+    /// Checksums the device may take over (`caps.checksum.tx`).
+    tx_offload: ChecksumSet,
+    /// Checksums the stack left to the device for this frame.
+    offload: ChecksumSet,
 }
 
 impl RxToken for LoopbackRxToken<'_> {
+    #[inline]
     fn meta(&self) -> RxMeta {
-        self.frame.meta
+        self.frame.rx_meta()
     }
 
+    #[inline]
     fn consume<R, F>(mut self, f: F) -> R
     where
         F: FnOnce(&mut [u8]) -> R,
@@ -125,6 +141,7 @@ impl RxToken for LoopbackRxToken<'_> {
 }
 
 impl Drop for LoopbackRxToken<'_> {
+    #[inline]
     fn drop(&mut self) {
         let buf = mem::take(&mut self.frame.buf);
         self.state.borrow_mut().free.give(buf);
@@ -132,15 +149,17 @@ impl Drop for LoopbackRxToken<'_> {
 }
 
 impl TxToken for LoopbackTxToken<'_> {
+    #[inline]
     fn set_meta(&mut self, meta: TxMeta) {
-        self.meta = meta;
+        self.offload = meta.checksum_offload.intersection(self.tx_offload);
     }
 
+    #[inline]
     fn consume<R, F>(self, len: usize, f: F) -> Result<R, Error>
     where
         F: FnOnce(&mut [u8]) -> R,
     {
-        let max = self.caps.max_frame_len();
+        let max = self.max_len;
         let taken = {
             let mut st = self.state.borrow_mut();
             if len > max {
@@ -155,13 +174,6 @@ impl TxToken for LoopbackTxToken<'_> {
             return Err(Error::NoBuffer);
         };
         let r = f(buf.get_mut(..len).unwrap_or_default());
-        let meta = RxMeta {
-            timestamp: Some(self.now),
-            checksum_verified: self
-                .meta
-                .checksum_offload
-                .intersection(self.caps.checksum.tx),
-        };
         let mut st = self.state.borrow_mut();
         st.stats.count_tx(len);
         if st.queue.len() < st.queue_len {
@@ -169,7 +181,7 @@ impl TxToken for LoopbackTxToken<'_> {
                 buf,
                 len,
                 at: self.now,
-                meta,
+                verified: self.offload,
             });
         } else {
             st.stats.tx_dropped = st.stats.tx_dropped.wrapping_add(1);
@@ -183,6 +195,7 @@ impl Device for Loopback {
     type RxToken<'a> = LoopbackRxToken<'a>;
     type TxToken<'a> = LoopbackTxToken<'a>;
 
+    #[inline]
     fn receive(&mut self, now: Instant) -> Option<(LoopbackRxToken<'_>, LoopbackTxToken<'_>)> {
         let frame = {
             let mut st = self.state.borrow_mut();
@@ -195,27 +208,18 @@ impl Device for Loopback {
                 state: &self.state,
                 frame,
             },
-            LoopbackTxToken {
-                state: &self.state,
-                caps: self.caps,
-                now,
-                meta: TxMeta::default(),
-            },
+            self.tx_token(now),
         ))
     }
 
+    #[inline]
     fn transmit(&mut self, now: Instant) -> Option<LoopbackTxToken<'_>> {
         let st = self.state.borrow();
         if st.queue.len() >= st.queue_len {
             return None;
         }
         drop(st);
-        Some(LoopbackTxToken {
-            state: &self.state,
-            caps: self.caps,
-            now,
-            meta: TxMeta::default(),
-        })
+        Some(self.tx_token(now))
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -234,7 +238,7 @@ impl Device for Loopback {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ChecksumCapabilities, ChecksumProto, ChecksumSet, Medium};
+    use crate::{ChecksumCapabilities, ChecksumProto, Medium};
     use alloc::vec::Vec;
 
     fn send(lo: &mut Loopback, now: Instant, byte: u8, len: usize) -> bool {
@@ -251,11 +255,17 @@ mod tests {
             assert!(send(&mut lo, Instant::ZERO, i, 60 + usize::from(i)));
         }
         let mut got = Vec::new();
-        assert_eq!(lo.poll_rx(Instant::ZERO, 100, |f, _, _| got.push((f[0], f.len()))), 10);
+        assert_eq!(
+            lo.poll_rx(Instant::ZERO, 100, |f, _, _| got.push((f[0], f.len()))),
+            10
+        );
         let want: Vec<_> = (0..10u8).map(|i| (i, 60 + usize::from(i))).collect();
         assert_eq!(got, want);
         let s = lo.stats();
-        assert_eq!((s.tx_packets, s.rx_packets, s.rx_bytes), (10, 10, want.iter().map(|w| w.1 as u64).sum()));
+        assert_eq!(
+            (s.tx_packets, s.rx_packets, s.rx_bytes),
+            (10, 10, want.iter().map(|w| w.1 as u64).sum())
+        );
     }
 
     #[test]
@@ -296,7 +306,9 @@ mod tests {
     fn oversized_frame_is_refused_without_calling_the_writer() {
         let mut lo = Loopback::new(Capabilities::new(Medium::Ethernet, 100), 4);
         let tx = lo.transmit(Instant::ZERO).unwrap();
-        let err = tx.consume(115, |_| panic!("must not be called")).unwrap_err();
+        let err = tx
+            .consume(115, |_| panic!("must not be called"))
+            .unwrap_err();
         assert!(matches!(err, Error::FrameTooLong { len: 115, max: 114 }));
         assert_eq!(lo.stats().tx_errors, 1);
         assert_eq!(lo.queued(), 0);
@@ -317,7 +329,10 @@ mod tests {
         tx.set_meta(meta);
         tx.consume(54, |f| f.fill(0)).unwrap();
         let (rx, _) = lo.receive(Instant::from_millis(9)).unwrap();
-        assert_eq!(rx.meta().checksum_verified, ChecksumSet::of(ChecksumProto::Tcp));
+        assert_eq!(
+            rx.meta().checksum_verified,
+            ChecksumSet::of(ChecksumProto::Tcp)
+        );
         assert_eq!(rx.meta().timestamp, Some(Instant::from_millis(7)));
     }
 }

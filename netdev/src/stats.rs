@@ -52,12 +52,14 @@ impl Stats {
     }
 
     /// Counts one received frame of `len` bytes.
+    #[inline]
     pub fn count_rx(&mut self, len: usize) {
         self.rx_packets = self.rx_packets.wrapping_add(1);
         self.rx_bytes = self.rx_bytes.wrapping_add(len as u64);
     }
 
     /// Counts one transmitted frame of `len` bytes.
+    #[inline]
     pub fn count_tx(&mut self, len: usize) {
         self.tx_packets = self.tx_packets.wrapping_add(1);
         self.tx_bytes = self.tx_bytes.wrapping_add(len as u64);
@@ -96,7 +98,10 @@ mod tests {
         a.count_rx(100);
         a.count_tx(60);
         a.count_tx(40);
-        assert_eq!((a.rx_packets, a.rx_bytes, a.tx_packets, a.tx_bytes), (1, 100, 2, 100));
+        assert_eq!(
+            (a.rx_packets, a.rx_bytes, a.tx_packets, a.tx_bytes),
+            (1, 100, 2, 100)
+        );
         let mut b = a;
         b.rx_dropped = u64::MAX;
         let sum = a + b;

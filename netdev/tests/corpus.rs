@@ -11,7 +11,9 @@ use lamina_netdev::pcap::{CaptureReader, IoSource, PcapReplay};
 fn corpus_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("LAMINA_PCAP_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps")));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps"))
+        });
     if dir.is_dir() {
         Some(dir)
     } else {
@@ -84,7 +86,13 @@ fn reader_yields_exactly_the_frames_tshark_decoded() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} captures differ:\n{}", failures.len(), caps.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} captures differ:\n{}",
+        failures.len(),
+        caps.len(),
+        failures.join("\n")
+    );
     println!("{} captures match tshark frame by frame", caps.len());
 }
 
@@ -92,7 +100,8 @@ fn reader_yields_exactly_the_frames_tshark_decoded() {
 fn replay_device_delivers_every_frame_of_every_capture() {
     let caps = captures();
     for (path, want) in &caps {
-        let mut replay = PcapReplay::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut replay =
+            PcapReplay::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let mut lens = Vec::new();
         let now = Instant::ZERO;
         while replay.poll_rx(now, 64, |frame, meta, _| {

@@ -4,7 +4,7 @@
 
 use lamina_netbuf::{Duration, Instant, Rng, SeededRng};
 use lamina_netdev::fault::{FaultConfig, FaultInjector, RateLimit};
-use lamina_netdev::{wire, Device, LinkConfig, Port, RxToken, TxToken};
+use lamina_netdev::{Device, LinkConfig, Port, RxToken, TxToken, wire};
 
 /// A frame whose bytes are determined by `(seed, len)`.
 fn frame(rng: &mut SeededRng, max: usize) -> Vec<u8> {
@@ -73,11 +73,21 @@ fn wire_delivers_exactly_what_was_sent_in_order() {
             let got_frames: Vec<&Vec<u8>> = got.iter().map(|g| &g.0).collect();
             assert_eq!(sent_frames, got_frames, "seed {seed}");
             for ((_, t_sent), (_, t_got)) in sent.iter().zip(got.iter()) {
-                assert!(*t_got >= *t_sent + cfg.latency, "seed {seed}: arrived too early");
+                assert!(
+                    *t_got >= *t_sent + cfg.latency,
+                    "seed {seed}: arrived too early"
+                );
             }
-            assert!(got.windows(2).all(|w| w[0].1 <= w[1].1), "seed {seed}: time went back");
+            assert!(
+                got.windows(2).all(|w| w[0].1 <= w[1].1),
+                "seed {seed}: time went back"
+            );
         }
-        assert_eq!(a.stats().rx_dropped + b.stats().rx_dropped, 0, "seed {seed}");
+        assert_eq!(
+            a.stats().rx_dropped + b.stats().rx_dropped,
+            0,
+            "seed {seed}"
+        );
         assert_eq!(b.stats().rx_packets, sent_ab.len() as u64);
         assert_eq!(a.stats().rx_packets, sent_ba.len() as u64);
     }
@@ -131,7 +141,9 @@ fn run(case_seed: u64, fault_seed: u64) -> (Vec<String>, String) {
                 });
             }
             _ => {
-                b.poll_rx(now, 8, |frame, _, _| trace.push(format!("B {now:?} {frame:?}")));
+                b.poll_rx(now, 8, |frame, _, _| {
+                    trace.push(format!("B {now:?} {frame:?}"))
+                });
             }
         }
     }
@@ -153,5 +165,8 @@ fn fault_injector_with_the_same_seed_produces_the_same_sequence() {
     }
     // Another seed gives another outcome (almost always: some cases draw
     // no fault probability at all).
-    assert!(differs >= 45, "only {differs} of 60 cases changed with the seed");
+    assert!(
+        differs >= 45,
+        "only {differs} of 60 cases changed with the seed"
+    );
 }

@@ -43,10 +43,17 @@ impl Drop for Netns {
 
 fn can_run() -> bool {
     // The effective uid, through `id -u` to keep the test free of `unsafe`.
-    let uid = Command::new("id").arg("-u").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
     let root = uid.as_deref() == Some("0");
     let tun = std::path::Path::new("/dev/net/tun").exists();
-    let ip_ok = Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success());
+    let ip_ok = Command::new("ip")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !(root && tun && ip_ok) {
         eprintln!(
             "SKIPPED: the TAP test needs root ({}), /dev/net/tun ({}) and iproute2 ({})",
@@ -102,7 +109,10 @@ fn kernel_answers_an_arp_request_written_into_the_tap() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut next_request = std::time::Instant::now();
     let kernel_mac = loop {
-        assert!(std::time::Instant::now() < deadline, "no ARP reply from the kernel within 10 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ARP reply from the kernel within 10 s"
+        );
         if std::time::Instant::now() >= next_request {
             tap.transmit(clock.now())
                 .unwrap()

@@ -8,7 +8,7 @@ use std::process::Command;
 use lamina_netbuf::checksum::{checksum, ipv4_pseudo_header};
 use lamina_netbuf::{Duration, Instant};
 use lamina_netdev::pcap::{PcapFormat, PcapWriter};
-use lamina_netdev::{wire, Device, LinkConfig, RxToken, TxToken};
+use lamina_netdev::{Device, LinkConfig, RxToken, TxToken, wire};
 
 const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
 const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0b];
@@ -70,7 +70,10 @@ fn send<D: Device>(dev: &mut D, now: Instant, frame: &[u8]) {
 }
 
 fn tshark_available() -> bool {
-    let ok = Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
         eprintln!("SKIPPED: tshark is not installed (apt-get install tshark)");
     }
@@ -80,7 +83,8 @@ fn tshark_available() -> bool {
 /// Host A (recorded) resolves B over ARP and exchanges a UDP datagram
 /// with it across a wire with 1 ms latency; returns the capture's path.
 fn record(format: PcapFormat, ext: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("lamina-netdev-tshark-{}.{ext}", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("lamina-netdev-tshark-{}.{ext}", std::process::id()));
     let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     let (a, mut b) = wire(LinkConfig::new().with_latency(Duration::from_millis(1)));
     let mut a = PcapWriter::new(a, file, format).unwrap();
@@ -91,7 +95,9 @@ fn record(format: PcapFormat, ext: &str) -> PathBuf {
     let replied = b.poll_rx(now, 8, |frame, _, reply| {
         assert_eq!(&frame[12..14], &[0x08, 0x06]);
         let ans = arp(2, MAC_B, IP_B, MAC_A, IP_A, MAC_A);
-        reply.consume(ans.len(), |out| out.copy_from_slice(&ans)).unwrap();
+        reply
+            .consume(ans.len(), |out| out.copy_from_slice(&ans))
+            .unwrap();
     });
     assert_eq!(replied, 1);
     now = a.poll_at().unwrap();
@@ -102,7 +108,9 @@ fn record(format: PcapFormat, ext: &str) -> PathBuf {
     now = b.poll_at().unwrap();
     b.poll_rx(now, 8, |frame, _, reply| {
         let ans = udp((MAC_B, IP_B), (MAC_A, IP_A), &frame[42..]);
-        reply.consume(ans.len(), |out| out.copy_from_slice(&ans)).unwrap();
+        reply
+            .consume(ans.len(), |out| out.copy_from_slice(&ans))
+            .unwrap();
     });
     now = a.poll_at().unwrap();
     a.poll_rx(now, 8, |_, _, _| {});
@@ -117,11 +125,35 @@ fn check_with_tshark(path: &PathBuf, pcapng: bool) {
     let out = Command::new("tshark")
         .args(["-n", "-r"])
         .arg(path)
-        .args(["-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"])
+        .args([
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+        ])
         .args(["-T", "fields", "-E", "separator=|"])
-        .args(["-e", "frame.number", "-e", "_ws.malformed", "-e", "_ws.expert.message"])
-        .args(["-e", "frame.protocols", "-e", "ip.checksum.status", "-e", "udp.checksum.status"])
-        .args(["-e", "frame.time_epoch", "-e", "frame.packet_flags_direction"])
+        .args([
+            "-e",
+            "frame.number",
+            "-e",
+            "_ws.malformed",
+            "-e",
+            "_ws.expert.message",
+        ])
+        .args([
+            "-e",
+            "frame.protocols",
+            "-e",
+            "ip.checksum.status",
+            "-e",
+            "udp.checksum.status",
+        ])
+        .args([
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "frame.packet_flags_direction",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

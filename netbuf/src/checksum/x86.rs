@@ -368,9 +368,30 @@ mod simd {
         u64::from(_mm512_reduce_add_epi32(v) as u32)
     }
 
+    /// The first `min(bytes.len(), 64)` bytes of `bytes` in a vector, the
+    /// rest of it zero. The zero above an odd last byte is the RFC 1071
+    /// padding.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn load512_partial(bytes: &[u8]) -> __m512i {
+        let keep = match bytes.len() {
+            n @ 0..64 => (1u64 << n) - 1,
+            _ => u64::MAX,
+        };
+        // SAFETY: `keep` selects only bytes within `bytes`, all readable;
+        // bytes masked off are not accessed (AVX-512 masked loads suppress
+        // faults on them) and the load needs no alignment.
+        unsafe { _mm512_maskz_loadu_epi8(keep, bytes.as_ptr().cast()) }
+    }
+
     /// The AVX-512 kernel (any length).
     #[target_feature(enable = "avx512f,avx512bw")]
     pub(super) fn avx512_kernel(data: &[u8]) -> u64 {
+        if data.len() <= 64 {
+            // One masked load: a minimum-size frame or a header costs no
+            // loop at all.
+            return hsum512(halves512(load512_partial(data)));
+        }
         let (vectors, tail) = data.as_chunks::<64>();
         let (quads, singles) = vectors.as_chunks::<4>();
         let mut total = 0u64;
@@ -391,16 +412,7 @@ mod simd {
             acc = _mm512_add_epi32(acc, halves512(load512(v)));
         }
         if !tail.is_empty() {
-            // `tail` is shorter than 64 bytes, so the shift is in range and
-            // the mask selects exactly its bytes. The byte above an odd last
-            // byte is masked off and reads as zero: the RFC 1071 padding.
-            let keep = (1u64 << tail.len()) - 1;
-            // SAFETY: the mask selects only the `tail.len()` bytes at the
-            // start of `tail`, all readable; bytes masked off are not
-            // accessed (AVX-512 masked loads suppress faults on them) and
-            // the load needs no alignment.
-            let v = unsafe { _mm512_maskz_loadu_epi8(keep, tail.as_ptr().cast()) };
-            acc = _mm512_add_epi32(acc, halves512(v));
+            acc = _mm512_add_epi32(acc, halves512(load512_partial(tail)));
         }
         add_end_around(total, hsum512(acc))
     }

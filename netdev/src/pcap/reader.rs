@@ -718,12 +718,25 @@ pub(crate) mod tests {
 
     /// A pcap file: header with `magic` and `link_type`, then records of
     /// (secs, frac, data).
-    pub(crate) fn pcap(big_endian: bool, nanos: bool, link_type: u32, records: &[(u32, u32, &[u8])]) -> Vec<u8> {
+    pub(crate) fn pcap(
+        big_endian: bool,
+        nanos: bool,
+        link_type: u32,
+        records: &[(u32, u32, &[u8])],
+    ) -> Vec<u8> {
         let w32 = |v: &mut Vec<u8>, x: u32| {
-            v.extend_from_slice(&if big_endian { x.to_be_bytes() } else { x.to_le_bytes() })
+            v.extend_from_slice(&if big_endian {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            })
         };
         let w16 = |v: &mut Vec<u8>, x: u16| {
-            v.extend_from_slice(&if big_endian { x.to_be_bytes() } else { x.to_le_bytes() })
+            v.extend_from_slice(&if big_endian {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            })
         };
         let mut v = Vec::new();
         w32(&mut v, if nanos { 0xA1B2_3C4D } else { 0xA1B2_C3D4 });
@@ -746,7 +759,11 @@ pub(crate) mod tests {
     /// A pcapng block of `kind` with `body` (padded), in `big_endian`.
     pub(crate) fn block(big_endian: bool, kind: u32, body: &[u8]) -> Vec<u8> {
         let w32 = |v: &mut Vec<u8>, x: u32| {
-            v.extend_from_slice(&if big_endian { x.to_be_bytes() } else { x.to_le_bytes() })
+            v.extend_from_slice(&if big_endian {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            })
         };
         let padded = body.len().next_multiple_of(4);
         let total = (12 + padded) as u32;
@@ -762,10 +779,18 @@ pub(crate) mod tests {
     pub(crate) fn shb(big_endian: bool) -> Vec<u8> {
         let mut body = Vec::new();
         let bom: u32 = PCAPNG_BOM;
-        body.extend_from_slice(&if big_endian { bom.to_be_bytes() } else { bom.to_le_bytes() });
+        body.extend_from_slice(&if big_endian {
+            bom.to_be_bytes()
+        } else {
+            bom.to_le_bytes()
+        });
         let (maj, min): (u16, u16) = (1, 0);
         for x in [maj, min] {
-            body.extend_from_slice(&if big_endian { x.to_be_bytes() } else { x.to_le_bytes() });
+            body.extend_from_slice(&if big_endian {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            });
         }
         body.extend_from_slice(&[0xFF; 8]); // section length unknown
         block(big_endian, PCAPNG_SHB, &body)
@@ -773,10 +798,20 @@ pub(crate) mod tests {
 
     pub(crate) fn idb(big_endian: bool, link_type: u16, tsresol: Option<u8>) -> Vec<u8> {
         let mut body = Vec::new();
-        let e16 = |x: u16| if big_endian { x.to_be_bytes() } else { x.to_le_bytes() };
+        let e16 = |x: u16| {
+            if big_endian {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            }
+        };
         body.extend_from_slice(&e16(link_type));
         body.extend_from_slice(&[0, 0]);
-        body.extend_from_slice(&if big_endian { 0u32.to_be_bytes() } else { 0u32.to_le_bytes() });
+        body.extend_from_slice(&if big_endian {
+            0u32.to_be_bytes()
+        } else {
+            0u32.to_le_bytes()
+        });
         if let Some(r) = tsresol {
             body.extend_from_slice(&e16(9));
             body.extend_from_slice(&e16(1));
@@ -788,8 +823,20 @@ pub(crate) mod tests {
 
     pub(crate) fn epb(big_endian: bool, iface: u32, ts: u64, data: &[u8]) -> Vec<u8> {
         let mut body = Vec::new();
-        let e32 = |x: u32| if big_endian { x.to_be_bytes() } else { x.to_le_bytes() };
-        for x in [iface, (ts >> 32) as u32, ts as u32, data.len() as u32, data.len() as u32] {
+        let e32 = |x: u32| {
+            if big_endian {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            }
+        };
+        for x in [
+            iface,
+            (ts >> 32) as u32,
+            ts as u32,
+            data.len() as u32,
+            data.len() as u32,
+        ] {
             body.extend_from_slice(&e32(x));
         }
         body.extend_from_slice(data);
@@ -809,10 +856,22 @@ pub(crate) mod tests {
         for (be, ns) in [(false, false), (false, true), (true, false), (true, true)] {
             let file = pcap(be, ns, 1, &[(3, 250, b"abc"), (4, 0, b"")]);
             let mut r = CaptureReader::new(&file[..]).unwrap();
-            assert_eq!(r.format(), CaptureFormat::Pcap { big_endian: be, nanosecond: ns });
+            assert_eq!(
+                r.format(),
+                CaptureFormat::Pcap {
+                    big_endian: be,
+                    nanosecond: ns
+                }
+            );
             let got = frames(&mut r).unwrap();
             let frac_ns = if ns { 250 } else { 250_000 };
-            assert_eq!(got, [(b"abc".to_vec(), 3_000_000_000 + frac_ns, 1), (vec![], 4_000_000_000, 1)]);
+            assert_eq!(
+                got,
+                [
+                    (b"abc".to_vec(), 3_000_000_000 + frac_ns, 1),
+                    (vec![], 4_000_000_000, 1)
+                ]
+            );
         }
     }
 
@@ -842,15 +901,27 @@ pub(crate) mod tests {
             file.extend_from_slice(&x.to_le_bytes());
         }
         let mut r = CaptureReader::new(&file[..]).unwrap();
-        assert!(matches!(r.next_frame(), Err(Error::RecordTooLong { offset: 24, .. })));
+        assert!(matches!(
+            r.next_frame(),
+            Err(Error::RecordTooLong { offset: 24, .. })
+        ));
     }
 
     #[test]
     fn unknown_magic_and_short_header_are_errors() {
-        assert!(matches!(CaptureReader::new(&b"GIF89a.................."[..]), Err(Error::UnknownFormat { magic: 0x4749_4638 })));
-        assert!(matches!(CaptureReader::new(&[0xD4, 0xC3][..]), Err(Error::Truncated { offset: 0 })));
+        assert!(matches!(
+            CaptureReader::new(&b"GIF89a.................."[..]),
+            Err(Error::UnknownFormat { magic: 0x4749_4638 })
+        ));
+        assert!(matches!(
+            CaptureReader::new(&[0xD4, 0xC3][..]),
+            Err(Error::Truncated { offset: 0 })
+        ));
         let file = pcap(false, false, 1, &[]);
-        assert!(matches!(CaptureReader::new(&file[..10]), Err(Error::Truncated { offset: 0 })));
+        assert!(matches!(
+            CaptureReader::new(&file[..10]),
+            Err(Error::Truncated { offset: 0 })
+        ));
     }
 
     #[test]
@@ -916,7 +987,10 @@ pub(crate) mod tests {
         good.extend(idb(false, 1, Some(6)));
         good.extend(epb(false, 0, 77, &[0xAB; 61]));
         good.extend(epb(false, 0, 78, &[0xCD; 3]));
-        let seeds = [good, pcap(true, true, 101, &[(1, 2, &[1; 40]), (3, 4, &[2; 7])])];
+        let seeds = [
+            good,
+            pcap(true, true, 101, &[(1, 2, &[1; 40]), (3, 4, &[2; 7])]),
+        ];
         let mut rng = SeededRng::new(0x5eed);
         for round in 0..10_000 {
             let mut data = seeds[round % 2].clone();

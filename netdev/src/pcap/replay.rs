@@ -377,7 +377,9 @@ mod tests {
 
     fn drain(r: &mut PcapReplay, now: Instant) -> Vec<(Vec<u8>, Option<Instant>)> {
         let mut out = Vec::new();
-        r.poll_rx(now, usize::MAX, |f, meta, _| out.push((f.to_vec(), meta.timestamp)));
+        r.poll_rx(now, usize::MAX, |f, meta, _| {
+            out.push((f.to_vec(), meta.timestamp))
+        });
         out
     }
 
@@ -402,7 +404,12 @@ mod tests {
 
     #[test]
     fn pacing_keeps_the_capture_spacing_on_the_callers_clock() {
-        let file = pcap(false, false, 101, &[(100, 0, b"a"), (100, 250_000, b"b"), (101, 0, b"c")]);
+        let file = pcap(
+            false,
+            false,
+            101,
+            &[(100, 0, b"a"), (100, 250_000, b"b"), (101, 0, b"c")],
+        );
         let start = Instant::from_secs(5);
         let mut r = PcapReplay::from_bytes(file).unwrap().with_pacing(start);
         assert_eq!(r.capabilities().medium, Medium::Ip);
@@ -429,9 +436,15 @@ mod tests {
     #[test]
     fn unsupported_link_type_is_refused() {
         let file = pcap(false, false, 105, &[(0, 0, b"802.11")]);
-        assert!(matches!(PcapReplay::from_bytes(file), Err(Error::UnsupportedLinkType(105))));
+        assert!(matches!(
+            PcapReplay::from_bytes(file),
+            Err(Error::UnsupportedLinkType(105))
+        ));
         let empty = pcap(false, false, 113, &[]);
-        assert!(matches!(PcapReplay::from_bytes(empty), Err(Error::UnsupportedLinkType(113))));
+        assert!(matches!(
+            PcapReplay::from_bytes(empty),
+            Err(Error::UnsupportedLinkType(113))
+        ));
     }
 
     #[test]
@@ -443,7 +456,10 @@ mod tests {
         file.extend(epb(false, 1, 0, b"ip"));
         file.extend(epb(false, 0, 0, b"eth2"));
         let mut r = PcapReplay::from_bytes(file).unwrap();
-        let got: Vec<_> = drain(&mut r, Instant::ZERO).into_iter().map(|g| g.0).collect();
+        let got: Vec<_> = drain(&mut r, Instant::ZERO)
+            .into_iter()
+            .map(|g| g.0)
+            .collect();
         assert_eq!(got, [b"eth1".to_vec(), b"eth2".to_vec()]);
         assert_eq!(r.skipped(), 1);
     }
@@ -452,14 +468,22 @@ mod tests {
     fn transmit_side_discards_or_records() {
         let file = pcap(false, false, 1, &[(0, 0, b"req")]);
         let mut r = PcapReplay::from_bytes(file).unwrap();
-        r.transmit(Instant::ZERO).unwrap().consume(5, |f| f.fill(1)).unwrap();
+        r.transmit(Instant::ZERO)
+            .unwrap()
+            .consume(5, |f| f.fill(1))
+            .unwrap();
         assert_eq!(r.stats().tx_dropped, 1);
         r.record_transmits(1);
         r.poll_rx(Instant::ZERO, 1, |frame, _, reply| {
             let len = frame.len();
-            reply.consume(len, |out| out.copy_from_slice(frame)).unwrap();
+            reply
+                .consume(len, |out| out.copy_from_slice(frame))
+                .unwrap();
         });
-        r.transmit(Instant::ZERO).unwrap().consume(2, |f| f.fill(9)).unwrap();
+        r.transmit(Instant::ZERO)
+            .unwrap()
+            .consume(2, |f| f.fill(9))
+            .unwrap();
         assert_eq!(r.transmitted(), [b"req".to_vec()]);
         assert_eq!(r.stats().tx_packets, 1);
         assert_eq!(r.stats().tx_dropped, 2);

@@ -352,7 +352,13 @@ mod tests {
         let (written, file) = exchange(PcapFormat::Pcap, Medium::Ip);
         assert_eq!(written, 2);
         let mut r = CaptureReader::new(&file[..]).unwrap();
-        assert!(matches!(r.format(), CaptureFormat::Pcap { nanosecond: false, .. }));
+        assert!(matches!(
+            r.format(),
+            CaptureFormat::Pcap {
+                nanosecond: false,
+                ..
+            }
+        ));
         assert_eq!(r.link_type(), Some(super::super::LINKTYPE_RAW));
         let a = r.next_frame().unwrap().unwrap();
         assert_eq!((a.data, a.timestamp_ns), (&b"hello"[..], 1_000_001_000));
@@ -368,7 +374,10 @@ mod tests {
         let mut r = CaptureReader::new(&file[..]).unwrap();
         assert_eq!(r.format(), CaptureFormat::PcapNg);
         let a = r.next_frame().unwrap().unwrap();
-        assert_eq!((a.data, a.timestamp_ns, a.link_type), (&b"hello"[..], 1_000_001_000, 1));
+        assert_eq!(
+            (a.data, a.timestamp_ns, a.link_type),
+            (&b"hello"[..], 1_000_001_000, 1)
+        );
         let b = r.next_frame().unwrap().unwrap();
         assert_eq!((b.data, b.timestamp_ns), (&b"hello"[..], 2_000_002_000));
         assert!(r.next_frame().unwrap().is_none());
@@ -395,9 +404,13 @@ mod tests {
 
     #[test]
     fn write_error_stops_recording_but_not_the_device() {
-        let mut dev = PcapWriter::new(Loopback::default(), Failing { left: 30 }, PcapFormat::Pcap).unwrap();
+        let mut dev =
+            PcapWriter::new(Loopback::default(), Failing { left: 30 }, PcapFormat::Pcap).unwrap();
         for _ in 0..3 {
-            dev.transmit(Instant::ZERO).unwrap().consume(60, |f| f.fill(0)).unwrap();
+            dev.transmit(Instant::ZERO)
+                .unwrap()
+                .consume(60, |f| f.fill(0))
+                .unwrap();
         }
         assert_eq!(dev.inner().queued(), 3);
         assert_eq!(dev.frames_written(), 0);
