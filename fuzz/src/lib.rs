@@ -7,8 +7,10 @@
 
 pub mod arp;
 pub mod ethernet;
+pub mod frame;
 pub mod icmp;
 pub mod ipv4;
+pub mod roundtrip;
 pub mod tcp;
 pub mod udp;
 
@@ -38,8 +40,11 @@ pub fn checksum(data: &[u8]) {
     }
 }
 
+/// A fuzz target's body.
+pub type Target = fn(&[u8]);
+
 /// Names of all targets, with their functions, for the corpus replay test.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("checksum", checksum),
     ("ethernet", ethernet::fuzz),
     ("arp", arp::fuzz),
@@ -47,4 +52,6 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("icmp", icmp::fuzz),
     ("udp", udp::fuzz),
     ("tcp", tcp::fuzz),
+    ("frame", frame::fuzz),
+    ("roundtrip", roundtrip::fuzz),
 ];

@@ -183,8 +183,7 @@ impl Tso {
 ///
 /// ```
 /// use lamina_netdev::{Capabilities, ChecksumCapabilities, Medium};
-/// let mut caps = Capabilities::new(Medium::Ethernet, 1500);
-/// caps.checksum = ChecksumCapabilities::ALL;
+/// let caps = Capabilities::new(Medium::Ethernet, 1500).with_checksum(ChecksumCapabilities::ALL);
 /// assert_eq!(caps.max_frame_len(), 1514);
 /// assert_eq!(caps.max_tx_len(), 1514);
 /// ```
@@ -217,6 +216,27 @@ impl Capabilities {
             checksum: ChecksumCapabilities::NONE,
             tso: None,
         }
+    }
+
+    /// These capabilities with checksum offloads.
+    #[must_use]
+    pub const fn with_checksum(mut self, checksum: ChecksumCapabilities) -> Capabilities {
+        self.checksum = checksum;
+        self
+    }
+
+    /// These capabilities with TCP segmentation offload.
+    #[must_use]
+    pub const fn with_tso(mut self, tso: Tso) -> Capabilities {
+        self.tso = Some(tso);
+        self
+    }
+
+    /// These capabilities with a preferred burst size.
+    #[must_use]
+    pub const fn with_max_burst(mut self, max_burst: usize) -> Capabilities {
+        self.max_burst = Some(max_burst);
+        self
     }
 
     /// The longest frame without segmentation: the MTU plus the link
@@ -284,10 +304,9 @@ mod tests {
 
     #[test]
     fn max_tx_len_grows_with_tso_only() {
-        let mut caps = Capabilities::default();
-        caps.tso = Some(Tso::new(65_535 + 14));
+        let caps = Capabilities::default().with_tso(Tso::new(65_535 + 14));
         assert_eq!(caps.max_tx_len(), 65_549);
-        caps.tso = Some(Tso::new(100));
+        let caps = Capabilities::default().with_tso(Tso::new(100));
         assert_eq!(caps.max_tx_len(), 1514);
     }
 }

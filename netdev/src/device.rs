@@ -51,6 +51,40 @@ pub struct TxMeta {
     pub tso_mss: Option<NonZeroU16>,
 }
 
+impl TxMeta {
+    /// No offload requested.
+    pub const fn new() -> TxMeta {
+        TxMeta {
+            checksum_offload: ChecksumSet::EMPTY,
+            l3_offset: 0,
+            l4_offset: 0,
+            tso_mss: None,
+        }
+    }
+
+    /// This metadata with checksums left to the device, the IPv4 header at
+    /// `l3_offset` and the transport header at `l4_offset`.
+    #[must_use]
+    pub const fn with_checksum_offload(
+        mut self,
+        set: ChecksumSet,
+        l3_offset: u16,
+        l4_offset: u16,
+    ) -> TxMeta {
+        self.checksum_offload = set;
+        self.l3_offset = l3_offset;
+        self.l4_offset = l4_offset;
+        self
+    }
+
+    /// This metadata asking for segmentation into `mss`-byte segments.
+    #[must_use]
+    pub const fn with_tso_mss(mut self, mss: NonZeroU16) -> TxMeta {
+        self.tso_mss = Some(mss);
+        self
+    }
+}
+
 /// A received frame, lent by the device until [`consume`](Self::consume)
 /// returns.
 pub trait RxToken {

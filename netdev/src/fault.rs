@@ -1102,15 +1102,12 @@ mod tests {
 
     #[test]
     fn corruption_flips_exactly_one_bit_and_voids_verified_checksums() {
-        let mut caps = Capabilities::default();
-        caps.checksum = ChecksumCapabilities::ALL;
+        let caps = Capabilities::default().with_checksum(ChecksumCapabilities::ALL);
         let mut inj = FaultInjector::new(Loopback::new(caps, 16), 8)
             .with_rx(FaultConfig::new().with_corrupt(1.0));
         for round in 0..50 {
             let mut tx = inj.inner_mut().transmit(Instant::ZERO).unwrap();
-            let mut meta = TxMeta::default();
-            meta.checksum_offload = ChecksumSet::ALL;
-            tx.set_meta(meta);
+            tx.set_meta(TxMeta::new().with_checksum_offload(ChecksumSet::ALL, 14, 34));
             tx.consume(100, |f| f.fill(0)).unwrap();
             let (rx, _) = inj.receive(Instant::ZERO).unwrap();
             assert!(rx.meta().checksum_verified.is_empty());
@@ -1121,9 +1118,11 @@ mod tests {
         // Without corruption the device's verification is passed on.
         inj.rx_config_mut().corrupt = 0.0;
         let mut tx = inj.inner_mut().transmit(Instant::ZERO).unwrap();
-        let mut meta = TxMeta::default();
-        meta.checksum_offload = ChecksumSet::of(ChecksumProto::Udp);
-        tx.set_meta(meta);
+        tx.set_meta(TxMeta::new().with_checksum_offload(
+            ChecksumSet::of(ChecksumProto::Udp),
+            14,
+            34,
+        ));
         tx.consume(100, |f| f.fill(0)).unwrap();
         let (rx, _) = inj.receive(Instant::ZERO).unwrap();
         assert_eq!(

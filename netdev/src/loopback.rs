@@ -316,17 +316,15 @@ mod tests {
 
     #[test]
     fn offloaded_checksums_arrive_verified_and_timestamped() {
-        let mut caps = Capabilities::default();
-        caps.checksum = ChecksumCapabilities {
+        let caps = Capabilities::default().with_checksum(ChecksumCapabilities {
             rx: ChecksumSet::of(ChecksumProto::Tcp),
             tx: ChecksumSet::of(ChecksumProto::Tcp),
-        };
+        });
         let mut lo = Loopback::new(caps, 4);
         let mut tx = lo.transmit(Instant::from_millis(7)).unwrap();
-        let mut meta = TxMeta::default();
         // UDP is not offloaded by this device: not vouched for.
-        meta.checksum_offload = ChecksumSet::of(ChecksumProto::Tcp).with(ChecksumProto::Udp);
-        tx.set_meta(meta);
+        let offload = ChecksumSet::of(ChecksumProto::Tcp).with(ChecksumProto::Udp);
+        tx.set_meta(TxMeta::new().with_checksum_offload(offload, 14, 34));
         tx.consume(54, |f| f.fill(0)).unwrap();
         let (rx, _) = lo.receive(Instant::from_millis(9)).unwrap();
         assert_eq!(

@@ -39,7 +39,7 @@ use core::net::Ipv4Addr;
 use lamina_arp::ArpPacket;
 use lamina_ethernet::{EtherType, EthernetFrame, MacAddr};
 use lamina_icmp::IcmpPacket;
-use lamina_ipv4::{IpProtocol, Ipv4Packet};
+use lamina_ipv4::{IpProtocol, Ipv4Header, Ipv4Packet};
 use lamina_tcp::TcpSegment;
 use lamina_udp::{ChecksumStatus, UdpPacket};
 
@@ -256,7 +256,28 @@ fn arp(d: &mut Dissection, bytes: &[u8]) {
 fn ipv4(d: &mut Dissection, bytes: &[u8]) {
     let ip = match Ipv4Packet::parse_truncated(bytes) {
         Ok(ip) => ip,
-        Err(e) => return fail(d, "ipv4", e),
+        Err(e) => {
+            // Malformed or cut-off options: the fixed header's fields are
+            // still worth showing, as tshark does, before the error.
+            if let Some(h) = Ipv4Header::peek(bytes).ok().filter(|h| h.version() == 4) {
+                d.ipv4 = Some(Ipv4Info {
+                    ihl: h.header_len(),
+                    len: h.total_len(),
+                    id: h.identification(),
+                    df: h.dont_fragment(),
+                    mf: h.more_fragments(),
+                    frag_offset: h.fragment_offset_bytes(),
+                    ttl: h.ttl(),
+                    proto: h.protocol().0,
+                    src: h.src(),
+                    dst: h.dst(),
+                    checksum_ok: bytes
+                        .get(..h.header_len())
+                        .map(|hdr| lamina_netbuf::checksum::checksum(hdr) == 0),
+                });
+            }
+            return fail(d, "ipv4", e);
+        }
     };
     let (src, dst) = (ip.src(), ip.dst());
     d.ipv4 = Some(Ipv4Info {
