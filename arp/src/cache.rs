@@ -22,8 +22,10 @@
 //!   with ICMP host unreachable, RFC 1122 §3.2.2.1 — and address
 //!   conflicts).
 //!
-//! Every method that takes `now` first runs the timers that are due, so a
-//! late caller sees the same states as a punctual one.
+//! Every method that takes `now` first runs the timers that are due. A
+//! late caller gets each due step once, at `now` (a retry is sent late,
+//! never as a burst of missed ones), so polling at
+//! [`poll_at`](NeighborCache::poll_at) keeps the timing exact.
 //!
 //! # States
 //!
@@ -66,6 +68,7 @@ impl PacketLen for PacketBuf {
     }
 }
 
+/// The whole pool slot, as the memory it holds (like Linux's `truesize`).
 impl PacketLen for PoolBuf {
     fn packet_len(&self) -> usize {
         self.len()
@@ -264,7 +267,9 @@ pub enum Received {
     /// Processed by RFC 826 (some of these may be `false` when the packet
     /// concerned other hosts only).
     Processed {
-        /// An existing entry for the sender was refreshed ("merge").
+        /// An existing entry for the sender changed ("merge"): a new
+        /// hardware address, an unresolved entry resolved, or a
+        /// confirmation.
         updated: bool,
         /// A new entry was created for the sender (the packet was for us).
         created: bool,
@@ -362,7 +367,9 @@ struct OurAddress {
 
 impl OurAddress {
     fn mask(&self) -> u32 {
-        u32::MAX.checked_shl(32 - u32::from(self.prefix_len)).unwrap_or(0)
+        u32::MAX
+            .checked_shl(32 - u32::from(self.prefix_len))
+            .unwrap_or(0)
     }
 
     fn same_subnet(&self, ip: Ipv4Addr) -> bool {
@@ -411,6 +418,14 @@ impl<P> Entry<P> {
             touched: now,
             hold_expired: false,
         }
+    }
+
+    /// When the next request may go (RFC 1122 §2.3.2.1). Entries are not
+    /// removed by timers or eviction before then either, so the limit
+    /// holds across entries for the same address.
+    fn request_allowed_at(&self, config: &NeighborConfig) -> Option<Instant> {
+        self.last_request
+            .map(|t| t.saturating_add(config.min_request_interval))
     }
 
     fn info(&self, ip: Ipv4Addr) -> NeighborInfo {
@@ -752,7 +767,7 @@ impl<P: PacketLen> NeighborCache<P> {
                 reason: DropReason::QueueFull,
             };
         }
-        if !self.insert_entry(ip, Entry::new(NeighborState::Incomplete, None, now)) {
+        if !self.insert_entry(ip, Entry::new(NeighborState::Incomplete, None, now), now) {
             self.stats.table_full += 1;
             return Resolution::Dropped {
                 packet,
@@ -821,7 +836,7 @@ impl<P: PacketLen> NeighborCache<P> {
             return Err(Error::InvalidAddress { ip });
         }
         if !self.entries.contains_key(&ip)
-            && !self.insert_entry(ip, Entry::new(NeighborState::Static, Some(mac), now))
+            && !self.insert_entry(ip, Entry::new(NeighborState::Static, Some(mac), now), now)
         {
             return Err(Error::TableFull);
         }
@@ -905,7 +920,8 @@ impl<P: PacketLen> NeighborCache<P> {
                 let confirmed = op == ArpOperation::REPLY && for_us;
                 updated = self.learn(spa, sha, confirmed, spa == tpa, now);
             } else if for_us {
-                created = self.insert_entry(spa, Entry::new(NeighborState::Stale, Some(sha), now));
+                created =
+                    self.insert_entry(spa, Entry::new(NeighborState::Stale, Some(sha), now), now);
                 if created {
                     let at = now.saturating_add(self.config.gc_stale_time);
                     if let Some(e) = self.entries.get_mut(&spa) {
@@ -972,6 +988,10 @@ impl<P: PacketLen> NeighborCache<P> {
             let mac = if e.state.is_usable() { e.mac } else { None };
             if mac.is_some() {
                 e.touched = now;
+                if e.state == NeighborState::Stale {
+                    let at = now.saturating_add(self.config.delay_first_probe_time);
+                    e.enter(&mut self.timers, ip, NeighborState::Delay, Some(at));
+                }
             }
             if e.queue.is_empty() {
                 self.finish_drain(ip, now);
@@ -1056,7 +1076,11 @@ impl<P: PacketLen> NeighborCache<P> {
             // Entries whose packets still drain are removed (or re-armed)
             // when the drain ends.
             NeighborState::Stale => {
-                if !e.ready {
+                if let Some(allowed) = e.request_allowed_at(&self.config)
+                    && allowed > now
+                {
+                    e.set_timer(&mut self.timers, ip, Some(allowed));
+                } else if !e.ready {
                     self.remove_entry(ip);
                 }
             }
@@ -1083,18 +1107,18 @@ impl<P: PacketLen> NeighborCache<P> {
             (NeighborState::Probe, None) => (0, MacAddr::BROADCAST),
             _ => return,
         };
+        // RFC 1122 §2.3.2.1: at most one request per destination per
+        // `min_request_interval`. Checked before giving up too, so that a
+        // failed entry, once removed, cannot let a new request out early.
+        if let Some(allowed) = e.request_allowed_at(&self.config)
+            && allowed > now
+        {
+            e.set_timer(&mut self.timers, ip, Some(allowed));
+            return;
+        }
         if e.probes >= limit {
             self.fail(ip, now);
             return;
-        }
-        // RFC 1122 §2.3.2.1: at most one request per destination per
-        // `min_request_interval`.
-        if let Some(last) = e.last_request {
-            let allowed = last.saturating_add(self.config.min_request_interval);
-            if allowed > now {
-                e.set_timer(&mut self.timers, ip, Some(allowed));
-                return;
-            }
         }
         let src = self
             .addresses
@@ -1186,9 +1210,9 @@ impl<P: PacketLen> NeighborCache<P> {
         self.stats.conflicts += 1;
         let mut defended = false;
         if let Some(a) = self.addresses.iter_mut().find(|a| a.ip == ip) {
-            let quiet = a.last_defended.is_none_or(|t| {
-                now.saturating_duration_since(t) >= self.config.defend_interval
-            });
+            let quiet = a
+                .last_defended
+                .is_none_or(|t| now.saturating_duration_since(t) >= self.config.defend_interval);
             if self.config.defend && quiet {
                 defended = push_tx(
                     &mut self.tx,
@@ -1290,9 +1314,10 @@ impl<P: PacketLen> NeighborCache<P> {
         Resolution::Queued { dropped }
     }
 
-    /// Inserts a new entry, evicting one if the table is full. Returns
-    /// `false` if there is no room.
-    fn insert_entry(&mut self, ip: Ipv4Addr, entry: Entry<P>) -> bool {
+    /// Inserts a new entry, evicting one if the table is full (the least
+    /// recently used STALE or FAILED entry with no packets and no request
+    /// within `min_request_interval`). Returns `false` if there is no room.
+    fn insert_entry(&mut self, ip: Ipv4Addr, entry: Entry<P>, now: Instant) -> bool {
         if self.entries.len() >= self.config.max_entries {
             let victim = self
                 .entries
@@ -1301,6 +1326,7 @@ impl<P: PacketLen> NeighborCache<P> {
                     matches!(e.state, NeighborState::Stale | NeighborState::Failed)
                         && !e.ready
                         && e.queue.is_empty()
+                        && e.request_allowed_at(&self.config).is_none_or(|t| t <= now)
                 })
                 .min_by_key(|(_, e)| e.touched)
                 .map(|(ip, _)| *ip);

@@ -67,13 +67,15 @@ pub struct NeighborConfig {
     pub locktime: Duration,
     /// The most entries the cache holds, static ones included. When a new
     /// entry is needed and the table is full, the least recently used
-    /// STALE or FAILED entry with no packets waiting is evicted; if there is
-    /// none, the new entry is refused (and the packet that needed it is
-    /// dropped). Linux `gc_thresh3`; default 1024.
+    /// STALE or FAILED entry with no packets waiting (and no request sent
+    /// within `min_request_interval`) is evicted; if there is none, the new
+    /// entry is refused (and the packet that needed it is dropped). Linux
+    /// `gc_thresh3`; default 1024.
     pub max_entries: usize,
     /// The most packets waiting for one neighbour's resolution. When a new
-    /// packet would exceed it, the oldest waiting packets are dropped
-    /// (Linux drops the oldest too). Linux `unres_qlen`; default 16.
+    /// packet would exceed it, the oldest waiting packets are dropped, so
+    /// the latest is always kept as RFC 1122 §2.3.2.2 asks (Linux drops the
+    /// oldest too). Linux `unres_qlen`; default 16.
     pub unres_qlen: usize,
     /// The most bytes ([`PacketLen`](crate::PacketLen)) waiting for one
     /// neighbour's resolution; the oldest are dropped to make room, and a

@@ -129,8 +129,9 @@ mod error;
 mod packet;
 
 pub use cache::{
-    ArpTransmit, Conflict, DropReason, IgnoreReason, NeighborCache, NeighborEvent, NeighborInfo,
-    NeighborState, NeighborStats, PacketLen, Received, Resolution, TransmitKind,
+    ArpTransmit, Conflict, DropReason, IgnoreReason, MAX_PENDING_CONFLICTS, NeighborCache,
+    NeighborEvent, NeighborInfo, NeighborState, NeighborStats, PacketLen, Received, Resolution,
+    TransmitKind,
 };
 pub use config::NeighborConfig;
 pub use error::Error;

@@ -275,3 +275,50 @@ impl<D: Device + ?Sized> Device for &mut D {
         (**self).flush(now)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Loopback;
+
+    /// Drives any device through a `&mut` reference, as a wrapper would.
+    fn echo_all<D: Device>(mut dev: D, now: Instant) -> usize {
+        dev.poll_rx(now, 4, |frame, meta, reply| {
+            assert!(meta.timestamp.is_some());
+            let len = frame.len();
+            reply
+                .consume(len, |out| out.copy_from_slice(frame))
+                .unwrap();
+        })
+    }
+
+    #[test]
+    fn poll_rx_stops_at_the_budget() {
+        let mut lo = Loopback::new(Capabilities::default(), 16);
+        for i in 0..10u8 {
+            lo.transmit(Instant::ZERO)
+                .unwrap()
+                .consume(1, |f| f[0] = i)
+                .unwrap();
+        }
+        // Each handled frame is echoed back into the queue, so only the
+        // budget stops the loop.
+        assert_eq!(echo_all(&mut lo, Instant::ZERO), 4);
+        assert_eq!(lo.queued(), 10);
+        assert_eq!(lo.stats().rx_packets, 4);
+        assert_eq!(lo.stats().tx_packets, 14);
+    }
+
+    #[test]
+    fn poll_rx_reports_a_drained_device_with_fewer_than_budget() {
+        let mut lo = Loopback::default();
+        lo.transmit(Instant::ZERO)
+            .unwrap()
+            .consume(1, |f| f[0] = 0)
+            .unwrap();
+        let mut n = 0;
+        assert_eq!(lo.poll_rx(Instant::ZERO, 64, |_, _, _| n += 1), 1);
+        assert_eq!(n, 1);
+        assert_eq!(lo.poll_rx(Instant::ZERO, 64, |_, _, _| {}), 0);
+    }
+}

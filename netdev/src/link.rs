@@ -112,6 +112,13 @@ impl LinkConfig {
         self
     }
 
+    /// This configuration advertising a preferred burst size.
+    #[must_use]
+    pub const fn with_max_burst(mut self, max_burst: usize) -> LinkConfig {
+        self.max_burst = Some(max_burst);
+        self
+    }
+
     fn capabilities(&self) -> Capabilities {
         let mut caps = Capabilities::new(self.medium, self.mtu);
         caps.checksum = self.checksum;
@@ -269,29 +276,34 @@ impl Link {
         if let Some(p) = self.ports.get_mut(sender) {
             p.stats.count_tx(len);
         }
-        let at = self.schedule(sender, len, now);
-        let verified = offload.intersection(self.caps.checksum.tx);
-        let queue_len = self.config.queue_len;
-        let frame = |buf| Frame {
+        let frame = Frame {
             buf,
             len,
-            at,
-            verified,
+            at: self.schedule(sender, len, now),
+            verified: offload.intersection(self.caps.checksum.tx),
         };
-        if !self.shared_medium {
-            // A wire: exactly one receiver, the other end; the buffer moves.
-            match self.ports.get_mut(1 - (sender & 1)) {
-                Some(port) if port.queue.len() < queue_len => port.queue.push_back(frame(buf)),
-                Some(port) => {
-                    port.stats.rx_dropped = port.stats.rx_dropped.wrapping_add(1);
-                    self.free.give(buf);
-                }
-                None => self.free.give(buf),
-            }
+        if self.shared_medium {
+            self.deliver_to_all(sender, frame);
             return;
         }
+        // A wire: exactly one receiver, the other end; the buffer moves.
+        let queue_len = self.config.queue_len;
+        match self.ports.get_mut(1 - (sender & 1)) {
+            Some(port) if port.queue.len() < queue_len => port.queue.push_back(frame),
+            Some(port) => {
+                port.stats.rx_dropped = port.stats.rx_dropped.wrapping_add(1);
+                self.free.give(frame.buf);
+            }
+            None => self.free.give(frame.buf),
+        }
+    }
+
+    /// A hub: a copy for every receiver but the last, which gets the
+    /// buffer itself.
+    fn deliver_to_all(&mut self, sender: usize, frame: Frame) {
+        let queue_len = self.config.queue_len;
         let last = (0..self.ports.len()).rev().find(|i| *i != sender);
-        let mut buf = Some(buf);
+        let mut original = Some(frame);
         for (i, port) in self.ports.iter_mut().enumerate() {
             if i == sender {
                 continue;
@@ -300,32 +312,36 @@ impl Link {
                 port.stats.rx_dropped = port.stats.rx_dropped.wrapping_add(1);
                 continue;
             }
-            let frame_buf = if Some(i) == last {
-                buf.take()
+            let copy = if Some(i) == last {
+                original.take()
             } else {
-                // A copy for every receiver but the last.
-                match (self.free.take(), buf.as_deref()) {
-                    (Some(mut copy), Some(src)) => {
-                        if let (Some(dst), Some(src)) = (copy.get_mut(..len), src.get(..len)) {
-                            dst.copy_from_slice(src);
+                match (self.free.take(), original.as_ref()) {
+                    (Some(mut buf), Some(src)) => {
+                        if let Some(dst) = buf.get_mut(..src.len) {
+                            dst.copy_from_slice(src.data());
                         }
-                        Some(copy)
+                        Some(Frame {
+                            buf,
+                            len: src.len,
+                            at: src.at,
+                            verified: src.verified,
+                        })
                     }
-                    (copy, _) => {
-                        if let Some(copy) = copy {
-                            self.free.give(copy);
+                    (buf, _) => {
+                        if let Some(buf) = buf {
+                            self.free.give(buf);
                         }
                         None
                     }
                 }
             };
-            match frame_buf {
-                Some(b) => port.queue.push_back(frame(b)),
+            match copy {
+                Some(f) => port.queue.push_back(f),
                 None => port.stats.rx_dropped = port.stats.rx_dropped.wrapping_add(1),
             }
         }
-        if let Some(b) = buf {
-            self.free.give(b);
+        if let Some(f) = original {
+            self.free.give(f.buf);
         }
     }
 }

@@ -13,7 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 
 use lamina_netbuf::{Duration, Instant};
 
-use crate::{Capabilities, Device, Error, Medium, RxToken, Stats, TxMeta, TxToken};
+use crate::{Capabilities, Device, Error, Medium, RxToken, Stats, TxToken};
 
 /// The receive buffer: room for the largest frame the kernel may queue on
 /// a TAP whose MTU someone raised to 65535, plus its Ethernet header.
@@ -195,8 +195,6 @@ impl RxToken for TapRxToken<'_> {
 }
 
 impl TxToken for TapTxToken<'_> {
-    fn set_meta(&mut self, _meta: TxMeta) {}
-
     fn consume<R, F>(self, len: usize, f: F) -> Result<R, Error>
     where
         F: FnOnce(&mut [u8]) -> R,

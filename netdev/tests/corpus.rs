@@ -1,6 +1,7 @@
 //! Replays the shared corpus of real captures (`LAMINA_PCAP_DIR`, default
 //! `../shared/pcaps` beside the workspace) and compares every frame with
 //! tshark's decode in the `FILE.tsv` beside each capture.
+#![cfg(feature = "std")]
 
 use std::path::PathBuf;
 

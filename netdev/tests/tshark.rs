@@ -1,5 +1,6 @@
 //! Captures written by `PcapWriter` open in tshark without malformed or
 //! truncated frames. Skipped (loudly) where tshark is not installed.
+#![cfg(feature = "std")]
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;

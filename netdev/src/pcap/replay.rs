@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use lamina_netbuf::{Duration, Instant};
 
 use super::reader::{ByteSource, CaptureReader, FrameInfo, SliceSource};
-use crate::{Capabilities, Device, Error, Medium, RxMeta, RxToken, Stats, TxMeta, TxToken};
+use crate::{Capabilities, Device, Error, Medium, RxMeta, RxToken, Stats, TxToken};
 
 /// The IP MTU a replay device advertises: the largest IPv4 packet, so that
 /// any reply the stack builds fits.
@@ -280,8 +280,6 @@ impl RxToken for ReplayRxToken<'_> {
 }
 
 impl TxToken for ReplayTxToken<'_> {
-    fn set_meta(&mut self, _meta: TxMeta) {}
-
     fn consume<R, F>(self, len: usize, f: F) -> Result<R, Error>
     where
         F: FnOnce(&mut [u8]) -> R,
