@@ -433,21 +433,22 @@ impl EthernetRepr {
     /// [`header_len`](Self::header_len) bytes (extra bytes are left alone,
     /// missing ones are not written).
     fn write_header(&self, out: &mut [u8]) {
-        let mut buf = [0u8; HEADER_LEN + MAX_VLAN_TAGS * VLAN_TAG_LEN];
-        let (addrs, rest) = buf.split_at_mut(12);
-        let (dst, src) = addrs.split_at_mut(6);
-        dst.copy_from_slice(&self.dst.0);
-        src.copy_from_slice(&self.src.0);
-        let mut fields = rest.chunks_exact_mut(VLAN_TAG_LEN);
-        for (tag, field) in self.vlan.iter().zip(&mut fields) {
-            field.copy_from_slice(&tag.to_bytes());
+        // Fields go straight into place (no staging buffer to copy from).
+        if let Some(d) = out.get_mut(0..6) {
+            d.copy_from_slice(&self.dst.0);
         }
-        let type_at = 12 + self.vlan.len() * VLAN_TAG_LEN;
-        if let Some(field) = buf.get_mut(type_at..type_at + 2) {
-            field.copy_from_slice(&self.ethertype.0.to_be_bytes());
+        if let Some(d) = out.get_mut(6..12) {
+            d.copy_from_slice(&self.src.0);
         }
-        for (o, b) in out.iter_mut().zip(buf) {
-            *o = b;
+        let mut at = 12;
+        for tag in self.vlan.iter() {
+            if let Some(d) = out.get_mut(at..at + VLAN_TAG_LEN) {
+                d.copy_from_slice(&tag.to_bytes());
+            }
+            at += VLAN_TAG_LEN;
+        }
+        if let Some(d) = out.get_mut(at..at + 2) {
+            d.copy_from_slice(&self.ethertype.0.to_be_bytes());
         }
     }
 }

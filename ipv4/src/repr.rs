@@ -4,12 +4,10 @@ use core::net::Ipv4Addr;
 
 use lamina_netbuf::checksum;
 use lamina_netbuf::serialize::{PacketBuilder, PacketConstraints, SerializeTarget};
-use zerocopy::IntoBytes;
-use zerocopy::network_endian::U16;
 
 use crate::IpProtocol;
 use crate::options::Ipv4OptionsBuf;
-use crate::packet::{IPV4_MAX_PACKET_LEN, IPV4_MIN_HEADER_LEN, Ipv4Header};
+use crate::packet::{IPV4_MAX_PACKET_LEN, IPV4_MIN_HEADER_LEN};
 
 /// Whether a builder computes its checksum or leaves it to the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -122,35 +120,48 @@ impl Ipv4Repr {
         if out.len() != self.header_len() {
             return;
         }
-        let total = self.header_len().saturating_add(body_len);
+        let total = u16::try_from(self.header_len().saturating_add(body_len)).unwrap_or(u16::MAX);
         let flags_frag = (u16::from(self.reserved_flag) << 15)
             | (u16::from(self.dont_fragment) << 14)
             | (u16::from(self.more_fragments) << 13)
             | (self.fragment_offset & 0x1fff);
-        let hdr = Ipv4Header {
-            version_ihl: 0x40 | (self.header_len() / 4) as u8,
-            dscp_ecn: (self.dscp << 2) | (self.ecn & 0x03),
-            total_len: U16::new(u16::try_from(total).unwrap_or(u16::MAX)),
-            identification: U16::new(self.identification),
-            flags_frag: U16::new(flags_frag),
-            ttl: self.ttl,
-            protocol: self.protocol.0,
-            checksum: U16::ZERO,
-            src: self.src.octets(),
-            dst: self.dst.octets(),
-        };
+        let word0 = u16::from_be_bytes([
+            0x40 | (self.header_len() / 4) as u8,
+            (self.dscp << 2) | (self.ecn & 0x03),
+        ]);
+        let word4 = u16::from_be_bytes([self.ttl, self.protocol.0]);
+        // Each field is stored once, straight into place, and the checksum
+        // is summed from the values rather than read back from the bytes
+        // just written (that would stall on store-to-load forwarding).
         let (fixed, opts) = out.split_at_mut(IPV4_MIN_HEADER_LEN);
-        fixed.copy_from_slice(hdr.as_bytes());
+        fixed[0..2].copy_from_slice(&word0.to_be_bytes());
+        fixed[2..4].copy_from_slice(&total.to_be_bytes());
+        fixed[4..6].copy_from_slice(&self.identification.to_be_bytes());
+        fixed[6..8].copy_from_slice(&flags_frag.to_be_bytes());
+        fixed[8..10].copy_from_slice(&word4.to_be_bytes());
+        fixed[12..16].copy_from_slice(&self.src.octets());
+        fixed[16..20].copy_from_slice(&self.dst.octets());
         let given = self.options.as_bytes();
         let (o, pad) = opts.split_at_mut(given.len().min(opts.len()));
         o.copy_from_slice(given.get(..o.len()).unwrap_or(&[]));
         pad.fill(0);
-        if mode == ChecksumMode::Compute {
-            let c = checksum::checksum(out);
-            if let Some(field) = out.get_mut(10..12) {
-                field.copy_from_slice(&c.to_be_bytes());
+        let c = if mode == ChecksumMode::Compute {
+            let mut sum = checksum::Checksum::new();
+            sum.add_u16(word0);
+            sum.add_u16(total);
+            sum.add_u16(self.identification);
+            sum.add_u16(flags_frag);
+            sum.add_u16(word4);
+            sum.add_u32(self.src.to_bits());
+            sum.add_u32(self.dst.to_bits());
+            if !given.is_empty() {
+                sum.add_bytes(given);
             }
-        }
+            sum.finish()
+        } else {
+            0
+        };
+        fixed[10..12].copy_from_slice(&c.to_be_bytes());
     }
 }
 

@@ -92,7 +92,7 @@ pub use error::Error;
 struct ReadmeDoctests;
 pub use seq::SeqNumber;
 pub use wire::{
-    ChecksumMode, HEADER_LEN, IP_PROTOCOL, MAX_HEADER_LEN, MAX_OPTIONS_LEN, SackBlock, SackBlocks,
-    TcpBuilder, TcpFlags, TcpHeader, TcpOption, TcpOptionIter, TcpOptions, TcpRepr, TcpSegment,
-    Timestamps,
+    ChecksumMode, HEADER_LEN, IP_PROTOCOL, MAX_HEADER_LEN, MAX_OPTIONS_LEN, OptionBytes, SackBlock,
+    SackBlocks, TcpBuilder, TcpFlags, TcpHeader, TcpOption, TcpOptionIter, TcpOptions, TcpRepr,
+    TcpSegment, Timestamps,
 };

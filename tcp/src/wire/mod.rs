@@ -15,10 +15,11 @@ mod flags;
 mod options;
 
 pub use flags::TcpFlags;
+pub use options::OptionBytes;
+use options::OptionSet;
 pub use options::{
     MAX_OPTIONS_LEN, SackBlock, SackBlocks, TcpOption, TcpOptionIter, TcpOptions, Timestamps, kind,
 };
-use options::{OptionBytes, OptionSet};
 
 /// The IPv4 protocol number of TCP (6), as it appears in the
 /// pseudo-header.
@@ -498,14 +499,15 @@ impl TcpRepr {
     /// NOP padding (`MSS`, `SACKOK TS` or `NOP NOP TS`, `NOP WS`,
     /// `NOP NOP SACK`); if that exceeds 40 bytes they are packed without
     /// NOPs and padded at the end.
-    pub fn builder(&self, src: Ipv4Addr, dst: Ipv4Addr) -> Result<TcpBuilder, Error> {
-        let options = self.option_set().layout()?;
+    #[inline]
+    pub fn builder(&self, src: Ipv4Addr, dst: Ipv4Addr) -> Result<TcpBuilder<'_>, Error> {
+        let options_len = self.option_set().len()? as u8;
         Ok(TcpBuilder {
-            repr: *self,
+            repr: self,
             src,
             dst,
             checksum: ChecksumMode::Compute,
-            options,
+            options_len,
         })
     }
 }
@@ -513,19 +515,20 @@ impl TcpRepr {
 /// Writes a TCP header, options and checksum in front of a body: a
 /// [`PacketBuilder`] made by [`TcpRepr::builder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TcpBuilder {
-    repr: TcpRepr,
+pub struct TcpBuilder<'r> {
+    repr: &'r TcpRepr,
     src: Ipv4Addr,
     dst: Ipv4Addr,
     checksum: ChecksumMode,
-    options: OptionBytes,
+    /// Length of the options area (a multiple of 4, at most 40).
+    options_len: u8,
 }
 
-impl TcpBuilder {
+impl TcpBuilder<'_> {
     /// Chooses how the checksum field is filled (default
     /// [`ChecksumMode::Compute`]).
     #[inline]
-    pub fn checksum(mut self, mode: ChecksumMode) -> TcpBuilder {
+    pub fn checksum(mut self, mode: ChecksumMode) -> Self {
         self.checksum = mode;
         self
     }
@@ -533,23 +536,26 @@ impl TcpBuilder {
     /// The header fields this builder writes.
     #[inline]
     pub fn repr(&self) -> &TcpRepr {
-        &self.repr
+        self.repr
     }
 
     /// The header length it writes, options included.
     #[inline]
     pub fn header_len(&self) -> usize {
-        HEADER_LEN + usize::from(self.options.len)
+        HEADER_LEN + usize::from(self.options_len)
     }
 
-    /// The options area it writes.
-    #[inline]
-    pub fn options(&self) -> &[u8] {
-        self.options.as_slice()
+    /// The options area it writes, laid out (for inspection; serializing
+    /// writes the options straight into the header).
+    pub fn options(&self) -> OptionBytes {
+        OptionBytes::of(&self.repr.option_set()).unwrap_or(OptionBytes {
+            bytes: [0; options::MAX_OPTIONS_LEN],
+            len: 0,
+        })
     }
 }
 
-impl PacketBuilder for TcpBuilder {
+impl PacketBuilder for TcpBuilder<'_> {
     #[inline]
     fn constraints(&self) -> PacketConstraints {
         let header_len = self.header_len();
@@ -558,40 +564,63 @@ impl PacketBuilder for TcpBuilder {
 
     #[inline]
     fn serialize(&self, target: SerializeTarget<'_>) {
+        // Every field is written once, straight into place, and the
+        // checksum is summed from the values rather than read back from
+        // the bytes just written (reading them back stalls on
+        // store-to-load forwarding).
         let r = &self.repr;
         let header_len = self.header_len();
-        let data_offset = (header_len / 4) as u16;
-        let mut fixed = TcpHeader {
-            src_port: U16::new(r.src_port),
-            dst_port: U16::new(r.dst_port),
-            seq_number: U32::new(r.seq_number.0),
-            ack_number: U32::new(r.ack_number.0),
-            offset_flags: U16::new((data_offset << 12) | r.flags.bits()),
-            window_len: U16::new(r.window_len),
-            checksum: U16::ZERO,
-            urgent_pointer: U16::new(r.urgent_pointer),
-        };
+        let offset_flags = ((header_len / 4) as u16) << 12 | r.flags.bits();
+        let h = target.header;
+        if h.len() < HEADER_LEN {
+            return;
+        }
+        let (fixed, opts) = h.split_at_mut(HEADER_LEN);
+        put16(fixed, 0, r.src_port);
+        put16(fixed, 2, r.dst_port);
+        put32(fixed, 4, r.seq_number.0);
+        put32(fixed, 8, r.ack_number.0);
+        put16(fixed, 12, offset_flags);
+        put16(fixed, 14, r.window_len);
+        put16(fixed, 18, r.urgent_pointer);
+        let options_sum = self.repr.option_set().write(opts);
         // The constraints cap header plus body at 65535.
         let total = u16::try_from(header_len + target.body.len()).unwrap_or(u16::MAX);
         let pseudo = checksum::ipv4_pseudo_header(self.src, self.dst, IP_PROTOCOL, total);
         let field = match self.checksum {
             ChecksumMode::Compute => {
                 let mut sum = pseudo;
-                sum.add_bytes(fixed.as_bytes());
-                sum.add_bytes(self.options.as_slice());
+                sum.add_u16(r.src_port);
+                sum.add_u16(r.dst_port);
+                sum.add_u32(r.seq_number.0);
+                sum.add_u32(r.ack_number.0);
+                sum.add_u16(offset_flags);
+                sum.add_u16(r.window_len);
+                sum.add_u16(r.urgent_pointer);
+                sum.add_u32(options_sum);
                 sum.add_bytes(target.body);
                 sum.finish()
             }
             ChecksumMode::Offload => pseudo.sum(),
         };
-        fixed.checksum = U16::new(field);
-        let (head, opts) = target
-            .header
-            .split_at_mut(HEADER_LEN.min(target.header.len()));
-        let _ = fixed.write_to(head);
-        for (d, s) in opts.iter_mut().zip(self.options.as_slice()) {
-            *d = *s;
-        }
+        put16(fixed, 16, field);
+    }
+}
+
+/// Writes `v` big-endian at `at` (no-op past the end: callers size the
+/// slice).
+#[inline(always)]
+fn put16(buf: &mut [u8], at: usize, v: u16) {
+    if let Some(d) = buf.get_mut(at..at + 2) {
+        d.copy_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// Writes `v` big-endian at `at`.
+#[inline(always)]
+fn put32(buf: &mut [u8], at: usize, v: u32) {
+    if let Some(d) = buf.get_mut(at..at + 4) {
+        d.copy_from_slice(&v.to_be_bytes());
     }
 }
 

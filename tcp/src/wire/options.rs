@@ -431,11 +431,19 @@ pub(crate) fn validate(options: &[u8], cut_ok: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// The options a builder writes, laid out: at most 40 bytes.
+/// The options area a [`TcpBuilder`](crate::TcpBuilder) writes, laid out
+/// (at most 40 bytes); dereferences to the bytes.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct OptionBytes {
+pub struct OptionBytes {
     pub(crate) bytes: [u8; MAX_OPTIONS_LEN],
     pub(crate) len: u8,
+}
+
+impl core::ops::Deref for OptionBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
 }
 
 impl fmt::Debug for OptionBytes {
@@ -445,23 +453,51 @@ impl fmt::Debug for OptionBytes {
 }
 
 impl OptionBytes {
+    /// The options of `set` laid out in a fresh array.
+    pub(crate) fn of(set: &OptionSet<'_>) -> Result<OptionBytes, Error> {
+        let len = set.len()?;
+        let mut bytes = [0; MAX_OPTIONS_LEN];
+        set.write(bytes.get_mut(..len).unwrap_or(&mut []));
+        Ok(OptionBytes {
+            bytes,
+            len: len as u8,
+        })
+    }
+
     pub(crate) fn as_slice(&self) -> &[u8] {
         self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
     }
 }
 
-/// A cursor writing options into a fixed array; the caller has checked
-/// that everything fits.
-struct Writer {
-    out: OptionBytes,
+/// A cursor writing options straight into their final place in a header,
+/// summing them as big-endian 16-bit words on the way (so the checksum
+/// never reads back bytes it has just written). Bytes past the end of `out`
+/// are counted but not written; callers size `out` from
+/// [`OptionSet::len`].
+struct Writer<'a> {
+    out: &'a mut [u8],
+    at: usize,
+    sum: u32,
 }
 
-impl Writer {
+impl Writer<'_> {
+    #[inline]
+    fn byte(&mut self, b: u8) {
+        if let Some(d) = self.out.get_mut(self.at) {
+            *d = b;
+        }
+        self.sum += if self.at % 2 == 0 {
+            u32::from(b) << 8
+        } else {
+            u32::from(b)
+        };
+        self.at += 1;
+    }
+
+    #[inline]
     fn put(&mut self, data: &[u8]) {
-        let at = usize::from(self.out.len);
-        if let Some(dst) = self.out.bytes.get_mut(at..at + data.len()) {
-            dst.copy_from_slice(data);
-            self.out.len += data.len() as u8;
+        for &b in data {
+            self.byte(b);
         }
     }
 
@@ -560,19 +596,16 @@ impl OptionSet<'_> {
         }
     }
 
-    /// Lays the options out: Linux's aligned layout (MSS; SACKOK+TS or
+    /// Writes the options into `out` (which should be [`len`](Self::len)
+    /// bytes) and returns their one's-complement sum as 16-bit big-endian
+    /// words, unfolded. The layout is Linux's aligned one (MSS; SACKOK+TS or
     /// NOP NOP TS; NOP WS; NOP NOP SACKOK without TS; NOP NOP SACK) when it
     /// fits in 40 bytes, else packed without NOPs and padded at the end
-    /// with end-of-list and zeros (RFC 9293 §3.1: the header is padded
-    /// with zeros).
-    pub(crate) fn layout(&self) -> Result<OptionBytes, Error> {
-        let mut w = Writer {
-            out: OptionBytes {
-                bytes: [0; MAX_OPTIONS_LEN],
-                len: 0,
-            },
-        };
-        let total = self.len()?;
+    /// with end-of-list and zeros (RFC 9293 §3.1: the header is padded with
+    /// zeros).
+    pub(crate) fn write(&self, out: &mut [u8]) -> u32 {
+        let total = out.len();
+        let mut w = Writer { out, at: 0, sum: 0 };
         if self.aligned_len() <= MAX_OPTIONS_LEN {
             if let Some(mss) = self.mss {
                 w.mss(mss);
@@ -614,10 +647,11 @@ impl OptionSet<'_> {
                 w.timestamps(ts);
             }
             w.sack(self.sack_blocks);
-            // End-of-list, then zeros, up to the 4-byte boundary; the
-            // array is already zero there.
-            w.out.len = total as u8;
         }
-        Ok(w.out)
+        // End-of-list, then zeros, up to the end of the options area.
+        while w.at < total {
+            w.byte(kind::END_OF_LIST);
+        }
+        w.sum
     }
 }

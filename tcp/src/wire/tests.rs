@@ -457,7 +457,7 @@ fn builder_lays_out_timestamps_as_nop_nop_ts_rfc7323_appendix_a() {
         ..data_repr()
     };
     let b = repr.builder(A, B).unwrap();
-    assert_eq!(b.options(), &[1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(&b.options()[..], &[1, 1, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(b.header_len(), 32);
     assert_eq!(repr.header_len(), Ok(32));
 }
@@ -478,7 +478,7 @@ fn builder_lays_out_sack_blocks_after_timestamps_rfc2018_3() {
     };
     let b = repr.builder(A, B).unwrap();
     assert_eq!(
-        b.options(),
+        &b.options()[..],
         &[
             1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 1, 5, 10, 0, 0, 0, 10, 0, 0, 0, 20
         ]
@@ -495,13 +495,13 @@ fn builder_lays_out_syn_without_timestamps_with_nop_alignment() {
         ..data_repr()
     };
     let b = repr.builder(A, B).unwrap();
-    assert_eq!(b.options(), &[2, 4, 5, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2]);
+    assert_eq!(&b.options()[..], &[2, 4, 5, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2]);
     let repr = TcpRepr {
         flags: TcpFlags::SYN,
         max_seg_size: Some(1460),
         ..data_repr()
     };
-    assert_eq!(repr.builder(A, B).unwrap().options(), &[2, 4, 5, 0xb4]);
+    assert_eq!(&repr.builder(A, B).unwrap().options()[..], &[2, 4, 5, 0xb4]);
 }
 
 #[test]
