@@ -65,7 +65,9 @@ struct Smol<'a> {
 impl<'a> Smol<'a> {
     fn from_frame(frame: &'a [u8]) -> Smol<'a> {
         use smoltcp::phy::ChecksumCapabilities;
-        use smoltcp::wire::{EthernetFrame, EthernetRepr, IpAddress, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr};
+        use smoltcp::wire::{
+            EthernetFrame, EthernetRepr, IpAddress, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
+        };
         let caps = ChecksumCapabilities::default();
         let eth = EthernetFrame::new_checked(frame).expect("fixture");
         let eth_repr = EthernetRepr::parse(&eth).expect("fixture");
@@ -79,7 +81,11 @@ impl<'a> Smol<'a> {
             &caps,
         )
         .expect("fixture");
-        Smol { eth: eth_repr, ip: ip_repr, tcp: tcp_repr }
+        Smol {
+            eth: eth_repr,
+            ip: ip_repr,
+            tcp: tcp_repr,
+        }
     }
 
     fn emit(&self, buf: &mut [u8]) -> usize {
@@ -87,9 +93,12 @@ impl<'a> Smol<'a> {
         use smoltcp::wire::{EthernetFrame, IpAddress, Ipv4Packet, TcpPacket};
         let caps = ChecksumCapabilities::default();
         let total = 14 + self.ip.buffer_len() + self.tcp.buffer_len();
-        let Some(out) = buf.get_mut(..total) else { return 0 };
+        let Some(out) = buf.get_mut(..total) else {
+            return 0;
+        };
         self.eth.emit(&mut EthernetFrame::new_unchecked(&mut *out));
-        self.ip.emit(&mut Ipv4Packet::new_unchecked(&mut out[14..]), &caps);
+        self.ip
+            .emit(&mut Ipv4Packet::new_unchecked(&mut out[14..]), &caps);
         self.tcp.emit(
             &mut TcpPacket::new_unchecked(&mut out[34..]),
             &IpAddress::Ipv4(self.ip.src_addr),
@@ -104,8 +113,14 @@ impl<'a> Smol<'a> {
 fn check(frame: &[u8]) -> (u16, u16, u32, Vec<u8>) {
     let eth = EthernetFrame::parse(frame).expect("built frame parses");
     let ip = Ipv4Packet::parse_verified(eth.payload()).expect("built datagram verifies");
-    let tcp = TcpSegment::parse_verified(ip.payload(), ip.src(), ip.dst()).expect("segment verifies");
-    (tcp.src_port(), tcp.dst_port(), tcp.seq_number().0, tcp.payload().to_vec())
+    let tcp =
+        TcpSegment::parse_verified(ip.payload(), ip.src(), ip.dst()).expect("segment verifies");
+    (
+        tcp.src_port(),
+        tcp.dst_port(),
+        tcp.seq_number().0,
+        tcp.payload().to_vec(),
+    )
 }
 
 fn emit(c: &mut Criterion) {
@@ -120,7 +135,11 @@ fn emit(c: &mut Criterion) {
         let smol = Smol::from_frame(f);
         let nb = smol.emit(&mut b);
         assert_eq!(na, f.len());
-        assert_eq!(&a[..na], &f[..], "lamina rebuilds the fixture byte for byte");
+        assert_eq!(
+            &a[..na],
+            &f[..],
+            "lamina rebuilds the fixture byte for byte"
+        );
         assert_eq!(check(&a[..na]), check(&b[..nb]));
 
         g.bench_function(format!("lamina/{name}"), |bench| {

@@ -27,7 +27,12 @@ fn lamina(frame: &[u8]) -> Option<Summary> {
     let eth = EthernetFrame::parse(frame).ok()?;
     let ip = Ipv4Packet::parse(eth.payload()).ok()?;
     let tcp = TcpSegment::parse(ip.payload()).ok()?;
-    Some((tcp.src_port(), tcp.dst_port(), tcp.seq_number().0, tcp.payload().len()))
+    Some((
+        tcp.src_port(),
+        tcp.dst_port(),
+        tcp.seq_number().0,
+        tcp.payload().len(),
+    ))
 }
 
 fn lamina_verify(frame: &[u8]) -> Option<Summary> {
@@ -38,7 +43,12 @@ fn lamina_verify(frame: &[u8]) -> Option<Summary> {
     let tcp = TcpSegment::parse_verified(ip.payload(), ip_repr.src, ip_repr.dst).ok()?;
     let repr = tcp.to_repr();
     black_box(&eth_repr);
-    Some((repr.src_port, repr.dst_port, repr.seq_number.0, tcp.payload().len()))
+    Some((
+        repr.src_port,
+        repr.dst_port,
+        repr.seq_number.0,
+        tcp.payload().len(),
+    ))
 }
 
 fn etherparse(frame: &[u8]) -> Option<Summary> {
@@ -57,7 +67,9 @@ fn etherparse(frame: &[u8]) -> Option<Summary> {
 
 fn smoltcp(frame: &[u8]) -> Option<Summary> {
     use smoltcp::phy::ChecksumCapabilities;
-    use smoltcp::wire::{EthernetFrame, EthernetRepr, IpAddress, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr};
+    use smoltcp::wire::{
+        EthernetFrame, EthernetRepr, IpAddress, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr,
+    };
     let caps = ChecksumCapabilities::default();
     let eth = EthernetFrame::new_checked(frame).ok()?;
     let eth_repr = EthernetRepr::parse(&eth).ok()?;
@@ -72,7 +84,12 @@ fn smoltcp(frame: &[u8]) -> Option<Summary> {
     )
     .ok()?;
     black_box(&eth_repr);
-    Some((repr.src_port, repr.dst_port, repr.seq_number.0 as u32, repr.payload.len()))
+    Some((
+        repr.src_port,
+        repr.dst_port,
+        repr.seq_number.0 as u32,
+        repr.payload.len(),
+    ))
 }
 
 fn parse(c: &mut Criterion) {
@@ -87,12 +104,18 @@ fn parse(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse");
     g.throughput(Throughput::Elements(1));
     for (name, f) in &frames {
-        g.bench_function(format!("lamina/{name}"), |b| b.iter(|| lamina(black_box(f))));
-        g.bench_function(format!("etherparse/{name}"), |b| b.iter(|| etherparse(black_box(f))));
+        g.bench_function(format!("lamina/{name}"), |b| {
+            b.iter(|| lamina(black_box(f)))
+        });
+        g.bench_function(format!("etherparse/{name}"), |b| {
+            b.iter(|| etherparse(black_box(f)))
+        });
         g.bench_function(format!("lamina-verify/{name}"), |b| {
             b.iter(|| lamina_verify(black_box(f)))
         });
-        g.bench_function(format!("smoltcp/{name}"), |b| b.iter(|| smoltcp(black_box(f))));
+        g.bench_function(format!("smoltcp/{name}"), |b| {
+            b.iter(|| smoltcp(black_box(f)))
+        });
     }
     g.finish();
 }

@@ -26,6 +26,9 @@ pub fn checksum(data: &[u8]) {
         if let Some(got) = kernels::avx2(data) {
             assert_eq!(got, want);
         }
+        if let Some(got) = kernels::avx512(data) {
+            assert_eq!(got, want);
+        }
     }
     assert_eq!(checksum::ones_complement_sum(data), want);
     if data.len() >= 4 {

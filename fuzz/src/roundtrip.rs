@@ -44,7 +44,11 @@ pub fn fuzz(data: &[u8]) {
     let payload = f.payload.as_slice();
     let built = match &f.l4 {
         Transport::Tcp(tcp) => match tcp.builder(src, dst) {
-            Ok(b) => payload.wrap_in(b).wrap_in(&f.ip).wrap_in(&f.eth).serialize_vec(0),
+            Ok(b) => payload
+                .wrap_in(b)
+                .wrap_in(&f.ip)
+                .wrap_in(&f.eth)
+                .serialize_vec(0),
             Err(_) => return,
         },
         Transport::Udp(udp) => payload
@@ -52,7 +56,11 @@ pub fn fuzz(data: &[u8]) {
             .wrap_in(&f.ip)
             .wrap_in(&f.eth)
             .serialize_vec(0),
-        Transport::Icmp(icmp) => payload.wrap_in(icmp).wrap_in(&f.ip).wrap_in(&f.eth).serialize_vec(0),
+        Transport::Icmp(icmp) => payload
+            .wrap_in(icmp)
+            .wrap_in(&f.ip)
+            .wrap_in(&f.eth)
+            .serialize_vec(0),
     };
     // Too long for an IPv4 datagram is the only acceptable failure.
     let Ok(frame) = built else { return };

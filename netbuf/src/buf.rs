@@ -85,6 +85,7 @@ impl PacketBuf {
     }
 
     /// A buffer holding `data` with no head or tail room. Does not copy.
+    #[inline]
     pub fn from_vec(data: Vec<u8>) -> PacketBuf {
         let len = data.len();
         PacketBuf {
@@ -99,6 +100,7 @@ impl PacketBuf {
     /// `end` tail room. Does not copy.
     ///
     /// Returns an error if `start..end` is not a range within `storage`.
+    #[inline]
     pub fn from_vec_range(storage: Vec<u8>, start: usize, end: usize) -> Result<PacketBuf, Error> {
         if start > end || end > storage.len() {
             return Err(Error::BufferTooSmall {

@@ -31,6 +31,8 @@
 //! # Ok::<(), lamina_netbuf::Error>(())
 //! ```
 
+use alloc::vec::Vec;
+
 use crate::{Error, PacketBuf};
 
 /// What a layer needs around its body.
@@ -128,6 +130,35 @@ pub trait Serializer {
     /// provided methods do).
     fn serialize_exact(&self, out: &mut [u8]);
 
+    /// Appends the packet to `v` with its bodies in place and zeros where
+    /// headers, padding and footers go, after `zeros` further zero bytes
+    /// (the headers of enclosing layers, gathered into one fill);
+    /// [`write_headers`](Self::write_headers) then fills the headers in.
+    /// Together they build a packet in a fresh `Vec` without first
+    /// zero-filling the bytes a body overwrites.
+    ///
+    /// The default appends zeros and calls
+    /// [`serialize_exact`](Self::serialize_exact); bodies override it to
+    /// copy themselves in directly.
+    #[inline]
+    fn append_to(&self, v: &mut Vec<u8>, zeros: usize) {
+        let start = v.len() + zeros;
+        let len = self.serialized_len().unwrap_or(0);
+        v.resize(start + len, 0);
+        if let Some(out) = v.get_mut(start..) {
+            self.serialize_exact(out);
+        }
+    }
+
+    /// Writes the headers and footers of a packet whose bodies
+    /// [`append_to`](Self::append_to) has already put in place in `out`
+    /// (exactly [`serialized_len`](Self::serialized_len) bytes). Bodies have
+    /// nothing to write: the default does nothing.
+    #[inline]
+    fn write_headers(&self, out: &mut [u8]) {
+        let _ = out;
+    }
+
     /// Wraps this serializer as the body of `outer`.
     #[inline]
     fn wrap_in<B: PacketBuilder>(self, outer: B) -> Nested<Self, B>
@@ -163,8 +194,11 @@ pub trait Serializer {
     fn serialize_vec(&self, headroom: usize) -> Result<PacketBuf, Error> {
         let len = self.serialized_len()?;
         let total = headroom.checked_add(len).ok_or(Error::LengthOverflow)?;
-        let mut v = alloc::vec![0u8; total];
-        self.serialize_exact(&mut v[headroom..]);
+        let mut v = Vec::with_capacity(total);
+        self.append_to(&mut v, headroom);
+        if let Some(out) = v.get_mut(headroom..) {
+            self.write_headers(out);
+        }
         PacketBuf::from_vec_range(v, headroom, total)
     }
 
@@ -187,6 +221,11 @@ impl Serializer for &[u8] {
         Ok(self.len())
     }
     #[inline]
+    fn append_to(&self, v: &mut Vec<u8>, zeros: usize) {
+        zero_extend(v, zeros);
+        v.extend_from_slice(self);
+    }
+    #[inline]
     fn serialize_exact(&self, out: &mut [u8]) {
         out.copy_from_slice(self);
     }
@@ -198,6 +237,11 @@ impl<const N: usize> Serializer for &[u8; N] {
         Ok(N)
     }
     #[inline]
+    fn append_to(&self, v: &mut Vec<u8>, zeros: usize) {
+        zero_extend(v, zeros);
+        v.extend_from_slice(&self[..]);
+    }
+    #[inline]
     fn serialize_exact(&self, out: &mut [u8]) {
         out.copy_from_slice(&self[..]);
     }
@@ -207,6 +251,11 @@ impl Serializer for &PacketBuf {
     #[inline]
     fn serialized_len(&self) -> Result<usize, Error> {
         Ok(self.len())
+    }
+    #[inline]
+    fn append_to(&self, v: &mut Vec<u8>, zeros: usize) {
+        zero_extend(v, zeros);
+        v.extend_from_slice(self.as_slice());
     }
     #[inline]
     fn serialize_exact(&self, out: &mut [u8]) {
@@ -222,6 +271,10 @@ impl Serializer for EmptyBody {
     #[inline]
     fn serialized_len(&self) -> Result<usize, Error> {
         Ok(0)
+    }
+    #[inline]
+    fn append_to(&self, v: &mut Vec<u8>, zeros: usize) {
+        zero_extend(v, zeros);
     }
     #[inline]
     fn serialize_exact(&self, _out: &mut [u8]) {}
@@ -284,26 +337,67 @@ impl<I: Serializer, B: PacketBuilder> Serializer for Nested<I, B> {
     #[inline]
     fn serialize_exact(&self, out: &mut [u8]) {
         let c = self.outer.constraints();
-        let (header, rest) = out.split_at_mut(c.header_len.min(out.len()));
-        let body_end = rest.len().saturating_sub(c.footer_len);
-        let (body, footer) = rest.split_at_mut(body_end);
-        // By contract `out` has the length `serialized_len` computed, so
-        // the inner length is known to fit; the fallback only keeps this
-        // free of panics if a caller breaks the contract.
-        let inner_len = self
-            .inner
-            .serialized_len()
-            .unwrap_or(body.len())
-            .min(body.len());
+        let (header, body, footer, inner_len) = split(out, &c, &self.inner);
         let (inner, padding) = body.split_at_mut(inner_len);
         self.inner.serialize_exact(inner);
-        padding.fill(0);
+        if !padding.is_empty() {
+            padding.fill(0);
+        }
         self.outer.serialize(SerializeTarget {
             header,
             body,
             footer,
         });
     }
+
+    #[inline]
+    fn append_to(&self, v: &mut Vec<u8>, zeros: usize) {
+        let c = self.outer.constraints();
+        let body_start = v.len() + zeros + c.header_len;
+        self.inner.append_to(v, zeros + c.header_len);
+        let body_len = v.len().saturating_sub(body_start);
+        zero_extend(v, c.min_body_len.saturating_sub(body_len) + c.footer_len);
+    }
+
+    #[inline]
+    fn write_headers(&self, out: &mut [u8]) {
+        let c = self.outer.constraints();
+        let (header, body, footer, inner_len) = split(out, &c, &self.inner);
+        if let Some(inner) = body.get_mut(..inner_len) {
+            self.inner.write_headers(inner);
+        }
+        self.outer.serialize(SerializeTarget {
+            header,
+            body,
+            footer,
+        });
+    }
+}
+
+/// Appends `n` zeros (nothing at all when `n` is zero).
+#[inline(always)]
+fn zero_extend(v: &mut Vec<u8>, n: usize) {
+    if n > 0 {
+        v.resize(v.len() + n, 0);
+    }
+}
+
+/// Splits a nested packet's bytes into header, body (with padding) and
+/// footer, and gives the inner serializer's length within the body.
+#[inline]
+fn split<'a, S: Serializer>(
+    out: &'a mut [u8],
+    c: &PacketConstraints,
+    inner: &S,
+) -> (&'a mut [u8], &'a mut [u8], &'a mut [u8], usize) {
+    let (header, rest) = out.split_at_mut(c.header_len.min(out.len()));
+    let body_end = rest.len().saturating_sub(c.footer_len);
+    let (body, footer) = rest.split_at_mut(body_end);
+    // By contract `out` has the length `serialized_len` computed, so the
+    // inner length is known to fit; the fallback only keeps this free of
+    // panics if a caller breaks the contract.
+    let inner_len = inner.serialized_len().unwrap_or(body.len()).min(body.len());
+    (header, body, footer, inner_len)
 }
 
 impl PacketBuf {

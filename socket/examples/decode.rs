@@ -105,7 +105,11 @@ fn decode_file(path: &str, summary: bool, tag: bool, out: &mut impl Write) -> Re
                 if summary {
                     writeln!(out, "{n} [error: {msg}]")?;
                 } else {
-                    writeln!(out, "{prefix}\"frame\":{n},\"error\":{}}}", json_string(&msg))?;
+                    writeln!(
+                        out,
+                        "{prefix}\"frame\":{n},\"error\":{}}}",
+                        json_string(&msg)
+                    )?;
                 }
                 break;
             }

@@ -424,13 +424,26 @@ impl Dissection {
             let _ = write!(
                 o,
                 ",\"ipv4\":{{\"ihl\":{},\"len\":{},\"id\":{},\"df\":{},\"mf\":{},\"frag_offset\":{},\"ttl\":{},\"proto\":{},\"src\":\"{}\",\"dst\":\"{}\"",
-                ip.ihl, ip.len, ip.id, ip.df, ip.mf, ip.frag_offset, ip.ttl, ip.proto, ip.src, ip.dst
+                ip.ihl,
+                ip.len,
+                ip.id,
+                ip.df,
+                ip.mf,
+                ip.frag_offset,
+                ip.ttl,
+                ip.proto,
+                ip.src,
+                ip.dst
             );
             json_opt(&mut o, "checksum_ok", ip.checksum_ok);
             o.push('}');
         }
         if let Some(i) = &self.icmp {
-            let _ = write!(o, ",\"icmp\":{{\"type\":{},\"code\":{}}}", i.msg_type, i.code);
+            let _ = write!(
+                o,
+                ",\"icmp\":{{\"type\":{},\"code\":{}}}",
+                i.msg_type, i.code
+            );
         }
         if let Some(t) = &self.tcp {
             let _ = write!(
@@ -478,7 +491,13 @@ impl Dissection {
                 let _ = write!(s, " {v}");
             }
         }
-        let bad = |ok: Option<bool>| if ok == Some(false) { " [bad checksum]" } else { "" };
+        let bad = |ok: Option<bool>| {
+            if ok == Some(false) {
+                " [bad checksum]"
+            } else {
+                ""
+            }
+        };
         if let Some(a) = &self.arp {
             match a.op {
                 1 => {
@@ -605,9 +624,5 @@ fn tcp_flags(bits: u16) -> String {
     if bits & 0x010 != 0 {
         s.push('.');
     }
-    if s.is_empty() {
-        "none".to_string()
-    } else {
-        s
-    }
+    if s.is_empty() { "none".to_string() } else { s }
 }

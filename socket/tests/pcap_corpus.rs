@@ -81,7 +81,14 @@ impl Tally {
     }
 
     /// Compares a field both decode (tshark cell present, ours present).
-    fn both<T: ToString>(&mut self, field: &'static str, ours: Option<T>, theirs: Option<&str>, at: &str, conv: impl Fn(&str) -> String) {
+    fn both<T: ToString>(
+        &mut self,
+        field: &'static str,
+        ours: Option<T>,
+        theirs: Option<&str>,
+        at: &str,
+        conv: impl Fn(&str) -> String,
+    ) {
         if let (Some(o), Some(t)) = (ours, theirs) {
             self.check(field, o.to_string(), conv(t), at);
         }
@@ -104,16 +111,35 @@ fn compare(d: &Dissection, row: &Row, at: &str, t: &mut Tally) {
         t.both("eth.dst", Some(eth.dst), first(row, "eth.dst"), at, same);
         t.both("eth.type", eth.ethertype, first(row, "eth.type"), at, n);
         if !d.vlan.is_empty() {
-            let theirs: Vec<&str> = row.get("vlan.id").map(|v| v.split(',').collect()).unwrap_or_default();
-            let theirs: Vec<String> = theirs.iter().take(d.vlan.len()).map(|v| v.to_string()).collect();
+            let theirs: Vec<&str> = row
+                .get("vlan.id")
+                .map(|v| v.split(',').collect())
+                .unwrap_or_default();
+            let theirs: Vec<String> = theirs
+                .iter()
+                .take(d.vlan.len())
+                .map(|v| v.to_string())
+                .collect();
             let ours: Vec<String> = d.vlan.iter().map(|v| v.to_string()).collect();
             t.check("vlan.id", ours.join(","), theirs.join(","), at);
         }
     }
     if let Some(a) = &d.arp {
         t.both("arp.opcode", Some(a.op), first(row, "arp.opcode"), at, n);
-        t.both("arp.src.proto_ipv4", Some(a.spa), first(row, "arp.src.proto_ipv4"), at, same);
-        t.both("arp.dst.proto_ipv4", Some(a.tpa), first(row, "arp.dst.proto_ipv4"), at, same);
+        t.both(
+            "arp.src.proto_ipv4",
+            Some(a.spa),
+            first(row, "arp.src.proto_ipv4"),
+            at,
+            same,
+        );
+        t.both(
+            "arp.dst.proto_ipv4",
+            Some(a.tpa),
+            first(row, "arp.dst.proto_ipv4"),
+            at,
+            same,
+        );
     }
     let Some(ip) = &d.ipv4 else { return };
     if first(row, "ip.version") != Some("4") {
@@ -122,49 +148,181 @@ fn compare(d: &Dissection, row: &Row, at: &str, t: &mut Tally) {
     t.both("ip.hdr_len", Some(ip.ihl), first(row, "ip.hdr_len"), at, n);
     t.both("ip.len", Some(ip.len), first(row, "ip.len"), at, n);
     t.both("ip.id", Some(ip.id), first(row, "ip.id"), at, n);
-    t.both("ip.flags.df", Some(ip.df as u8), first(row, "ip.flags.df"), at, n);
-    t.both("ip.flags.mf", Some(ip.mf as u8), first(row, "ip.flags.mf"), at, n);
-    t.both("ip.frag_offset", Some(ip.frag_offset), first(row, "ip.frag_offset"), at, |s| (num(s) * 8).to_string());
+    t.both(
+        "ip.flags.df",
+        Some(ip.df as u8),
+        first(row, "ip.flags.df"),
+        at,
+        n,
+    );
+    t.both(
+        "ip.flags.mf",
+        Some(ip.mf as u8),
+        first(row, "ip.flags.mf"),
+        at,
+        n,
+    );
+    t.both(
+        "ip.frag_offset",
+        Some(ip.frag_offset),
+        first(row, "ip.frag_offset"),
+        at,
+        |s| (num(s) * 8).to_string(),
+    );
     t.both("ip.ttl", Some(ip.ttl), first(row, "ip.ttl"), at, n);
     t.both("ip.proto", Some(ip.proto), first(row, "ip.proto"), at, n);
     t.both("ip.src", Some(ip.src), first(row, "ip.src"), at, same);
     t.both("ip.dst", Some(ip.dst), first(row, "ip.dst"), at, same);
-    if let (Some(ours), Some(theirs)) = (ip.checksum_ok, first(row, "ip.checksum.status").and_then(checksum_status)) {
-        t.check("ip.checksum.status", ours.to_string(), theirs.to_string(), at);
+    if let (Some(ours), Some(theirs)) = (
+        ip.checksum_ok,
+        first(row, "ip.checksum.status").and_then(checksum_status),
+    ) {
+        t.check(
+            "ip.checksum.status",
+            ours.to_string(),
+            theirs.to_string(),
+            at,
+        );
     }
     if let Some(i) = &d.icmp {
-        t.both("icmp.type", Some(i.msg_type), first(row, "icmp.type"), at, n);
+        t.both(
+            "icmp.type",
+            Some(i.msg_type),
+            first(row, "icmp.type"),
+            at,
+            n,
+        );
         t.both("icmp.code", Some(i.code), first(row, "icmp.code"), at, n);
-        if let (Some(ours), Some(theirs)) = (i.checksum_ok, first(row, "icmp.checksum.status").and_then(checksum_status)) {
-            t.check("icmp.checksum.status", ours.to_string(), theirs.to_string(), at);
+        if let (Some(ours), Some(theirs)) = (
+            i.checksum_ok,
+            first(row, "icmp.checksum.status").and_then(checksum_status),
+        ) {
+            t.check(
+                "icmp.checksum.status",
+                ours.to_string(),
+                theirs.to_string(),
+                at,
+            );
         }
     }
     // tshark's TCP and UDP columns in an ICMP error come from the quoted
     // datagram; only compare them when the outer packet is TCP or UDP.
-    if let Some(tcp) = d.tcp.as_ref().filter(|_| first(row, "tcp.srcport").is_some()) {
-        t.both("tcp.srcport", Some(tcp.sport), first(row, "tcp.srcport"), at, n);
-        t.both("tcp.dstport", Some(tcp.dport), first(row, "tcp.dstport"), at, n);
-        t.both("tcp.seq_raw", Some(tcp.seq), first(row, "tcp.seq_raw"), at, n);
-        t.both("tcp.ack_raw", Some(tcp.ack), first(row, "tcp.ack_raw"), at, n);
-        t.both("tcp.hdr_len", Some(tcp.hdr_len), first(row, "tcp.hdr_len"), at, n);
+    if let Some(tcp) = d
+        .tcp
+        .as_ref()
+        .filter(|_| first(row, "tcp.srcport").is_some())
+    {
+        t.both(
+            "tcp.srcport",
+            Some(tcp.sport),
+            first(row, "tcp.srcport"),
+            at,
+            n,
+        );
+        t.both(
+            "tcp.dstport",
+            Some(tcp.dport),
+            first(row, "tcp.dstport"),
+            at,
+            n,
+        );
+        t.both(
+            "tcp.seq_raw",
+            Some(tcp.seq),
+            first(row, "tcp.seq_raw"),
+            at,
+            n,
+        );
+        t.both(
+            "tcp.ack_raw",
+            Some(tcp.ack),
+            first(row, "tcp.ack_raw"),
+            at,
+            n,
+        );
+        t.both(
+            "tcp.hdr_len",
+            Some(tcp.hdr_len),
+            first(row, "tcp.hdr_len"),
+            at,
+            n,
+        );
         t.both("tcp.flags", Some(tcp.flags), first(row, "tcp.flags"), at, n);
-        t.both("tcp.window_size_value", Some(tcp.window), first(row, "tcp.window_size_value"), at, n);
+        t.both(
+            "tcp.window_size_value",
+            Some(tcp.window),
+            first(row, "tcp.window_size_value"),
+            at,
+            n,
+        );
         // Options: compared whenever either side saw one.
         let opt = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
-        t.check("tcp.options.mss_val", opt(tcp.mss.map(|v| v.to_string())), opt(first(row, "tcp.options.mss_val").map(n)), at);
-        t.check("tcp.options.wscale.shift", opt(tcp.wscale.map(|v| v.to_string())), opt(first(row, "tcp.options.wscale.shift").map(n)), at);
-        t.check("tcp.options.sack_perm", tcp.sack_perm.to_string(), first(row, "tcp.options.sack_perm").is_some().to_string(), at);
-        t.check("tcp.options.timestamp.tsval", opt(tcp.tsval.map(|v| v.to_string())), opt(first(row, "tcp.options.timestamp.tsval").map(n)), at);
-        if let (Some(ours), Some(theirs)) = (tcp.checksum_ok, first(row, "tcp.checksum.status").and_then(checksum_status)) {
-            t.check("tcp.checksum.status", ours.to_string(), theirs.to_string(), at);
+        t.check(
+            "tcp.options.mss_val",
+            opt(tcp.mss.map(|v| v.to_string())),
+            opt(first(row, "tcp.options.mss_val").map(n)),
+            at,
+        );
+        t.check(
+            "tcp.options.wscale.shift",
+            opt(tcp.wscale.map(|v| v.to_string())),
+            opt(first(row, "tcp.options.wscale.shift").map(n)),
+            at,
+        );
+        t.check(
+            "tcp.options.sack_perm",
+            tcp.sack_perm.to_string(),
+            first(row, "tcp.options.sack_perm").is_some().to_string(),
+            at,
+        );
+        t.check(
+            "tcp.options.timestamp.tsval",
+            opt(tcp.tsval.map(|v| v.to_string())),
+            opt(first(row, "tcp.options.timestamp.tsval").map(n)),
+            at,
+        );
+        if let (Some(ours), Some(theirs)) = (
+            tcp.checksum_ok,
+            first(row, "tcp.checksum.status").and_then(checksum_status),
+        ) {
+            t.check(
+                "tcp.checksum.status",
+                ours.to_string(),
+                theirs.to_string(),
+                at,
+            );
         }
     }
-    if let Some(udp) = d.udp.as_ref().filter(|_| first(row, "udp.srcport").is_some()) {
-        t.both("udp.srcport", Some(udp.sport), first(row, "udp.srcport"), at, n);
-        t.both("udp.dstport", Some(udp.dport), first(row, "udp.dstport"), at, n);
+    if let Some(udp) = d
+        .udp
+        .as_ref()
+        .filter(|_| first(row, "udp.srcport").is_some())
+    {
+        t.both(
+            "udp.srcport",
+            Some(udp.sport),
+            first(row, "udp.srcport"),
+            at,
+            n,
+        );
+        t.both(
+            "udp.dstport",
+            Some(udp.dport),
+            first(row, "udp.dstport"),
+            at,
+            n,
+        );
         t.both("udp.length", Some(udp.len), first(row, "udp.length"), at, n);
-        if let (Some(ours), Some(theirs)) = (udp.checksum_ok, first(row, "udp.checksum.status").and_then(checksum_status)) {
-            t.check("udp.checksum.status", ours.to_string(), theirs.to_string(), at);
+        if let (Some(ours), Some(theirs)) = (
+            udp.checksum_ok,
+            first(row, "udp.checksum.status").and_then(checksum_status),
+        ) {
+            t.check(
+                "udp.checksum.status",
+                ours.to_string(),
+                theirs.to_string(),
+                at,
+            );
         }
     }
 }
@@ -204,7 +362,9 @@ fn rejects_well_formed(d: &Dissection, row: &Row) -> bool {
 /// hardware other than Ethernet or protocols other than IPv4, which
 /// `lamina-arp` rejects with a typed error as RFC 826 permits).
 fn out_of_scope(d: &Dissection) -> bool {
-    d.error.as_deref().is_some_and(|e| e.starts_with("arp: unsupported"))
+    d.error
+        .as_deref()
+        .is_some_and(|e| e.starts_with("arp: unsupported"))
 }
 
 #[test]
@@ -220,7 +380,11 @@ fn corpus_agrees_with_tshark() {
         })
         .collect();
     captures.sort();
-    assert!(!captures.is_empty(), "no captures with .tsv in {}", dir.display());
+    assert!(
+        !captures.is_empty(),
+        "no captures with .tsv in {}",
+        dir.display()
+    );
 
     let mut tally = Tally::default();
     let mut frames = 0u64;
@@ -228,7 +392,11 @@ fn corpus_agrees_with_tshark() {
     let mut rejected = Vec::new();
     let mut out_of_scope_frames = 0u64;
     for cap in &captures {
-        let name = cap.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = cap
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let rows = read_tsv(&PathBuf::from(format!("{}.tsv", cap.display())));
         let data = std::fs::read(cap).expect("readable capture");
         let Ok(mut reader) = CaptureReader::new(&data[..]) else {
@@ -238,7 +406,9 @@ fn corpus_agrees_with_tshark() {
         while let Ok(Some(frame)) = reader.next_frame() {
             n += 1;
             let Some(row) = rows.get(n - 1) else { break };
-            let Some(link) = LinkType::from_pcap(frame.link_type) else { continue };
+            let Some(link) = LinkType::from_pcap(frame.link_type) else {
+                continue;
+            };
             let d = dissect(link, frame.data, frame.orig_len as usize);
             frames += 1;
             let at = format!("{name}#{n}");
@@ -253,18 +423,27 @@ fn corpus_agrees_with_tshark() {
             compare(&d, row, &at, &mut tally);
         }
         assert!(
-            n >= rows.len() || name.contains("oobr") || name.contains("asan") || name.contains("malformed"),
+            n >= rows.len()
+                || name.contains("oobr")
+                || name.contains("asan")
+                || name.contains("malformed"),
             "{name}: read {n} frames, tshark read {}",
             rows.len()
         );
     }
 
     let (mut agree, mut total) = (0u64, 0u64);
-    println!("{:<32} {:>8} {:>8} {:>9}", "field", "agree", "compared", "percent");
+    println!(
+        "{:<32} {:>8} {:>8} {:>9}",
+        "field", "agree", "compared", "percent"
+    );
     for (field, (a, c)) in &tally.fields {
         agree += a;
         total += c;
-        println!("{field:<32} {a:>8} {c:>8} {:>8.3}%", 100.0 * *a as f64 / *c as f64);
+        println!(
+            "{field:<32} {a:>8} {c:>8} {:>8.3}%",
+            100.0 * *a as f64 / *c as f64
+        );
     }
     let pct = 100.0 * agree as f64 / total.max(1) as f64;
     println!(
@@ -278,7 +457,14 @@ fn corpus_agrees_with_tshark() {
     for r in &rejected {
         println!("rejected well-formed {r}");
     }
-    assert!(total > 10_000, "too few comparisons ({total}): is the corpus complete?");
+    assert!(
+        total > 10_000,
+        "too few comparisons ({total}): is the corpus complete?"
+    );
     assert!(pct >= 99.5, "agreement {pct:.3}% is below 99.5%");
-    assert!(rejected.is_empty(), "{} well-formed frames rejected", rejected.len());
+    assert!(
+        rejected.is_empty(),
+        "{} well-formed frames rejected",
+        rejected.len()
+    );
 }
