@@ -142,9 +142,11 @@ impl Ipv4Repr {
         fixed[12..16].copy_from_slice(&self.src.octets());
         fixed[16..20].copy_from_slice(&self.dst.octets());
         let given = self.options.as_bytes();
-        let (o, pad) = opts.split_at_mut(given.len().min(opts.len()));
-        o.copy_from_slice(given.get(..o.len()).unwrap_or(&[]));
-        pad.fill(0);
+        if !opts.is_empty() {
+            let (o, pad) = opts.split_at_mut(given.len().min(opts.len()));
+            o.copy_from_slice(given.get(..o.len()).unwrap_or(&[]));
+            pad.fill(0);
+        }
         let c = if mode == ChecksumMode::Compute {
             let mut sum = checksum::Checksum::new();
             sum.add_u16(word0);

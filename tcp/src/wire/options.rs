@@ -480,13 +480,31 @@ struct Writer<'a> {
     sum: u32,
 }
 
+/// Writes whole 32-bit words through a [`Writer`] positioned on a 4-byte
+/// boundary.
+struct WordWriter<'w, 'a> {
+    w: &'w mut Writer<'a>,
+}
+
+impl WordWriter<'_, '_> {
+    #[inline]
+    fn word(&mut self, v: u32) {
+        let at = self.w.at;
+        if let Some(d) = self.w.out.get_mut(at..at + 4) {
+            d.copy_from_slice(&v.to_be_bytes());
+        }
+        self.w.sum += (v >> 16) + (v & 0xffff);
+        self.w.at += 4;
+    }
+}
+
 impl Writer<'_> {
     #[inline]
     fn byte(&mut self, b: u8) {
         if let Some(d) = self.out.get_mut(self.at) {
             *d = b;
         }
-        self.sum += if self.at % 2 == 0 {
+        self.sum += if self.at.is_multiple_of(2) {
             u32::from(b) << 8
         } else {
             u32::from(b)
@@ -544,6 +562,7 @@ pub(crate) struct OptionSet<'r> {
 impl OptionSet<'_> {
     /// Bytes of the aligned layout (Linux's: every option on a 4-byte
     /// boundary, padded with NOPs).
+    #[inline]
     fn aligned_len(&self) -> usize {
         let mut n = 0;
         if self.mss.is_some() {
@@ -564,6 +583,7 @@ impl OptionSet<'_> {
     }
 
     /// Bytes of the packed layout (no NOPs), before end padding.
+    #[inline]
     fn packed_len(&self) -> usize {
         let mut n = self.sack_blocks.option_len();
         if self.mss.is_some() {
@@ -583,6 +603,7 @@ impl OptionSet<'_> {
 
     /// The options area in bytes (a multiple of 4), or
     /// [`Error::OptionsTooLong`].
+    #[inline]
     pub(crate) fn len(&self) -> Result<usize, Error> {
         let aligned = self.aligned_len();
         if aligned <= MAX_OPTIONS_LEN {
@@ -603,35 +624,40 @@ impl OptionSet<'_> {
     /// fits in 40 bytes, else packed without NOPs and padded at the end
     /// with end-of-list and zeros (RFC 9293 §3.1: the header is padded with
     /// zeros).
+    #[inline]
     pub(crate) fn write(&self, out: &mut [u8]) -> u32 {
         let total = out.len();
         let mut w = Writer { out, at: 0, sum: 0 };
         if self.aligned_len() <= MAX_OPTIONS_LEN {
+            // Every option of the aligned layout starts on a 4-byte
+            // boundary, so it is written (and summed) a 32-bit word at a
+            // time.
+            let mut words = WordWriter { w: &mut w };
             if let Some(mss) = self.mss {
-                w.mss(mss);
+                words.word(0x0204_0000 | u32::from(mss));
             }
-            match (self.timestamps, self.sack_permitted) {
-                (Some(ts), true) => {
-                    w.sack_permitted();
-                    w.timestamps(ts);
-                }
-                (Some(ts), false) => {
-                    w.put(&[kind::NOP, kind::NOP]);
-                    w.timestamps(ts);
-                }
-                (None, _) => {}
+            if let Some(ts) = self.timestamps {
+                words.word(if self.sack_permitted {
+                    0x0402_080a
+                } else {
+                    0x0101_080a
+                });
+                words.word(ts.tsval);
+                words.word(ts.tsecr);
             }
             if let Some(ws) = self.window_scale {
-                w.put(&[kind::NOP]);
-                w.window_scale(ws);
+                words.word(0x0103_0300 | u32::from(ws));
             }
             if self.timestamps.is_none() && self.sack_permitted {
-                w.put(&[kind::NOP, kind::NOP]);
-                w.sack_permitted();
+                words.word(0x0101_0402);
             }
             if !self.sack_blocks.is_empty() {
-                w.put(&[kind::NOP, kind::NOP]);
-                w.sack(self.sack_blocks);
+                let len = self.sack_blocks.option_len() as u32;
+                words.word(0x0101_0500 | len);
+                for b in self.sack_blocks {
+                    words.word(b.left.0);
+                    words.word(b.right.0);
+                }
             }
         } else {
             if let Some(mss) = self.mss {
