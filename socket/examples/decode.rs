@@ -57,11 +57,11 @@ fn main() -> ExitCode {
             }
         }
     }
-    if let Err(e) = out.flush() {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("decode: writing output: {e}");
-            return ExitCode::FAILURE;
-        }
+    if let Err(e) = out.flush()
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("decode: writing output: {e}");
+        return ExitCode::FAILURE;
     }
     if unreadable {
         ExitCode::FAILURE

@@ -439,6 +439,18 @@ pub struct OptionBytes {
     pub(crate) len: u8,
 }
 
+impl PartialEq<[u8]> for OptionBytes {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.as_slice() == other
+    }
+}
+
+impl PartialEq<&[u8]> for OptionBytes {
+    fn eq(&self, other: &&[u8]) -> bool {
+        self.as_slice() == *other
+    }
+}
+
 impl core::ops::Deref for OptionBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
