@@ -5,13 +5,8 @@
 //! `../shared/pcaps` beside the workspace; the test is skipped, loudly, when
 //! it is absent.
 
-use std::collections::HashMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-
 use lamina_ethernet::{EtherType, EthernetFrame, MacAddr};
-use pcap_file::pcap::PcapReader;
-use pcap_file::pcapng::{Block, PcapNgReader};
+use lamina_netdev::pcap::corpus::{self, Decode, Row};
 
 const FILES: &[&str] = &[
     "pcapplusplus__ArpRequestPacket.pcap",
@@ -22,73 +17,20 @@ const FILES: &[&str] = &[
     "tcpdump__ripv2-invalid-length.pcap",
 ];
 
-fn pcap_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("LAMINA_PCAP_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps"))
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: capture directory {} not found; set LAMINA_PCAP_DIR to the shared pcaps",
-            dir.display()
-        );
-        None
-    }
+/// The Ethernet frames of a capture and tshark's decode of them.
+fn load(dir: &std::path::Path, name: &str) -> (Vec<Vec<u8>>, Decode) {
+    let (capture, decode) = corpus::open(dir, name).expect("readable capture and decode");
+    assert!(capture.error.is_none(), "{name}: {:?}", capture.error);
+    assert!(
+        capture.frames.iter().all(|f| f.link_type == 1),
+        "{name}: not Ethernet"
+    );
+    (capture.frames.into_iter().map(|f| f.data).collect(), decode)
 }
 
-/// The Ethernet frames of a pcap or pcapng file (by magic number, not by
-/// extension), as captured.
-fn ethernet_frames(path: &Path) -> Vec<Vec<u8>> {
-    let magic = std::fs::read(path).expect("readable capture");
-    let mut out = Vec::new();
-    if magic.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
-        let mut r = PcapNgReader::new(File::open(path).unwrap()).expect("pcapng header");
-        let mut links = Vec::new();
-        while let Some(block) = r.next_block() {
-            match block.expect("pcapng block") {
-                Block::InterfaceDescription(idb) => links.push(u32::from(idb.linktype)),
-                Block::EnhancedPacket(epb) => {
-                    let link = links.get(epb.interface_id as usize);
-                    assert_eq!(link, Some(&1), "{}: not Ethernet", path.display());
-                    out.push(epb.data.into_owned());
-                }
-                _ => {}
-            }
-        }
-    } else {
-        let mut r = PcapReader::new(File::open(path).unwrap()).expect("pcap header");
-        // The upper bits of the link type may hold an FCS length: mask them.
-        assert_eq!(
-            u32::from(r.header().datalink) & 0x0fff_ffff,
-            1,
-            "{}: not Ethernet",
-            path.display()
-        );
-        while let Some(p) = r.next_packet() {
-            out.push(p.expect("pcap record").data.into_owned());
-        }
-    }
-    out
-}
-
-/// tshark's decode: one map of column name to the first value of the cell
-/// per frame.
-fn tsv_rows(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).expect("readable tsv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("tsv header").split('\t').collect();
-    lines
-        .map(|line| {
-            header
-                .iter()
-                .zip(line.split('\t'))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
+/// A cell of tshark's decode, empty where tshark printed nothing.
+fn cell<'a>(row: &Row<'a>, field: &str) -> &'a str {
+    row.get(field).unwrap_or("")
 }
 
 fn hex16(cell: &str) -> u16 {
@@ -97,27 +39,38 @@ fn hex16(cell: &str) -> u16 {
 
 #[test]
 fn link_layer_headers_match_tshark() {
-    let Some(dir) = pcap_dir() else { return };
+    let Some(dir) = corpus::dir() else { return };
     let mut frames_checked = 0;
     let mut tagged = 0;
     for name in FILES {
-        let frames = ethernet_frames(&dir.join(name));
-        let rows = tsv_rows(&dir.join(format!("{name}.tsv")));
-        assert_eq!(frames.len(), rows.len(), "{name}: frame count");
-        for (i, (bytes, row)) in frames.iter().zip(&rows).enumerate() {
+        let (frames, decode) = load(&dir, name);
+        assert_eq!(frames.len(), decode.len(), "{name}: frame count");
+        for (i, (bytes, row)) in frames.iter().zip(decode.rows()).enumerate() {
             let at = format!("{name} frame {}", i + 1);
             let f = EthernetFrame::parse(bytes).unwrap_or_else(|e| panic!("{at}: {e}"));
-            assert_eq!(bytes.len().to_string(), row["frame.cap_len"], "{at}");
-            assert_eq!(f.src(), row["eth.src"].parse::<MacAddr>().unwrap(), "{at}");
-            assert_eq!(f.dst(), row["eth.dst"].parse::<MacAddr>().unwrap(), "{at}");
-            assert_eq!(f.src().to_string(), row["eth.src"], "{at}");
-            assert_eq!(f.ethertype(), EtherType(hex16(&row["eth.type"])), "{at}");
+            assert_eq!(bytes.len().to_string(), cell(&row, "frame.cap_len"), "{at}");
+            assert_eq!(
+                f.src(),
+                cell(&row, "eth.src").parse::<MacAddr>().unwrap(),
+                "{at}"
+            );
+            assert_eq!(
+                f.dst(),
+                cell(&row, "eth.dst").parse::<MacAddr>().unwrap(),
+                "{at}"
+            );
+            assert_eq!(f.src().to_string(), cell(&row, "eth.src"), "{at}");
+            assert_eq!(
+                f.ethertype(),
+                EtherType(hex16(cell(&row, "eth.type"))),
+                "{at}"
+            );
             let vids: Vec<String> = f.vlan_tags().map(|t| t.vid.to_string()).collect();
-            assert_eq!(vids.join(","), row["vlan.id"], "{at}");
+            assert_eq!(vids.join(","), cell(&row, "vlan.id"), "{at}");
             if f.vlan_count() > 0 {
                 tagged += 1;
                 // vlan.etype: the type after each tag, outermost first.
-                let last = row["vlan.etype"]
+                let last = cell(&row, "vlan.etype")
                     .split(',')
                     .next_back()
                     .unwrap()
@@ -125,7 +78,7 @@ fn link_layer_headers_match_tshark() {
                 assert_eq!(f.inner_ethertype(), EtherType(hex16(&last)), "{at}");
             }
             let inner = f.inner_ethertype();
-            let proto = row["frame.protocols"].as_str();
+            let proto = cell(&row, "frame.protocols");
             if inner == EtherType::ARP {
                 assert!(proto.ends_with(":arp"), "{at}: {proto}");
             } else if inner == EtherType::IPV4 {
@@ -133,7 +86,12 @@ fn link_layer_headers_match_tshark() {
                 // The payload starts with the IPv4 header and holds the
                 // whole datagram (ip.len), padding aside.
                 assert_eq!(f.payload().first().map(|b| b >> 4), Some(4), "{at}");
-                let ip_len: usize = row["ip.len"].split(',').next().unwrap().parse().unwrap();
+                let ip_len: usize = cell(&row, "ip.len")
+                    .split(',')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
                 assert!(f.payload().len() >= ip_len, "{at}");
             } else if inner == EtherType::IPV6 {
                 assert!(proto.contains(":ipv6:"), "{at}: {proto}");
@@ -154,7 +112,7 @@ fn link_layer_headers_match_tshark() {
 /// pair sits, and decoded from there.
 #[test]
 fn mirrored_inner_frames_match_tshark() {
-    let Some(dir) = pcap_dir() else { return };
+    let Some(dir) = corpus::dir() else { return };
     let files = [
         "tcpdump__erspan-type-i-1.pcap",
         "tcpdump__erspan-type-i-3.pcap",
@@ -163,14 +121,13 @@ fn mirrored_inner_frames_match_tshark() {
     ];
     let (mut checked, mut llc, mut tagged_llc) = (0, 0, 0);
     for name in files {
-        let frames = ethernet_frames(&dir.join(name));
-        let rows = tsv_rows(&dir.join(format!("{name}.tsv")));
-        assert_eq!(frames.len(), rows.len(), "{name}: frame count");
-        for (i, (bytes, row)) in frames.iter().zip(&rows).enumerate() {
+        let (frames, decode) = load(&dir, name);
+        assert_eq!(frames.len(), decode.len(), "{name}: frame count");
+        for (i, (bytes, row)) in frames.iter().zip(decode.rows()).enumerate() {
             let at = format!("{name} frame {}", i + 1);
             let (Some(dst), Some(src)) = (
-                row["eth.dst"].split(',').nth(1),
-                row["eth.src"].split(',').nth(1),
+                cell(&row, "eth.dst").split(',').nth(1),
+                cell(&row, "eth.src").split(',').nth(1),
             ) else {
                 continue;
             };
@@ -182,15 +139,15 @@ fn mirrored_inner_frames_match_tshark() {
             let f = EthernetFrame::parse(&bytes[start..]).unwrap_or_else(|e| panic!("{at}: {e}"));
             assert_eq!((f.dst(), f.src()), (dst, src), "{at}");
             let vids: Vec<String> = f.vlan_tags().map(|t| t.vid.to_string()).collect();
-            assert_eq!(vids.join(","), row["vlan.id"], "{at}");
-            let proto = row["frame.protocols"].as_str();
-            if let Some(t) = row["eth.type"].split(',').nth(1) {
+            assert_eq!(vids.join(","), cell(&row, "vlan.id"), "{at}");
+            let proto = cell(&row, "frame.protocols");
+            if let Some(t) = cell(&row, "eth.type").split(',').nth(1) {
                 assert_eq!(f.ethertype(), EtherType(hex16(t)), "{at}");
             } else {
                 // tshark leaves eth.type empty for an 802.3 length field.
                 assert!(f.ethertype().is_length(), "{at}");
             }
-            match row["vlan.etype"].as_str() {
+            match cell(&row, "vlan.etype") {
                 "" => {}
                 t => assert_eq!(f.inner_ethertype(), EtherType(hex16(t)), "{at}"),
             }

@@ -7,48 +7,23 @@ use std::path::PathBuf;
 
 use lamina_netbuf::Instant;
 use lamina_netdev::Device;
+use lamina_netdev::pcap::corpus::{self, Decode};
 use lamina_netdev::pcap::{CaptureReader, IoSource, PcapReplay};
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("LAMINA_PCAP_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps"))
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: capture corpus not found at {} (set LAMINA_PCAP_DIR)",
-            dir.display()
-        );
-        None
-    }
-}
 
 /// Every capture in the corpus with the `frame.cap_len` column of its TSV.
 fn captures() -> Vec<(PathBuf, Vec<usize>)> {
-    let Some(dir) = corpus_dir() else {
+    let Some(dir) = corpus::dir() else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !(name.ends_with(".pcap") || name.ends_with(".pcapng")) {
-            continue;
-        }
-        let tsv = std::fs::read_to_string(dir.join(format!("{name}.tsv"))).unwrap();
-        let mut lines = tsv.lines();
-        let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
-        let col = header.iter().position(|h| *h == "frame.cap_len").unwrap();
-        let lens = lines
-            .filter(|l| !l.is_empty())
-            .map(|l| l.split('\t').nth(col).unwrap().parse().unwrap())
+    for path in corpus::captures(&dir).expect("readable corpus") {
+        let decode = Decode::load_beside(&path).expect("readable decode");
+        let lens = decode
+            .rows()
+            .map(|row| row.num("frame.cap_len").expect("frame.cap_len") as usize)
             .collect();
         out.push((path, lens));
     }
-    out.sort();
     out
 }
 

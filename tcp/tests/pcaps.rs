@@ -3,56 +3,20 @@
 //! outside the repository; the tests skip with a message when they are
 //! absent.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
 
 use lamina_netbuf::Serializer;
+use lamina_netdev::pcap::corpus::{self, Capture};
 use lamina_tcp::TcpSegment;
-
-fn pcap_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("LAMINA_PCAP_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps"))
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: capture directory {} not found (set LAMINA_PCAP_DIR)",
-            dir.display()
-        );
-        None
-    }
-}
-
-/// The rows of tshark's decode, each a map from column name to cell.
-fn tsv_rows(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).expect("readable tsv");
-    let mut lines = text.lines();
-    let names: Vec<&str> = lines.next().expect("header row").split('\t').collect();
-    lines
-        .map(|l| {
-            names
-                .iter()
-                .zip(l.split('\t'))
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
 
 /// The IPv4 datagram inside each Ethernet frame: (source, destination,
 /// transport bytes cut at the IPv4 total length).
 type Datagram = (Ipv4Addr, Ipv4Addr, Vec<u8>);
 
-fn ipv4_payloads(path: &Path) -> Vec<Option<Datagram>> {
-    let file = std::fs::File::open(path).expect("readable capture");
-    let mut reader = pcap_file::pcap::PcapReader::new(file).expect("pcap header");
+fn ipv4_payloads(capture: &Capture) -> Vec<Option<Datagram>> {
     let mut out = Vec::new();
-    while let Some(pkt) = reader.next_packet() {
-        let frame = pkt.expect("pcap record").data.into_owned();
+    for pkt in &capture.frames {
+        let frame = &pkt.data;
         out.push((|| {
             if frame.get(12..14)? != [0x08, 0x00] {
                 return None;
@@ -77,19 +41,19 @@ fn opt_cell<T: ToString>(v: Option<T>) -> String {
 /// Compares every TCP field tshark decodes, frame by frame; returns the
 /// number of TCP frames checked and how many rebuilt byte for byte.
 fn compare(file: &str) -> Option<(usize, usize)> {
-    let dir = pcap_dir()?;
-    let rows = tsv_rows(&dir.join(format!("{file}.tsv")));
-    let packets = ipv4_payloads(&dir.join(file));
-    assert_eq!(rows.len(), packets.len(), "{file}: frame count");
+    let dir = corpus::dir()?;
+    let (capture, decode) = corpus::open(&dir, file).expect("readable capture and decode");
+    let packets = ipv4_payloads(&capture);
+    assert_eq!(decode.len(), packets.len(), "{file}: frame count");
     let (mut checked, mut identical) = (0, 0);
-    for (row, pkt) in rows.iter().zip(&packets) {
-        if row["tcp.srcport"].is_empty() {
+    for (row, pkt) in decode.rows().zip(&packets) {
+        if row.get("tcp.srcport").is_none() {
             continue;
         }
-        let frame = &row["frame.number"];
+        let frame = row.get("frame.number").unwrap_or("");
         let (src, dst, l4) = pkt.as_ref().expect("an IPv4 datagram");
         let s = TcpSegment::parse(l4).unwrap_or_else(|e| panic!("{file} frame {frame}: {e}"));
-        let cell = |name: &str| row[name].as_str();
+        let cell = |name: &str| row.get(name).unwrap_or("");
         assert_eq!(
             s.src_port().to_string(),
             cell("tcp.srcport"),

@@ -2,6 +2,8 @@
 //! through the stack ([`PcapReplay`]) and, with feature `std`, recording a
 //! device's traffic ([`PcapWriter`]).
 
+#[cfg(feature = "testutils")]
+pub mod corpus;
 mod reader;
 mod replay;
 #[cfg(feature = "std")]
