@@ -8,51 +8,14 @@
 //! give an error in the dissection, never a panic. Per-field agreement is
 //! printed (`cargo test -p lamina-socket --test pcap_corpus -- --nocapture`).
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
 
-use lamina_netdev::pcap::CaptureReader;
+use lamina_netdev::pcap::corpus::{self, Capture, Decode, Row};
 use lamina_socket::dissect::{Dissection, LinkType, dissect};
 
-fn pcap_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("LAMINA_PCAP_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: capture corpus not found at {} (set LAMINA_PCAP_DIR)",
-            dir.display()
-        );
-        None
-    }
-}
-
-/// One tshark row: column name → cell.
-type Row = HashMap<String, String>;
-
-fn read_tsv(path: &Path) -> Vec<Row> {
-    let text = std::fs::read_to_string(path).expect("readable tsv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("tsv header").split('\t').collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .zip(l.split('\t'))
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
-
-/// The first of a cell's comma-separated values (the outermost header), if
-/// any.
-fn first<'a>(row: &'a Row, col: &str) -> Option<&'a str> {
-    row.get(col)
-        .map(|v| v.split(',').next().unwrap_or(""))
-        .filter(|v| !v.is_empty())
+/// The first (outermost) value of a cell, if any.
+fn first<'a>(row: &Row<'a>, col: &str) -> Option<&'a str> {
+    row.first(col)
 }
 
 fn num(s: &str) -> u64 {
@@ -103,7 +66,7 @@ fn checksum_status(s: &str) -> Option<bool> {
     }
 }
 
-fn compare(d: &Dissection, row: &Row, at: &str, t: &mut Tally) {
+fn compare(d: &Dissection, row: &Row<'_>, at: &str, t: &mut Tally) {
     let n = |s: &str| num(s).to_string();
     let same = |s: &str| s.to_string();
     if let Some(eth) = &d.eth {
@@ -328,7 +291,7 @@ fn compare(d: &Dissection, row: &Row, at: &str, t: &mut Tally) {
 }
 
 /// The layers tshark decoded in this frame, from `frame.protocols`.
-fn tshark_layers(row: &Row) -> Vec<String> {
+fn tshark_layers(row: &Row<'_>) -> Vec<String> {
     row.get("frame.protocols")
         .map(|p| p.split(':').map(str::to_string).collect())
         .unwrap_or_default()
@@ -339,9 +302,9 @@ fn tshark_layers(row: &Row) -> Vec<String> {
 /// fields undecoded. Errors after which the layer's header fields were
 /// still shown (an IPv4 header with bad options) decode what tshark
 /// decodes.
-fn rejects_well_formed(d: &Dissection, row: &Row) -> bool {
+fn rejects_well_formed(d: &Dissection, row: &Row<'_>) -> bool {
     let Some(err) = &d.error else { return false };
-    let malformed = row.get("_ws.malformed").is_some_and(|m| !m.is_empty());
+    let malformed = row.get("_ws.malformed").is_some();
     if malformed {
         return false;
     }
@@ -369,17 +332,8 @@ fn out_of_scope(d: &Dissection) -> bool {
 
 #[test]
 fn corpus_agrees_with_tshark() {
-    let Some(dir) = pcap_dir() else { return };
-    let mut captures: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("readable capture dir")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| {
-            let name = p.to_string_lossy();
-            (name.ends_with(".pcap") || name.ends_with(".pcapng"))
-                && PathBuf::from(format!("{name}.tsv")).is_file()
-        })
-        .collect();
-    captures.sort();
+    let Some(dir) = corpus::dir() else { return };
+    let captures = corpus::captures(&dir).expect("readable capture dir");
     assert!(
         !captures.is_empty(),
         "no captures with .tsv in {}",
@@ -391,44 +345,40 @@ fn corpus_agrees_with_tshark() {
     let mut errors = 0u64;
     let mut rejected = Vec::new();
     let mut out_of_scope_frames = 0u64;
-    for cap in &captures {
-        let name = cap
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-        let rows = read_tsv(&PathBuf::from(format!("{}.tsv", cap.display())));
-        let data = std::fs::read(cap).expect("readable capture");
-        let Ok(mut reader) = CaptureReader::new(&data[..]) else {
-            panic!("{name}: capture header rejected, but tshark read it");
-        };
-        let mut n = 0usize;
-        while let Ok(Some(frame)) = reader.next_frame() {
-            n += 1;
-            let Some(row) = rows.get(n - 1) else { break };
+    for path in &captures {
+        let capture = Capture::load(path).unwrap_or_else(|e| {
+            panic!(
+                "{}: capture rejected, but tshark read it: {e}",
+                path.display()
+            )
+        });
+        let name = capture.name();
+        let decode = Decode::load_beside(path).expect("readable decode");
+        for (n, (frame, row)) in capture.frames.iter().zip(decode.rows()).enumerate() {
             let Some(link) = LinkType::from_pcap(frame.link_type) else {
                 continue;
             };
-            let d = dissect(link, frame.data, frame.orig_len as usize);
+            let d = dissect(link, &frame.data, frame.orig_len as usize);
             frames += 1;
-            let at = format!("{name}#{n}");
+            let at = format!("{name}#{}", n + 1);
             if d.error.is_some() {
                 errors += 1;
             }
             if out_of_scope(&d) {
                 out_of_scope_frames += 1;
-            } else if rejects_well_formed(&d, row) {
+            } else if rejects_well_formed(&d, &row) {
                 rejected.push(format!("{at}: {}", d.error.as_deref().unwrap_or("")));
             }
-            compare(&d, row, &at, &mut tally);
+            compare(&d, &row, &at, &mut tally);
         }
         assert!(
-            n >= rows.len()
+            capture.frames.len() >= decode.len()
                 || name.contains("oobr")
                 || name.contains("asan")
                 || name.contains("malformed"),
-            "{name}: read {n} frames, tshark read {}",
-            rows.len()
+            "{name}: read {} frames, tshark read {}",
+            capture.frames.len(),
+            decode.len()
         );
     }
 
