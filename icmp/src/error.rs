@@ -37,4 +37,24 @@ pub enum Error {
     /// header.
     #[error("quoted datagram: {0}")]
     BadQuote(lamina_ipv4::Error),
+    /// An echo reply was asked for a message that is not an Echo Request
+    /// (type 8).
+    #[error("ICMP type {msg_type} is not an echo request")]
+    NotAnEchoRequest {
+        /// The message type.
+        msg_type: u8,
+    },
+    /// The datagram to answer in place is not a whole, option-free IPv4
+    /// datagram carrying ICMP: the in-place fast path only rewrites a
+    /// 20-byte header. Answer through the copying path
+    /// ([`EchoReply`](crate::EchoReply) and
+    /// [`echo_reply_options`](crate::echo_reply_options)) instead.
+    #[error("not an option-free, unfragmented ICMP datagram: {reason}")]
+    NotInPlaceEligible {
+        /// Why.
+        reason: &'static str,
+    },
+    /// The IPv4 datagram (or its options) could not be read.
+    #[error("IPv4: {0}")]
+    Ipv4(lamina_ipv4::Error),
 }

@@ -1,9 +1,13 @@
 //! ICMPv4 for the [Lamina](https://github.com/lamina-net/lamina) network
-//! stack: every message of RFC 792, 950, 1122, 1191, 1256 and 1812, and
-//! (in later work) echo handling and error generation with rate limits and
-//! the never-an-error-about-an-error rules.
+//! stack: every message of RFC 792, 950, 1122, 1191, 1256 and 1812, echo
+//! replies, error generation with rate limits and the
+//! never-an-error-about-an-error rules, and received errors turned into
+//! socket errors. Everything is sans-I/O: time comes in as an
+//! [`Instant`](lamina_netbuf::Instant), randomness from a
+//! [`Rng`](lamina_netbuf::Rng), and nothing is sent; the functions say
+//! what to send.
 //!
-//! What is here now is the wire format:
+//! # The wire format
 //!
 //! - [`IcmpPacket`]: a zero-copy view of a message, checked on parse
 //!   (long enough for its type), with [`checksum_ok`](IcmpPacket::checksum_ok)
@@ -19,8 +23,32 @@
 //!   checksum over the body it wraps; [`ErrorBuilder`] quotes an offending
 //!   datagram the way RFC 1812 §4.3.2.3 asks.
 //!
-//! The crate is `#![no_std]` and allocates nothing; the `arbitrary` feature
-//! implements `arbitrary::Arbitrary` for [`IcmpRepr`].
+//! # The machinery (each module documents its calling protocol)
+//!
+//! - Echo ([`echo`]): [`EchoConfig`] decides which pings to answer;
+//!   [`echo_reply_datagram_in_place`] / [`echo_reply_in_place`] turn a
+//!   request into its reply where it lies (the fast path: a few header
+//!   words change, the ICMP checksum is updated incrementally), and
+//!   [`EchoReply`] builds one by copy, with [`echo_reply_options`] for the
+//!   IP options RFC 1122 §3.2.2.6 asks to return.
+//! - Errors out ([`policy`], [`ratelimit`]): [`should_send_error`] applies
+//!   RFC 1122 §3.2.2 / RFC 1812 §4.3.2.7 (never about an ICMP error, a
+//!   broadcast, a multicast, a non-first fragment or a non-unicast
+//!   source); [`RateLimiter`] is Linux's global and per-destination token
+//!   buckets with a type mask; [`ErrorGenerator`] does both and counts
+//!   ([`IcmpOutStats`]). Named constructors such as
+//!   [`IcmpRepr::PORT_UNREACHABLE`] and [`error_ipv4_repr`] give the
+//!   message and its IPv4 header.
+//! - Errors in ([`report`]): [`received_error`] turns an error message
+//!   into an [`IcmpErrorKind`] (convertible to `std::io::ErrorKind`), its
+//!   hardness (RFC 1122 §4.2.3.9, RFC 5927) and the [`QuotedFlow`] that
+//!   finds the socket; [`ReceivedError::pmtu_estimate`] serves Path MTU
+//!   Discovery (RFC 1191).
+//!
+//! The crate is `#![no_std]`; it allocates only the rate limiter's
+//! per-destination table, once. The `std` feature adds the
+//! `std::io::ErrorKind` conversion; `arbitrary` implements
+//! `arbitrary::Arbitrary` for [`IcmpRepr`].
 //!
 //! # Example
 //!
@@ -60,13 +88,24 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod echo;
 mod error;
+mod generate;
 mod packet;
+pub mod policy;
+pub mod ratelimit;
+pub mod report;
 mod repr;
 mod types;
+
+/// The README's examples, run as doctests so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub use error::Error;
 pub use packet::{
@@ -75,6 +114,18 @@ pub use packet::{
 };
 pub use repr::{ErrorBuilder, IcmpBuilder, IcmpRepr, MAX_ERROR_QUOTE_LEN, quote_for_error};
 pub use types::{IcmpType, ParameterProblemCode, RedirectCode, TimeExceededCode, UnreachableCode};
+
+pub use echo::{
+    EchoConfig, EchoId, EchoReply, EchoReplyOptions, ReplyIpFields, echo_reply_datagram_in_place,
+    echo_reply_in_place, echo_reply_options,
+};
+pub use generate::{ErrorGenerator, IcmpOutStats, Suppressed};
+pub use policy::{ERROR_DSCP, ErrorContext, Suppression, error_ipv4_repr, should_send_error};
+pub use ratelimit::{RateLimitConfig, RateLimitStats, RateLimiter, RateMask};
+pub use report::{
+    IcmpErrorKind, QuotedFlow, QuotedTransport, ReceivedError, plateau_below, received_error,
+    unreachable_is_hard,
+};
 
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,12 @@
 //! The crate's error type.
 
-/// Everything that can go wrong parsing or building a UDP datagram.
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+/// Everything that can go wrong parsing or building a UDP datagram, or
+/// binding and connecting in a [`UdpTable`](crate::UdpTable).
 ///
-/// Each variant is a distinct reason a datagram is dropped, so a stack can
-/// count them separately.
+/// Each parsing variant is a distinct reason a datagram is dropped, so a
+/// stack can count them separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -32,4 +35,34 @@ pub enum Error {
     /// caller asked for a checksum to be required.
     #[error("UDP checksum absent where one is required")]
     MissingChecksum,
+    /// The local address and port are taken: another binding on the port
+    /// has the same address, or one of the two is the wildcard address,
+    /// and not both set [`reuse_addr`](crate::BindOptions::reuse_addr)
+    /// (`EADDRINUSE`).
+    #[error("address in use: {addr}:{port}")]
+    AddrInUse {
+        /// The address asked for.
+        addr: Ipv4Addr,
+        /// The port asked for.
+        port: u16,
+    },
+    /// Every port of the ephemeral range is taken (`EAGAIN` in Linux).
+    #[error("no free ephemeral port")]
+    NoEphemeralPort,
+    /// The table holds its maximum number of bindings.
+    #[error("UDP table full: {max} bindings")]
+    TableFull {
+        /// The configured maximum.
+        max: usize,
+    },
+    /// The handle is already bound (`EINVAL`).
+    #[error("socket already bound")]
+    AlreadyBound,
+    /// The handle is not bound.
+    #[error("socket not bound")]
+    NotBound,
+    /// A remote endpoint with port 0 or the unspecified address cannot be
+    /// connected to.
+    #[error("invalid remote endpoint {0}")]
+    InvalidRemote(SocketAddrV4),
 }
