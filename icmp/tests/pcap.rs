@@ -7,58 +7,17 @@
 //! The folder comes from `LAMINA_PCAP_DIR`, defaulting to the shared
 //! folder beside the workspace; the test skips, saying so, if it is absent.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::net::Ipv4Addr;
 
 use lamina_icmp::{IcmpMessage, IcmpPacket, IcmpType};
 use lamina_ipv4::Ipv4Packet;
-use pcap_file::pcapng::{Block, PcapNgReader};
-use std::net::Ipv4Addr;
+use lamina_netdev::pcap::corpus::{self, Row};
 
-fn pcap_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("LAMINA_PCAP_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps"))
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: capture folder {} not found (set LAMINA_PCAP_DIR)",
-            dir.display()
-        );
-        None
-    }
-}
-
-/// tshark's decode: one map from column name to its comma-separated values
-/// (outermost header first) per frame.
-fn tsv(path: &Path) -> Vec<HashMap<String, Vec<String>>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let names: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    lines
-        .map(|l| {
-            names
-                .iter()
-                .zip(l.split('\t'))
-                .map(|(n, v)| {
-                    let vals = if v.is_empty() {
-                        Vec::new()
-                    } else {
-                        v.split(',').map(str::to_string).collect()
-                    };
-                    (n.to_string(), vals)
-                })
-                .collect()
-        })
-        .collect()
-}
+const NAME: &str = "pcapplusplus__IcmpPackets.pcap"; // pcapng despite its name
 
 /// Compares a parsed IPv4 header with tshark's `which`-th `ip.*` values.
-fn compare_ip(ctx: &str, row: &HashMap<String, Vec<String>>, which: usize, p: &Ipv4Packet<'_>) {
-    let cell = |c: &str| row[c].get(which).map(String::as_str).unwrap_or("");
+fn compare_ip(ctx: &str, row: &Row<'_>, which: usize, p: &Ipv4Packet<'_>) {
+    let cell = |c: &str| row.values(c).get(which).copied().unwrap_or("");
     assert_eq!(cell("ip.version"), "4", "{ctx}");
     assert_eq!(cell("ip.hdr_len"), p.header_len().to_string(), "{ctx}");
     assert_eq!(cell("ip.len"), p.total_len().to_string(), "{ctx}");
@@ -99,40 +58,42 @@ fn compare_ip(ctx: &str, row: &HashMap<String, Vec<String>>, which: usize, p: &I
 
 #[test]
 fn every_message_of_icmp_capture_matches_tshark() {
-    let Some(dir) = pcap_dir() else { return };
-    let name = "pcapplusplus__IcmpPackets.pcap"; // pcapng despite its name
-    let rows = tsv(&dir.join(format!("{name}.tsv")));
-    let mut r = PcapNgReader::new(std::fs::File::open(dir.join(name)).unwrap()).unwrap();
-    let mut frames = Vec::new();
-    while let Some(b) = r.next_block() {
-        if let Block::EnhancedPacket(p) = b.unwrap() {
-            frames.push(p.data.into_owned());
-        }
-    }
-    assert_eq!(frames.len(), rows.len());
+    let Some(dir) = corpus::dir() else { return };
+    let name = NAME;
+    let (capture, decode) = corpus::open(&dir, name).expect("readable capture and decode");
+    assert_eq!(capture.frames.len(), decode.len());
     let mut errors = 0;
-    for (frame, row) in frames.iter().zip(&rows) {
-        let ctx = format!("{name} frame {}", row["frame.number"][0]);
+    for (frame, row) in capture.frames.iter().zip(decode.rows()) {
+        let frame = &frame.data;
+        let ctx = format!("{name} frame {}", row.get("frame.number").unwrap_or(""));
         let outer = Ipv4Packet::parse_verified(&frame[14..]).unwrap();
-        compare_ip(&ctx, row, 0, &outer);
+        compare_ip(&ctx, &row, 0, &outer);
         let icmp = IcmpPacket::parse_verified(outer.payload()).unwrap();
-        assert_eq!(row["icmp.type"][0], icmp.msg_type().0.to_string(), "{ctx}");
-        assert_eq!(row["icmp.code"][0], icmp.code().to_string(), "{ctx}");
-        assert_eq!(row["icmp.checksum.status"][0], "1", "{ctx}");
+        assert_eq!(
+            row.values("icmp.type")[0],
+            icmp.msg_type().0.to_string(),
+            "{ctx}"
+        );
+        assert_eq!(row.values("icmp.code")[0], icmp.code().to_string(), "{ctx}");
+        assert_eq!(row.values("icmp.checksum.status")[0], "1", "{ctx}");
         let _ = icmp.message();
         match icmp.quote() {
-            None => assert_eq!(row["ip.version"].len(), 1, "{ctx}: only errors quote"),
+            None => assert_eq!(
+                row.values("ip.version").len(),
+                1,
+                "{ctx}: only errors quote"
+            ),
             Some(q) => {
                 errors += 1;
                 let inner = icmp.quoted().unwrap();
-                compare_ip(&ctx, row, 1, &inner);
+                compare_ip(&ctx, &row, 1, &inner);
                 // Ports come from the quoted transport header only.
                 for proto in ["tcp", "udp"] {
                     let (s, d) = (
-                        &row[&format!("{proto}.srcport")],
-                        &row[&format!("{proto}.dstport")],
+                        row.first(&format!("{proto}.srcport")),
+                        row.first(&format!("{proto}.dstport")),
                     );
-                    if let (Some(s), Some(d)) = (s.first(), d.first()) {
+                    if let (Some(s), Some(d)) = (s, d) {
                         assert_eq!(
                             q.ports(),
                             Some((s.parse().unwrap(), d.parse().unwrap())),
@@ -141,9 +102,9 @@ fn every_message_of_icmp_capture_matches_tshark() {
                     }
                 }
                 // A quoted ICMP message: tshark's second icmp.type.
-                if let Some(t) = row["icmp.type"].get(1) {
+                if let Some(t) = row.values("icmp.type").get(1) {
                     let l4 = q.l4_bytes().unwrap();
-                    assert_eq!(t, &l4[0].to_string(), "{ctx}");
+                    assert_eq!(*t, l4[0].to_string(), "{ctx}");
                     assert!(IcmpType(l4[0]).is_query());
                     assert!(q.icmp_ident_seq().is_some(), "{ctx}");
                 }
@@ -158,21 +119,9 @@ fn every_message_of_icmp_capture_matches_tshark() {
 
 #[test]
 fn mobility_agent_advertisement_keeps_its_extension_rfc_1256() {
-    let Some(dir) = pcap_dir() else { return };
-    let mut r =
-        PcapNgReader::new(std::fs::File::open(dir.join("pcapplusplus__IcmpPackets.pcap")).unwrap())
-            .unwrap();
-    let mut third = None;
-    let mut n = 0;
-    while let Some(b) = r.next_block() {
-        if let Block::EnhancedPacket(p) = b.unwrap() {
-            n += 1;
-            if n == 3 {
-                third = Some(p.data.into_owned());
-            }
-        }
-    }
-    let frame = third.unwrap();
+    let Some(dir) = corpus::dir() else { return };
+    let (capture, _) = corpus::open(&dir, NAME).expect("readable capture and decode");
+    let frame = &capture.frames[2].data;
     let outer = Ipv4Packet::parse_verified(&frame[14..]).unwrap();
     let icmp = IcmpPacket::parse_verified(outer.payload()).unwrap();
     let IcmpMessage::RouterAdvertisement(ra) = icmp.message() else {

@@ -9,29 +9,16 @@ use lamina_netbuf::Serializer;
 use lamina_netdev::pcap::corpus::{self, Capture};
 use lamina_tcp::TcpSegment;
 
-/// The IPv4 datagram inside each Ethernet frame: (source, destination,
-/// transport bytes cut at the IPv4 total length).
+/// The IPv4 datagram inside each frame: (source, destination, transport
+/// bytes cut at the IPv4 total length).
 type Datagram = (Ipv4Addr, Ipv4Addr, Vec<u8>);
 
 fn ipv4_payloads(capture: &Capture) -> Vec<Option<Datagram>> {
-    let mut out = Vec::new();
-    for pkt in &capture.frames {
-        let frame = &pkt.data;
-        out.push((|| {
-            if frame.get(12..14)? != [0x08, 0x00] {
-                return None;
-            }
-            let ip = frame.get(14..)?;
-            let ihl = usize::from(ip.first()? & 0x0f) * 4;
-            let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
-            let a: [u8; 8] = ip.get(12..20)?.try_into().ok()?;
-            let src = Ipv4Addr::new(a[0], a[1], a[2], a[3]);
-            let dst = Ipv4Addr::new(a[4], a[5], a[6], a[7]);
-            let l4 = ip.get(ihl..total.min(ip.len()))?.to_vec();
-            Some((src, dst, l4))
-        })());
-    }
-    out
+    capture
+        .frames
+        .iter()
+        .map(|f| f.ipv4().map(|d| (d.src, d.dst, d.transport.to_vec())))
+        .collect()
 }
 
 fn opt_cell<T: ToString>(v: Option<T>) -> String {

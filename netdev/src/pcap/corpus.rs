@@ -82,6 +82,61 @@ pub struct Frame {
     pub link_type: u32,
 }
 
+impl Frame {
+    /// The IPv4 datagram this frame carries, located by hand (after the
+    /// 14-byte Ethernet header and any 802.1Q/802.1ad tags, or at the start
+    /// of a raw-IP frame) so that a crate's tests need not trust the
+    /// parsers under test to find it. `None` for anything else.
+    pub fn ipv4(&self) -> Option<Ipv4Datagram<'_>> {
+        let ip = match self.link_type {
+            super::LINKTYPE_RAW | super::LINKTYPE_IPV4 => &self.data[..],
+            super::LINKTYPE_ETHERNET => {
+                let mut at = 12;
+                while matches!(
+                    self.data.get(at..at + 2)?,
+                    [0x81, 0x00] | [0x88, 0xa8] | [0x91, 0x00]
+                ) {
+                    at += 4;
+                }
+                if self.data.get(at..at + 2)? != [0x08, 0x00] {
+                    return None;
+                }
+                self.data.get(at + 2..)?
+            }
+            _ => return None,
+        };
+        if ip.first()? >> 4 != 4 {
+            return None;
+        }
+        let ihl = usize::from(ip.first()? & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
+        let addr = |at: usize| -> Option<core::net::Ipv4Addr> {
+            let a: [u8; 4] = ip.get(at..at + 4)?.try_into().ok()?;
+            Some(core::net::Ipv4Addr::from(a))
+        };
+        Some(Ipv4Datagram {
+            src: addr(12)?,
+            dst: addr(16)?,
+            header: ip.get(..ihl)?,
+            transport: ip.get(ihl..total.min(ip.len()))?,
+        })
+    }
+}
+
+/// An IPv4 datagram found in a [`Frame`] by [`Frame::ipv4`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Datagram<'a> {
+    /// Source address.
+    pub src: core::net::Ipv4Addr,
+    /// Destination address.
+    pub dst: core::net::Ipv4Addr,
+    /// The header, options included.
+    pub header: &'a [u8],
+    /// The bytes after the header, cut at the total length (or at the end
+    /// of the capture when it was cut short).
+    pub transport: &'a [u8],
+}
+
 /// A whole capture read into memory.
 #[derive(Debug)]
 pub struct Capture {
