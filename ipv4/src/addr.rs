@@ -44,6 +44,16 @@ impl Ipv4Cidr {
         })
     }
 
+    /// A CIDR of `address` and `prefix_len`, for callers that know the
+    /// length is at most 32 (larger values are clamped to 32).
+    #[inline]
+    pub(crate) const fn new_clamped(address: Ipv4Addr, prefix_len: u8) -> Ipv4Cidr {
+        Ipv4Cidr {
+            address,
+            prefix_len: if prefix_len > 32 { 32 } else { prefix_len },
+        }
+    }
+
     /// A CIDR from an address and a dotted netmask (`255.255.255.0` gives
     /// `/24`). Fails with [`Error::BadNetmask`] if the mask's one bits are
     /// not contiguous from the top.

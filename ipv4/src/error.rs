@@ -7,7 +7,7 @@ use core::fmt;
 ///
 /// Every variant is precise enough to be counted in receive statistics
 /// (a router's "header errors", "bad options", "truncated" counters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The buffer ends before the structure it must hold: the 20-byte fixed
@@ -75,10 +75,47 @@ pub enum Error {
     /// Text that is not `a.b.c.d/len`.
     #[error("invalid CIDR syntax")]
     BadCidrSyntax,
+    /// A route's prefix has host bits set (`192.0.2.1/24` instead of
+    /// `192.0.2.0/24`); use [`Ipv4Cidr::normalized`](crate::Ipv4Cidr::normalized).
+    #[error("prefix has host bits set")]
+    PrefixNotNormalized,
+    /// The routing table already holds its configured maximum of routes.
+    #[error("routing table full: {max} routes")]
+    RouteTableFull {
+        /// The configured maximum.
+        max: usize,
+    },
+    /// A route for this prefix with this metric already exists (use
+    /// [`RoutingTable::replace`](crate::RoutingTable::replace) to change it).
+    #[error("a route with this prefix and metric exists")]
+    RouteExists,
+    /// A link MTU below the 68 bytes every IPv4 link must carry (RFC 791
+    /// §3.2, RFC 1122 §3.3.2).
+    #[error("MTU {mtu} is below the IPv4 minimum of 68")]
+    MtuTooSmall {
+        /// The MTU given.
+        mtu: u16,
+    },
+    /// The datagram is larger than the MTU and has Don't Fragment set:
+    /// the sender of a forwarded datagram gets an ICMP Destination
+    /// Unreachable, Fragmentation Needed, carrying `mtu` as the next-hop
+    /// MTU (RFC 792, RFC 1191 §4); a local sender learns its path MTU.
+    #[error("fragmentation needed and DF set (next-hop MTU {mtu})")]
+    FragmentationNeeded {
+        /// The next-hop MTU to report.
+        mtu: u16,
+    },
+    /// A datagram (header, payload and fragment offset) would exceed the
+    /// 65535 bytes the total length field can describe (RFC 791 §3.1).
+    #[error("datagram of {len} bytes exceeds 65535")]
+    DatagramTooLong {
+        /// The length it would have.
+        len: usize,
+    },
 }
 
 /// Why an option is malformed (the `reason` of [`Error::BadOption`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BadOptionReason {
     /// A multi-octet option's type is the last octet of the options area,

@@ -202,3 +202,114 @@ fn outer_headers_of_icmp_capture_match_tshark() {
         assert_eq!(p.dscp(), ip[1] >> 2);
     }
 }
+
+/// The IPv4 datagram of every Ethernet frame of every capture, by
+/// tshark's `eth.type` (VLAN-tagged frames included).
+fn all_ipv4(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| {
+            (n.ends_with(".pcap") || n.ends_with(".pcapng"))
+                && dir.join(format!("{n}.tsv")).is_file()
+        })
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let (frames, rows) = load(dir, &name);
+        for (frame, row) in frames.iter().zip(&rows) {
+            let ethertype = row
+                .get("vlan.etype")
+                .filter(|v| !v.is_empty())
+                .or(row.get("eth.type"));
+            if ethertype.map(|t| t.split(',').next_back() == Some("0x0800")) == Some(true)
+                && frame.len() > 14
+            {
+                out.push((name.clone(), ip_of(frame).to_vec()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn real_datagrams_survive_fragmentation_to_576_and_reassembly_rfc_791_section_3_2() {
+    use lamina_ipv4::fragment::Fragmenter;
+    use lamina_ipv4::reassembly::{Reassembler, Reassembly, ReassemblyConfig};
+    use lamina_netbuf::{Instant, Serializer};
+    let Some(dir) = pcap_dir() else { return };
+    let mut checked = 0;
+    for (name, ip) in all_ipv4(&dir) {
+        let Ok(p) = Ipv4Packet::parse_verified(&ip) else {
+            continue;
+        };
+        if p.is_fragment() || p.total_len() <= 576 {
+            continue;
+        }
+        let mut repr = p.to_repr();
+        repr.dont_fragment = false;
+        let original = p
+            .payload()
+            .wrap_in(&repr)
+            .serialize_vec(0)
+            .unwrap()
+            .into_vec();
+        let mut r = Reassembler::new(ReassemblyConfig::default());
+        let mut done = None;
+        for f in Fragmenter::new(&repr, p.payload(), 576).unwrap() {
+            let bytes = f.serialize_vec(0).unwrap().into_vec();
+            assert!(bytes.len() <= 576, "{name}");
+            if let Reassembly::Complete(d) =
+                r.push(&Ipv4Packet::parse_verified(&bytes).unwrap(), Instant::ZERO)
+            {
+                done = Some(d.into_vec());
+            }
+        }
+        assert!(done.as_deref() == Some(&original[..]), "{name}");
+        checked += 1;
+    }
+    assert!(checked > 20, "only {checked} datagrams over 576 bytes");
+}
+
+#[test]
+fn forwarding_real_and_fuzzed_captures_never_panics_and_keeps_checksums_rfc_1812_section_5_2_2() {
+    use lamina_ipv4::forward::{Arrival, ForwardConfig, ForwardDecision, forward};
+    use lamina_ipv4::reassembly::{Reassembler, ReassemblyConfig};
+    use lamina_ipv4::{IfaceId, Route, RoutingTable};
+    use lamina_netbuf::Instant;
+    let Some(dir) = pcap_dir() else { return };
+    let mut table = RoutingTable::new(8);
+    table
+        .insert("10.0.0.0/8".parse().unwrap(), Route::on_link(IfaceId(1)))
+        .unwrap();
+    table
+        .set_default_route(Route::via("192.0.2.1".parse().unwrap(), IfaceId(2)))
+        .unwrap();
+    let mut reasm = Reassembler::new(ReassemblyConfig::default());
+    let (mut forwarded, mut total) = (0, 0);
+    for (_, ip) in all_ipv4(&dir) {
+        total += 1;
+        let verified = Ipv4Packet::parse_verified(&ip).is_ok();
+        let mut bytes = ip.clone();
+        if let ForwardDecision::Forward(to) = forward(
+            &mut bytes,
+            Arrival::unicast(IfaceId(0)),
+            &table,
+            &ForwardConfig::default(),
+        ) {
+            forwarded += 1;
+            assert!(verified);
+            let p = Ipv4Packet::parse_verified(&bytes).unwrap();
+            assert_eq!(usize::from(p.ttl()), usize::from(to.ttl));
+            assert_eq!(Ipv4Packet::parse(&ip).unwrap().ttl(), to.ttl + 1);
+        }
+        if let Ok(p) = Ipv4Packet::parse_truncated(&ip) {
+            let _ = reasm.push(&p, Instant::ZERO);
+        }
+    }
+    assert!(
+        forwarded > 100 && total > forwarded,
+        "{forwarded} of {total}"
+    );
+}

@@ -1,0 +1,300 @@
+//! IP Identification values that do not leak a global counter (RFC 7739
+//! §5.3, RFC 6864).
+//!
+//! A single counter shared by all destinations tells anyone who receives
+//! two datagrams how many the host sent in between (idle scans, counting
+//! hosts behind a NAT, predicting IDs to inject forged fragments: RFC
+//! 7739 §3 and §4). [`IpIdGenerator`] keeps instead a fixed table of
+//! 16-bit counters. A datagram's (source, destination, protocol) is hashed
+//! with SipHash-2-4 under a secret key drawn from the injected
+//! [`Rng`]: the hash picks a counter and gives an offset, and the ID is
+//! the counter plus the offset. Each counter starts at a random value and
+//! advances by a random step from 1 to
+//! [`max_increment`](IpIdGenerator::max_increment). So IDs towards one
+//! destination change with every datagram but reveal nothing about
+//! traffic to others, except to an observer who shares a counter by
+//! chance (one in [`buckets`](IpIdGenerator::buckets)), and even then
+//! only blurred by the random steps.
+//!
+//! # Calling protocol
+//!
+//! The sender of a new datagram (not a router forwarding one) calls
+//! [`next_id`](IpIdGenerator::next_id) and puts the value in
+//! [`Ipv4Repr::identification`](crate::Ipv4Repr::identification) before
+//! building or fragmenting it. An atomic datagram (Don't Fragment set and
+//! not a fragment) may carry any value, since nobody reassembles it (RFC
+//! 6864 §4.1); calling `next_id` for it too is harmless and keeps
+//! middleboxes that look at IDs content, but a sender may use 0 and save
+//! the hash.
+//!
+//! ```
+//! use core::net::Ipv4Addr;
+//! use lamina_ipv4::IpProtocol;
+//! use lamina_ipv4::ident::IpIdGenerator;
+//! use lamina_netbuf::SeededRng;
+//!
+//! let mut rng = SeededRng::new(42); // a real entropy source in production
+//! let mut ids = IpIdGenerator::new(&mut rng);
+//! let (src, dst) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(198, 51, 100, 7));
+//! let a = ids.next_id(src, dst, IpProtocol::UDP, &mut rng);
+//! let b = ids.next_id(src, dst, IpProtocol::UDP, &mut rng);
+//! assert_ne!(a, b);
+//! ```
+
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+
+use lamina_netbuf::Rng;
+
+use crate::IpProtocol;
+
+/// The number of counters of [`IpIdGenerator::new`] (8 KiB of state).
+pub const DEFAULT_ID_BUCKETS: usize = 4096;
+
+/// The largest step of a counter by default.
+pub const DEFAULT_MAX_INCREMENT: u16 = 8;
+
+/// A generator of IP Identification values; see the [module docs](self).
+#[derive(Clone)]
+pub struct IpIdGenerator {
+    key: [u64; 2],
+    counters: Vec<u16>,
+    max_increment: u16,
+}
+
+impl core::fmt::Debug for IpIdGenerator {
+    /// Shows the size, never the key or the counters.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IpIdGenerator")
+            .field("buckets", &self.counters.len())
+            .field("max_increment", &self.max_increment)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IpIdGenerator {
+    /// A generator of [`DEFAULT_ID_BUCKETS`] counters, its key and
+    /// counters drawn from `rng`.
+    pub fn new<R: Rng + ?Sized>(rng: &mut R) -> IpIdGenerator {
+        IpIdGenerator::with_buckets(rng, DEFAULT_ID_BUCKETS, DEFAULT_MAX_INCREMENT)
+    }
+
+    /// A generator of `buckets` counters (rounded up to a power of two,
+    /// from 1 to 65536) stepping by 1 to `max_increment` (at least 1).
+    ///
+    /// More buckets make sharing a counter with another destination
+    /// rarer; larger steps blur what a counter shared by chance reveals,
+    /// but wrap a destination's IDs sooner (after 65536 /
+    /// ((1 + `max_increment`) / 2) datagrams instead of 65536).
+    pub fn with_buckets<R: Rng + ?Sized>(
+        rng: &mut R,
+        buckets: usize,
+        max_increment: u16,
+    ) -> IpIdGenerator {
+        let n = buckets.clamp(1, 1 << 16).next_power_of_two();
+        let key = [rng.next_u64(), rng.next_u64()];
+        let mut bytes = alloc::vec![0u8; n * 2];
+        rng.fill_bytes(&mut bytes);
+        let counters = bytes
+            .chunks_exact(2)
+            .map(|c| {
+                u16::from_le_bytes([
+                    c.first().copied().unwrap_or(0),
+                    c.get(1).copied().unwrap_or(0),
+                ])
+            })
+            .collect();
+        IpIdGenerator {
+            key,
+            counters,
+            max_increment: max_increment.max(1),
+        }
+    }
+
+    /// The number of counters.
+    pub fn buckets(&self) -> usize {
+        self.counters.len()
+    }
+
+    /// The largest step of a counter.
+    pub fn max_increment(&self) -> u16 {
+        self.max_increment
+    }
+
+    /// The Identification for the next datagram from `src` to `dst`
+    /// carrying `protocol`; `rng` draws the counter's step.
+    pub fn next_id<R: Rng + ?Sized>(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        protocol: IpProtocol,
+        rng: &mut R,
+    ) -> u16 {
+        let mut msg = [0u8; 9];
+        let (s, rest) = msg.split_at_mut(4);
+        s.copy_from_slice(&src.octets());
+        let (d, p) = rest.split_at_mut(4);
+        d.copy_from_slice(&dst.octets());
+        p.fill(protocol.0);
+        let h = siphash24(self.key, &msg);
+        let index = (h as usize) & (self.counters.len() - 1);
+        let offset = (h >> 48) as u16;
+        let step = 1 + rng.below(u32::from(self.max_increment)) as u16;
+        match self.counters.get_mut(index) {
+            Some(c) => {
+                let id = c.wrapping_add(offset);
+                *c = c.wrapping_add(step);
+                id
+            }
+            None => offset,
+        }
+    }
+}
+
+/// SipHash-2-4 (Aumasson and Bernstein, 2012) of `msg` under `key`.
+fn siphash24(key: [u64; 2], msg: &[u8]) -> u64 {
+    #[inline(always)]
+    fn round(v: &mut [u64; 4]) {
+        v[0] = v[0].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(13) ^ v[0];
+        v[0] = v[0].rotate_left(32);
+        v[2] = v[2].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(16) ^ v[2];
+        v[0] = v[0].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(21) ^ v[0];
+        v[2] = v[2].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(17) ^ v[2];
+        v[2] = v[2].rotate_left(32);
+    }
+    let [k0, k1] = key;
+    let mut v = [
+        k0 ^ 0x736f_6d65_7073_6575,
+        k1 ^ 0x646f_7261_6e64_6f6d,
+        k0 ^ 0x6c79_6765_6e65_7261,
+        k1 ^ 0x7465_6462_7974_6573,
+    ];
+    let compress = |v: &mut [u64; 4], m: u64| {
+        v[3] ^= m;
+        round(v);
+        round(v);
+        v[0] ^= m;
+    };
+    let (blocks, tail) = msg.as_chunks::<8>();
+    for b in blocks {
+        compress(&mut v, u64::from_le_bytes(*b));
+    }
+    let mut last = [0u8; 8];
+    if let Some(dst) = last.get_mut(..tail.len()) {
+        dst.copy_from_slice(tail);
+    }
+    let last = u64::from_le_bytes(last) | ((msg.len() as u64 & 0xff) << 56);
+    compress(&mut v, last);
+    v[2] ^= 0xff;
+    for _ in 0..4 {
+        round(&mut v);
+    }
+    v[0] ^ v[1] ^ v[2] ^ v[3]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lamina_netbuf::SeededRng;
+    use std::collections::HashSet;
+
+    fn a(x: u32) -> Ipv4Addr {
+        Ipv4Addr::from_bits(0xc633_6400 | x)
+    }
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+    #[test]
+    fn siphash_matches_the_reference_vector() {
+        // The paper's Appendix A: key 00..0f, message 00..0e.
+        let key = [
+            u64::from_le_bytes([0, 1, 2, 3, 4, 5, 6, 7]),
+            u64::from_le_bytes([8, 9, 10, 11, 12, 13, 14, 15]),
+        ];
+        let msg: std::vec::Vec<u8> = (0..15).collect();
+        assert_eq!(siphash24(key, &msg), 0xa129_ca61_49be_45e5);
+    }
+
+    #[test]
+    fn successive_ids_to_one_destination_differ_rfc_6864_section_4_2() {
+        let mut rng = SeededRng::new(1);
+        let mut g = IpIdGenerator::new(&mut rng);
+        let mut prev = g.next_id(SRC, a(7), IpProtocol::UDP, &mut rng);
+        let mut seen = HashSet::new();
+        for _ in 0..5000 {
+            let id = g.next_id(SRC, a(7), IpProtocol::UDP, &mut rng);
+            assert_ne!(id, prev);
+            // Steps of 1 to 8: no repeat within 65536 / 8 datagrams.
+            assert!(seen.insert(id));
+            let step = id.wrapping_sub(prev);
+            assert!((1..=DEFAULT_MAX_INCREMENT).contains(&step), "{step}");
+            prev = id;
+        }
+    }
+
+    #[test]
+    fn ids_to_different_destinations_do_not_follow_one_counter_rfc_7739_section_5_3() {
+        let mut rng = SeededRng::new(2);
+        let mut g = IpIdGenerator::new(&mut rng);
+        // Interleave datagrams to many destinations, as a busy host does:
+        // with a global counter each ID would be the previous one plus one.
+        let ids: std::vec::Vec<u16> = (0..2000)
+            .map(|i| g.next_id(SRC, a(i % 200), IpProtocol::TCP, &mut rng))
+            .collect();
+        let close = ids
+            .windows(2)
+            .filter(|w| w[1].wrapping_sub(w[0]) <= DEFAULT_MAX_INCREMENT)
+            .count();
+        // By chance, about 8 in 65536 pairs.
+        assert!(close < 10, "{close} consecutive pairs look sequential");
+    }
+
+    #[test]
+    fn protocol_and_source_select_other_counters() {
+        let mut rng = SeededRng::new(3);
+        let mut g = IpIdGenerator::new(&mut rng);
+        let x = g.next_id(SRC, a(1), IpProtocol::UDP, &mut rng);
+        let y = g.next_id(SRC, a(1), IpProtocol::TCP, &mut rng);
+        let z = g.next_id(Ipv4Addr::new(192, 0, 2, 2), a(1), IpProtocol::UDP, &mut rng);
+        assert!(y.wrapping_sub(x) > 8 && z.wrapping_sub(x) > 8);
+    }
+
+    #[test]
+    fn different_secrets_give_unrelated_ids() {
+        let mut r1 = SeededRng::new(4);
+        let mut r2 = SeededRng::new(5);
+        let mut g1 = IpIdGenerator::new(&mut r1);
+        let mut g2 = IpIdGenerator::new(&mut r2);
+        let same = (0..100)
+            .filter(|&i| {
+                g1.next_id(SRC, a(i), IpProtocol::UDP, &mut r1)
+                    == g2.next_id(SRC, a(i), IpProtocol::UDP, &mut r2)
+            })
+            .count();
+        assert!(same < 3);
+    }
+
+    #[test]
+    fn bucket_count_is_a_bounded_power_of_two() {
+        let mut rng = SeededRng::new(6);
+        assert_eq!(IpIdGenerator::with_buckets(&mut rng, 0, 0).buckets(), 1);
+        assert_eq!(
+            IpIdGenerator::with_buckets(&mut rng, 1000, 1).buckets(),
+            1024
+        );
+        assert_eq!(
+            IpIdGenerator::with_buckets(&mut rng, usize::MAX, 1).buckets(),
+            65536
+        );
+        let mut one = IpIdGenerator::with_buckets(&mut rng, 1, 0);
+        assert_eq!(one.max_increment(), 1);
+        let x = one.next_id(SRC, a(1), IpProtocol::UDP, &mut rng);
+        let y = one.next_id(SRC, a(1), IpProtocol::UDP, &mut rng);
+        assert_eq!(y, x.wrapping_add(1));
+        assert!(!std::format!("{one:?}").contains("key"));
+    }
+}
