@@ -6,80 +6,16 @@
 //! The folder comes from `LAMINA_PCAP_DIR`, defaulting to the shared
 //! folder beside the workspace; the test skips, saying so, if it is absent.
 
-use std::collections::HashMap;
-use std::fs::File;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use lamina_ipv4::{BadOptionReason, Error, Ipv4Header, Ipv4Packet, option_kind};
 use lamina_netbuf::checksum;
-use pcap_file::pcap::PcapReader;
-use pcap_file::pcapng::{Block, PcapNgReader};
-
-fn pcap_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("LAMINA_PCAP_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/pcaps"))
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: capture folder {} not found (set LAMINA_PCAP_DIR)",
-            dir.display()
-        );
-        None
-    }
-}
-
-/// Every frame's captured bytes, from a pcap or pcapng file.
-fn frames(path: &Path) -> Vec<Vec<u8>> {
-    let mut magic = [0u8; 4];
-    File::open(path).unwrap().read_exact(&mut magic).unwrap();
-    let mut out = Vec::new();
-    if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
-        let mut r = PcapNgReader::new(File::open(path).unwrap()).unwrap();
-        while let Some(b) = r.next_block() {
-            match b.unwrap() {
-                Block::EnhancedPacket(p) => out.push(p.data.into_owned()),
-                Block::SimplePacket(p) => out.push(p.data.into_owned()),
-                _ => {}
-            }
-        }
-    } else {
-        let mut r = PcapReader::new(File::open(path).unwrap()).unwrap();
-        // Raw records: fuzzed captures have invalid timestamps, which the
-        // decoded-packet API rejects.
-        while let Some(p) = r.next_raw_packet() {
-            out.push(p.unwrap().data.into_owned());
-        }
-    }
-    out
-}
-
-/// tshark's decode: one map from column name to cell per frame.
-fn tsv(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let names: Vec<&str> = lines.next().unwrap().split('\t').collect();
-    lines
-        .map(|l| {
-            names
-                .iter()
-                .zip(l.split('\t'))
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
-}
+use lamina_netdev::pcap::corpus::{self, Decode, Row};
 
 /// The outermost value of a cell (tshark lists nested headers, outer
-/// first).
-fn first<'a>(row: &'a HashMap<String, String>, col: &str) -> &'a str {
-    row.get(col)
-        .map(|s| s.split(',').next().unwrap_or(""))
-        .unwrap_or("")
+/// first), empty where tshark printed nothing.
+fn first<'a>(row: &Row<'a>, col: &str) -> &'a str {
+    row.first(col).unwrap_or("")
 }
 
 /// The IPv4 bytes of an Ethernet frame (one 802.1Q tag at most).
@@ -94,7 +30,7 @@ fn ip_of(frame: &[u8]) -> &[u8] {
 
 /// Compares every fixed field tshark decodes with the raw header, which
 /// must be readable even when the options are not.
-fn compare_fixed_fields(name: &str, row: &HashMap<String, String>, ip: &[u8]) {
+fn compare_fixed_fields(name: &str, row: &Row<'_>, ip: &[u8]) {
     let h = Ipv4Header::peek(ip).unwrap();
     let n = first(row, "frame.number");
     let ctx = format!("{name} frame {n}");
@@ -138,25 +74,32 @@ fn compare_fixed_fields(name: &str, row: &HashMap<String, String>, ip: &[u8]) {
     }
 }
 
-fn load(dir: &Path, name: &str) -> (Vec<Vec<u8>>, Vec<HashMap<String, String>>) {
-    let path = dir.join(name);
-    let f = frames(&path);
-    let t = tsv(&dir.join(format!("{name}.tsv")));
-    assert_eq!(f.len(), t.len(), "{name}: frames vs tsv rows");
-    (f, t)
+fn load(dir: &Path, name: &str) -> (Vec<Vec<u8>>, Decode) {
+    let (capture, decode) = corpus::open(dir, name).expect("readable capture and decode");
+    assert_eq!(
+        capture.frames.len(),
+        decode.len(),
+        "{name}: frames vs tsv rows"
+    );
+    (capture.frames.into_iter().map(|f| f.data).collect(), decode)
 }
 
 #[test]
 fn timestamp_option_with_partial_entry_is_rejected_tcpdump_ip_ts_opts_asan() {
-    let Some(dir) = pcap_dir() else { return };
+    let Some(dir) = corpus::dir() else { return };
     let name = "tcpdump__ip_ts_opts_asan.pcap";
-    let (frames, rows) = load(&dir, name);
+    let (frames, decode) = load(&dir, name);
     let ip = ip_of(&frames[0]);
-    compare_fixed_fields(name, &rows[0], ip);
+    let row0 = decode.row(1).expect("one frame");
+    compare_fixed_fields(name, &row0, ip);
     // tshark: "Suboption would go past end of option". The timestamp
     // option (flag 1, 8-byte entries) has 10 bytes of entries: RFC 791
     // §3.1 makes that malformed, in strict and lenient parsing alike.
-    assert!(rows[0]["_ws.expert.message"].contains("past end of option"));
+    assert!(
+        row0.get("_ws.expert.message")
+            .unwrap_or("")
+            .contains("past end of option")
+    );
     for r in [Ipv4Packet::parse(ip), Ipv4Packet::parse_truncated(ip)] {
         assert_eq!(
             r.unwrap_err(),
@@ -171,11 +114,12 @@ fn timestamp_option_with_partial_entry_is_rejected_tcpdump_ip_ts_opts_asan() {
 
 #[test]
 fn options_cut_by_snaplen_are_truncated_tcpdump_ip_printroute_asan() {
-    let Some(dir) = pcap_dir() else { return };
+    let Some(dir) = corpus::dir() else { return };
     let name = "tcpdump__ip_printroute_asan.pcap";
-    let (frames, rows) = load(&dir, name);
+    let (frames, decode) = load(&dir, name);
     let ip = ip_of(&frames[0]);
-    compare_fixed_fields(name, &rows[0], ip);
+    let row0 = decode.row(1).expect("one frame");
+    compare_fixed_fields(name, &row0, ip);
     // A 60-byte header with 46 bytes captured: even the lenient parser
     // needs the whole header, but the fixed fields above were readable.
     assert_eq!(
@@ -185,20 +129,20 @@ fn options_cut_by_snaplen_are_truncated_tcpdump_ip_printroute_asan() {
             got: 46
         }
     );
-    assert_eq!(rows[0]["ip.checksum.status"], "2");
+    assert_eq!(row0.get("ip.checksum.status"), Some("2"));
 }
 
 #[test]
 fn outer_headers_of_icmp_capture_match_tshark() {
-    let Some(dir) = pcap_dir() else { return };
+    let Some(dir) = corpus::dir() else { return };
     let name = "pcapplusplus__IcmpPackets.pcap";
-    let (frames, rows) = load(&dir, name);
-    for (frame, row) in frames.iter().zip(&rows) {
+    let (frames, decode) = load(&dir, name);
+    for (frame, row) in frames.iter().zip(decode.rows()) {
         let ip = ip_of(frame);
-        compare_fixed_fields(name, row, ip);
+        compare_fixed_fields(name, &row, ip);
         let p = Ipv4Packet::parse_verified(ip).unwrap();
         // The payload ends at the total length, before Ethernet padding.
-        assert_eq!(p.as_bytes().len().to_string(), first(row, "ip.len"));
+        assert_eq!(p.as_bytes().len().to_string(), first(&row, "ip.len"));
         assert_eq!(p.dscp(), ip[1] >> 2);
     }
 }
@@ -206,23 +150,16 @@ fn outer_headers_of_icmp_capture_match_tshark() {
 /// The IPv4 datagram of every Ethernet frame of every capture, by
 /// tshark's `eth.type` (VLAN-tagged frames included).
 fn all_ipv4(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| {
-            (n.ends_with(".pcap") || n.ends_with(".pcapng"))
-                && dir.join(format!("{n}.tsv")).is_file()
-        })
-        .collect();
-    names.sort();
     let mut out = Vec::new();
-    for name in names {
-        let (frames, rows) = load(dir, &name);
-        for (frame, row) in frames.iter().zip(&rows) {
-            let ethertype = row
-                .get("vlan.etype")
-                .filter(|v| !v.is_empty())
-                .or(row.get("eth.type"));
+    for path in corpus::captures(dir).expect("readable corpus") {
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let (frames, decode) = load(dir, &name);
+        for (frame, row) in frames.iter().zip(decode.rows()) {
+            let ethertype = row.get("vlan.etype").or(row.get("eth.type"));
             if ethertype.map(|t| t.split(',').next_back() == Some("0x0800")) == Some(true)
                 && frame.len() > 14
             {
@@ -238,7 +175,7 @@ fn real_datagrams_survive_fragmentation_to_576_and_reassembly_rfc_791_section_3_
     use lamina_ipv4::fragment::Fragmenter;
     use lamina_ipv4::reassembly::{Reassembler, Reassembly, ReassemblyConfig};
     use lamina_netbuf::{Instant, Serializer};
-    let Some(dir) = pcap_dir() else { return };
+    let Some(dir) = corpus::dir() else { return };
     let mut checked = 0;
     for (name, ip) in all_ipv4(&dir) {
         let Ok(p) = Ipv4Packet::parse_verified(&ip) else {
@@ -278,7 +215,7 @@ fn forwarding_real_and_fuzzed_captures_never_panics_and_keeps_checksums_rfc_1812
     use lamina_ipv4::reassembly::{Reassembler, ReassemblyConfig};
     use lamina_ipv4::{IfaceId, Route, RoutingTable};
     use lamina_netbuf::Instant;
-    let Some(dir) = pcap_dir() else { return };
+    let Some(dir) = corpus::dir() else { return };
     let mut table = RoutingTable::new(8);
     table
         .insert("10.0.0.0/8".parse().unwrap(), Route::on_link(IfaceId(1)))
