@@ -1,0 +1,152 @@
+//! ICMP echo ("ping") sockets.
+
+use alloc::vec::Vec;
+use core::net::Ipv4Addr;
+
+use crate::Error;
+use crate::queue::{Bounded, Sized2};
+
+/// An Echo Reply received by an [`IcmpSocket`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EchoResponse {
+    /// Who answered.
+    pub src: Ipv4Addr,
+    /// The sequence number.
+    pub seq_no: u16,
+    /// The echoed data.
+    pub data: Vec<u8>,
+}
+
+impl Sized2 for EchoResponse {
+    fn size(&self) -> usize {
+        self.data.len()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EchoOut {
+    pub(crate) dst: Ipv4Addr,
+    pub(crate) seq_no: u16,
+    pub(crate) data: Vec<u8>,
+}
+
+impl Sized2 for EchoOut {
+    fn size(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// The largest echo data an IPv4 datagram carries (65535 − 20 − 8).
+pub const MAX_ECHO_DATA: usize = 65_507;
+
+/// A ping socket, as Linux's `SOCK_DGRAM`/`IPPROTO_ICMP`: it owns an
+/// echo identifier, sends Echo Requests (RFC 792) with it and receives
+/// the Echo Replies that carry it, and the ICMP errors that quote its
+/// requests (a router's "TTL exceeded", "host unreachable").
+///
+/// The interface answers pings addressed to it by itself; a ping socket
+/// is for sending them.
+#[derive(Debug, Clone)]
+pub struct IcmpSocket {
+    pub(crate) ident: Option<u16>,
+    pub(crate) rx: Bounded<EchoResponse>,
+    pub(crate) tx: Bounded<EchoOut>,
+    pub(crate) error: Option<Error>,
+    pub(crate) ttl: u8,
+    pub(crate) rx_dropped: u64,
+}
+
+impl Default for IcmpSocket {
+    fn default() -> IcmpSocket {
+        IcmpSocket::new(64, 256 * 1024)
+    }
+}
+
+impl IcmpSocket {
+    /// An unbound socket queueing at most `packets` datagrams and `bytes`
+    /// bytes each way.
+    pub fn new(packets: usize, bytes: usize) -> IcmpSocket {
+        IcmpSocket {
+            ident: None,
+            rx: Bounded::new(packets, bytes),
+            tx: Bounded::new(packets, bytes),
+            error: None,
+            ttl: 64,
+            rx_dropped: 0,
+        }
+    }
+
+    /// The echo identifier, once bound.
+    pub fn ident(&self) -> Option<u16> {
+        self.ident
+    }
+
+    /// Sets the TTL of requests sent from now on (default 64).
+    pub fn set_ttl(&mut self, ttl: u8) {
+        self.ttl = ttl;
+    }
+
+    /// Queues an Echo Request to `dst` with sequence number `seq_no` and
+    /// `data`. The socket must be bound
+    /// ([`SocketSet::bind_icmp`](crate::SocketSet::bind_icmp)). Fails with
+    /// a pending error first, like [`UdpSocket::send_to`](crate::UdpSocket::send_to).
+    pub fn send_echo(&mut self, dst: Ipv4Addr, seq_no: u16, data: &[u8]) -> Result<(), Error> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if self.ident.is_none() {
+            return Err(Error::AddrNotAvailable);
+        }
+        if dst.is_unspecified() || dst.is_broadcast() {
+            return Err(Error::Unaddressable);
+        }
+        if data.len() > MAX_ECHO_DATA || !self.tx.fits(data.len()) {
+            return Err(Error::TooLong);
+        }
+        self.tx
+            .push(EchoOut {
+                dst,
+                seq_no,
+                data: data.to_vec(),
+            })
+            .map_err(|_| Error::QueueFull)
+    }
+
+    /// The next Echo Reply, or the pending error, or
+    /// [`Error::WouldBlock`].
+    pub fn recv_echo(&mut self) -> Result<EchoResponse, Error> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.rx.pop().ok_or(Error::WouldBlock)
+    }
+
+    /// Takes the pending error, if any.
+    pub fn take_error(&mut self) -> Option<Error> {
+        self.error.take()
+    }
+
+    /// Whether a reply waits.
+    pub fn can_recv(&self) -> bool {
+        !self.rx.is_empty()
+    }
+
+    /// Replies dropped because the receive queue was full.
+    pub fn rx_dropped(&self) -> u64 {
+        self.rx_dropped
+    }
+
+    pub(crate) fn deliver(&mut self, src: Ipv4Addr, seq_no: u16, data: &[u8]) {
+        if self
+            .rx
+            .push(EchoResponse {
+                src,
+                seq_no,
+                data: data.to_vec(),
+            })
+            .is_err()
+        {
+            self.rx_dropped += 1;
+        }
+    }
+}

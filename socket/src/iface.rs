@@ -1,0 +1,1788 @@
+//! The [`Interface`]: devices, addresses, routes, and the protocol crates
+//! composed into a host (or a router).
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use lamina_arp::{ArpPacket, DropReason, NeighborCache, NeighborConfig, NeighborEvent, Resolution};
+use lamina_ethernet::{EtherType, EthernetFrame, EthernetRepr, MacAddr};
+use lamina_icmp::{
+    EchoConfig, EchoReply, ErrorContext, ErrorGenerator, IcmpErrorKind, IcmpMessage, IcmpPacket,
+    IcmpRepr, IcmpType, QuotedFlow, QuotedTransport, RateLimitConfig, error_ipv4_repr,
+    received_error,
+};
+use lamina_ipv4::forward::{Arrival, ForwardConfig, ForwardDecision, forward};
+use lamina_ipv4::fragment::Fragmenter;
+use lamina_ipv4::hook::{HookPoint, NoHooks, PacketHook, Verdict};
+use lamina_ipv4::ident::IpIdGenerator;
+use lamina_ipv4::reassembly::{Reassembler, Reassembly, ReassemblyConfig};
+use lamina_ipv4::{
+    IfaceId, IpProtocol, Ipv4Cidr, Ipv4Header, Ipv4Packet, Ipv4Repr, Route, RoutingTable,
+};
+use lamina_netbuf::{Instant, PacketBuf, Rng, SeededRng, Serializer};
+use lamina_netdev::{ChecksumProto, Device, Medium, RxMeta, TxToken};
+use lamina_udp::{ChecksumPolicy, UdpRepr, UdpStats};
+
+use crate::devices::{CapsVisitor, DeviceSet, DeviceVisitor, PollAtVisitor};
+use crate::set::Socket;
+use crate::{Error, SocketSet};
+
+/// The limits and policies of an [`Interface`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InterfaceConfig {
+    /// Frames taken from one device per round (NAPI budget; default 64).
+    pub budget: usize,
+    /// Frames waiting per device for the device to take them (default
+    /// 256); beyond, new frames are dropped and counted in
+    /// [`InterfaceStats::tx_queue_drops`].
+    pub tx_queue_len: usize,
+    /// The neighbor cache of each Ethernet device.
+    pub neighbor: NeighborConfig,
+    /// The ICMP error rate limits (RFC 1812 §4.3.2.8).
+    pub icmp_rate: RateLimitConfig,
+    /// Which pings are answered.
+    pub echo: EchoConfig,
+    /// Forward datagrams not addressed to us (a router; default off).
+    pub forwarding: bool,
+    /// Routes the table holds at most (default 1024).
+    pub max_routes: usize,
+    /// Addresses per device at most (default 16).
+    pub max_addresses: usize,
+    /// Devices at most (default 16).
+    pub max_devices: usize,
+    /// The TTL of datagrams the stack originates (default 64).
+    pub ttl: u8,
+    /// UDP checksum handling (RFC 1122 §4.1.3.4).
+    pub udp_checksum: ChecksumPolicy,
+    /// Reassembly limits and timeout.
+    pub reassembly: ReassemblyConfig,
+    /// What a router forwards (with [`forwarding`](Self::forwarding) on).
+    pub forward: ForwardConfig,
+}
+
+impl Default for InterfaceConfig {
+    fn default() -> InterfaceConfig {
+        InterfaceConfig {
+            budget: 64,
+            tx_queue_len: 256,
+            neighbor: NeighborConfig::default(),
+            icmp_rate: RateLimitConfig::default(),
+            echo: EchoConfig::default(),
+            forwarding: false,
+            max_routes: 1024,
+            max_addresses: 16,
+            max_devices: 16,
+            ttl: 64,
+            udp_checksum: ChecksumPolicy::default(),
+            reassembly: ReassemblyConfig::default(),
+            forward: ForwardConfig::default(),
+        }
+    }
+}
+
+/// Counters of an [`Interface`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct InterfaceStats {
+    /// Frames received from the devices.
+    pub rx_frames: u64,
+    /// Received frames or datagrams dropped as malformed (bad length,
+    /// version, checksum).
+    pub rx_malformed: u64,
+    /// Received frames not for us (another MAC, another host's IP with
+    /// forwarding off, an unknown EtherType).
+    pub rx_not_for_us: u64,
+    /// Datagrams reassembled from fragments.
+    pub reassembled: u64,
+    /// Datagrams sent in fragments (RFC 2011 `ipFragOKs`).
+    pub fragmented: u64,
+    /// Datagrams the forwarding rules discarded (martians, source routed,
+    /// bad header).
+    pub not_forwardable: u64,
+    /// Frames handed to the devices.
+    pub tx_frames: u64,
+    /// Frames dropped because a device's transmit queue was full.
+    pub tx_queue_drops: u64,
+    /// Datagrams dropped because they exceed the MTU and may not be
+    /// fragmented here.
+    pub tx_too_big: u64,
+    /// Datagrams with no route.
+    pub no_route: u64,
+    /// Datagrams forwarded.
+    pub forwarded: u64,
+    /// Datagrams a packet hook dropped (or queued).
+    pub hook_dropped: u64,
+    /// Echo Requests answered.
+    pub echo_replies: u64,
+    /// ICMP errors delivered to local sockets (received, or decided by
+    /// the local stack).
+    pub errors_to_sockets: u64,
+}
+
+/// A frame waiting for its device: an IPv4 datagram and the hardware
+/// address to send it to (ignored on raw-IP devices).
+#[derive(Debug)]
+struct Outgoing {
+    mac: MacAddr,
+    packet: PacketBuf,
+}
+
+#[derive(Debug)]
+struct Port {
+    medium: Medium,
+    mtu: usize,
+    mac: MacAddr,
+    addrs: Vec<Ipv4Cidr>,
+    neighbors: NeighborCache<PacketBuf>,
+    txq: VecDeque<Outgoing>,
+    rx_csum: lamina_netdev::ChecksumCapabilities,
+}
+
+/// One IP host (or router) over one or more devices: its addresses, its
+/// routing table, an ARP neighbor cache per Ethernet device, and the
+/// protocol logic of `lamina-arp`, `lamina-ipv4`, `lamina-icmp` and
+/// `lamina-udp` composed.
+///
+/// # Calling protocol
+///
+/// The interface owns neither clock nor devices nor sockets: the caller
+/// keeps them and lends them to every call.
+///
+/// 1. Create it with [`new`](Self::new), register each device with
+///    [`add_device`](Self::add_device) (in the order of the
+///    [`DeviceSet`] later passed to [`poll`](Self::poll): a device's
+///    index in the set is its [`IfaceId`]), and give devices addresses
+///    with [`add_address`](Self::add_address) (which announces them with
+///    gratuitous ARP and adds the connected route).
+/// 2. Call [`poll`](Self::poll) whenever a device may have frames, a
+///    socket has data to send, or [`poll_at`](Self::poll_at) says a timer
+///    is due. It receives up to a budget of frames per device
+///    round-robin, runs the protocols, and flushes transmit; it returns
+///    whether anything happened.
+///
+/// # Behaviour
+///
+/// - Every datagram passes the packet hooks `H` (`lamina_ipv4::hook`;
+///   [`NoHooks`] by default, which compiles to nothing): PreRouting on
+///   receipt (before reassembly), Input before local delivery, Forward
+///   and PostRouting when forwarded, Output and PostRouting when
+///   originated (before fragmentation). A datagram a hook drops is gone
+///   without an ICMP error; a local sender sees [`Error::Filtered`].
+/// - Frames for another MAC are dropped; ARP goes to the neighbor cache,
+///   which answers requests and resolves next hops (RFC 826, RFC 1122
+///   §2.3.2).
+/// - IPv4 datagrams are checked (header checksum unless the device
+///   verified it); those for one of our addresses (any device's: the
+///   weak host model of RFC 1122 §3.3.4.2) or a broadcast are delivered:
+///   raw sockets get a copy, ICMP Echo Requests are answered (RFC 1122
+///   §3.2.2.6), Echo Replies go to the ping socket with their
+///   identifier, ICMP errors go to the socket whose datagram they quote
+///   (RFC 1122 §4.1.3.3), UDP to the socket bound to the port, and a
+///   datagram for a closed port or an unknown protocol earns a
+///   rate-limited ICMP error (RFC 1122 §3.2.2.1, §4.1.3.1).
+/// - Others are forwarded when [`InterfaceConfig::forwarding`] is on
+///   through `lamina_ipv4::forward` (RFC 1812 §5.2: TTL decremented with
+///   an incremental checksum update, martians dropped, Time Exceeded at
+///   TTL 1, Network Unreachable without a route, Redirect when the source
+///   could reach the next hop directly, fragmentation to the next hop's
+///   MTU or Fragmentation Needed with it when DF is set).
+/// - A next hop whose ARP resolution fails earns ICMP Host Unreachable
+///   (RFC 1122 §3.2.2.1); when the datagram was our own, the local socket
+///   gets the error directly, as [`Error::Icmp`]`(`[`IcmpErrorKind::HostUnreachable`]`)`.
+/// - Fragments for us are reassembled (`lamina_ipv4::reassembly`:
+///   bounded, overlapping fragments discard their datagram, Time Exceeded
+///   when the first fragment timed out, RFC 1122 §3.3.2); datagrams over
+///   the route MTU are fragmented (RFC 791 §2.3), or refused with
+///   [`Error::TooLong`] when Don't Fragment is set. IP identifications
+///   come from `lamina_ipv4::ident` (RFC 7739).
+#[derive(Debug)]
+pub struct Interface<H: PacketHook = NoHooks> {
+    hooks: H,
+    config: InterfaceConfig,
+    ports: Vec<Port>,
+    routes: RoutingTable,
+    icmp: ErrorGenerator,
+    rng: SeededRng,
+    ids: IpIdGenerator,
+    reasm: Reassembler,
+    loopq: VecDeque<PacketBuf>,
+    last_now: Instant,
+    stats: InterfaceStats,
+    udp_policy: ChecksumPolicy,
+    udp_stats: UdpStats,
+}
+
+impl Interface<NoHooks> {
+    /// An interface with no device yet and no packet hooks. `rng` seeds
+    /// the neighbor caches, the ICMP rate limiter and the IP
+    /// identification.
+    pub fn new(config: InterfaceConfig, rng: &mut impl Rng) -> Interface<NoHooks> {
+        Interface::with_hooks(config, NoHooks, rng)
+    }
+}
+
+impl<H: PacketHook> Interface<H> {
+    /// An interface whose datagrams pass through `hooks` at the five
+    /// points of `lamina_ipv4::hook` (a packet filter, NAT).
+    pub fn with_hooks(config: InterfaceConfig, hooks: H, rng: &mut impl Rng) -> Interface<H> {
+        let mut own = SeededRng::new(rng.next_u64());
+        Interface {
+            hooks,
+            config,
+            ports: Vec::new(),
+            routes: RoutingTable::new(config.max_routes),
+            icmp: ErrorGenerator::new(config.icmp_rate, &mut own),
+            ids: IpIdGenerator::new(&mut own),
+            reasm: Reassembler::new(config.reassembly),
+            rng: own,
+            loopq: VecDeque::new(),
+            last_now: Instant::ZERO,
+            stats: InterfaceStats::default(),
+            udp_policy: config.udp_checksum,
+            udp_stats: UdpStats::default(),
+        }
+    }
+
+    /// The packet hooks.
+    pub fn hooks(&self) -> &H {
+        &self.hooks
+    }
+
+    /// The packet hooks, to reconfigure them.
+    pub fn hooks_mut(&mut self) -> &mut H {
+        &mut self.hooks
+    }
+
+    /// Runs the hook at `point`; whether the datagram goes on. `Drop`,
+    /// `Stolen` and `Queue` all end its way here (`Queue` is counted in
+    /// [`InterfaceStats::hook_dropped`] too: there is no user-space queue
+    /// to hand it to).
+    fn hook(
+        &mut self,
+        point: HookPoint,
+        packet: &mut [u8],
+        input: Option<usize>,
+        output: Option<usize>,
+        now: Instant,
+    ) -> bool {
+        let id = |p: usize| IfaceId(p as u16);
+        match self
+            .hooks
+            .hook(point, packet, input.map(id), output.map(id), now)
+        {
+            Verdict::Accept => true,
+            Verdict::Stolen => false,
+            _ => {
+                self.stats.hook_dropped += 1;
+                false
+            }
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &InterfaceConfig {
+        &self.config
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &InterfaceStats {
+        &self.stats
+    }
+
+    /// The UDP counters (RFC 4113).
+    pub fn udp_stats(&self) -> &UdpStats {
+        &self.udp_stats
+    }
+
+    /// The ICMP rate limiter (to inspect its bounded table).
+    pub fn icmp_rate_limiter(&self) -> &lamina_icmp::RateLimiter {
+        self.icmp.limiter()
+    }
+
+    /// The ICMP output counters (errors sent, suppressed, rate limited).
+    pub fn icmp_stats(&self) -> &lamina_icmp::IcmpOutStats {
+        self.icmp.stats()
+    }
+
+    /// Turns forwarding on or off.
+    pub fn set_forwarding(&mut self, on: bool) {
+        self.config.forwarding = on;
+    }
+
+    /// Registers the next device of the [`DeviceSet`] (its capabilities
+    /// are read now) with hardware address `mac` (ignored on raw-IP
+    /// devices) and returns its id.
+    pub fn add_device<D: Device>(&mut self, device: &D, mac: MacAddr) -> Result<IfaceId, Error> {
+        let caps = device.capabilities();
+        if self.ports.len() >= self.config.max_devices {
+            return Err(Error::InterfaceFull);
+        }
+        let id = IfaceId(self.ports.len() as u16);
+        self.ports.push(Port {
+            medium: caps.medium,
+            mtu: caps.mtu,
+            mac,
+            addrs: Vec::new(),
+            neighbors: NeighborCache::new(mac, self.config.neighbor, &mut self.rng),
+            txq: VecDeque::new(),
+            rx_csum: caps.checksum,
+        });
+        Ok(id)
+    }
+
+    /// Devices registered.
+    pub fn device_count(&self) -> usize {
+        self.ports.len()
+    }
+
+    /// The hardware address of a device.
+    pub fn hardware_addr(&self, iface: IfaceId) -> Option<MacAddr> {
+        self.ports.get(usize::from(iface.0)).map(|p| p.mac)
+    }
+
+    /// Adds `cidr` (an address and its prefix) to device `iface`: the
+    /// device answers ARP for it and announces it with gratuitous ARP
+    /// (RFC 5227 §2.3), and the connected route for its subnet is added.
+    pub fn add_address(
+        &mut self,
+        iface: IfaceId,
+        cidr: Ipv4Cidr,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let max = self.config.max_addresses;
+        let port = self
+            .ports
+            .get_mut(usize::from(iface.0))
+            .ok_or(Error::InvalidHandle)?;
+        if port.addrs.contains(&cidr) {
+            return Ok(());
+        }
+        if port.addrs.len() >= max {
+            return Err(Error::InterfaceFull);
+        }
+        if port.medium == Medium::Ethernet {
+            port.neighbors
+                .add_address(cidr.address(), cidr.prefix_len(), now)
+                .map_err(|_| Error::InterfaceFull)?;
+        }
+        port.addrs.push(cidr);
+        let _ = self
+            .routes
+            .replace(cidr.normalized(), Route::on_link(iface));
+        Ok(())
+    }
+
+    /// Removes an address and, if no other address of the device is in
+    /// the same subnet, its connected route. Returns whether it was there.
+    pub fn remove_address(&mut self, iface: IfaceId, addr: Ipv4Addr) -> bool {
+        let Some(port) = self.ports.get_mut(usize::from(iface.0)) else {
+            return false;
+        };
+        let Some(pos) = port.addrs.iter().position(|c| c.address() == addr) else {
+            return false;
+        };
+        let cidr = port.addrs.remove(pos);
+        port.neighbors.remove_address(addr);
+        let net = cidr.normalized();
+        if !port.addrs.iter().any(|c| c.normalized() == net) {
+            self.routes.remove(net, 0);
+        }
+        true
+    }
+
+    /// The addresses of device `iface`.
+    pub fn addresses(&self, iface: IfaceId) -> &[Ipv4Cidr] {
+        self.ports
+            .get(usize::from(iface.0))
+            .map(|p| p.addrs.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Whether `addr` is one of our addresses, on any device.
+    pub fn has_address(&self, addr: Ipv4Addr) -> bool {
+        self.ports
+            .iter()
+            .any(|p| p.addrs.iter().any(|c| c.address() == addr))
+    }
+
+    /// The routing table.
+    pub fn routes(&self) -> &RoutingTable {
+        &self.routes
+    }
+
+    /// The routing table, to add static routes.
+    pub fn routes_mut(&mut self) -> &mut RoutingTable {
+        &mut self.routes
+    }
+
+    /// Sends everything without a more specific route through `gateway`
+    /// on device `iface`.
+    pub fn set_default_gateway(&mut self, gateway: Ipv4Addr, iface: IfaceId) -> Result<(), Error> {
+        self.routes
+            .set_default_route(Route::via(gateway, iface))
+            .map(|_| ())
+            .map_err(|_| Error::InterfaceFull)
+    }
+
+    /// The neighbor cache of device `iface` (to inspect, or add static
+    /// entries).
+    pub fn neighbors_mut(&mut self, iface: IfaceId) -> Option<&mut NeighborCache<PacketBuf>> {
+        self.ports
+            .get_mut(usize::from(iface.0))
+            .map(|p| &mut p.neighbors)
+    }
+
+    /// The neighbor cache of device `iface`.
+    pub fn neighbors(&self, iface: IfaceId) -> Option<&NeighborCache<PacketBuf>> {
+        self.ports.get(usize::from(iface.0)).map(|p| &p.neighbors)
+    }
+
+    /// Frames waiting in device `iface`'s transmit queue.
+    pub fn tx_queue_len(&self, iface: IfaceId) -> usize {
+        self.ports
+            .get(usize::from(iface.0))
+            .map_or(0, |p| p.txq.len())
+    }
+
+    /// Runs the stack once at `now`: receives up to the budget of frames
+    /// from each device of `devices` round-robin (going round again while
+    /// a device used its whole budget, a few rounds at most), runs the
+    /// timers and the protocols, sends what the sockets queued, and hands
+    /// queued frames to the devices. Returns whether anything was
+    /// received, sent or delivered.
+    pub fn poll<S: DeviceSet>(
+        &mut self,
+        now: Instant,
+        mut devices: S,
+        sockets: &mut SocketSet,
+    ) -> bool {
+        self.last_now = self.last_now.max(now);
+        let n = devices.len().min(self.ports.len());
+        let mut progress = false;
+        for _round in 0..8 {
+            let mut again = false;
+            let mut work = false;
+            while let Some(mut pkt) = self.loopq.pop_front() {
+                work = true;
+                self.ip_input(None, pkt.as_mut_slice(), false, true, true, sockets, now);
+            }
+            for i in 0..n {
+                let mut v = RxVisitor {
+                    iface: &mut *self,
+                    sockets: &mut *sockets,
+                    port: i,
+                    now,
+                };
+                let handled = devices.visit(i, &mut v).unwrap_or(0);
+                work |= handled > 0;
+                again |= handled >= self.config.budget;
+            }
+            self.service_reassembly(now, sockets);
+            work |= self.service_neighbors(now, sockets);
+            // Transmit: ARP, queued frames, then socket data written
+            // straight into the devices' buffers where the path is simple.
+            for i in 0..n {
+                let mut v = TxVisitor {
+                    iface: &mut *self,
+                    sockets: &mut *sockets,
+                    port: i,
+                    now,
+                };
+                work |= devices.visit(i, &mut v).unwrap_or(0) > 0;
+            }
+            // What is left (unresolved next hops, fragmentation, loopback,
+            // other devices' routes) goes the queued way.
+            if self.dispatch_sockets(now, sockets) {
+                work = true;
+                for i in 0..n {
+                    let mut v = TxVisitor {
+                        iface: &mut *self,
+                        sockets: &mut *sockets,
+                        port: i,
+                        now,
+                    };
+                    devices.visit(i, &mut v);
+                }
+            }
+            progress |= work;
+            if !again && self.loopq.is_empty() {
+                break;
+            }
+        }
+        progress
+    }
+
+    /// When [`poll`](Self::poll) should next run: the earliest timer of
+    /// the neighbor caches and of the devices, or the last `now` if
+    /// sockets or the loopback queue have something to send; `None` when
+    /// nothing waits.
+    pub fn poll_at<S: DeviceSet>(&self, mut devices: S, sockets: &SocketSet) -> Option<Instant> {
+        let mut at: Option<Instant> = None;
+        let mut min = |t: Option<Instant>| {
+            if let Some(t) = t {
+                at = Some(at.map_or(t, |a| a.min(t)));
+            }
+        };
+        for p in &self.ports {
+            min(p.neighbors.poll_at());
+        }
+        min(self.reasm.poll_at());
+        for i in 0..devices.len() {
+            min(devices.visit(i, &mut PollAtVisitor).flatten());
+        }
+        if !self.loopq.is_empty() || sockets.has_pending_tx() {
+            min(Some(self.last_now));
+        }
+        at
+    }
+
+    /// The capabilities of every device in `devices`, in order (a check
+    /// that the set matches what was registered).
+    pub fn device_capabilities<S: DeviceSet>(
+        &self,
+        mut devices: S,
+    ) -> Vec<lamina_netdev::Capabilities> {
+        (0..devices.len())
+            .filter_map(|i| devices.visit(i, &mut CapsVisitor))
+            .collect()
+    }
+
+    fn next_ip_id(&mut self, repr: &Ipv4Repr) -> u16 {
+        self.ids
+            .next_id(repr.src, repr.dst, repr.protocol, &mut self.rng)
+    }
+
+    /// The reassembler (to inspect its bounded state).
+    pub fn reassembler(&self) -> &Reassembler {
+        &self.reasm
+    }
+
+    fn port_of_addr(&self, addr: Ipv4Addr) -> Option<usize> {
+        self.ports
+            .iter()
+            .position(|p| p.addrs.iter().any(|c| c.address() == addr))
+    }
+
+    fn is_directed_broadcast(&self, addr: Ipv4Addr) -> bool {
+        self.ports.iter().any(|p| {
+            p.addrs
+                .iter()
+                .any(|c| c.prefix_len() < 31 && c.broadcast() == Some(addr))
+        })
+    }
+
+    /// The fast path for a ping to one of our unicast addresses on an
+    /// Ethernet device (RFC 792, RFC 1122 §3.2.2.6): the request becomes
+    /// its reply where it lies (MACs swapped, IPv4 header rewritten, ICMP
+    /// checksum updated incrementally) and goes out on the token the
+    /// device lent with the frame. Returns `false`, the frame untouched,
+    /// when the general path must handle it (options, fragments,
+    /// broadcasts, hooks, an unknown way back, a rate limit...).
+    fn fast_echo<T: TxToken>(
+        &mut self,
+        port: usize,
+        frame: &mut [u8],
+        meta: RxMeta,
+        reply: T,
+        sockets: &SocketSet,
+        now: Instant,
+    ) -> bool {
+        const ETH: usize = lamina_ethernet::HEADER_LEN;
+        // A cheap look first: IPv4 (EtherType 0x0800), IHL 5, ICMP (1),
+        // type 8. Everything else goes the general way at once.
+        if frame.get(12..15) != Some(&[0x08, 0x00, 0x45][..])
+            || frame.get(ETH + 9) != Some(&1)
+            || frame.get(ETH + 20) != Some(&IcmpType::ECHO_REQUEST.0)
+        {
+            return false;
+        }
+        // Raw ICMP sockets want a copy: the general path gives it.
+        if !hooks_are_noop::<H>() || sockets.has_raw(IpProtocol::ICMP) {
+            return false;
+        }
+        let Some(p) = self.ports.get(port) else {
+            return false;
+        };
+        if p.medium != Medium::Ethernet || !p.txq.is_empty() {
+            return false;
+        }
+        let our_mac = p.mac;
+        let ip_verified = meta
+            .checksum_verified
+            .intersection(p.rx_csum.rx)
+            .contains(ChecksumProto::Ipv4);
+        let (src, dst, total) = {
+            let Ok(eth) = EthernetFrame::parse(frame) else {
+                return false;
+            };
+            if eth.ethertype() != EtherType::IPV4 || eth.dst() != our_mac {
+                return false;
+            }
+            let Some(ipb) = frame.get(ETH..) else {
+                return false;
+            };
+            let parsed = if ip_verified {
+                Ipv4Packet::parse(ipb)
+            } else {
+                Ipv4Packet::parse_verified(ipb)
+            };
+            let Ok(ip) = parsed else { return false };
+            if ip.protocol() != IpProtocol::ICMP
+                || ip.header_len() != lamina_ipv4::IPV4_MIN_HEADER_LEN
+                || ip.is_fragment()
+                || ip.payload().first() != Some(&IcmpType::ECHO_REQUEST.0)
+            {
+                return false;
+            }
+            let (src, dst) = (ip.src(), ip.dst());
+            if src.is_broadcast()
+                || src.is_multicast()
+                || src.is_unspecified()
+                || !self.has_address(dst)
+                || self.is_directed_broadcast(src)
+            {
+                return false;
+            }
+            // The ICMP checksum covers the data: verified once, here.
+            if IcmpPacket::parse_verified(ip.payload()).is_err() {
+                return false;
+            }
+            (src, dst, usize::from(ip.total_len()))
+        };
+        // The way back must be this device, with a known neighbour.
+        let Some(m) = self.routes.lookup(src) else {
+            return false;
+        };
+        if usize::from(m.route.interface.0) != port {
+            return false;
+        }
+        let next_hop = m.next_hop(src);
+        if !self.config.echo.should_answer(dst, false) {
+            return false;
+        }
+        let Some(mac) = self
+            .ports
+            .get_mut(port)
+            .and_then(|p| p.neighbors.lookup(next_hop, now))
+        else {
+            return false;
+        };
+        if !self.icmp.reply_allowed(IcmpType::ECHO_REPLY, src, now) {
+            return true;
+        }
+        let fields = lamina_icmp::ReplyIpFields {
+            src: dst,
+            ttl: self.config.ttl,
+            identification: self.ids.next_id(dst, src, IpProtocol::ICMP, &mut self.rng),
+        };
+        let end = ETH + total;
+        let Some(datagram) = frame.get_mut(ETH..end) else {
+            return false;
+        };
+        if lamina_icmp::echo_reply_datagram_in_place(datagram, &fields).is_err() {
+            return false;
+        }
+        if let Some(h) = frame.get_mut(..12) {
+            h[..6].copy_from_slice(mac.as_bytes());
+            h[6..].copy_from_slice(our_mac.as_bytes());
+        }
+        let len = end.max(lamina_ethernet::MIN_FRAME_LEN);
+        let Some(out) = frame.get(..end) else {
+            return false;
+        };
+        self.stats.rx_frames += 1;
+        let sent = reply.consume(len, |buf| {
+            let (head, pad) = buf.split_at_mut(end.min(buf.len()));
+            head.copy_from_slice(out);
+            pad.fill(0);
+        });
+        if sent.is_ok() {
+            self.stats.echo_replies += 1;
+            self.stats.tx_frames += 1;
+        }
+        true
+    }
+
+    /// Writes the sockets' datagrams routed out of device `port` straight
+    /// into its transmit buffers: one copy from the socket, the headers
+    /// written in place around it. Only the simple case: an Ethernet
+    /// device with nothing queued, a resolved next hop, no fragmentation,
+    /// no hooks; everything else is left for the queued path. Returns the
+    /// frames sent.
+    fn egress_direct<D: Device>(
+        &mut self,
+        port: usize,
+        device: &mut D,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) -> usize {
+        if !hooks_are_noop::<H>() {
+            return 0;
+        }
+        let Some(p) = self.ports.get(port) else {
+            return 0;
+        };
+        if p.medium != Medium::Ethernet || !sockets.has_pending_tx() {
+            return 0;
+        }
+        let (our_mac, mtu) = (p.mac, p.mtu);
+        let mut sent = 0;
+        for handle in sockets.handles_with_tx() {
+            loop {
+                // The head datagram's destination and source.
+                let (dst, local) = match sockets.get_mut(handle) {
+                    Some(Socket::Udp(u)) => match (u.tx.peek(), u.local) {
+                        (Some(d), Some(l)) => (*d.dst.ip(), *l.ip()),
+                        _ => break,
+                    },
+                    Some(Socket::Icmp(c)) => match (c.tx.peek(), c.ident) {
+                        (Some(d), Some(_)) => (d.dst, Ipv4Addr::UNSPECIFIED),
+                        _ => break,
+                    },
+                    _ => break,
+                };
+                if dst.is_broadcast() || dst.is_loopback() || self.has_address(dst) {
+                    break;
+                }
+                let Some(m) = self.routes.lookup(dst) else {
+                    break;
+                };
+                if usize::from(m.route.interface.0) != port {
+                    break;
+                }
+                let next_hop = m.next_hop(dst);
+                let mtu = m.route.mtu.map_or(mtu, |r| mtu.min(usize::from(r)));
+                let src = if local.is_unspecified() {
+                    match self.source_for(port, next_hop) {
+                        Some(a) => a,
+                        None => break,
+                    }
+                } else {
+                    local
+                };
+                let Some(mac) = self
+                    .ports
+                    .get_mut(port)
+                    .and_then(|p| p.neighbors.lookup(next_hop, now))
+                else {
+                    break;
+                };
+                let eth = EthernetRepr::new(our_mac, mac, EtherType::IPV4);
+                let ok = match sockets.get_mut(handle) {
+                    Some(Socket::Udp(u)) => {
+                        let (Some(d), Some(l)) = (u.tx.peek(), u.local) else {
+                            break;
+                        };
+                        if 28 + d.data.len() > mtu {
+                            break;
+                        }
+                        let Some(token) = device.transmit(now) else {
+                            return sent;
+                        };
+                        let mut repr = Ipv4Repr::new(src, dst, IpProtocol::UDP);
+                        repr.ttl = u.ttl;
+                        repr.dont_fragment = u.dont_fragment;
+                        repr.identification =
+                            self.ids.next_id(src, dst, IpProtocol::UDP, &mut self.rng);
+                        let udp = UdpRepr {
+                            src_port: l.port(),
+                            dst_port: d.dst.port(),
+                        };
+                        let frame = d
+                            .data
+                            .as_slice()
+                            .wrap_in(self.udp_policy.builder(&udp, src, dst))
+                            .wrap_in(&repr)
+                            .wrap_in(eth);
+                        let r = match frame.serialized_len() {
+                            Ok(len) => token.consume(len, |b| frame.serialize_exact(b)).is_ok(),
+                            Err(_) => false,
+                        };
+                        if let Some(d) = u.tx.pop() {
+                            u.recycle(d.data);
+                        }
+                        if r {
+                            self.udp_stats.record_sent();
+                        }
+                        r
+                    }
+                    Some(Socket::Icmp(c)) => {
+                        let (Some(d), Some(ident)) = (c.tx.peek(), c.ident) else {
+                            break;
+                        };
+                        if 28 + d.data.len() > mtu {
+                            break;
+                        }
+                        let Some(token) = device.transmit(now) else {
+                            return sent;
+                        };
+                        let mut repr = Ipv4Repr::new(src, dst, IpProtocol::ICMP);
+                        repr.ttl = c.ttl;
+                        repr.identification =
+                            self.ids.next_id(src, dst, IpProtocol::ICMP, &mut self.rng);
+                        let echo = IcmpRepr::EchoRequest {
+                            ident,
+                            seq_no: d.seq_no,
+                        };
+                        let frame = d.data.as_slice().wrap_in(&echo).wrap_in(&repr).wrap_in(eth);
+                        let r = match frame.serialized_len() {
+                            Ok(len) => token.consume(len, |b| frame.serialize_exact(b)).is_ok(),
+                            Err(_) => false,
+                        };
+                        c.tx.pop();
+                        r
+                    }
+                    _ => break,
+                };
+                if ok {
+                    sent += 1;
+                }
+            }
+        }
+        sent
+    }
+
+    /// Handles one received frame from port `port`.
+    fn receive_frame(
+        &mut self,
+        port: usize,
+        frame: &mut [u8],
+        meta: RxMeta,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) {
+        self.stats.rx_frames += 1;
+        let Some(p) = self.ports.get_mut(port) else {
+            return;
+        };
+        let verified = meta.checksum_verified.intersection(p.rx_csum.rx);
+        let csum_ok = verified.contains(ChecksumProto::Ipv4);
+        let udp_ok = verified.contains(ChecksumProto::Udp);
+        if p.medium == Medium::Ip {
+            self.ip_input(Some(port), frame, false, csum_ok, udp_ok, sockets, now);
+            return;
+        }
+        let (dst, ethertype, header_len) = match EthernetFrame::parse(frame) {
+            Ok(eth) => (eth.dst(), eth.ethertype(), eth.header_len()),
+            Err(_) => {
+                self.stats.rx_malformed += 1;
+                return;
+            }
+        };
+        let link_broadcast = dst.is_broadcast() || dst.is_multicast();
+        if dst != p.mac && !link_broadcast {
+            self.stats.rx_not_for_us += 1;
+            return;
+        }
+        let Some(payload) = frame.get_mut(header_len..) else {
+            return;
+        };
+        match ethertype {
+            EtherType::ARP => match ArpPacket::parse(payload) {
+                Ok(arp) => {
+                    p.neighbors.handle_packet(&arp.to_repr(), now);
+                }
+                Err(_) => self.stats.rx_malformed += 1,
+            },
+            EtherType::IPV4 => {
+                self.ip_input(
+                    Some(port),
+                    payload,
+                    link_broadcast,
+                    csum_ok,
+                    udp_ok,
+                    sockets,
+                    now,
+                );
+            }
+            _ => self.stats.rx_not_for_us += 1,
+        }
+    }
+
+    /// Handles one received IPv4 datagram (`port` is `None` for our own
+    /// datagrams looped back).
+    #[allow(clippy::too_many_arguments)]
+    fn ip_input(
+        &mut self,
+        port: Option<usize>,
+        bytes: &mut [u8],
+        link_broadcast: bool,
+        csum_verified: bool,
+        udp_verified: bool,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) {
+        let parsed = if csum_verified || port.is_none() {
+            Ipv4Packet::parse(bytes)
+        } else {
+            Ipv4Packet::parse_verified(bytes)
+        };
+        let Ok(total) = parsed.map(|ip| usize::from(ip.total_len())) else {
+            self.stats.rx_malformed += 1;
+            return;
+        };
+        // The datagram without link padding, for the hooks and beyond.
+        let Some(bytes) = bytes.get_mut(..total) else {
+            return;
+        };
+        if port.is_some() && !self.hook(HookPoint::PreRouting, bytes, port, None, now) {
+            return;
+        }
+        let (dst, bcast, fragment) = {
+            // Read again: a hook may have rewritten the destination.
+            let Ok(ip) = Ipv4Packet::parse(bytes) else {
+                self.stats.rx_malformed += 1;
+                return;
+            };
+            let (src, dst) = (ip.src(), ip.dst());
+            // RFC 1122 §3.2.1.3: a source that names no host is dropped.
+            if src.is_broadcast() || src.is_multicast() || self.is_directed_broadcast(src) {
+                self.stats.rx_malformed += 1;
+                return;
+            }
+            let bcast = dst.is_broadcast() || self.is_directed_broadcast(dst);
+            (dst, bcast, ip.is_fragment())
+        };
+        if !bcast && !self.has_address(dst) {
+            match port {
+                Some(in_port) if self.config.forwarding => {
+                    self.forward(in_port, bytes, link_broadcast, now, sockets);
+                }
+                _ => self.stats.rx_not_for_us += 1,
+            }
+            return;
+        }
+        if fragment {
+            let Ok(ip) = Ipv4Packet::parse(bytes) else {
+                return;
+            };
+            if let Reassembly::Complete(mut whole) = self.reasm.push(&ip, now) {
+                self.stats.reassembled += 1;
+                self.deliver_local(
+                    port,
+                    whole.as_mut_slice(),
+                    link_broadcast,
+                    bcast,
+                    false,
+                    sockets,
+                    now,
+                );
+            }
+            return;
+        }
+        self.deliver_local(
+            port,
+            bytes,
+            link_broadcast,
+            bcast,
+            udp_verified,
+            sockets,
+            now,
+        );
+    }
+
+    /// Delivers a whole datagram addressed to us.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver_local(
+        &mut self,
+        port: Option<usize>,
+        bytes: &mut [u8],
+        link_broadcast: bool,
+        bcast: bool,
+        udp_verified: bool,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) {
+        if port.is_some() && !self.hook(HookPoint::Input, bytes, port, None, now) {
+            return;
+        }
+        let bytes = &*bytes;
+        let Ok(ip) = Ipv4Packet::parse(bytes) else {
+            return;
+        };
+        let (src, dst) = (ip.src(), ip.dst());
+        let ctx = ErrorContext {
+            link_broadcast,
+            dst_is_broadcast: bcast,
+            src_is_broadcast: false,
+            loopback_interface: port.is_none(),
+        };
+        let in_port = port.or_else(|| self.port_of_addr(dst)).unwrap_or(0);
+        let protocol = ip.protocol();
+        let mut raw_taken = false;
+        for s in sockets.iter_mut() {
+            if let Socket::Raw(r) = s
+                && r.protocol == protocol
+            {
+                r.deliver(src, ip.as_bytes());
+                raw_taken = true;
+            }
+        }
+        match protocol {
+            IpProtocol::ICMP => self.icmp_input(in_port, &ip, bcast, sockets, now),
+            IpProtocol::UDP => {
+                self.udp_input(in_port, &ip, &ctx, udp_verified, sockets, now);
+            }
+            _ if raw_taken => {}
+            _ => self.send_error(
+                in_port,
+                IcmpRepr::PROTOCOL_UNREACHABLE,
+                ip.as_bytes(),
+                &ctx,
+                now,
+                sockets,
+            ),
+        }
+    }
+
+    fn icmp_input(
+        &mut self,
+        in_port: usize,
+        ip: &Ipv4Packet<'_>,
+        bcast: bool,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) {
+        let Ok(icmp) = IcmpPacket::parse_verified(ip.payload()) else {
+            self.stats.rx_malformed += 1;
+            return;
+        };
+        match icmp.message() {
+            IcmpMessage::EchoRequest { .. } => {
+                if !self.config.echo.should_answer(ip.dst(), bcast)
+                    || !self.icmp.reply_allowed(IcmpType::ECHO_REPLY, ip.src(), now)
+                {
+                    return;
+                }
+                let Ok(reply) = EchoReply::new(&icmp) else {
+                    return;
+                };
+                // RFC 1122 §3.2.2.6: the reply's source is the request's
+                // destination when that was a unicast address of ours.
+                let src = if bcast {
+                    self.source_for(in_port, ip.src())
+                } else {
+                    Some(ip.dst())
+                };
+                let Some(src) = src else { return };
+                let mut repr = Ipv4Repr::new(src, ip.src(), IpProtocol::ICMP);
+                repr.ttl = self.config.ttl;
+                if self.send_ip(repr, reply, now, sockets).is_ok() {
+                    self.stats.echo_replies += 1;
+                }
+            }
+            IcmpMessage::EchoReply {
+                ident,
+                seq_no,
+                data,
+            } => {
+                for s in sockets.iter_mut() {
+                    if let Socket::Icmp(i) = s
+                        && i.ident == Some(ident)
+                    {
+                        i.deliver(ip.src(), seq_no, data);
+                        break;
+                    }
+                }
+            }
+            _ => {
+                if let Some(err) = received_error(&icmp) {
+                    self.error_to_socket(&err.flow, err.kind, sockets);
+                }
+            }
+        }
+    }
+
+    fn udp_input(
+        &mut self,
+        in_port: usize,
+        ip: &Ipv4Packet<'_>,
+        ctx: &ErrorContext,
+        device_verified: bool,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) {
+        let (src, dst) = (ip.src(), ip.dst());
+        // RFC 1122 §4.1.3.4: a wrong checksum drops the datagram silently;
+        // a zero one means none was computed.
+        let udp = match self
+            .udp_policy
+            .parse(ip.payload(), src, dst, device_verified)
+        {
+            Ok(udp) => udp,
+            Err(e) => {
+                self.udp_stats.record_rx_error(&e);
+                return;
+            }
+        };
+        let from = SocketAddrV4::new(src, udp.src_port());
+        if ctx.dst_is_broadcast {
+            let targets = sockets.udp_lookup_all(dst, udp.dst_port(), src, udp.src_port());
+            if targets.is_empty() {
+                self.udp_stats.record_no_port(true);
+            }
+            for h in targets {
+                self.udp_deliver(sockets, h, from, dst, udp.payload());
+            }
+            return;
+        }
+        match sockets.udp_lookup(dst, udp.dst_port(), src, udp.src_port()) {
+            Some(h) => self.udp_deliver(sockets, h, from, dst, udp.payload()),
+            None => {
+                self.udp_stats.record_no_port(false);
+                // RFC 1122 §4.1.3.1: port unreachable for a closed port.
+                self.send_error(
+                    in_port,
+                    IcmpRepr::PORT_UNREACHABLE,
+                    ip.as_bytes(),
+                    ctx,
+                    now,
+                    sockets,
+                );
+            }
+        }
+    }
+
+    fn udp_deliver(
+        &mut self,
+        sockets: &mut SocketSet,
+        h: crate::SocketHandle,
+        from: SocketAddrV4,
+        dst: Ipv4Addr,
+        payload: &[u8],
+    ) {
+        let delivered = sockets.udp(h).is_ok_and(|u| u.deliver(from, dst, payload));
+        if delivered {
+            self.udp_stats.record_delivered();
+        } else {
+            self.udp_stats.record_rcvbuf_error();
+        }
+    }
+
+    /// Delivers an ICMP error (received, or decided locally) to the
+    /// socket whose datagram it concerns.
+    fn error_to_socket(&mut self, flow: &QuotedFlow, kind: IcmpErrorKind, sockets: &mut SocketSet) {
+        let err = Error::Icmp(kind);
+        match (flow.protocol, flow.transport) {
+            (IpProtocol::UDP, QuotedTransport::Ports { src_port, dst_port }) => {
+                let peer = SocketAddrV4::new(flow.dst, dst_port);
+                // The quoted datagram is ours: its source is the local end.
+                let Some(h) = sockets.udp_lookup(flow.src, src_port, flow.dst, dst_port) else {
+                    return;
+                };
+                if let Ok(u) = sockets.udp(h) {
+                    let report = match u.remote {
+                        Some(r) => r == peer,
+                        None => u.recv_errors,
+                    };
+                    if report {
+                        u.error = Some(err);
+                        self.stats.errors_to_sockets += 1;
+                    }
+                }
+            }
+            (IpProtocol::ICMP, QuotedTransport::IcmpQuery { ident, .. }) => {
+                for s in sockets.iter_mut() {
+                    if let Socket::Icmp(i) = s
+                        && i.ident == Some(ident)
+                    {
+                        i.error = Some(err);
+                        self.stats.errors_to_sockets += 1;
+                        return;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The flow of a datagram we built (for local error delivery).
+    fn flow_of(datagram: &[u8]) -> Option<QuotedFlow> {
+        let ip = Ipv4Packet::parse(datagram).ok()?;
+        let l4 = ip.payload();
+        let transport = match ip.protocol() {
+            IpProtocol::UDP => match (l4.get(0..2), l4.get(2..4)) {
+                (Some(a), Some(b)) => QuotedTransport::Ports {
+                    src_port: u16::from_be_bytes([a[0], a[1]]),
+                    dst_port: u16::from_be_bytes([b[0], b[1]]),
+                },
+                _ => QuotedTransport::Unknown,
+            },
+            IpProtocol::ICMP => match (l4.first(), l4.get(4..8)) {
+                (Some(&8), Some(r)) => QuotedTransport::IcmpQuery {
+                    ident: u16::from_be_bytes([r[0], r[1]]),
+                    seq_no: u16::from_be_bytes([r[2], r[3]]),
+                },
+                _ => QuotedTransport::Unknown,
+            },
+            _ => QuotedTransport::Unknown,
+        };
+        Some(QuotedFlow {
+            protocol: ip.protocol(),
+            src: ip.src(),
+            dst: ip.dst(),
+            transport,
+        })
+    }
+
+    /// Sends the ICMP error `repr` about `offending` (received on
+    /// `in_port`), if the rules and the rate limit allow.
+    fn send_error(
+        &mut self,
+        in_port: usize,
+        repr: IcmpRepr,
+        offending: &[u8],
+        ctx: &ErrorContext,
+        now: Instant,
+        sockets: &mut SocketSet,
+    ) {
+        let Ok(header) = Ipv4Header::peek(offending) else {
+            return;
+        };
+        let offending_dst = header.dst();
+        let local = if self.has_address(offending_dst) {
+            Some(offending_dst)
+        } else {
+            self.source_for(in_port, header.src())
+        };
+        let Some(local) = local else { return };
+        let ip = error_ipv4_repr(header, local);
+        let Ok(builder) = self.icmp.error(repr, offending, ctx, now) else {
+            return;
+        };
+        let _ = self.send_ip(ip, builder, now, sockets);
+    }
+
+    /// An address of `port` to use as source towards `dst`: one in the
+    /// same subnet if any, else the first.
+    fn source_for(&self, port: usize, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        let p = self.ports.get(port)?;
+        p.addrs
+            .iter()
+            .find(|c| c.contains(dst))
+            .or_else(|| p.addrs.first())
+            .map(|c| c.address())
+    }
+
+    /// Routes, addresses and queues an IPv4 datagram we originate. An
+    /// unspecified `repr.src` is chosen from the outgoing device. Returns
+    /// the error a socket should see when the datagram cannot leave.
+    fn send_ip<B: Serializer>(
+        &mut self,
+        mut repr: Ipv4Repr,
+        body: B,
+        now: Instant,
+        sockets: &mut SocketSet,
+    ) -> Result<(), Error> {
+        let dst = repr.dst;
+        // To ourselves: loop back.
+        if self.has_address(dst) || dst.is_loopback() {
+            if repr.src.is_unspecified() {
+                repr.src = dst;
+            }
+            repr.identification = self.next_ip_id(&repr);
+            let mut pkt = body
+                .wrap_in(&repr)
+                .serialize_vec(0)
+                .map_err(|_| Error::TooLong)?;
+            if !self.hook(HookPoint::Output, pkt.as_mut_slice(), None, None, now) {
+                return Err(Error::Filtered);
+            }
+            self.loopq.push_back(pkt);
+            return Ok(());
+        }
+        let (port, next_hop, route_mtu) = if dst.is_broadcast() {
+            let port = if repr.src.is_unspecified() {
+                0
+            } else {
+                self.port_of_addr(repr.src).unwrap_or(0)
+            };
+            (port, dst, None)
+        } else {
+            let Some(m) = self.routes.lookup(dst) else {
+                self.stats.no_route += 1;
+                return Err(Error::NoRoute);
+            };
+            (
+                usize::from(m.route.interface.0),
+                m.next_hop(dst),
+                m.route.mtu,
+            )
+        };
+        if repr.src.is_unspecified() {
+            repr.src = self.source_for(port, next_hop).ok_or(Error::NoRoute)?;
+        }
+        repr.identification = self.next_ip_id(&repr);
+        let Some(p) = self.ports.get(port) else {
+            return Err(Error::NoRoute);
+        };
+        let mtu = route_mtu.map_or(p.mtu, |m| p.mtu.min(usize::from(m)));
+        let headroom = p.medium.header_len();
+        let mut pkt = body
+            .wrap_in(&repr)
+            .serialize_vec(headroom)
+            .map_err(|_| Error::TooLong)?;
+        if !self.hook(HookPoint::Output, pkt.as_mut_slice(), None, Some(port), now)
+            || !self.hook(
+                HookPoint::PostRouting,
+                pkt.as_mut_slice(),
+                None,
+                Some(port),
+                now,
+            )
+        {
+            return Err(Error::Filtered);
+        }
+        if pkt.len() <= mtu {
+            return self.resolve_and_queue(port, next_hop, pkt, now, sockets);
+        }
+        // RFC 791 §2.3: fragment to the route's MTU, unless DF (then the
+        // sender learns EMSGSIZE, as Linux reports it).
+        let mtu16 = u16::try_from(mtu).unwrap_or(u16::MAX);
+        let frames: Vec<PacketBuf> = {
+            let ip = Ipv4Packet::parse(pkt.as_slice()).map_err(|_| Error::TooLong)?;
+            let fragments = Fragmenter::from_packet(&ip, mtu16).map_err(|_| {
+                self.stats.tx_too_big += 1;
+                Error::TooLong
+            })?;
+            fragments
+                .map(|f| f.serialize_vec(headroom))
+                .collect::<Result<_, _>>()
+                .map_err(|_| Error::TooLong)?
+        };
+        self.stats.fragmented += 1;
+        for f in frames {
+            self.resolve_and_queue(port, next_hop, f, now, sockets)?;
+        }
+        Ok(())
+    }
+
+    /// Finds the hardware address of `next_hop` on `port` and queues the
+    /// datagram for the device, or leaves it waiting in the neighbor
+    /// cache.
+    fn resolve_and_queue(
+        &mut self,
+        port: usize,
+        next_hop: Ipv4Addr,
+        pkt: PacketBuf,
+        now: Instant,
+        sockets: &mut SocketSet,
+    ) -> Result<(), Error> {
+        let limit = self.config.tx_queue_len;
+        let Some(p) = self.ports.get_mut(port) else {
+            return Err(Error::NoRoute);
+        };
+        if p.medium == Medium::Ip {
+            return Self::enqueue(p, limit, &mut self.stats, MacAddr::UNSPECIFIED, pkt);
+        }
+        match p.neighbors.resolve(next_hop, pkt, now) {
+            Resolution::Ready { mac, packet } => {
+                Self::enqueue(p, limit, &mut self.stats, mac, packet)
+            }
+            Resolution::Queued { .. } => {
+                self.service_neighbors(now, sockets);
+                Ok(())
+            }
+            Resolution::Dropped { reason, .. } => match reason {
+                DropReason::Unreachable => Err(Error::Icmp(IcmpErrorKind::HostUnreachable)),
+                _ => Err(Error::QueueFull),
+            },
+        }
+    }
+
+    fn enqueue(
+        p: &mut Port,
+        limit: usize,
+        stats: &mut InterfaceStats,
+        mac: MacAddr,
+        packet: PacketBuf,
+    ) -> Result<(), Error> {
+        if p.txq.len() >= limit {
+            stats.tx_queue_drops += 1;
+            return Err(Error::QueueFull);
+        }
+        p.txq.push_back(Outgoing { mac, packet });
+        Ok(())
+    }
+
+    /// Drains the neighbor caches' events: released datagrams go to the
+    /// transmit queues, failed ones earn Host Unreachable.
+    fn service_neighbors(&mut self, now: Instant, sockets: &mut SocketSet) -> bool {
+        let mut work = false;
+        let limit = self.config.tx_queue_len;
+        for i in 0..self.ports.len() {
+            while let Some(p) = self.ports.get_mut(i) {
+                let Some(ev) = p.neighbors.poll_event(now) else {
+                    break;
+                };
+                work = true;
+                match ev {
+                    NeighborEvent::Send { mac, packet, .. } => {
+                        let _ = Self::enqueue(p, limit, &mut self.stats, mac, packet);
+                    }
+                    NeighborEvent::Unreachable { packet, .. } => {
+                        self.unreachable(i, packet.as_slice(), now, sockets);
+                    }
+                    NeighborEvent::Conflict(_) => {}
+                }
+            }
+        }
+        work
+    }
+
+    /// A datagram whose next hop could not be resolved: RFC 1122
+    /// §3.2.2.1 host unreachable, to the local socket for our own
+    /// datagrams, as ICMP to the source for forwarded ones.
+    fn unreachable(&mut self, port: usize, datagram: &[u8], now: Instant, sockets: &mut SocketSet) {
+        let Some(flow) = Self::flow_of(datagram) else {
+            return;
+        };
+        if self.has_address(flow.src) {
+            self.error_to_socket(&flow, IcmpErrorKind::HostUnreachable, sockets);
+        } else {
+            let ctx = ErrorContext::default();
+            self.send_error(
+                port,
+                IcmpRepr::HOST_UNREACHABLE,
+                datagram,
+                &ctx,
+                now,
+                sockets,
+            );
+        }
+    }
+
+    /// Forwards a datagram received on `in_port` (RFC 1812 §5.2).
+    fn forward(
+        &mut self,
+        in_port: usize,
+        datagram: &mut [u8],
+        link_broadcast: bool,
+        now: Instant,
+        sockets: &mut SocketSet,
+    ) {
+        let arrival = Arrival {
+            interface: IfaceId(in_port as u16),
+            link_broadcast,
+        };
+        let ctx = ErrorContext {
+            link_broadcast,
+            ..ErrorContext::default()
+        };
+        let to = match forward(datagram, arrival, &self.routes, &self.config.forward) {
+            ForwardDecision::Forward(to) => to,
+            ForwardDecision::TimeExceeded => {
+                // RFC 1812 §5.3.1.
+                self.send_error(
+                    in_port,
+                    IcmpRepr::TTL_EXCEEDED,
+                    datagram,
+                    &ctx,
+                    now,
+                    sockets,
+                );
+                return;
+            }
+            ForwardDecision::NoRoute => {
+                // RFC 1812 §5.2.7.1.
+                self.stats.no_route += 1;
+                self.send_error(
+                    in_port,
+                    IcmpRepr::NET_UNREACHABLE,
+                    datagram,
+                    &ctx,
+                    now,
+                    sockets,
+                );
+                return;
+            }
+            _ => {
+                self.stats.not_forwardable += 1;
+                return;
+            }
+        };
+        let out = usize::from(to.interface.0);
+        if !self.hook(HookPoint::Forward, datagram, Some(in_port), Some(out), now)
+            || !self.hook(
+                HookPoint::PostRouting,
+                datagram,
+                Some(in_port),
+                Some(out),
+                now,
+            )
+        {
+            return;
+        }
+        let Some(p) = self.ports.get(out) else { return };
+        let mtu = to.route_mtu.map_or(p.mtu, |m| p.mtu.min(usize::from(m)));
+        let headroom = p.medium.header_len();
+        if let Some(gateway) = to.redirect {
+            // RFC 1812 §5.2.7.2: the source has a better first hop.
+            let redirect = IcmpRepr::Redirect {
+                code: lamina_icmp::RedirectCode::Host,
+                gateway,
+            };
+            self.send_error(in_port, redirect, datagram, &ctx, now, sockets);
+        }
+        let mut frames: Vec<PacketBuf> = Vec::new();
+        if to.total_len <= mtu {
+            let mut pkt = PacketBuf::with_headroom(headroom, datagram.len());
+            pkt.extend_from_slice(datagram.get(..to.total_len).unwrap_or(datagram));
+            frames.push(pkt);
+        } else {
+            let Ok(ip) = Ipv4Packet::parse(datagram) else {
+                return;
+            };
+            let mtu16 = u16::try_from(mtu).unwrap_or(u16::MAX);
+            match Fragmenter::from_packet(&ip, mtu16) {
+                Ok(fragments) => {
+                    for f in fragments {
+                        if let Ok(b) = f.serialize_vec(headroom) {
+                            frames.push(b);
+                        }
+                    }
+                    self.stats.fragmented += 1;
+                }
+                Err(lamina_ipv4::Error::FragmentationNeeded { .. }) => {
+                    // RFC 1191 §4: DF set, tell the source the MTU.
+                    self.stats.tx_too_big += 1;
+                    let repr = IcmpRepr::fragmentation_needed(mtu16);
+                    self.send_error(in_port, repr, datagram, &ctx, now, sockets);
+                    return;
+                }
+                Err(_) => {
+                    self.stats.tx_too_big += 1;
+                    return;
+                }
+            }
+        }
+        self.stats.forwarded += 1;
+        for pkt in frames {
+            if let Err(Error::Icmp(IcmpErrorKind::HostUnreachable)) =
+                self.resolve_and_queue(out, to.next_hop, pkt, now, sockets)
+            {
+                let repr = IcmpRepr::HOST_UNREACHABLE;
+                self.send_error(in_port, repr, datagram, &ctx, now, sockets);
+                break;
+            }
+        }
+    }
+
+    /// Runs the reassembler's timeouts: RFC 1122 §3.3.2, Time Exceeded
+    /// (reassembly) to the source when the first fragment had arrived.
+    fn service_reassembly(&mut self, now: Instant, sockets: &mut SocketSet) {
+        while let Some(expired) = self.reasm.poll_timeout(now) {
+            let Some(first) = expired.first_fragment else {
+                continue;
+            };
+            let in_port = Ipv4Header::peek(first.as_slice())
+                .ok()
+                .and_then(|h| self.port_of_addr(h.dst()))
+                .unwrap_or(0);
+            let ctx = ErrorContext::default();
+            let repr = IcmpRepr::REASSEMBLY_TIME_EXCEEDED;
+            self.send_error(in_port, repr, first.as_slice(), &ctx, now, sockets);
+        }
+    }
+
+    /// Turns the sockets' queued datagrams into IPv4 datagrams.
+    fn dispatch_sockets(&mut self, now: Instant, sockets: &mut SocketSet) -> bool {
+        if !sockets.has_pending_tx() {
+            return false;
+        }
+        sockets.autobind();
+        let mut work = false;
+        for handle in sockets.handles_with_tx() {
+            loop {
+                let job = match sockets.get_mut(handle) {
+                    Some(Socket::Udp(u)) => match (u.local, u.tx.pop()) {
+                        (Some(local), Some(d)) => Job::Udp(local, u.ttl, u.dont_fragment, d),
+                        _ => break,
+                    },
+                    Some(Socket::Icmp(c)) => match (c.ident, c.tx.pop()) {
+                        (Some(ident), Some(d)) => Job::Echo(ident, c.ttl, d),
+                        _ => break,
+                    },
+                    Some(Socket::Raw(r)) => match r.tx.pop() {
+                        Some(d) => Job::Raw(r.protocol, r.ttl, d),
+                        None => break,
+                    },
+                    None => break,
+                };
+                work = true;
+                let result = match job {
+                    Job::Udp(local, ttl, df, d) => 'udp: {
+                        let mut repr = Ipv4Repr::new(*local.ip(), *d.dst.ip(), IpProtocol::UDP);
+                        repr.ttl = ttl;
+                        repr.dont_fragment = df;
+                        // The source enters the UDP checksum: choose it now.
+                        if repr.src.is_unspecified() {
+                            match self.pick_source(repr.dst) {
+                                Some(src) => repr.src = src,
+                                None => {
+                                    self.stats.no_route += 1;
+                                    break 'udp Err(Error::NoRoute);
+                                }
+                            }
+                        }
+                        let udp = UdpRepr {
+                            src_port: local.port(),
+                            dst_port: d.dst.port(),
+                        };
+                        let builder = self.udp_policy.builder(&udp, repr.src, repr.dst);
+                        let r =
+                            self.send_ip(repr, d.data.as_slice().wrap_in(builder), now, sockets);
+                        match r {
+                            Ok(()) => self.udp_stats.record_sent(),
+                            Err(Error::QueueFull) => self.udp_stats.record_sndbuf_error(),
+                            Err(_) => {}
+                        }
+                        r
+                    }
+                    Job::Echo(ident, ttl, d) => {
+                        let mut repr =
+                            Ipv4Repr::new(Ipv4Addr::UNSPECIFIED, d.dst, IpProtocol::ICMP);
+                        repr.ttl = ttl;
+                        let echo = IcmpRepr::EchoRequest {
+                            ident,
+                            seq_no: d.seq_no,
+                        };
+                        self.send_ip(repr, d.data.as_slice().wrap_in(&echo), now, sockets)
+                    }
+                    Job::Raw(protocol, ttl, d) => {
+                        let mut repr = Ipv4Repr::new(Ipv4Addr::UNSPECIFIED, d.addr, protocol);
+                        repr.ttl = ttl;
+                        self.send_ip(repr, d.data.as_slice(), now, sockets)
+                    }
+                };
+                if let Err(e) = result {
+                    sockets.set_error(handle, e);
+                }
+            }
+        }
+        work
+    }
+
+    /// The source address for a datagram to `dst`, from the route.
+    fn pick_source(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        if self.has_address(dst) {
+            return Some(dst);
+        }
+        if dst.is_broadcast() {
+            return self.source_for(0, dst);
+        }
+        let m = self.routes.lookup(dst)?;
+        self.source_for(usize::from(m.route.interface.0), m.next_hop(dst))
+    }
+}
+
+/// One datagram taken from a socket.
+enum Job {
+    Udp(SocketAddrV4, u8, bool, crate::udp::TxDatagram),
+    Echo(u16, u8, crate::icmp::EchoOut),
+    Raw(IpProtocol, u8, crate::raw::RawData),
+}
+
+/// Receives from one device.
+struct RxVisitor<'a, H: PacketHook> {
+    iface: &'a mut Interface<H>,
+    sockets: &'a mut SocketSet,
+    port: usize,
+    now: Instant,
+}
+
+impl<H: PacketHook> DeviceVisitor for RxVisitor<'_, H> {
+    type Output = usize;
+    fn visit<D: Device>(&mut self, device: &mut D) -> usize {
+        let budget = self.iface.config.budget;
+        let (iface, sockets, port, now) =
+            (&mut *self.iface, &mut *self.sockets, self.port, self.now);
+        device.poll_rx(now, budget, |frame, meta, reply| {
+            if !iface.fast_echo(port, frame, meta, reply, sockets, now) {
+                iface.receive_frame(port, frame, meta, sockets, now);
+            }
+        })
+    }
+}
+
+/// Hands one device its queued frames and the neighbor cache's ARP
+/// packets.
+struct TxVisitor<'a, H: PacketHook> {
+    iface: &'a mut Interface<H>,
+    sockets: &'a mut SocketSet,
+    port: usize,
+    now: Instant,
+}
+
+impl<H: PacketHook> DeviceVisitor for TxVisitor<'_, H> {
+    type Output = usize;
+    fn visit<D: Device>(&mut self, device: &mut D) -> usize {
+        let now = self.now;
+        let Some(p) = self.iface.ports.get_mut(self.port) else {
+            return 0;
+        };
+        let mut sent = 0;
+        // ARP first: it unblocks everything else.
+        while p.neighbors.pending_transmits() > 0 {
+            let Some(token) = device.transmit(now) else {
+                break;
+            };
+            let Some(t) = p.neighbors.poll_transmit(now) else {
+                break;
+            };
+            let frame = lamina_netbuf::serialize::EmptyBody
+                .wrap_in(t.packet)
+                .wrap_in(t.ethernet_repr());
+            let Ok(len) = frame.serialized_len() else {
+                continue;
+            };
+            if token.consume(len, |out| frame.serialize_exact(out)).is_ok() {
+                sent += 1;
+            }
+        }
+        while !p.txq.is_empty() {
+            let Some(token) = device.transmit(now) else {
+                break;
+            };
+            let Some(o) = p.txq.pop_front() else { break };
+            let ok = match p.medium {
+                Medium::Ethernet => {
+                    let eth = EthernetRepr::new(p.mac, o.mac, EtherType::IPV4);
+                    let frame = o.packet.as_slice().wrap_in(eth);
+                    match frame.serialized_len() {
+                        Ok(len) => token.consume(len, |out| frame.serialize_exact(out)).is_ok(),
+                        Err(_) => false,
+                    }
+                }
+                _ => token
+                    .consume(o.packet.len(), |out| {
+                        out.copy_from_slice(o.packet.as_slice())
+                    })
+                    .is_ok(),
+            };
+            if ok {
+                sent += 1;
+            }
+        }
+        if p.txq.is_empty() {
+            sent += self
+                .iface
+                .egress_direct(self.port, device, self.sockets, now);
+        }
+        if sent > 0 {
+            self.iface.stats.tx_frames += sent as u64;
+            device.flush(now);
+        }
+        sent
+    }
+}
+
+/// Whether `H` is [`NoHooks`], whose verdict is always Accept: the fast
+/// paths that write a frame straight into a device buffer (which cannot
+/// be taken back) are used only then; with real hooks every datagram goes
+/// the general way, which runs them before anything is committed.
+fn hooks_are_noop<H>() -> bool {
+    core::any::type_name::<H>() == core::any::type_name::<NoHooks>()
+}

@@ -1,0 +1,352 @@
+//! UDP sockets.
+
+use alloc::vec::Vec;
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use lamina_udp::RxQueue;
+
+use crate::Error;
+use crate::queue::{Bounded, Sized2};
+
+/// The buffer limits of a [`UdpSocket`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct UdpConfig {
+    /// Datagrams waiting to be read (default 64); beyond, arrivals are
+    /// dropped and counted in [`UdpSocket::rx_dropped`].
+    pub rx_packets: usize,
+    /// Payload bytes waiting to be read (default 256 KiB).
+    pub rx_bytes: usize,
+    /// Datagrams waiting to be sent (default 64); beyond,
+    /// [`send_to`](UdpSocket::send_to) fails with [`Error::QueueFull`].
+    pub tx_packets: usize,
+    /// Payload bytes waiting to be sent (default 256 KiB).
+    pub tx_bytes: usize,
+}
+
+impl Default for UdpConfig {
+    fn default() -> UdpConfig {
+        UdpConfig {
+            rx_packets: 64,
+            rx_bytes: 256 * 1024,
+            tx_packets: 64,
+            tx_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// A datagram waiting to be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TxDatagram {
+    pub(crate) dst: SocketAddrV4,
+    pub(crate) data: Vec<u8>,
+}
+
+impl Sized2 for TxDatagram {
+    fn size(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// The largest UDP payload an IPv4 datagram carries (65535 − 20 − 8).
+pub const MAX_UDP_PAYLOAD: usize = 65_507;
+
+/// A UDP socket (RFC 768): datagrams in and out through bounded queues,
+/// an error slot for ICMP errors (RFC 1122 §4.1.3.3), and a broadcast
+/// flag.
+///
+/// Bind it through [`SocketSet::bind_udp`](crate::SocketSet::bind_udp),
+/// which refuses a port already taken and picks an ephemeral port for
+/// port 0, and connect it with
+/// [`SocketSet::connect_udp`](crate::SocketSet::connect_udp): the set
+/// keeps the port table (`lamina_udp::UdpTable`) that demultiplexes
+/// received datagrams. A socket that sends while unbound is given an
+/// ephemeral port by the interface. Payloads are copied once into the socket on send and
+/// once out of the frame on receive.
+#[derive(Debug, Clone)]
+pub struct UdpSocket {
+    pub(crate) local: Option<SocketAddrV4>,
+    pub(crate) remote: Option<SocketAddrV4>,
+    pub(crate) rx: RxQueue,
+    pub(crate) tx: Bounded<TxDatagram>,
+    pub(crate) error: Option<Error>,
+    pub(crate) broadcast: bool,
+    pub(crate) recv_errors: bool,
+    pub(crate) ttl: u8,
+    pub(crate) dont_fragment: bool,
+    /// Payload buffers kept for reuse (at most [`SPARE_BUFFERS`] of at
+    /// most [`SPARE_CAPACITY`] bytes), so that a steady flow of datagrams
+    /// allocates nothing.
+    spare: Vec<Vec<u8>>,
+}
+
+/// Payload buffers a socket keeps for reuse.
+const SPARE_BUFFERS: usize = 32;
+/// The largest buffer a socket keeps for reuse (a full Ethernet frame's
+/// payload, rounded up).
+const SPARE_CAPACITY: usize = 2048;
+
+impl Default for UdpSocket {
+    fn default() -> UdpSocket {
+        UdpSocket::new(UdpConfig::default())
+    }
+}
+
+impl UdpSocket {
+    /// An unbound socket with the limits of `config`.
+    pub fn new(config: UdpConfig) -> UdpSocket {
+        UdpSocket {
+            local: None,
+            remote: None,
+            rx: RxQueue::new(config.rx_packets, config.rx_bytes),
+            tx: Bounded::new(config.tx_packets, config.tx_bytes),
+            error: None,
+            broadcast: false,
+            recv_errors: false,
+            ttl: 64,
+            dont_fragment: false,
+            spare: Vec::new(),
+        }
+    }
+
+    /// The local address and port, once bound (the address may be
+    /// `0.0.0.0`: any of the interface's addresses).
+    pub fn local_addr(&self) -> Option<SocketAddrV4> {
+        self.local
+    }
+
+    /// The connected peer, if any.
+    pub fn peer_addr(&self) -> Option<SocketAddrV4> {
+        self.remote
+    }
+
+    /// Allows sending to broadcast addresses (`SO_BROADCAST`).
+    pub fn set_broadcast(&mut self, on: bool) {
+        self.broadcast = on;
+    }
+
+    /// Whether sending to broadcast addresses is allowed.
+    pub fn broadcast(&self) -> bool {
+        self.broadcast
+    }
+
+    /// Reports ICMP errors on an unconnected socket too (Linux
+    /// `IP_RECVERR`); by default only a connected socket reports them, as
+    /// Linux does.
+    pub fn set_recv_errors(&mut self, on: bool) {
+        self.recv_errors = on;
+    }
+
+    /// Sets Don't Fragment on datagrams sent from now on (Linux
+    /// `IP_PMTUDISC_DO`; default off): a datagram over the route's MTU
+    /// fails with [`Error::TooLong`] here, and a router with a smaller
+    /// next-hop MTU answers Fragmentation Needed, reported as
+    /// [`Error::Icmp`]`(MessageTooLong)` (RFC 1191).
+    pub fn set_dont_fragment(&mut self, on: bool) {
+        self.dont_fragment = on;
+    }
+
+    /// Sets the TTL of datagrams sent from now on (default 64).
+    pub fn set_ttl(&mut self, ttl: u8) {
+        self.ttl = ttl;
+    }
+
+    /// Queues `data` for `dst`. Fails with the pending ICMP error if there
+    /// is one (reporting it once), [`Error::Unaddressable`] for port 0,
+    /// the unspecified address or a broadcast without
+    /// [`set_broadcast`](Self::set_broadcast), [`Error::TooLong`] for a
+    /// payload larger than the queue or than IPv4 carries, and
+    /// [`Error::QueueFull`] when the transmit queue has no room now.
+    pub fn send_to(&mut self, data: &[u8], dst: SocketAddrV4) -> Result<(), Error> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if dst.port() == 0 || dst.ip().is_unspecified() {
+            return Err(Error::Unaddressable);
+        }
+        if dst.ip().is_broadcast() && !self.broadcast {
+            return Err(Error::Unaddressable);
+        }
+        if data.len() > MAX_UDP_PAYLOAD || !self.tx.fits(data.len()) {
+            return Err(Error::TooLong);
+        }
+        if !self.tx.has_room(data.len()) {
+            return Err(Error::QueueFull);
+        }
+        let data = self.buffer_with(data);
+        self.tx
+            .push(TxDatagram { dst, data })
+            .map_err(|_| Error::QueueFull)
+    }
+
+    /// A buffer holding a copy of `data`, reused if one is spare.
+    fn buffer_with(&mut self, data: &[u8]) -> Vec<u8> {
+        match self.spare.pop() {
+            Some(mut v) if data.len() <= v.capacity() => {
+                v.clear();
+                v.extend_from_slice(data);
+                v
+            }
+            _ => data.to_vec(),
+        }
+    }
+
+    /// Keeps `v` for reuse if there is room.
+    pub(crate) fn recycle(&mut self, v: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS && v.capacity() <= SPARE_CAPACITY {
+            self.spare.push(v);
+        }
+    }
+
+    /// Queues `data` for the connected peer.
+    pub fn send(&mut self, data: &[u8]) -> Result<(), Error> {
+        let peer = self.remote.ok_or(Error::NotConnected)?;
+        self.send_to(data, peer)
+    }
+
+    /// Reads the next datagram into `buf`: the bytes copied (a longer
+    /// datagram is cut, as POSIX does) and its source. Fails with the
+    /// pending ICMP error first, then [`Error::WouldBlock`] if nothing is
+    /// queued.
+    pub fn recv_from(&mut self, buf: &mut [u8]) -> Result<(usize, SocketAddrV4), Error> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let d = self.rx.pop().ok_or(Error::WouldBlock)?;
+        let n = d.payload.len().min(buf.len());
+        if let (Some(out), Some(src)) = (buf.get_mut(..n), d.payload.get(..n)) {
+            out.copy_from_slice(src);
+        }
+        let from = d.src;
+        self.recycle(d.payload);
+        Ok((n, from))
+    }
+
+    /// Reads the next datagram from the connected peer.
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        self.recv_from(buf).map(|(n, _)| n)
+    }
+
+    /// The next datagram without dequeuing it: its payload, its source and
+    /// the local address it was sent to.
+    pub fn peek(&self) -> Result<(&[u8], SocketAddrV4, Ipv4Addr), Error> {
+        self.rx
+            .peek()
+            .map(|d| (d.payload.as_slice(), d.src, d.dst))
+            .ok_or(Error::WouldBlock)
+    }
+
+    /// Takes the pending error, if any, without another call failing.
+    pub fn take_error(&mut self) -> Option<Error> {
+        self.error.take()
+    }
+
+    /// Whether a datagram waits to be read.
+    pub fn can_recv(&self) -> bool {
+        !self.rx.is_empty()
+    }
+
+    /// Whether a datagram of `len` bytes would be queued now.
+    pub fn can_send(&self, len: usize) -> bool {
+        self.tx.has_room(len)
+    }
+
+    /// Datagrams waiting to be read.
+    pub fn recv_queue_len(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Datagrams waiting to be sent.
+    pub fn send_queue_len(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Datagrams dropped because the receive queue was full.
+    pub fn rx_dropped(&self) -> u64 {
+        self.rx.drops()
+    }
+
+    /// Queues a received datagram; `false` if the queue was full (the
+    /// drop is counted).
+    pub(crate) fn deliver(&mut self, src: SocketAddrV4, dst: Ipv4Addr, data: &[u8]) -> bool {
+        if !self.rx.has_room(data.len()) {
+            // Counted as a drop by the queue.
+            return self.rx.push_slice(src, dst, data).is_ok();
+        }
+        let payload = self.buffer_with(data);
+        self.rx
+            .push(lamina_udp::RxDatagram { src, dst, payload })
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dst() -> SocketAddrV4 {
+        SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 7)
+    }
+
+    #[test]
+    fn send_to_refuses_what_cannot_be_sent() {
+        let mut s = UdpSocket::default();
+        let zero_port = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 0);
+        assert_eq!(s.send_to(b"x", zero_port), Err(Error::Unaddressable));
+        let bcast = SocketAddrV4::new(Ipv4Addr::BROADCAST, 67);
+        assert_eq!(s.send_to(b"x", bcast), Err(Error::Unaddressable));
+        s.set_broadcast(true);
+        assert_eq!(s.send_to(b"x", bcast), Ok(()));
+        let big = alloc::vec![0u8; MAX_UDP_PAYLOAD + 1];
+        assert_eq!(s.send_to(&big, dst()), Err(Error::TooLong));
+        assert_eq!(s.send(b"x"), Err(Error::NotConnected));
+    }
+
+    #[test]
+    fn a_full_transmit_queue_pushes_back() {
+        let config = UdpConfig {
+            tx_packets: 2,
+            ..UdpConfig::default()
+        };
+        let mut s = UdpSocket::new(config);
+        s.send_to(b"1", dst()).unwrap();
+        s.send_to(b"2", dst()).unwrap();
+        assert!(!s.can_send(1));
+        assert_eq!(s.send_to(b"3", dst()), Err(Error::QueueFull));
+        assert_eq!(s.send_queue_len(), 2);
+    }
+
+    /// RFC 1122 §4.1.3.3: a pending ICMP error is reported once, by the
+    /// next call, ahead of queued data.
+    #[test]
+    fn a_pending_error_is_reported_once_before_data() {
+        let mut s = UdpSocket::default();
+        let src = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 9), 9);
+        assert!(s.deliver(src, Ipv4Addr::new(192, 0, 2, 1), b"data"));
+        s.error = Some(Error::Icmp(lamina_icmp::IcmpErrorKind::ConnectionRefused));
+        let mut buf = [0u8; 2];
+        assert_eq!(
+            s.recv_from(&mut buf),
+            Err(Error::Icmp(lamina_icmp::IcmpErrorKind::ConnectionRefused))
+        );
+        assert_eq!(s.peek().map(|p| p.0.len()), Ok(4));
+        // Cut to the buffer, as POSIX.
+        assert_eq!(s.recv_from(&mut buf), Ok((2, src)));
+        assert_eq!(buf, *b"da");
+        assert_eq!(s.recv_from(&mut buf), Err(Error::WouldBlock));
+    }
+
+    #[test]
+    fn a_full_receive_queue_drops_and_counts() {
+        let config = UdpConfig {
+            rx_packets: 1,
+            ..UdpConfig::default()
+        };
+        let mut s = UdpSocket::new(config);
+        let src = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 9), 9);
+        assert!(s.deliver(src, Ipv4Addr::new(192, 0, 2, 1), b"a"));
+        assert!(!s.deliver(src, Ipv4Addr::new(192, 0, 2, 1), b"b"));
+        assert_eq!(s.rx_dropped(), 1);
+        assert_eq!(s.recv_queue_len(), 1);
+    }
+}

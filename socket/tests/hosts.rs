@@ -1,0 +1,472 @@
+//! Two and three hosts on in-memory wires with a fake clock: ARP, ping,
+//! UDP, ICMP errors delivered to sockets, and a router between subnets.
+
+mod common;
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use common::{Host, run};
+use lamina_arp::{ArpOperation, ArpPacket, NeighborState};
+use lamina_ethernet::{EtherType, EthernetFrame, MacAddr};
+use lamina_icmp::IcmpErrorKind;
+use lamina_ipv4::{IfaceId, Route};
+use lamina_netbuf::{Duration, Instant};
+use lamina_netdev::{Device, LinkConfig, RxToken, wire};
+use lamina_socket::{Error, IcmpSocket, InterfaceConfig, UdpSocket};
+
+const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+fn link() -> LinkConfig {
+    LinkConfig::new().with_latency(Duration::from_millis(1))
+}
+
+fn two_hosts() -> (Host, Host) {
+    let (pa, pb) = wire(link());
+    let a = Host::new(1, InterfaceConfig::default(), vec![(pa, "192.0.2.1/24")]);
+    let b = Host::new(2, InterfaceConfig::default(), vec![(pb, "192.0.2.2/24")]);
+    (a, b)
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// RFC 826 then RFC 792: the first ping waits for ARP, the reply comes
+/// back with the request's identifier, sequence number and data.
+#[test]
+fn ping_resolves_the_neighbour_then_gets_its_echo_reply() {
+    let (mut a, mut b) = two_hosts();
+    let mut now = Instant::ZERO;
+    let ping = a.sockets.add(IcmpSocket::default()).unwrap();
+    a.sockets.bind_icmp(ping, Some(77)).unwrap();
+    for seq in 0..5u16 {
+        let data = vec![seq as u8; 56];
+        a.sockets
+            .icmp(ping)
+            .unwrap()
+            .send_echo(B, seq, &data)
+            .unwrap();
+        run(&mut [&mut a, &mut b], &mut now, Duration::from_millis(100));
+        let r = a.sockets.icmp(ping).unwrap().recv_echo().unwrap();
+        assert_eq!((r.src, r.seq_no, r.data), (B, seq, data));
+    }
+    assert_eq!(
+        a.iface
+            .neighbors(IfaceId(0))
+            .unwrap()
+            .state(B)
+            .map(|s| s.is_usable()),
+        Some(true)
+    );
+    assert_eq!(b.iface.stats().echo_replies, 5);
+}
+
+/// RFC 768: a datagram reaches the socket bound to its port, byte for
+/// byte, and the answer comes back to the sender's ephemeral port.
+#[test]
+fn udp_echo_between_two_hosts_is_byte_exact() {
+    let (mut a, mut b) = two_hosts();
+    let mut now = Instant::ZERO;
+    let server = b.sockets.add(UdpSocket::default()).unwrap();
+    b.sockets
+        .bind_udp(server, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
+        .unwrap();
+    let client = a.sockets.add(UdpSocket::default()).unwrap();
+    let payloads: Vec<Vec<u8>> = vec![
+        vec![],
+        b"x".to_vec(),
+        (0..=255u8).collect(),
+        vec![0xa5; 1472],
+    ];
+    for p in &payloads {
+        a.sockets
+            .udp(client)
+            .unwrap()
+            .send_to(p, SocketAddrV4::new(B, 7))
+            .unwrap();
+    }
+    run(&mut [&mut a, &mut b], &mut now, secs(1));
+    let mut buf = [0u8; 2000];
+    for p in &payloads {
+        let (n, from) = b.sockets.udp(server).unwrap().recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &p[..]);
+        assert_eq!(*from.ip(), A);
+        assert!(from.port() >= lamina_socket::EPHEMERAL_FIRST);
+        b.sockets
+            .udp(server)
+            .unwrap()
+            .send_to(&buf[..n], from)
+            .unwrap();
+    }
+    run(&mut [&mut a, &mut b], &mut now, secs(2));
+    for p in &payloads {
+        let (n, from) = a.sockets.udp(client).unwrap().recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&p[..], SocketAddrV4::new(B, 7)));
+    }
+    assert_eq!(
+        a.sockets.udp(client).unwrap().recv_from(&mut buf),
+        Err(Error::WouldBlock)
+    );
+}
+
+/// RFC 1122 §4.1.3.1 and §4.1.3.3: a datagram to a closed port earns
+/// Port Unreachable, which the connected sender sees as "connection
+/// refused" on its next call.
+#[test]
+fn closed_port_gives_the_connected_sender_connection_refused() {
+    let (mut a, mut b) = two_hosts();
+    let mut now = Instant::ZERO;
+    let client = a.sockets.add(UdpSocket::default()).unwrap();
+    a.sockets
+        .bind_udp(client, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 40000))
+        .unwrap();
+    let peer = SocketAddrV4::new(B, 9999);
+    a.sockets.connect_udp(client, peer).unwrap();
+    a.sockets.udp(client).unwrap().send(b"anyone?").unwrap();
+    run(&mut [&mut a, &mut b], &mut now, secs(1));
+    let err = a
+        .sockets
+        .udp(client)
+        .unwrap()
+        .recv(&mut [0; 16])
+        .unwrap_err();
+    assert_eq!(err, Error::Icmp(IcmpErrorKind::ConnectionRefused));
+    #[cfg(feature = "std")]
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::ErrorKind::ConnectionRefused
+    );
+    // Reported once.
+    assert_eq!(
+        a.sockets.udp(client).unwrap().recv(&mut [0; 16]),
+        Err(Error::WouldBlock)
+    );
+    assert_eq!(b.iface.icmp_stats().errors_sent, 1);
+}
+
+/// Linux semantics: an unconnected socket does not get asynchronous
+/// errors unless it asked for them (IP_RECVERR).
+#[test]
+fn unconnected_socket_sees_errors_only_when_asked() {
+    let (mut a, mut b) = two_hosts();
+    let mut now = Instant::ZERO;
+    let quiet = a.sockets.add(UdpSocket::default()).unwrap();
+    let loud = a.sockets.add(UdpSocket::default()).unwrap();
+    a.sockets.udp(loud).unwrap().set_recv_errors(true);
+    for h in [quiet, loud] {
+        a.sockets
+            .udp(h)
+            .unwrap()
+            .send_to(b"x", SocketAddrV4::new(B, 9))
+            .unwrap();
+    }
+    run(&mut [&mut a, &mut b], &mut now, secs(1));
+    assert_eq!(a.sockets.udp(quiet).unwrap().take_error(), None);
+    assert_eq!(
+        a.sockets.udp(loud).unwrap().take_error(),
+        Some(Error::Icmp(IcmpErrorKind::ConnectionRefused))
+    );
+}
+
+/// RFC 1122 §3.2.2.1: when ARP gets no answer the datagram is dropped and
+/// the sender learns "host unreachable" from its own stack.
+#[test]
+fn arp_failure_reports_host_unreachable_to_the_sender() {
+    let (mut a, mut b) = two_hosts();
+    let mut now = Instant::ZERO;
+    let ghost = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 99), 5000);
+    let client = a.sockets.add(UdpSocket::default()).unwrap();
+    a.sockets.connect_udp(client, ghost).unwrap();
+    a.sockets.udp(client).unwrap().send(b"hello?").unwrap();
+    run(&mut [&mut a, &mut b], &mut now, secs(10));
+    assert_eq!(
+        a.sockets.udp(client).unwrap().take_error(),
+        Some(Error::Icmp(IcmpErrorKind::HostUnreachable))
+    );
+    assert_eq!(
+        a.iface.neighbors(IfaceId(0)).unwrap().stats().requests_sent,
+        3,
+        "mcast_solicit broadcast requests, then failure"
+    );
+
+    // A ping socket learns the same.
+    let ping = a.sockets.add(IcmpSocket::default()).unwrap();
+    a.sockets.bind_icmp(ping, None).unwrap();
+    a.sockets
+        .icmp(ping)
+        .unwrap()
+        .send_echo(Ipv4Addr::new(192, 0, 2, 98), 1, b"x")
+        .unwrap();
+    run(&mut [&mut a, &mut b], &mut now, secs(10));
+    assert_eq!(
+        a.sockets.icmp(ping).unwrap().recv_echo(),
+        Err(Error::Icmp(IcmpErrorKind::HostUnreachable))
+    );
+}
+
+/// RFC 5227 §2.3: adding an address announces it with gratuitous ARP.
+#[test]
+fn adding_an_address_sends_gratuitous_arp() {
+    let (pa, mut peer) = wire(LinkConfig::new());
+    let mut a = Host::new(1, InterfaceConfig::default(), vec![(pa, "192.0.2.1/24")]);
+    a.poll(Instant::ZERO);
+    let (rx, _) = peer.receive(Instant::ZERO).expect("an announcement");
+    let (op, spa, tpa, dst) = rx.consume(|f| {
+        let eth = EthernetFrame::parse(f).unwrap();
+        assert_eq!(eth.ethertype(), EtherType::ARP);
+        let arp = ArpPacket::parse(eth.payload()).unwrap();
+        (
+            arp.operation(),
+            arp.sender_protocol_addr(),
+            arp.target_protocol_addr(),
+            eth.dst(),
+        )
+    });
+    assert_eq!((spa, tpa, dst), (A, A, MacAddr::BROADCAST));
+    assert!(op == ArpOperation::REQUEST || op == ArpOperation::REPLY);
+}
+
+/// RFC 1122 §3.2.2.6: a ping to a directed broadcast is not answered by
+/// default (smurf), a ping to us is.
+#[test]
+fn ping_to_a_broadcast_is_ignored() {
+    let (mut a, mut b) = two_hosts();
+    let mut now = Instant::ZERO;
+    let ping = a.sockets.add(IcmpSocket::default()).unwrap();
+    a.sockets.bind_icmp(ping, None).unwrap();
+    a.sockets
+        .icmp(ping)
+        .unwrap()
+        .send_echo(Ipv4Addr::new(192, 0, 2, 255), 1, b"all of you")
+        .unwrap();
+    run(&mut [&mut a, &mut b], &mut now, secs(1));
+    assert_eq!(
+        a.sockets.icmp(ping).unwrap().recv_echo(),
+        Err(Error::WouldBlock)
+    );
+    assert_eq!(b.iface.stats().echo_replies, 0);
+}
+
+/// A router between 192.0.2.0/25 and 192.0.2.128/25 forwards both ways
+/// (RFC 1812 §5.2), decrementing the TTL.
+#[test]
+fn router_forwards_between_two_subnets_both_ways() {
+    let (pa, ra) = wire(link());
+    let (pb, rb) = wire(link());
+    let mut a = Host::new(1, InterfaceConfig::default(), vec![(pa, "192.0.2.10/25")]);
+    let mut b = Host::new(2, InterfaceConfig::default(), vec![(pb, "192.0.2.130/25")]);
+    let mut config = InterfaceConfig::default();
+    config.forwarding = true;
+    let mut r = Host::new(
+        3,
+        config,
+        vec![(ra, "192.0.2.1/25"), (rb, "192.0.2.129/25")],
+    );
+    a.iface
+        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 1), IfaceId(0))
+        .unwrap();
+    b.iface
+        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 129), IfaceId(0))
+        .unwrap();
+    let (a_ip, b_ip) = (Ipv4Addr::new(192, 0, 2, 10), Ipv4Addr::new(192, 0, 2, 130));
+    let mut now = Instant::ZERO;
+
+    let pa_h = a.sockets.add(IcmpSocket::default()).unwrap();
+    a.sockets.bind_icmp(pa_h, None).unwrap();
+    let pb_h = b.sockets.add(IcmpSocket::default()).unwrap();
+    b.sockets.bind_icmp(pb_h, None).unwrap();
+    a.sockets
+        .icmp(pa_h)
+        .unwrap()
+        .send_echo(b_ip, 1, b"a to b")
+        .unwrap();
+    b.sockets
+        .icmp(pb_h)
+        .unwrap()
+        .send_echo(a_ip, 2, b"b to a")
+        .unwrap();
+    run(&mut [&mut a, &mut b, &mut r], &mut now, secs(1));
+    let ra = a.sockets.icmp(pa_h).unwrap().recv_echo().unwrap();
+    assert_eq!((ra.src, ra.seq_no, &ra.data[..]), (b_ip, 1, &b"a to b"[..]));
+    let rb = b.sockets.icmp(pb_h).unwrap().recv_echo().unwrap();
+    assert_eq!((rb.src, rb.seq_no, &rb.data[..]), (a_ip, 2, &b"b to a"[..]));
+    assert_eq!(r.iface.stats().forwarded, 4);
+
+    // UDP through the router, and the TTL seen at the far end.
+    let raw = b
+        .sockets
+        .add(lamina_socket::RawSocket::new(
+            lamina_ipv4::IpProtocol::UDP,
+            8,
+            65536,
+        ))
+        .unwrap();
+    let server = b.sockets.add(UdpSocket::default()).unwrap();
+    b.sockets
+        .bind_udp(server, SocketAddrV4::new(b_ip, 7))
+        .unwrap();
+    let client = a.sockets.add(UdpSocket::default()).unwrap();
+    a.sockets
+        .udp(client)
+        .unwrap()
+        .send_to(b"through", SocketAddrV4::new(b_ip, 7))
+        .unwrap();
+    run(&mut [&mut a, &mut b, &mut r], &mut now, secs(1));
+    let mut buf = [0u8; 64];
+    let (n, from) = b.sockets.udp(server).unwrap().recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], *from.ip()), (&b"through"[..], a_ip));
+    let (n, _) = b.sockets.raw(raw).unwrap().recv_from(&mut buf).unwrap();
+    let ip = lamina_ipv4::Ipv4Packet::parse_verified(&buf[..n]).unwrap();
+    assert_eq!(ip.ttl(), 63, "one hop");
+}
+
+/// RFC 1812 §5.3.1: a datagram whose TTL runs out at the router earns
+/// Time Exceeded, which reaches the sender's socket.
+#[test]
+fn ttl_running_out_at_the_router_reaches_the_sender() {
+    let (pa, ra) = wire(link());
+    let (_pb, rb) = wire(link());
+    let mut a = Host::new(1, InterfaceConfig::default(), vec![(pa, "192.0.2.10/25")]);
+    let mut config = InterfaceConfig::default();
+    config.forwarding = true;
+    let mut r = Host::new(
+        3,
+        config,
+        vec![(ra, "192.0.2.1/25"), (rb, "192.0.2.129/25")],
+    );
+    a.iface
+        .routes_mut()
+        .insert(
+            "192.0.2.128/25".parse().unwrap(),
+            Route::via(Ipv4Addr::new(192, 0, 2, 1), IfaceId(0)),
+        )
+        .unwrap();
+    let mut now = Instant::ZERO;
+    let client = a.sockets.add(UdpSocket::default()).unwrap();
+    let far = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 130), 7);
+    a.sockets.connect_udp(client, far).unwrap();
+    a.sockets.udp(client).unwrap().set_ttl(1);
+    a.sockets.udp(client).unwrap().send(b"short-lived").unwrap();
+    run(&mut [&mut a, &mut r], &mut now, secs(1));
+    assert_eq!(
+        a.sockets.udp(client).unwrap().take_error(),
+        Some(Error::Icmp(IcmpErrorKind::TtlExceeded))
+    );
+    assert_eq!(r.iface.stats().forwarded, 0);
+}
+
+/// A router with no route answers Network Unreachable (RFC 1812 §5.2.7.1).
+#[test]
+fn router_without_a_route_answers_network_unreachable() {
+    let (pa, ra) = wire(link());
+    let mut a = Host::new(1, InterfaceConfig::default(), vec![(pa, "192.0.2.10/25")]);
+    let mut config = InterfaceConfig::default();
+    config.forwarding = true;
+    let mut r = Host::new(3, config, vec![(ra, "192.0.2.1/25")]);
+    a.iface
+        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 1), IfaceId(0))
+        .unwrap();
+    let mut now = Instant::ZERO;
+    let client = a.sockets.add(UdpSocket::default()).unwrap();
+    let far = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 1), 7);
+    a.sockets.connect_udp(client, far).unwrap();
+    a.sockets.udp(client).unwrap().send(b"nowhere").unwrap();
+    run(&mut [&mut a, &mut r], &mut now, secs(1));
+    assert_eq!(
+        a.sockets.udp(client).unwrap().take_error(),
+        Some(Error::Icmp(IcmpErrorKind::NetworkUnreachable))
+    );
+}
+
+/// Our own address is delivered locally without touching a device.
+#[test]
+fn datagrams_to_our_own_address_loop_back() {
+    let (mut a, _b) = two_hosts();
+    let server = a.sockets.add(UdpSocket::default()).unwrap();
+    a.sockets
+        .bind_udp(server, SocketAddrV4::new(A, 53))
+        .unwrap();
+    let client = a.sockets.add(UdpSocket::default()).unwrap();
+    a.sockets
+        .udp(client)
+        .unwrap()
+        .send_to(b"self", SocketAddrV4::new(A, 53))
+        .unwrap();
+    a.poll(Instant::ZERO);
+    let mut buf = [0u8; 8];
+    let (n, from) = a.sockets.udp(server).unwrap().recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], *from.ip()), (&b"self"[..], A));
+    assert_eq!(
+        a.iface.neighbors(IfaceId(0)).unwrap().state(A),
+        None::<NeighborState>
+    );
+}
+
+/// A hook that records where it was called and drops UDP leaving us.
+#[derive(Default)]
+struct Recorder {
+    seen: Vec<lamina_ipv4::hook::HookPoint>,
+}
+
+impl lamina_ipv4::hook::PacketHook for Recorder {
+    fn hook(
+        &mut self,
+        point: lamina_ipv4::hook::HookPoint,
+        packet: &mut [u8],
+        _input: Option<IfaceId>,
+        _output: Option<IfaceId>,
+        _now: Instant,
+    ) -> lamina_ipv4::hook::Verdict {
+        use lamina_ipv4::hook::{HookPoint, Verdict};
+        self.seen.push(point);
+        let udp = packet.get(9) == Some(&17);
+        if udp && point == HookPoint::Output {
+            Verdict::Drop
+        } else {
+            Verdict::Accept
+        }
+    }
+}
+
+/// The packet hooks see a local datagram at Output and PostRouting, a
+/// received one at PreRouting and Input, and a dropped send is reported
+/// to the socket.
+#[test]
+fn packet_hooks_see_local_traffic_and_can_refuse_it() {
+    use lamina_ipv4::hook::HookPoint as P;
+    use lamina_netbuf::SeededRng;
+    use lamina_socket::{Interface, SocketSet};
+    let (mut da, mut db) = wire(link());
+    let mut rng = SeededRng::new(5);
+    let mut a = Interface::with_hooks(InterfaceConfig::default(), Recorder::default(), &mut rng);
+    let ia = a.add_device(&da, MacAddr::new(2, 0, 0, 0, 0, 1)).unwrap();
+    a.add_address(ia, "192.0.2.1/24".parse().unwrap(), Instant::ZERO)
+        .unwrap();
+    let mut b = Interface::new(InterfaceConfig::default(), &mut rng);
+    let ib = b.add_device(&db, MacAddr::new(2, 0, 0, 0, 0, 2)).unwrap();
+    b.add_address(ib, "192.0.2.2/24".parse().unwrap(), Instant::ZERO)
+        .unwrap();
+    let (mut sa, mut sb) = (SocketSet::new(4, &mut rng), SocketSet::new(4, &mut rng));
+    let ping = sa.add(IcmpSocket::default()).unwrap();
+    sa.bind_icmp(ping, None).unwrap();
+    sa.icmp(ping).unwrap().send_echo(B, 1, b"hooked").unwrap();
+    let mut now = Instant::ZERO;
+    for _ in 0..20 {
+        a.poll(now, &mut da, &mut sa);
+        b.poll(now, &mut db, &mut sb);
+        now += Duration::from_millis(1);
+    }
+    assert!(sa.icmp(ping).unwrap().recv_echo().is_ok());
+    assert_eq!(
+        a.hooks().seen,
+        [P::Output, P::PostRouting, P::PreRouting, P::Input]
+    );
+
+    let udp = sa.add(UdpSocket::default()).unwrap();
+    sa.connect_udp(udp, SocketAddrV4::new(B, 7)).unwrap();
+    sa.udp(udp).unwrap().send(b"filtered").unwrap();
+    a.poll(now, &mut da, &mut sa);
+    assert_eq!(sa.udp(udp).unwrap().take_error(), Some(Error::Filtered));
+    assert_eq!(a.stats().hook_dropped, 1);
+}
