@@ -112,6 +112,13 @@ pub enum Verdict {
 /// Something that inspects, rewrites and judges datagrams at the hook
 /// points; see the [module docs](self) for the calling protocol.
 pub trait PacketHook {
+    /// Whether this hook accepts every packet without looking at it (as
+    /// [`NoHooks`] does). A stack may then skip calling it and take fast
+    /// paths that commit a packet before the hooks would have run (such as
+    /// writing a reply straight into a device's transmit buffer). Leave it
+    /// `false` for any hook that inspects packets.
+    const ACCEPTS_ALL: bool = false;
+
     /// Judges `packet` (an IPv4 datagram, which may be rewritten in
     /// place) at `point`, received on `input` and leaving through
     /// `output` where known, at `now`.
@@ -130,6 +137,8 @@ pub trait PacketHook {
 pub struct NoHooks;
 
 impl PacketHook for NoHooks {
+    const ACCEPTS_ALL: bool = true;
+
     #[inline(always)]
     fn hook(
         &mut self,
@@ -144,6 +153,8 @@ impl PacketHook for NoHooks {
 }
 
 impl<H: PacketHook + ?Sized> PacketHook for &mut H {
+    const ACCEPTS_ALL: bool = H::ACCEPTS_ALL;
+
     #[inline]
     fn hook(
         &mut self,
@@ -160,6 +171,8 @@ impl<H: PacketHook + ?Sized> PacketHook for &mut H {
 /// Two hooks in a row: the second sees the datagram only if the first
 /// accepts it (and sees its rewrites).
 impl<A: PacketHook, B: PacketHook> PacketHook for (A, B) {
+    const ACCEPTS_ALL: bool = A::ACCEPTS_ALL && B::ACCEPTS_ALL;
+
     #[inline]
     fn hook(
         &mut self,
@@ -178,6 +191,8 @@ impl<A: PacketHook, B: PacketHook> PacketHook for (A, B) {
 
 /// An optional hook: `None` accepts everything.
 impl<H: PacketHook> PacketHook for Option<H> {
+    const ACCEPTS_ALL: bool = H::ACCEPTS_ALL;
+
     #[inline]
     fn hook(
         &mut self,

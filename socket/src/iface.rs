@@ -1779,10 +1779,11 @@ impl<H: PacketHook> DeviceVisitor for TxVisitor<'_, H> {
     }
 }
 
-/// Whether `H` is [`NoHooks`], whose verdict is always Accept: the fast
-/// paths that write a frame straight into a device buffer (which cannot
-/// be taken back) are used only then; with real hooks every datagram goes
-/// the general way, which runs them before anything is committed.
-fn hooks_are_noop<H>() -> bool {
-    core::any::type_name::<H>() == core::any::type_name::<NoHooks>()
+/// Whether `H` accepts everything unseen ([`PacketHook::ACCEPTS_ALL`], as
+/// [`NoHooks`] does): the fast paths that write a frame straight into a
+/// device buffer (which cannot be taken back) are used only then; with
+/// real hooks every datagram goes the general way, which runs them before
+/// anything is committed.
+fn hooks_are_noop<H: PacketHook>() -> bool {
+    H::ACCEPTS_ALL
 }

@@ -3,17 +3,16 @@
 //! `Interface` against smoltcp's, on the same device (a
 //! `lamina_netdev::wire` port, adapted to smoltcp's `phy::Device`).
 //!
-//! - `icmp_echo_rtt`: one ping and its reply per iteration (elements =
-//!   round trips).
-//! - `udp_64` / `udp_1472`: a batch of datagrams from one host's UDP
-//!   socket to the other's per iteration (elements = datagrams).
+//! - `lamina/ping`, `smoltcp/ping`: one ping and its reply per iteration
+//!   (elements = round trips).
+//! - `lamina/udp-64`, `smoltcp/udp-64`, `lamina/udp-1472`,
+//!   `smoltcp/udp-1472`: a batch of datagrams from one host's UDP socket
+//!   to the other's per iteration (elements = datagrams).
 //!
 //! Both stacks resolve ARP before the measurement, compute and verify
 //! every checksum, and copy payloads in and out of their sockets.
 //!
-//! Run with `cargo run --release -p lamina-socket --example stack-bench
-//! -- --bench` (criterion arguments follow). It is meant to move to
-//! `benches/benches/stack.rs` as the `stack` group.
+//! Run with `cargo bench -p lamina-benches --bench stack`.
 
 use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -318,14 +317,14 @@ fn stack(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     let mut l = lamina_side::pair();
     let mut seq = 0u16;
-    g.bench_function("icmp_echo_rtt/lamina", |b| {
+    g.bench_function("lamina/ping", |b| {
         b.iter(|| {
             seq = seq.wrapping_add(1);
             black_box(l.ping_once(seq, &data))
         })
     });
     let mut s = smol_side::pair();
-    g.bench_function("icmp_echo_rtt/smoltcp", |b| {
+    g.bench_function("smoltcp/ping", |b| {
         b.iter(|| {
             seq = seq.wrapping_add(1);
             black_box(s.ping_once(seq, &data))
@@ -336,13 +335,13 @@ fn stack(c: &mut Criterion) {
     for size in [64usize, 1472] {
         let payload = vec![0x5au8; size];
         g.throughput(Throughput::Elements(BATCH as u64));
-        g.bench_function(format!("udp_{size}/lamina"), |b| {
+        g.bench_function(format!("lamina/udp-{size}"), |b| {
             b.iter(|| {
                 let n = l.udp_batch(&payload, &mut buf);
                 assert_eq!(n, BATCH * size);
             })
         });
-        g.bench_function(format!("udp_{size}/smoltcp"), |b| {
+        g.bench_function(format!("smoltcp/udp-{size}"), |b| {
             b.iter(|| {
                 let n = s.udp_batch(&payload, &mut buf);
                 assert_eq!(n, BATCH * size);
