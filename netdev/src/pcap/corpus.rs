@@ -11,7 +11,7 @@
 //! ```no_run
 //! use lamina_netdev::pcap::corpus;
 //!
-//! let Some(dir) = corpus::dir() else { return };
+//! let Some(dir) = corpus::dir() else { return Ok(()) };
 //! let capture = corpus::Capture::load(&dir.join("pcapplusplus__ArpRequestPacket.pcap"))?;
 //! let decode = corpus::Decode::load_beside(&capture.path)?;
 //! for (frame, row) in capture.frames.iter().zip(decode.rows()) {
