@@ -145,6 +145,7 @@ fn interoperates_with_the_linux_kernel_over_tap() {
         None,
     );
     assert!(out.contains(" 0% packet loss"), "{out}");
+    report("ping -c 50", &out);
 
     // A 4000-byte ping, fragmented both ways over MTU 1500.
     let out = ns.run(
@@ -152,6 +153,7 @@ fn interoperates_with_the_linux_kernel_over_tap() {
         None,
     );
     assert!(out.contains(" 0% packet loss"), "{out}");
+    report("ping -s 4000", &out);
 
     // UDP echo through socat, byte for byte.
     let payload: Vec<u8> = (0..1000u32).map(|i| b'a' + (i % 26) as u8).collect();
@@ -160,6 +162,10 @@ fn interoperates_with_the_linux_kernel_over_tap() {
         Some(&payload),
     );
     assert_eq!(got.as_bytes(), &payload[..]);
+    println!(
+        "interop: socat UDP echo of {} bytes: byte-exact",
+        payload.len()
+    );
 
     // We ping the kernel.
     let mut ping = stack.ping_socket().expect("ping socket");
@@ -178,12 +184,26 @@ fn interoperates_with_the_linux_kernel_over_tap() {
     let r = ping.recv().expect("the kernel answers a fragmented ping");
     assert_eq!((r.seq_no, r.data.len()), (100, 4000));
     assert_eq!(r.data, big);
+    println!(
+        "interop: lamina pinged the kernel: 5 replies, and a 4000-byte fragmented ping answered"
+    );
 
     // The kernel's ARP entry for us is confirmed.
     let neigh = ns.run(&["ip", "neigh", "show", "192.0.2.2"], None);
     assert!(neigh.contains("REACHABLE"), "{neigh}");
+    println!("interop: kernel neighbour entry: {}", neigh.trim());
 
     drop(stack);
     let _ = server.join();
     drop(ns);
+}
+
+/// Prints ping's summary lines (loss and round-trip times).
+fn report(what: &str, ping_output: &str) {
+    for line in ping_output
+        .lines()
+        .filter(|l| l.contains("packet loss") || l.starts_with("rtt"))
+    {
+        println!("interop: {what}: {line}");
+    }
 }
