@@ -632,14 +632,30 @@ impl<P: PacketLen> NeighborCache<P> {
     /// for it, uses it as the sender of requests for neighbours on its
     /// subnet, and announces it (`announce_count` gratuitous ARPs,
     /// `announce_interval` apart, the first at once; RFC 5227 §2.3). Any
-    /// neighbour entry for `ip` is removed, with its waiting packets.
-    /// Adding an address already ours only updates its prefix length.
+    /// neighbour entry for `ip`, or for the directed broadcast of its
+    /// subnet (which from now on maps straight to the broadcast MAC), is
+    /// removed with its waiting packets. Adding an address already ours
+    /// only updates its prefix length (and likewise removes an entry for
+    /// the new prefix's directed broadcast).
     pub fn add_address(&mut self, ip: Ipv4Addr, prefix_len: u8, now: Instant) -> Result<(), Error> {
         if prefix_len > 32 {
             return Err(Error::InvalidPrefixLen { prefix_len });
         }
         if ip.is_unspecified() || ip.is_loopback() || ip.is_multicast() || ip.is_broadcast() {
             return Err(Error::InvalidAddress { ip });
+        }
+        let address = OurAddress {
+            ip,
+            prefix_len,
+            announce_left: 0,
+            next_announce: None,
+            last_defended: None,
+        };
+        // The subnet's directed broadcast is no neighbour any more.
+        let mask = address.mask();
+        let broadcast = Ipv4Addr::from(u32::from(ip) | !mask);
+        if address.is_directed_broadcast(broadcast) {
+            self.remove_entry(broadcast);
         }
         if let Some(a) = self.addresses.iter_mut().find(|a| a.ip == ip) {
             a.prefix_len = prefix_len;
@@ -651,13 +667,7 @@ impl<P: PacketLen> NeighborCache<P> {
             });
         }
         self.remove_entry(ip);
-        self.addresses.push(OurAddress {
-            ip,
-            prefix_len,
-            announce_left: 0,
-            next_announce: None,
-            last_defended: None,
-        });
+        self.addresses.push(address);
         self.announce(ip, now)
     }
 

@@ -6,13 +6,18 @@
 //! which replays every committed seed through it.
 
 pub mod arp;
+pub mod arp_cache;
 pub mod ethernet;
 pub mod frame;
 pub mod icmp;
+pub mod icmp_policy;
 pub mod ipv4;
+pub mod pci_config;
+pub mod reassembly;
 pub mod roundtrip;
 pub mod tcp;
 pub mod udp;
+pub mod udp_table;
 
 /// Every checksum kernel agrees with the RFC 1071 reference, at any length
 /// and alignment, and incremental updates agree with recomputation.
@@ -57,4 +62,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("tcp", tcp::fuzz),
     ("frame", frame::fuzz),
     ("roundtrip", roundtrip::fuzz),
+    ("pci_config", pci_config::fuzz),
+    ("reassembly", reassembly::fuzz),
+    ("arp_cache", arp_cache::fuzz),
+    ("icmp_policy", icmp_policy::fuzz),
+    ("udp_table", udp_table::fuzz),
 ];

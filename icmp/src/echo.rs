@@ -236,9 +236,19 @@ pub fn echo_reply_in_place(message: &mut [u8]) -> Result<EchoId, Error> {
     }
     // The first 16-bit word (type, code) goes from (8, code) to (0, 0).
     let old_word = u16::from_be_bytes([msg_type, code]);
-    let sum = checksum::update_u16(u16::from_be_bytes([c0, c1]), old_word, 0);
+    let mut sum = checksum::update_u16(u16::from_be_bytes([c0, c1]), old_word, 0);
+    // RFC 1624 eqn. 3 gives 0x0000 whenever the reply's words sum to
+    // zero. That is right unless the reply is all zero bytes (identifier,
+    // sequence number and data zero; the request's type 8 never was):
+    // then the checksum is 0xffff, and 0x0000 fails verification.
+    let ids_zero = u32::from_be_bytes([i0, i1, s0, s1]) == 0;
+    if sum == 0 && ids_zero && message.iter().skip(ICMP_HEADER_LEN).all(|b| *b == 0) {
+        sum = 0xffff;
+    }
     let [n0, n1] = sum.to_be_bytes();
-    *header = [0, 0, n0, n1, i0, i1, s0, s1];
+    if let Some(header) = message.first_chunk_mut::<ICMP_HEADER_LEN>() {
+        *header = [0, 0, n0, n1, i0, i1, s0, s1];
+    }
     Ok(EchoId {
         ident: u16::from_be_bytes([i0, i1]),
         seq_no: u16::from_be_bytes([s0, s1]),

@@ -1099,3 +1099,35 @@ fn debug_output_names_the_cache() {
     let s = alloc::format!("{c:?}");
     assert!(s.starts_with("NeighborCache"), "{s}");
 }
+
+#[test]
+fn adding_an_address_forgets_its_subnets_directed_broadcast_rfc_1812_section_4_2_3_1() {
+    // 198.51.100.255 is an ordinary (unresolved) neighbour while the only
+    // address is 192.0.2.1/24.
+    let mut c = cache();
+    let bcast = Ipv4Addr::new(198, 51, 100, 255);
+    assert!(matches!(
+        c.resolve(bcast, pkt(1), ms(0)),
+        Resolution::Queued { .. }
+    ));
+    assert_eq!(c.state(bcast), Some(NeighborState::Incomplete));
+    assert_eq!(drain_tx(&mut c, ms(0)).len(), 1, "the first request");
+    // Once 198.51.100.7/24 is ours, that address is the subnet's directed
+    // broadcast: no entry, no more requests, and it maps to the broadcast
+    // MAC at once.
+    c.add_address(Ipv4Addr::new(198, 51, 100, 7), 24, ms(10))
+        .unwrap();
+    assert_eq!(c.state(bcast), None);
+    assert!(
+        drain_tx(&mut c, secs(5))
+            .iter()
+            .all(|t| t.packet.target_protocol_addr != bcast)
+    );
+    assert!(matches!(
+        c.resolve(bcast, pkt(2), secs(5)),
+        Resolution::Ready {
+            mac: MacAddr::BROADCAST,
+            ..
+        }
+    ));
+}

@@ -140,6 +140,30 @@ fn in_place_reply_equals_the_copied_reply_rfc_1624() {
 }
 
 #[test]
+fn in_place_reply_of_an_all_zero_echo_has_checksum_0xffff_rfc_1624_section_3() {
+    // Identifier 0, sequence number 0, no data: the reply is all zero but
+    // its checksum, which must then be 0xffff (the complement of a zero
+    // sum), not the 0x0000 that RFC 1624 eqn. 3 alone yields.
+    for data in [&[][..], &[0u8; 5][..]] {
+        let mut msg = request(0, 0, data);
+        assert_eq!(&msg[2..4], &[0xf7, 0xff]);
+        echo_reply_in_place(&mut msg).unwrap();
+        let copied = EchoReply::new(&IcmpPacket::parse_verified(&request(0, 0, data)).unwrap())
+            .unwrap()
+            .serialize_vec(0)
+            .unwrap();
+        assert_eq!(msg, copied.as_slice());
+        assert_eq!(&msg[2..4], &[0xff, 0xff]);
+        assert!(IcmpPacket::parse_verified(&msg).is_ok());
+    }
+    // A reply whose words sum to 0xffff keeps its 0x0000 checksum.
+    let mut msg = request(0xffff, 0, &[]);
+    echo_reply_in_place(&mut msg).unwrap();
+    assert_eq!(&msg[2..4], &[0, 0]);
+    assert!(IcmpPacket::parse_verified(&msg).is_ok());
+}
+
+#[test]
 fn datagram_in_place_turns_the_ip_header_around_rfc_1122_section_3_2_2_6() {
     let ip = Ipv4Repr {
         ttl: 3,

@@ -181,6 +181,13 @@ pub fn ipv4_pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u1
 ///
 /// `checksum` and the result are the values as stored in the header. The
 /// field must lie at an even offset from the start of the checksummed data.
+///
+/// One's-complement arithmetic has two zeros: where the updated data sum
+/// to zero this gives `0x0000`, which is right unless every byte covered
+/// (checksum field aside) is zero, in which case a full recomputation
+/// gives `0xffff` and only that verifies. Callers that can produce
+/// all-zero data (an ICMP echo reply with zero identifier, sequence and
+/// data) must handle that case.
 #[inline]
 pub const fn update_u16(checksum: u16, old: u16, new: u16) -> u16 {
     let acc = (!checksum) as u64 + (!old) as u64 + new as u64;
