@@ -652,13 +652,15 @@ impl<P: PacketLen> NeighborCache<P> {
             last_defended: None,
         };
         // The subnet's directed broadcast is no neighbour any more.
-        let mask = address.mask();
-        let broadcast = Ipv4Addr::from(u32::from(ip) | !mask);
-        if address.is_directed_broadcast(broadcast) {
-            self.remove_entry(broadcast);
-        }
+        let broadcast = Ipv4Addr::from(u32::from(ip) | !address.mask());
+        let broadcast = address
+            .is_directed_broadcast(broadcast)
+            .then_some(broadcast);
         if let Some(a) = self.addresses.iter_mut().find(|a| a.ip == ip) {
             a.prefix_len = prefix_len;
+            if let Some(b) = broadcast {
+                self.remove_entry(b);
+            }
             return Ok(());
         }
         if self.addresses.len() >= self.config.max_addresses {
@@ -667,6 +669,9 @@ impl<P: PacketLen> NeighborCache<P> {
             });
         }
         self.remove_entry(ip);
+        if let Some(b) = broadcast {
+            self.remove_entry(b);
+        }
         self.addresses.push(address);
         self.announce(ip, now)
     }

@@ -264,12 +264,23 @@ impl Harness {
             Op::AddAddress { ip, prefix_len } => {
                 let ip = pick(&IPS, ip);
                 let ours = self.cache.is_our_address(ip);
-                if self.cache.add_address(ip, prefix_len % 34, now).is_ok() {
+                let prefix_len = prefix_len % 34;
+                if self.cache.add_address(ip, prefix_len, now).is_ok() {
                     assert!(self.cache.is_our_address(ip));
                     if !ours {
                         // Its neighbour entry went, with the packets.
                         self.forget(ip);
                         assert!(self.cache.get(ip).is_none());
+                    }
+                    // So did an entry for the subnet's directed broadcast
+                    // (prefixes up to /30 have one, RFC 3021).
+                    if prefix_len <= 30 {
+                        let mask = u32::MAX
+                            .checked_shl(32 - u32::from(prefix_len))
+                            .unwrap_or(0);
+                        let bcast = Ipv4Addr::from(u32::from(ip) | !mask);
+                        self.forget(bcast);
+                        assert!(self.cache.get(bcast).is_none());
                     }
                 }
             }
