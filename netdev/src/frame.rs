@@ -79,7 +79,7 @@ impl FreeList {
         None
     }
 
-    /// Returns a buffer taken from this list. An empty placeholder (left
+    /// Returns a buffer taken from this list. An empty stand-in buffer (left
     /// behind by `mem::take`) is ignored.
     #[inline]
     pub(crate) fn give(&mut self, buf: Vec<u8>) {
@@ -113,7 +113,7 @@ mod tests {
         let b = fl.take().unwrap();
         assert!(fl.take().is_none());
         fl.give(a);
-        fl.give(Vec::new()); // a placeholder is ignored
+        fl.give(Vec::new()); // an empty buffer is ignored
         let c = fl.take().unwrap();
         assert_eq!(c.len(), 8);
         assert!(fl.take().is_none());
