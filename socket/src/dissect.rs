@@ -195,6 +195,10 @@ pub struct Dissection {
     pub udp: Option<UdpInfo>,
     /// Why the walk stopped early: the first layer that did not parse.
     pub error: Option<String>,
+    /// Whether that layer is well-formed but of a kind Lamina does not
+    /// implement (ARP for hardware other than Ethernet or protocols other
+    /// than IPv4), rather than malformed.
+    pub unsupported: bool,
 }
 
 /// Dissects one frame of `link` type. `orig_len` is its length on the wire
@@ -249,7 +253,14 @@ fn arp(d: &mut Dissection, bytes: &[u8]) {
                 sha: p.sender_hardware_addr(),
             })
         }
-        Err(e) => fail(d, "arp", e),
+        Err(e) => {
+            d.unsupported = matches!(
+                e,
+                lamina_arp::Error::UnsupportedHardware { .. }
+                    | lamina_arp::Error::UnsupportedProtocol { .. }
+            );
+            fail(d, "arp", e)
+        }
     }
 }
 
