@@ -130,6 +130,22 @@ pub trait PacketHook {
         output: Option<IfaceId>,
         now: Instant,
     ) -> Verdict;
+
+    /// A datagram the hook wants to send itself (such as the ICMP
+    /// unreachable or TCP RST of a `reject` rule): the hook writes a
+    /// complete IPv4 datagram (header with a correct checksum, and
+    /// payload) into `buf` and returns its length, or `None` when it has
+    /// nothing (left) to send. The caller routes it as a locally
+    /// originated datagram without passing it through the hooks again, and
+    /// keeps calling until `None` (bounded by its own budget), after every
+    /// hook call that returned [`Verdict::Stolen`] or [`Verdict::Drop`] and
+    /// on each poll. A datagram longer than `buf` must be dropped by the
+    /// hook. The default sends nothing.
+    #[inline]
+    fn next_injected(&mut self, buf: &mut [u8], now: Instant) -> Option<usize> {
+        let _ = (buf, now);
+        None
+    }
 }
 
 /// Accepts everything: the default hook, costing nothing.
@@ -166,6 +182,11 @@ impl<H: PacketHook + ?Sized> PacketHook for &mut H {
     ) -> Verdict {
         (**self).hook(point, packet, input, output, now)
     }
+
+    #[inline]
+    fn next_injected(&mut self, buf: &mut [u8], now: Instant) -> Option<usize> {
+        (**self).next_injected(buf, now)
+    }
 }
 
 /// Two hooks in a row: the second sees the datagram only if the first
@@ -187,6 +208,13 @@ impl<A: PacketHook, B: PacketHook> PacketHook for (A, B) {
             other => other,
         }
     }
+
+    #[inline]
+    fn next_injected(&mut self, buf: &mut [u8], now: Instant) -> Option<usize> {
+        self.0
+            .next_injected(buf, now)
+            .or_else(|| self.1.next_injected(buf, now))
+    }
 }
 
 /// An optional hook: `None` accepts everything.
@@ -206,6 +234,11 @@ impl<H: PacketHook> PacketHook for Option<H> {
             Some(h) => h.hook(point, packet, input, output, now),
             None => Verdict::Accept,
         }
+    }
+
+    #[inline]
+    fn next_injected(&mut self, buf: &mut [u8], now: Instant) -> Option<usize> {
+        self.as_mut().and_then(|h| h.next_injected(buf, now))
     }
 }
 

@@ -67,6 +67,7 @@ extern crate std;
 mod buf;
 pub mod checksum;
 mod error;
+pub mod hash;
 mod pool;
 pub mod rng;
 pub mod serialize;
