@@ -442,27 +442,23 @@ impl<P> Entry<P> {
     /// Moves to `state` with its timer at `at`.
     fn enter(
         &mut self,
-        timers: &mut BTreeSet<(Instant, Ipv4Addr)>,
+        timers: &mut Timers,
         ip: Ipv4Addr,
         state: NeighborState,
         at: Option<Instant>,
     ) {
         self.state = state;
         self.probes = 0;
+        timers.epoch = timers.epoch.wrapping_add(1);
         self.set_timer(timers, ip, at);
     }
 
-    fn set_timer(
-        &mut self,
-        timers: &mut BTreeSet<(Instant, Ipv4Addr)>,
-        ip: Ipv4Addr,
-        at: Option<Instant>,
-    ) {
+    fn set_timer(&mut self, timers: &mut Timers, ip: Ipv4Addr, at: Option<Instant>) {
         if let Some(old) = self.timer.take() {
-            timers.remove(&(old, ip));
+            timers.set.remove(&(old, ip));
         }
         if let Some(at) = at {
-            timers.insert((at, ip));
+            timers.set.insert((at, ip));
         }
         self.timer = at;
     }
@@ -475,6 +471,15 @@ enum Dest {
     Multicast,
     Local,
     Invalid,
+}
+
+/// The entries' timers, in firing order, and a counter of changes.
+#[derive(Debug, Clone, Default)]
+struct Timers {
+    set: BTreeSet<(Instant, Ipv4Addr)>,
+    /// Bumped on every change that could alter a lookup's answer: state
+    /// transitions, entries added or removed, address changes.
+    epoch: u64,
 }
 
 /// The ARP neighbor cache of one interface, generic over the packets that
@@ -492,7 +497,7 @@ pub struct NeighborCache<P> {
     rng: SeededRng,
     addresses: Vec<OurAddress>,
     entries: BTreeMap<Ipv4Addr, Entry<P>>,
-    timers: BTreeSet<(Instant, Ipv4Addr)>,
+    timers: Timers,
     /// Entries whose queue drains through `poll_event`, each at most once.
     ready: VecDeque<Ipv4Addr>,
     tx: VecDeque<ArpTransmit>,
@@ -552,7 +557,7 @@ impl<P: PacketLen> NeighborCache<P> {
             rng: SeededRng::new(rng.next_u64()),
             addresses: Vec::new(),
             entries: BTreeMap::new(),
-            timers: BTreeSet::new(),
+            timers: Timers::default(),
             ready: VecDeque::new(),
             tx: VecDeque::new(),
             conflicts: VecDeque::new(),
@@ -576,6 +581,7 @@ impl<P: PacketLen> NeighborCache<P> {
     /// neighbours.
     pub fn set_hardware_addr(&mut self, mac: MacAddr) {
         self.mac = mac;
+        self.timers.epoch = self.timers.epoch.wrapping_add(1);
     }
 
     /// The counters.
@@ -656,6 +662,7 @@ impl<P: PacketLen> NeighborCache<P> {
         let broadcast = address
             .is_directed_broadcast(broadcast)
             .then_some(broadcast);
+        self.timers.epoch = self.timers.epoch.wrapping_add(1);
         if let Some(a) = self.addresses.iter_mut().find(|a| a.ip == ip) {
             a.prefix_len = prefix_len;
             if let Some(b) = broadcast {
@@ -680,6 +687,7 @@ impl<P: PacketLen> NeighborCache<P> {
     pub fn remove_address(&mut self, ip: Ipv4Addr) -> bool {
         let before = self.addresses.len();
         self.addresses.retain(|a| a.ip != ip);
+        self.timers.epoch = self.timers.epoch.wrapping_add(1);
         before != self.addresses.len()
     }
 
@@ -817,6 +825,41 @@ impl<P: PacketLen> NeighborCache<P> {
             e.enter(&mut self.timers, ip, NeighborState::Delay, Some(at));
         }
         e.mac
+    }
+
+    /// As [`lookup`](Self::lookup), and also until when the answer holds
+    /// as long as [`epoch`](Self::epoch) does not change: the end of a
+    /// REACHABLE entry's reachable time, `None` (for ever) for a static
+    /// entry or a broadcast or multicast address, and `Some(now)` (this
+    /// instant only) for an entry that must be watched on every use
+    /// (STALE, DELAY, PROBE). A caller may keep the address in a
+    /// destination cache on that basis and skip the lookup while it
+    /// holds: no state transition is missed, because entries that use
+    /// changes (STALE → DELAY) are never cacheable beyond `now`.
+    pub fn lookup_cacheable(
+        &mut self,
+        ip: Ipv4Addr,
+        now: Instant,
+    ) -> Option<(MacAddr, Option<Instant>)> {
+        let mac = self.lookup(ip, now)?;
+        let until = match self.entries.get(&ip) {
+            None => None,
+            Some(e) => match e.state {
+                NeighborState::Static => None,
+                NeighborState::Reachable => Some(e.timer.unwrap_or(now)),
+                _ => Some(now),
+            },
+        };
+        Some((mac, until))
+    }
+
+    /// A counter that changes whenever an answer of
+    /// [`lookup`](Self::lookup) might: a state transition, an entry added
+    /// or removed, a change of our addresses or hardware address. With
+    /// [`lookup_cacheable`](Self::lookup_cacheable) it lets an owner cache
+    /// answers safely.
+    pub fn epoch(&self) -> u64 {
+        self.timers.epoch
     }
 
     /// An upper layer saw forward progress with `ip` (a TCP ACK for new
@@ -1031,7 +1074,7 @@ impl<P: PacketLen> NeighborCache<P> {
         if !self.tx.is_empty() || !self.conflicts.is_empty() || !self.ready.is_empty() {
             return Some(Instant::ZERO);
         }
-        let entry = self.timers.first().map(|(at, _)| *at);
+        let entry = self.timers.set.first().map(|(at, _)| *at);
         let announce = self.addresses.iter().filter_map(|a| a.next_announce).min();
         earliest(entry, announce)
     }
@@ -1039,11 +1082,11 @@ impl<P: PacketLen> NeighborCache<P> {
     /// Runs every timer due at `now`. The other methods that take `now`
     /// call it first, so an owner that polls them needs no separate call.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(at, ip)) = self.timers.first() {
+        while let Some(&(at, ip)) = self.timers.set.first() {
             if at > now {
                 break;
             }
-            self.timers.pop_first();
+            self.timers.set.pop_first();
             if let Some(e) = self.entries.get_mut(&ip)
                 && e.timer == Some(at)
             {
@@ -1354,6 +1397,7 @@ impl<P: PacketLen> NeighborCache<P> {
             }
         }
         self.entries.insert(ip, entry);
+        self.timers.epoch = self.timers.epoch.wrapping_add(1);
         true
     }
 
@@ -1362,8 +1406,9 @@ impl<P: PacketLen> NeighborCache<P> {
             return false;
         };
         if let Some(at) = e.timer {
-            self.timers.remove(&(at, ip));
+            self.timers.set.remove(&(at, ip));
         }
+        self.timers.epoch = self.timers.epoch.wrapping_add(1);
         if e.ready {
             self.ready.retain(|r| *r != ip);
         }

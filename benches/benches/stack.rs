@@ -8,6 +8,8 @@
 //! - `lamina/udp-64`, `smoltcp/udp-64`, `lamina/udp-1472`,
 //!   `smoltcp/udp-1472`: a batch of datagrams from one host's UDP socket
 //!   to the other's per iteration (elements = datagrams).
+//! - `lamina/idle-poll`, `smoltcp/idle-poll`: one `poll` of a host with
+//!   nothing to do (what an event loop pays for every wake-up).
 //!
 //! Both stacks resolve ARP before the measurement, compute and verify
 //! every checksum, and copy payloads in and out of their sockets.
@@ -100,8 +102,15 @@ mod lamina_side {
             for _ in 0..4 {
                 self.a.poll();
                 self.b.poll();
-                if let Ok(r) = self.a.sockets.icmp(self.ping).unwrap().recv_echo() {
-                    return r.data.len();
+                let mut buf = [0u8; 128];
+                if let Ok(r) = self
+                    .a
+                    .sockets
+                    .icmp(self.ping)
+                    .unwrap()
+                    .recv_echo_into(&mut buf)
+                {
+                    return r.len;
                 }
             }
             panic!("no echo reply")
@@ -323,7 +332,9 @@ fn stack(c: &mut Criterion) {
             black_box(l.ping_once(seq, &data))
         })
     });
+    g.bench_function("lamina/idle-poll", |b| b.iter(|| l.a.poll()));
     let mut s = smol_side::pair();
+    g.bench_function("smoltcp/idle-poll", |b| b.iter(|| s.a.poll()));
     g.bench_function("smoltcp/ping", |b| {
         b.iter(|| {
             seq = seq.wrapping_add(1);

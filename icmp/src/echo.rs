@@ -349,14 +349,20 @@ pub fn echo_reply_datagram_in_place(
     let [s0, s1, s2, s3] = fields.src.octets();
     let [d0, d1, d2, d3] = peer.octets();
     let protocol = IpProtocol::ICMP.0;
+    // The header checksum from the values rather than from the bytes just
+    // written: reading those back would stall on store forwarding.
+    let mut sum = checksum::Checksum::new();
+    sum.add_u16(u16::from_be_bytes([0x45, tos]));
+    sum.add_u16(u16::from_be_bytes([l0, l1]));
+    sum.add_u16(fields.identification);
+    sum.add_u16(u16::from_be_bytes([fields.ttl, protocol]));
+    sum.add_u32(fields.src.to_bits());
+    sum.add_u32(peer.to_bits());
+    let [k0, k1] = sum.finish().to_be_bytes();
     *header = [
-        0x45, tos, l0, l1, id0, id1, 0, 0, fields.ttl, protocol, 0, 0, s0, s1, s2, s3, d0, d1, d2,
-        d3,
+        0x45, tos, l0, l1, id0, id1, 0, 0, fields.ttl, protocol, k0, k1, s0, s1, s2, s3, d0, d1,
+        d2, d3,
     ];
-    let sum = checksum::checksum(header);
-    if let Some(field) = header.get_mut(10..12) {
-        field.copy_from_slice(&sum.to_be_bytes());
-    }
     Ok(id)
 }
 

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
 use crate::Error;
-use crate::queue::{Bounded, Sized2};
+use crate::queue::{Bounded, Sized2, Spares};
 
 /// An Echo Reply received by an [`IcmpSocket`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,19 @@ impl Sized2 for EchoOut {
     }
 }
 
+/// What [`IcmpSocket::recv_echo_into`] received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EchoReplyMeta {
+    /// Who answered.
+    pub src: Ipv4Addr,
+    /// The sequence number.
+    pub seq_no: u16,
+    /// Bytes copied into the caller's buffer.
+    pub len: usize,
+    /// The echoed data's whole length (more than `len` when cut).
+    pub data_len: usize,
+}
+
 /// The largest echo data an IPv4 datagram carries (65535 − 20 − 8).
 pub const MAX_ECHO_DATA: usize = 65_507;
 
@@ -54,6 +67,8 @@ pub struct IcmpSocket {
     pub(crate) error: Option<Error>,
     pub(crate) ttl: u8,
     pub(crate) rx_dropped: u64,
+    /// Payload buffers kept for reuse.
+    spare: Spares,
 }
 
 impl Default for IcmpSocket {
@@ -73,6 +88,7 @@ impl IcmpSocket {
             error: None,
             ttl: 64,
             rx_dropped: 0,
+            spare: Spares::default(),
         }
     }
 
@@ -103,13 +119,11 @@ impl IcmpSocket {
         if data.len() > MAX_ECHO_DATA || !self.tx.fits(data.len()) {
             return Err(Error::TooLong);
         }
-        self.tx
-            .push(EchoOut {
-                dst,
-                seq_no,
-                data: data.to_vec(),
-            })
-            .map_err(|_| Error::QueueFull)
+        let data = self.spare.copy_of(data);
+        self.tx.push(EchoOut { dst, seq_no, data }).map_err(|e| {
+            self.spare.recycle(e.data);
+            Error::QueueFull
+        })
     }
 
     /// The next Echo Reply, or the pending error, or
@@ -119,6 +133,34 @@ impl IcmpSocket {
             return Err(e);
         }
         self.rx.pop().ok_or(Error::WouldBlock)
+    }
+
+    /// The next Echo Reply copied into `buf` (cut to its length, as
+    /// POSIX does): who answered, the sequence number and the bytes
+    /// copied. Allocates nothing once warm, unlike
+    /// [`recv_echo`](Self::recv_echo). Fails like `recv_echo`.
+    pub fn recv_echo_into(&mut self, buf: &mut [u8]) -> Result<EchoReplyMeta, Error> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let r = self.rx.pop().ok_or(Error::WouldBlock)?;
+        let n = r.data.len().min(buf.len());
+        if let (Some(out), Some(src)) = (buf.get_mut(..n), r.data.get(..n)) {
+            out.copy_from_slice(src);
+        }
+        let meta = EchoReplyMeta {
+            src: r.src,
+            seq_no: r.seq_no,
+            len: n,
+            data_len: r.data.len(),
+        };
+        self.spare.recycle(r.data);
+        Ok(meta)
+    }
+
+    /// Keeps `v` for reuse if there is room.
+    pub(crate) fn recycle(&mut self, v: Vec<u8>) {
+        self.spare.recycle(v);
     }
 
     /// Takes the pending error, if any.
@@ -137,16 +179,14 @@ impl IcmpSocket {
     }
 
     pub(crate) fn deliver(&mut self, src: Ipv4Addr, seq_no: u16, data: &[u8]) {
-        if self
-            .rx
-            .push(EchoResponse {
-                src,
-                seq_no,
-                data: data.to_vec(),
-            })
-            .is_err()
-        {
+        if !self.rx.has_room(data.len()) {
             self.rx_dropped += 1;
+            return;
+        }
+        let data = self.spare.copy_of(data);
+        if let Err(r) = self.rx.push(EchoResponse { src, seq_no, data }) {
+            self.rx_dropped += 1;
+            self.spare.recycle(r.data);
         }
     }
 }

@@ -15,6 +15,8 @@ use lamina_icmp::{
 use lamina_ipv4::forward::{Arrival, ForwardConfig, ForwardDecision, forward};
 use lamina_ipv4::fragment::Fragmenter;
 use lamina_ipv4::hook::{HookPoint, NoHooks, PacketHook, Verdict};
+
+use crate::dst_cache::{MacCache, RouteCache, RouteHit};
 use lamina_ipv4::ident::IpIdGenerator;
 use lamina_ipv4::reassembly::{Reassembler, Reassembly, ReassemblyConfig};
 use lamina_ipv4::{
@@ -138,6 +140,8 @@ struct Port {
     neighbors: NeighborCache<PacketBuf>,
     txq: VecDeque<Outgoing>,
     rx_csum: lamina_netdev::ChecksumCapabilities,
+    /// Recent next-hop hardware addresses (see `dst_cache`).
+    macs: MacCache,
 }
 
 /// One IP host (or router) over one or more devices: its addresses, its
@@ -212,6 +216,13 @@ pub struct Interface<H: PacketHook = NoHooks> {
     stats: InterfaceStats,
     udp_policy: ChecksumPolicy,
     udp_stats: UdpStats,
+    route_cache: RouteCache,
+    /// Every address of every device, flattened for the per-datagram
+    /// "is it ours" test.
+    local_addrs: Vec<Ipv4Addr>,
+    /// The directed broadcast addresses of our subnets (prefixes up to
+    /// /30), likewise.
+    bcast_addrs: Vec<Ipv4Addr>,
 }
 
 impl Interface<NoHooks> {
@@ -242,6 +253,9 @@ impl<H: PacketHook> Interface<H> {
             stats: InterfaceStats::default(),
             udp_policy: config.udp_checksum,
             udp_stats: UdpStats::default(),
+            route_cache: RouteCache::new(),
+            local_addrs: Vec::new(),
+            bcast_addrs: Vec::new(),
         }
     }
 
@@ -328,7 +342,9 @@ impl<H: PacketHook> Interface<H> {
             neighbors: NeighborCache::new(mac, self.config.neighbor, &mut self.rng),
             txq: VecDeque::new(),
             rx_csum: caps.checksum,
+            macs: MacCache::new(),
         });
+        self.route_cache.invalidate();
         Ok(id)
     }
 
@@ -371,6 +387,7 @@ impl<H: PacketHook> Interface<H> {
         let _ = self
             .routes
             .replace(cidr.normalized(), Route::on_link(iface));
+        self.address_changed();
         Ok(())
     }
 
@@ -389,6 +406,7 @@ impl<H: PacketHook> Interface<H> {
         if !port.addrs.iter().any(|c| c.normalized() == net) {
             self.routes.remove(net, 0);
         }
+        self.address_changed();
         true
     }
 
@@ -401,10 +419,26 @@ impl<H: PacketHook> Interface<H> {
     }
 
     /// Whether `addr` is one of our addresses, on any device.
+    #[inline]
     pub fn has_address(&self, addr: Ipv4Addr) -> bool {
-        self.ports
+        self.local_addrs.contains(&addr)
+    }
+
+    /// Rebuilds what depends on the addresses.
+    fn address_changed(&mut self) {
+        self.route_cache.invalidate();
+        self.local_addrs = self
+            .ports
             .iter()
-            .any(|p| p.addrs.iter().any(|c| c.address() == addr))
+            .flat_map(|p| p.addrs.iter().map(|c| c.address()))
+            .collect();
+        self.bcast_addrs = self
+            .ports
+            .iter()
+            .flat_map(|p| p.addrs.iter())
+            .filter(|c| c.prefix_len() < 31)
+            .filter_map(|c| c.broadcast())
+            .collect();
     }
 
     /// The routing table.
@@ -414,12 +448,14 @@ impl<H: PacketHook> Interface<H> {
 
     /// The routing table, to add static routes.
     pub fn routes_mut(&mut self) -> &mut RoutingTable {
+        self.route_cache.invalidate();
         &mut self.routes
     }
 
     /// Sends everything without a more specific route through `gateway`
     /// on device `iface`.
     pub fn set_default_gateway(&mut self, gateway: Ipv4Addr, iface: IfaceId) -> Result<(), Error> {
+        self.route_cache.invalidate();
         self.routes
             .set_default_route(Route::via(gateway, iface))
             .map(|_| ())
@@ -479,11 +515,22 @@ impl<H: PacketHook> Interface<H> {
                 work |= handled > 0;
                 again |= handled >= self.config.budget;
             }
-            self.service_reassembly(now, sockets);
+            if self.reasm.poll_at().is_some_and(|t| t <= now) {
+                self.service_reassembly(now, sockets);
+            }
             work |= self.service_neighbors(now, sockets);
             // Transmit: ARP, queued frames, then socket data written
             // straight into the devices' buffers where the path is simple.
+            let sockets_idle = !sockets.tx_hint();
             for i in 0..n {
+                if sockets_idle
+                    && self
+                        .ports
+                        .get(i)
+                        .is_some_and(|p| p.txq.is_empty() && p.neighbors.pending_transmits() == 0)
+                {
+                    continue;
+                }
                 let mut v = TxVisitor {
                     iface: &mut *self,
                     sockets: &mut *sockets,
@@ -559,18 +606,47 @@ impl<H: PacketHook> Interface<H> {
         &self.reasm
     }
 
+    /// The routing decision for `dst` (device, next hop, route MTU),
+    /// from the destination cache when it holds.
+    #[inline]
+    fn route_to(&mut self, dst: Ipv4Addr) -> Option<RouteHit> {
+        if let Some(hit) = self.route_cache.get(dst) {
+            return Some(hit);
+        }
+        let m = self.routes.lookup(dst)?;
+        let hit = RouteHit {
+            port: usize::from(m.route.interface.0),
+            next_hop: m.next_hop(dst),
+            mtu: m.route.mtu,
+        };
+        self.route_cache.put(dst, hit);
+        Some(hit)
+    }
+
+    /// The hardware address of the resolved next hop `ip` on `port`, from
+    /// the destination cache when it holds; `None` when unresolved.
+    #[inline]
+    fn neighbor_mac(&mut self, port: usize, ip: Ipv4Addr, now: Instant) -> Option<MacAddr> {
+        let p = self.ports.get_mut(port)?;
+        let epoch = p.neighbors.epoch();
+        if let Some(mac) = p.macs.get(ip, epoch, now) {
+            return Some(mac);
+        }
+        let (mac, until) = p.neighbors.lookup_cacheable(ip, now)?;
+        let epoch = p.neighbors.epoch();
+        p.macs.put(ip, epoch, mac, until, now);
+        Some(mac)
+    }
+
     fn port_of_addr(&self, addr: Ipv4Addr) -> Option<usize> {
         self.ports
             .iter()
             .position(|p| p.addrs.iter().any(|c| c.address() == addr))
     }
 
+    #[inline]
     fn is_directed_broadcast(&self, addr: Ipv4Addr) -> bool {
-        self.ports.iter().any(|p| {
-            p.addrs
-                .iter()
-                .any(|c| c.prefix_len() < 31 && c.broadcast() == Some(addr))
-        })
+        self.bcast_addrs.contains(&addr)
     }
 
     /// The fast path for a ping to one of our unicast addresses on an
@@ -652,21 +728,17 @@ impl<H: PacketHook> Interface<H> {
             (src, dst, usize::from(ip.total_len()))
         };
         // The way back must be this device, with a known neighbour.
-        let Some(m) = self.routes.lookup(src) else {
+        let Some(m) = self.route_to(src) else {
             return false;
         };
-        if usize::from(m.route.interface.0) != port {
+        if m.port != port {
             return false;
         }
-        let next_hop = m.next_hop(src);
+        let next_hop = m.next_hop;
         if !self.config.echo.should_answer(dst, false) {
             return false;
         }
-        let Some(mac) = self
-            .ports
-            .get_mut(port)
-            .and_then(|p| p.neighbors.lookup(next_hop, now))
-        else {
+        let Some(mac) = self.neighbor_mac(port, next_hop, now) else {
             return false;
         };
         if !self.icmp.reply_allowed(IcmpType::ECHO_REPLY, src, now) {
@@ -724,15 +796,17 @@ impl<H: PacketHook> Interface<H> {
         let Some(p) = self.ports.get(port) else {
             return 0;
         };
-        if p.medium != Medium::Ethernet || !sockets.has_pending_tx() {
+        if p.medium != Medium::Ethernet || !sockets.take_tx_hint() {
             return 0;
         }
         let (our_mac, mtu) = (p.mac, p.mtu);
         let mut sent = 0;
-        for handle in sockets.handles_with_tx() {
+        let mut next = 0;
+        while let Some((handle, after)) = sockets.next_with_tx(next) {
+            next = after;
             loop {
                 // The head datagram's destination and source.
-                let (dst, local) = match sockets.get_mut(handle) {
+                let (dst, local) = match sockets.get_mut_quiet(handle) {
                     Some(Socket::Udp(u)) => match (u.tx.peek(), u.local) {
                         (Some(d), Some(l)) => (*d.dst.ip(), *l.ip()),
                         _ => break,
@@ -746,14 +820,14 @@ impl<H: PacketHook> Interface<H> {
                 if dst.is_broadcast() || dst.is_loopback() || self.has_address(dst) {
                     break;
                 }
-                let Some(m) = self.routes.lookup(dst) else {
+                let Some(m) = self.route_to(dst) else {
                     break;
                 };
-                if usize::from(m.route.interface.0) != port {
+                if m.port != port {
                     break;
                 }
-                let next_hop = m.next_hop(dst);
-                let mtu = m.route.mtu.map_or(mtu, |r| mtu.min(usize::from(r)));
+                let next_hop = m.next_hop;
+                let mtu = m.mtu.map_or(mtu, |r| mtu.min(usize::from(r)));
                 let src = if local.is_unspecified() {
                     match self.source_for(port, next_hop) {
                         Some(a) => a,
@@ -762,15 +836,11 @@ impl<H: PacketHook> Interface<H> {
                 } else {
                     local
                 };
-                let Some(mac) = self
-                    .ports
-                    .get_mut(port)
-                    .and_then(|p| p.neighbors.lookup(next_hop, now))
-                else {
+                let Some(mac) = self.neighbor_mac(port, next_hop, now) else {
                     break;
                 };
                 let eth = EthernetRepr::new(our_mac, mac, EtherType::IPV4);
-                let ok = match sockets.get_mut(handle) {
+                let ok = match sockets.get_mut_quiet(handle) {
                     Some(Socket::Udp(u)) => {
                         let (Some(d), Some(l)) = (u.tx.peek(), u.local) else {
                             break;
@@ -831,7 +901,9 @@ impl<H: PacketHook> Interface<H> {
                             Ok(len) => token.consume(len, |b| frame.serialize_exact(b)).is_ok(),
                             Err(_) => false,
                         };
-                        c.tx.pop();
+                        if let Some(d) = c.tx.pop() {
+                            c.recycle(d.data);
+                        }
                         r
                     }
                     _ => break,
@@ -1012,12 +1084,14 @@ impl<H: PacketHook> Interface<H> {
         let in_port = port.or_else(|| self.port_of_addr(dst)).unwrap_or(0);
         let protocol = ip.protocol();
         let mut raw_taken = false;
-        for s in sockets.iter_mut() {
-            if let Socket::Raw(r) = s
-                && r.protocol == protocol
-            {
-                r.deliver(src, ip.as_bytes());
-                raw_taken = true;
+        if sockets.has_any_raw() {
+            for s in sockets.iter_mut() {
+                if let Socket::Raw(r) = s
+                    && r.protocol == protocol
+                {
+                    r.deliver(src, ip.as_bytes());
+                    raw_taken = true;
+                }
             }
         }
         match protocol {
@@ -1078,13 +1152,8 @@ impl<H: PacketHook> Interface<H> {
                 seq_no,
                 data,
             } => {
-                for s in sockets.iter_mut() {
-                    if let Socket::Icmp(i) = s
-                        && i.ident == Some(ident)
-                    {
-                        i.deliver(ip.src(), seq_no, data);
-                        break;
-                    }
+                if let Some(i) = sockets.icmp_by_ident(ident) {
+                    i.deliver(ip.src(), seq_no, data);
                 }
             }
             _ => {
@@ -1301,15 +1370,11 @@ impl<H: PacketHook> Interface<H> {
             };
             (port, dst, None)
         } else {
-            let Some(m) = self.routes.lookup(dst) else {
+            let Some(m) = self.route_to(dst) else {
                 self.stats.no_route += 1;
                 return Err(Error::NoRoute);
             };
-            (
-                usize::from(m.route.interface.0),
-                m.next_hop(dst),
-                m.route.mtu,
-            )
+            (m.port, m.next_hop, m.mtu)
         };
         if repr.src.is_unspecified() {
             repr.src = self.source_for(port, next_hop).ok_or(Error::NoRoute)?;
@@ -1413,6 +1478,14 @@ impl<H: PacketHook> Interface<H> {
         let mut work = false;
         let limit = self.config.tx_queue_len;
         for i in 0..self.ports.len() {
+            // Nothing released, failed or due: nothing to drain.
+            if self
+                .ports
+                .get(i)
+                .is_none_or(|p| p.neighbors.poll_at().is_none_or(|t| t > now))
+            {
+                continue;
+            }
             while let Some(p) = self.ports.get_mut(i) {
                 let Some(ev) = p.neighbors.poll_event(now) else {
                     break;
@@ -1589,14 +1662,16 @@ impl<H: PacketHook> Interface<H> {
 
     /// Turns the sockets' queued datagrams into IPv4 datagrams.
     fn dispatch_sockets(&mut self, now: Instant, sockets: &mut SocketSet) -> bool {
-        if !sockets.has_pending_tx() {
+        if !sockets.take_tx_hint() {
             return false;
         }
         sockets.autobind();
         let mut work = false;
-        for handle in sockets.handles_with_tx() {
+        let mut next = 0;
+        while let Some((handle, after)) = sockets.next_with_tx(next) {
+            next = after;
             loop {
-                let job = match sockets.get_mut(handle) {
+                let job = match sockets.get_mut_quiet(handle) {
                     Some(Socket::Udp(u)) => match (u.local, u.tx.pop()) {
                         (Some(local), Some(d)) => Job::Udp(local, u.ttl, u.dont_fragment, d),
                         _ => break,
@@ -1666,15 +1741,15 @@ impl<H: PacketHook> Interface<H> {
     }
 
     /// The source address for a datagram to `dst`, from the route.
-    fn pick_source(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+    fn pick_source(&mut self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
         if self.has_address(dst) {
             return Some(dst);
         }
         if dst.is_broadcast() {
             return self.source_for(0, dst);
         }
-        let m = self.routes.lookup(dst)?;
-        self.source_for(usize::from(m.route.interface.0), m.next_hop(dst))
+        let m = self.route_to(dst)?;
+        self.source_for(m.port, m.next_hop)
     }
 }
 

@@ -75,6 +75,7 @@ extern crate std;
 
 pub mod devices;
 pub mod dissect;
+mod dst_cache;
 mod error;
 mod icmp;
 mod iface;
@@ -92,7 +93,7 @@ struct ReadmeDoctests;
 
 pub use devices::{DeviceSet, DeviceVisitor};
 pub use error::Error;
-pub use icmp::{EchoResponse, IcmpSocket, MAX_ECHO_DATA};
+pub use icmp::{EchoReplyMeta, EchoResponse, IcmpSocket, MAX_ECHO_DATA};
 pub use iface::{Interface, InterfaceConfig, InterfaceStats};
 pub use raw::RawSocket;
 pub use set::{EPHEMERAL_FIRST, EPHEMERAL_LAST, Socket, SocketHandle, SocketSet};

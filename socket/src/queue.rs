@@ -1,6 +1,7 @@
 //! A FIFO bounded in packets and in bytes.
 
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
 /// Something whose payload size counts against a byte limit.
 pub(crate) trait Sized2 {
@@ -62,5 +63,40 @@ impl<T: Sized2> Bounded<T> {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+}
+
+/// Payload buffers kept for reuse (at most [`SPARE_BUFFERS`] of at most
+/// [`SPARE_CAPACITY`] bytes), so that a steady flow of datagrams through
+/// a socket allocates nothing once warm.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Spares {
+    bufs: Vec<Vec<u8>>,
+}
+
+/// Payload buffers a socket keeps for reuse.
+pub(crate) const SPARE_BUFFERS: usize = 32;
+/// The largest buffer a socket keeps for reuse (a full Ethernet frame's
+/// payload, rounded up).
+pub(crate) const SPARE_CAPACITY: usize = 2048;
+
+impl Spares {
+    /// A buffer holding a copy of `data`, reused if one is spare.
+    pub(crate) fn copy_of(&mut self, data: &[u8]) -> Vec<u8> {
+        match self.bufs.pop() {
+            Some(mut v) if data.len() <= v.capacity() => {
+                v.clear();
+                v.extend_from_slice(data);
+                v
+            }
+            _ => data.to_vec(),
+        }
+    }
+
+    /// Keeps `v` for reuse if there is room.
+    pub(crate) fn recycle(&mut self, v: Vec<u8>) {
+        if self.bufs.len() < SPARE_BUFFERS && v.capacity() <= SPARE_CAPACITY {
+            self.bufs.push(v);
+        }
     }
 }

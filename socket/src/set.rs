@@ -80,6 +80,13 @@ pub struct SocketSet {
     rng: SeededRng,
     udp: UdpTable<SocketHandle>,
     raw_count: usize,
+    /// Bound echo identifiers and the slot of their ICMP socket.
+    icmp_idents: Vec<(u16, u32)>,
+    /// Whether a socket may have queued something since the interface
+    /// last found nothing to send: set by every mutable access from the
+    /// user, cleared by [`take_tx_hint`](Self::take_tx_hint). It spares an
+    /// idle poll a scan of every socket.
+    tx_hint: bool,
 }
 
 impl SocketSet {
@@ -95,6 +102,8 @@ impl SocketSet {
             rng: SeededRng::new(rng.next_u64()),
             udp: UdpTable::new(udp_table_config(capacity)),
             raw_count: 0,
+            icmp_idents: Vec::new(),
+            tx_hint: false,
         }
     }
 
@@ -149,6 +158,7 @@ impl SocketSet {
         if matches!(s, Socket::Raw(_)) {
             self.raw_count -= 1;
         }
+        self.icmp_idents.retain(|&(_, i)| i != handle.index);
         slot.generation = slot.generation.wrapping_add(1);
         self.udp.unbind(handle);
         self.free.push(handle.index);
@@ -158,6 +168,13 @@ impl SocketSet {
 
     /// The socket `handle` names.
     pub fn get_mut(&mut self, handle: SocketHandle) -> Option<&mut Socket> {
+        self.tx_hint = true;
+        self.get_mut_quiet(handle)
+    }
+
+    /// As [`get_mut`](Self::get_mut), for the interface's own accesses
+    /// (which queue nothing to send).
+    pub(crate) fn get_mut_quiet(&mut self, handle: SocketHandle) -> Option<&mut Socket> {
         let slot = self.slots.get_mut(handle.index as usize)?;
         if slot.generation != handle.generation {
             return None;
@@ -294,6 +311,7 @@ impl SocketSet {
             }
         };
         self.icmp(handle)?.ident = Some(id);
+        self.icmp_idents.push((id, handle.index));
         Ok(id)
     }
 
@@ -342,24 +360,59 @@ fn udp_table_config(capacity: usize) -> UdpTableConfig {
 }
 
 impl SocketSet {
-    /// Handles of the sockets with datagrams to send.
-    pub(crate) fn handles_with_tx(&self) -> Vec<SocketHandle> {
-        self.slots
+    /// The first socket at index `from` or later with datagrams to send,
+    /// and the index after it (to iterate while mutating the set).
+    pub(crate) fn next_with_tx(&self, from: usize) -> Option<(SocketHandle, usize)> {
+        let rest = self.slots.get(from..)?;
+        let i = rest
             .iter()
-            .enumerate()
-            .filter(|(_, s)| s.socket.as_ref().is_some_and(Socket::has_tx))
-            .map(|(i, s)| SocketHandle {
-                index: i as u32,
-                generation: s.generation,
-            })
-            .collect()
+            .position(|s| s.socket.as_ref().is_some_and(Socket::has_tx))?;
+        let index = from + i;
+        let generation = rest.get(i)?.generation;
+        let handle = SocketHandle {
+            index: index as u32,
+            generation,
+        };
+        Some((handle, index + 1))
     }
 
     /// Whether any socket has datagrams to send.
     pub(crate) fn has_pending_tx(&self) -> bool {
-        self.slots
-            .iter()
-            .any(|s| s.socket.as_ref().is_some_and(Socket::has_tx))
+        self.tx_hint
+            && self
+                .slots
+                .iter()
+                .any(|s| s.socket.as_ref().is_some_and(Socket::has_tx))
+    }
+
+    /// Whether a socket may have queued something since the interface
+    /// last found nothing to send.
+    pub(crate) fn tx_hint(&self) -> bool {
+        self.tx_hint
+    }
+
+    /// Whether any socket has datagrams to send, clearing the hint when
+    /// none has (so that the next idle call costs one load).
+    pub(crate) fn take_tx_hint(&mut self) -> bool {
+        let pending = self.has_pending_tx();
+        if !pending {
+            self.tx_hint = false;
+        }
+        pending
+    }
+
+    /// The ICMP socket bound to echo identifier `ident`.
+    pub(crate) fn icmp_by_ident(&mut self, ident: u16) -> Option<&mut IcmpSocket> {
+        let &(_, index) = self.icmp_idents.iter().find(|(id, _)| *id == ident)?;
+        match self.slots.get_mut(index as usize)?.socket.as_mut()? {
+            Socket::Icmp(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Whether any raw socket exists.
+    pub(crate) fn has_any_raw(&self) -> bool {
+        self.raw_count > 0
     }
 
     /// Whether a raw socket for `protocol` exists.
@@ -373,7 +426,7 @@ impl SocketSet {
 
     /// Stores an error for the socket to report on its next call.
     pub(crate) fn set_error(&mut self, handle: SocketHandle, e: Error) {
-        match self.get_mut(handle) {
+        match self.get_mut_quiet(handle) {
             Some(Socket::Udp(u)) => u.error = Some(e),
             Some(Socket::Icmp(i)) => i.error = Some(e),
             _ => {}

@@ -6,7 +6,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use lamina_udp::RxQueue;
 
 use crate::Error;
-use crate::queue::{Bounded, Sized2};
+use crate::queue::{Bounded, Sized2, Spares};
 
 /// The buffer limits of a [`UdpSocket`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,17 +74,9 @@ pub struct UdpSocket {
     pub(crate) recv_errors: bool,
     pub(crate) ttl: u8,
     pub(crate) dont_fragment: bool,
-    /// Payload buffers kept for reuse (at most [`SPARE_BUFFERS`] of at
-    /// most [`SPARE_CAPACITY`] bytes), so that a steady flow of datagrams
-    /// allocates nothing.
-    spare: Vec<Vec<u8>>,
+    /// Payload buffers kept for reuse.
+    spare: Spares,
 }
-
-/// Payload buffers a socket keeps for reuse.
-const SPARE_BUFFERS: usize = 32;
-/// The largest buffer a socket keeps for reuse (a full Ethernet frame's
-/// payload, rounded up).
-const SPARE_CAPACITY: usize = 2048;
 
 impl Default for UdpSocket {
     fn default() -> UdpSocket {
@@ -105,7 +97,7 @@ impl UdpSocket {
             recv_errors: false,
             ttl: 64,
             dont_fragment: false,
-            spare: Vec::new(),
+            spare: Spares::default(),
         }
     }
 
@@ -181,21 +173,12 @@ impl UdpSocket {
 
     /// A buffer holding a copy of `data`, reused if one is spare.
     fn buffer_with(&mut self, data: &[u8]) -> Vec<u8> {
-        match self.spare.pop() {
-            Some(mut v) if data.len() <= v.capacity() => {
-                v.clear();
-                v.extend_from_slice(data);
-                v
-            }
-            _ => data.to_vec(),
-        }
+        self.spare.copy_of(data)
     }
 
     /// Keeps `v` for reuse if there is room.
     pub(crate) fn recycle(&mut self, v: Vec<u8>) {
-        if self.spare.len() < SPARE_BUFFERS && v.capacity() <= SPARE_CAPACITY {
-            self.spare.push(v);
-        }
+        self.spare.recycle(v);
     }
 
     /// Queues `data` for the connected peer.

@@ -1131,3 +1131,57 @@ fn adding_an_address_forgets_its_subnets_directed_broadcast_rfc_1812_section_4_2
         }
     ));
 }
+
+#[test]
+fn lookup_cacheable_bounds_a_reachable_answer_by_its_reachable_time() {
+    let mut c = cache();
+    resolve_b(&mut c, ms(0));
+    let (mac, until) = c.lookup_cacheable(IP_B, ms(10)).unwrap();
+    assert_eq!(mac, MAC_B);
+    let until = until.expect("REACHABLE ends");
+    assert!(until > ms(10));
+    assert_eq!(c.get(IP_B).unwrap().expires, Some(until));
+}
+
+#[test]
+fn lookup_cacheable_is_only_good_for_now_while_an_entry_must_be_watched() {
+    // RFC 4861 §7.3.3: using a STALE entry starts DELAY, so every use
+    // must go through the cache.
+    let mut c = cache();
+    stale_b(&mut c, ms(0));
+    let (_, until) = c.lookup_cacheable(IP_B, ms(5)).unwrap();
+    assert_eq!(until, Some(ms(5)));
+    assert_eq!(c.state(IP_B), Some(NeighborState::Delay));
+}
+
+#[test]
+fn the_epoch_moves_with_every_change_a_lookup_could_see() {
+    let mut c = cache();
+    let e0 = c.epoch();
+    resolve_b(&mut c, ms(0));
+    let e1 = c.epoch();
+    assert_ne!(e0, e1, "a new entry");
+    // A lookup of a REACHABLE entry changes nothing.
+    c.lookup(IP_B, ms(1));
+    assert_eq!(c.epoch(), e1);
+    // A reply with a new hardware address, after the lock time.
+    c.handle_packet(&reply_from(MAC_C, IP_B), secs(2));
+    assert_eq!(c.lookup(IP_B, secs(2)), Some(MAC_C));
+    let e2 = c.epoch();
+    assert_ne!(e1, e2);
+    // Removal, static entries, our addresses.
+    assert!(c.remove(IP_B));
+    let e3 = c.epoch();
+    assert_ne!(e2, e3);
+    c.insert_static(IP_C, MAC_C, ms(3)).unwrap();
+    let e4 = c.epoch();
+    assert_ne!(e3, e4);
+    c.add_address(IP_D, 24, ms(4)).unwrap();
+    assert_ne!(c.epoch(), e4);
+    // The reachable time running out (REACHABLE -> STALE).
+    resolve_b(&mut c, secs(10));
+    let e5 = c.epoch();
+    c.handle_timeout(secs(100));
+    assert_eq!(c.state(IP_B), Some(NeighborState::Stale));
+    assert_ne!(c.epoch(), e5);
+}
