@@ -220,6 +220,9 @@ pub struct Interface<H: PacketHook = NoHooks> {
     /// Every address of every device, flattened for the per-datagram
     /// "is it ours" test.
     local_addrs: Vec<Ipv4Addr>,
+    /// Scratch space for datagrams the hooks inject (allocated on first
+    /// use, only with hooks that inspect packets).
+    inject_buf: Vec<u8>,
     /// The directed broadcast addresses of our subnets (prefixes up to
     /// /30), likewise.
     bcast_addrs: Vec<Ipv4Addr>,
@@ -255,6 +258,7 @@ impl<H: PacketHook> Interface<H> {
             udp_stats: UdpStats::default(),
             route_cache: RouteCache::new(),
             local_addrs: Vec::new(),
+            inject_buf: Vec::new(),
             bcast_addrs: Vec::new(),
         }
     }
@@ -518,6 +522,7 @@ impl<H: PacketHook> Interface<H> {
             if self.reasm.poll_at().is_some_and(|t| t <= now) {
                 self.service_reassembly(now, sockets);
             }
+            work |= self.drain_injected(now, sockets);
             work |= self.service_neighbors(now, sockets);
             // Transmit: ARP, queued frames, then socket data written
             // straight into the devices' buffers where the path is simple.
@@ -1400,6 +1405,22 @@ impl<H: PacketHook> Interface<H> {
         {
             return Err(Error::Filtered);
         }
+        self.emit_datagram(port, next_hop, mtu, headroom, pkt, now, sockets)
+    }
+
+    /// Queues a complete datagram of ours (hooks already run) for
+    /// `next_hop` on `port`, fragmenting it to `mtu` if needed.
+    #[allow(clippy::too_many_arguments)]
+    fn emit_datagram(
+        &mut self,
+        port: usize,
+        next_hop: Ipv4Addr,
+        mtu: usize,
+        headroom: usize,
+        pkt: PacketBuf,
+        now: Instant,
+        sockets: &mut SocketSet,
+    ) -> Result<(), Error> {
         if pkt.len() <= mtu {
             return self.resolve_and_queue(port, next_hop, pkt, now, sockets);
         }
@@ -1422,6 +1443,64 @@ impl<H: PacketHook> Interface<H> {
             self.resolve_and_queue(port, next_hop, f, now, sockets)?;
         }
         Ok(())
+    }
+
+    /// Sends the datagrams the packet hooks generated themselves
+    /// ([`PacketHook::next_injected`]: a filter's rejects), at most
+    /// `budget` of them, as locally originated datagrams that do not pass
+    /// the hooks again. Returns whether there were any.
+    fn drain_injected(&mut self, now: Instant, sockets: &mut SocketSet) -> bool {
+        if hooks_are_noop::<H>() {
+            return false;
+        }
+        let mut any = false;
+        for _ in 0..self.config.budget {
+            let mut buf = core::mem::take(&mut self.inject_buf);
+            buf.resize(usize::from(u16::MAX), 0);
+            let n = self.hooks.next_injected(&mut buf, now);
+            if let Some(datagram) = n.and_then(|n| buf.get(..n)) {
+                any = true;
+                self.inject(datagram, now, sockets);
+            }
+            self.inject_buf = buf;
+            if n.is_none() {
+                break;
+            }
+        }
+        any
+    }
+
+    /// Routes and queues one injected datagram (see
+    /// [`drain_injected`](Self::drain_injected)); malformed or unroutable
+    /// ones are counted and dropped.
+    fn inject(&mut self, datagram: &[u8], now: Instant, sockets: &mut SocketSet) {
+        let Ok(ip) = Ipv4Packet::parse(datagram) else {
+            self.stats.hook_dropped += 1;
+            return;
+        };
+        let total = usize::from(ip.total_len());
+        let dst = ip.dst();
+        let Some(datagram) = datagram.get(..total) else {
+            return;
+        };
+        if self.has_address(dst) || dst.is_loopback() {
+            let mut pkt = PacketBuf::with_headroom(0, total);
+            pkt.extend_from_slice(datagram);
+            self.loopq.push_back(pkt);
+            return;
+        }
+        let Some(m) = self.route_to(dst) else {
+            self.stats.no_route += 1;
+            return;
+        };
+        let Some(p) = self.ports.get(m.port) else {
+            return;
+        };
+        let mtu = m.mtu.map_or(p.mtu, |r| p.mtu.min(usize::from(r)));
+        let headroom = p.medium.header_len();
+        let mut pkt = PacketBuf::with_headroom(headroom, total);
+        pkt.extend_from_slice(datagram);
+        let _ = self.emit_datagram(m.port, m.next_hop, mtu, headroom, pkt, now, sockets);
     }
 
     /// Finds the hardware address of `next_hop` on `port` and queues the

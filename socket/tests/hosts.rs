@@ -470,3 +470,88 @@ fn packet_hooks_see_local_traffic_and_can_refuse_it() {
     assert_eq!(sa.udp(udp).unwrap().take_error(), Some(Error::Filtered));
     assert_eq!(a.stats().hook_dropped, 1);
 }
+
+/// Steals UDP datagrams at `Input` and answers each with an ICMP port
+/// unreachable of its own making, through `next_injected` (what a
+/// filter's `reject` does).
+#[derive(Default)]
+struct Rejecter {
+    pending: Vec<Vec<u8>>,
+}
+
+impl lamina_ipv4::hook::PacketHook for Rejecter {
+    fn hook(
+        &mut self,
+        point: lamina_ipv4::hook::HookPoint,
+        packet: &mut [u8],
+        _input: Option<IfaceId>,
+        _output: Option<IfaceId>,
+        _now: Instant,
+    ) -> lamina_ipv4::hook::Verdict {
+        use lamina_ipv4::hook::{HookPoint, Verdict};
+        if point != HookPoint::Input || packet.get(9) != Some(&17) {
+            return Verdict::Accept;
+        }
+        let ip = lamina_ipv4::Ipv4Packet::parse(packet).unwrap();
+        let repr = lamina_ipv4::Ipv4Repr::new(ip.dst(), ip.src(), lamina_ipv4::IpProtocol::ICMP);
+        let quote = &packet[..28.min(packet.len())];
+        let icmp = lamina_icmp::IcmpRepr::PORT_UNREACHABLE;
+        use lamina_netbuf::Serializer;
+        let bytes = quote
+            .wrap_in(&icmp)
+            .wrap_in(&repr)
+            .serialize_vec(0)
+            .unwrap();
+        self.pending.push(bytes.as_slice().to_vec());
+        Verdict::Stolen
+    }
+
+    fn next_injected(&mut self, buf: &mut [u8], _now: Instant) -> Option<usize> {
+        let d = self.pending.pop()?;
+        buf.get_mut(..d.len())?.copy_from_slice(&d);
+        Some(d.len())
+    }
+}
+
+/// A hook that steals a datagram and injects its own answer: the answer
+/// is routed and sent like our own datagrams, and reaches the sender's
+/// socket as "connection refused" (RFC 1122 §4.1.3.3).
+#[test]
+fn datagrams_a_hook_injects_are_routed_and_sent() {
+    use lamina_netbuf::SeededRng;
+    use lamina_socket::{Interface, SocketSet};
+    let (mut da, mut db) = wire(link());
+    let mut rng = SeededRng::new(9);
+    let mut a = Interface::new(InterfaceConfig::default(), &mut rng);
+    let ia = a.add_device(&da, MacAddr::new(2, 0, 0, 0, 0, 1)).unwrap();
+    a.add_address(ia, "192.0.2.1/24".parse().unwrap(), Instant::ZERO)
+        .unwrap();
+    let mut b = Interface::with_hooks(InterfaceConfig::default(), Rejecter::default(), &mut rng);
+    let ib = b.add_device(&db, MacAddr::new(2, 0, 0, 0, 0, 2)).unwrap();
+    b.add_address(ib, "192.0.2.2/24".parse().unwrap(), Instant::ZERO)
+        .unwrap();
+    let (mut sa, mut sb) = (SocketSet::new(4, &mut rng), SocketSet::new(4, &mut rng));
+    // Even a bound socket on B never sees the datagram: the hook stole it.
+    let server = sb.add(UdpSocket::default()).unwrap();
+    sb.bind_udp(server, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
+        .unwrap();
+    let udp = sa.add(UdpSocket::default()).unwrap();
+    sa.connect_udp(udp, SocketAddrV4::new(B, 7)).unwrap();
+    sa.udp(udp).unwrap().send(b"knock").unwrap();
+    let mut now = Instant::ZERO;
+    for _ in 0..20 {
+        a.poll(now, &mut da, &mut sa);
+        b.poll(now, &mut db, &mut sb);
+        now += Duration::from_millis(1);
+    }
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        sb.udp(server).unwrap().recv(&mut buf),
+        Err(Error::WouldBlock)
+    );
+    assert_eq!(
+        sa.udp(udp).unwrap().take_error(),
+        Some(Error::Icmp(IcmpErrorKind::ConnectionRefused))
+    );
+    assert!(b.hooks().pending.is_empty());
+}
