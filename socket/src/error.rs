@@ -12,7 +12,7 @@ use lamina_icmp::IcmpErrorKind;
 pub enum Error {
     /// Nothing to receive now (`EAGAIN`): poll the interface and try
     /// again.
-    #[error("no datagram to receive")]
+    #[error("operation would block")]
     WouldBlock,
     /// The socket's transmit queue is full (`ENOBUFS`): poll the
     /// interface so that it drains, then try again.
@@ -62,6 +62,15 @@ pub enum Error {
     /// §3.2.2.1). Reported once, by the next call on the socket.
     #[error("{0}")]
     Icmp(IcmpErrorKind),
+    /// A TCP connection failed or was closed: refused, reset, timed out,
+    /// aborted, or closed for sending.
+    #[error("{0}")]
+    Tcp(lamina_tcp::ConnError),
+    /// The socket is not in a state for this call (connecting a listening
+    /// socket, listening on a connected one, accepting on a socket that
+    /// does not listen).
+    #[error("invalid socket state for this call")]
+    InvalidState,
 }
 
 impl Error {
@@ -82,6 +91,8 @@ impl Error {
             Error::InvalidHandle => K::NotFound,
             Error::SetFull | Error::InterfaceFull => K::OutOfMemory,
             Error::Icmp(kind) => K::from(*kind),
+            Error::Tcp(e) => e.io_kind(),
+            Error::InvalidState => K::InvalidInput,
         }
     }
 }

@@ -17,6 +17,8 @@ use lamina_ipv4::fragment::Fragmenter;
 use lamina_ipv4::hook::{HookPoint, NoHooks, PacketHook, Verdict};
 
 use crate::dst_cache::{MacCache, RouteCache, RouteHit};
+
+mod tcp;
 use lamina_ipv4::ident::IpIdGenerator;
 use lamina_ipv4::reassembly::{Reassembler, Reassembly, ReassemblyConfig};
 use lamina_ipv4::{
@@ -116,6 +118,15 @@ pub struct InterfaceStats {
     pub forwarded: u64,
     /// Datagrams a packet hook dropped (or queued).
     pub hook_dropped: u64,
+    /// TCP segments received for us with a valid checksum.
+    pub tcp_in: u64,
+    /// TCP segments sent.
+    pub tcp_out: u64,
+    /// TCP segments dropped as malformed or with a bad checksum.
+    pub tcp_malformed: u64,
+    /// TCP segments that reached no connection or listener (answered
+    /// with a reset unless they were one).
+    pub tcp_no_socket: u64,
     /// Echo Requests answered.
     pub echo_replies: u64,
     /// ICMP errors delivered to local sockets (received, or decided by
@@ -545,8 +556,9 @@ impl<H: PacketHook> Interface<H> {
                 work |= devices.visit(i, &mut v).unwrap_or(0) > 0;
             }
             // What is left (unresolved next hops, fragmentation, loopback,
-            // other devices' routes) goes the queued way.
-            if self.dispatch_sockets(now, sockets) {
+            // other devices' routes) goes the queued way, and TCP.
+            let tcp = self.tcp_dispatch(now, sockets);
+            if self.dispatch_sockets(now, sockets) || tcp {
                 work = true;
                 for i in 0..n {
                     let mut v = TxVisitor {
@@ -587,6 +599,7 @@ impl<H: PacketHook> Interface<H> {
         if !self.loopq.is_empty() || sockets.has_pending_tx() {
             min(Some(self.last_now));
         }
+        min(sockets.tcp_poll_at().map(|t| t.max(self.last_now)));
         at
     }
 
@@ -1104,6 +1117,7 @@ impl<H: PacketHook> Interface<H> {
             IpProtocol::UDP => {
                 self.udp_input(in_port, &ip, &ctx, udp_verified, sockets, now);
             }
+            IpProtocol::TCP => self.tcp_input(&ip, bcast || link_broadcast, sockets, now),
             _ if raw_taken => {}
             _ => self.send_error(
                 in_port,
@@ -1761,9 +1775,9 @@ impl<H: PacketHook> Interface<H> {
                     },
                     Some(Socket::Raw(r)) => match r.tx.pop() {
                         Some(d) => Job::Raw(r.protocol, r.ttl, d),
-                        None => break,
+                        _ => break,
                     },
-                    None => break,
+                    _ => break,
                 };
                 work = true;
                 let result = match job {

@@ -84,6 +84,7 @@ mod raw;
 mod set;
 #[cfg(feature = "std")]
 pub mod stack;
+mod tcp;
 mod udp;
 
 /// The README's examples, run as doctests so that it stays true.
@@ -95,6 +96,9 @@ pub use devices::{DeviceSet, DeviceVisitor};
 pub use error::Error;
 pub use icmp::{EchoReplyMeta, EchoResponse, IcmpSocket, MAX_ECHO_DATA};
 pub use iface::{Interface, InterfaceConfig, InterfaceStats};
+/// The TCP protocol crate (configuration, states, errors), re-exported.
+pub use lamina_tcp as tcp_proto;
 pub use raw::RawSocket;
 pub use set::{EPHEMERAL_FIRST, EPHEMERAL_LAST, Socket, SocketHandle, SocketSet};
+pub use tcp::{MAX_BACKLOG, Shutdown, TcpSocket};
 pub use udp::{MAX_UDP_PAYLOAD, UdpConfig, UdpSocket};

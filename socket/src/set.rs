@@ -1,12 +1,17 @@
 //! The [`SocketSet`] and its handles.
 
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
 
+use lamina_netbuf::hash::siphash24;
 use lamina_netbuf::{Rng, SeededRng};
+use lamina_tcp::{IsnGenerator, Listener};
 use lamina_udp::{BindOptions, PortRange, UdpTable, UdpTableConfig};
 
-use crate::{Error, IcmpSocket, RawSocket, UdpSocket};
+use crate::tcp::{Inner, Listening, MAX_BACKLOG};
+use crate::{Error, IcmpSocket, RawSocket, TcpSocket, UdpSocket};
 
 /// The first port of the ephemeral range (IANA, RFC 6335 §6).
 pub const EPHEMERAL_FIRST: u16 = PortRange::DYNAMIC.first();
@@ -25,9 +30,11 @@ fn udp_error(e: lamina_udp::Error) -> Error {
 }
 
 /// A socket of any type.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Socket {
+    /// A TCP socket.
+    Tcp(TcpSocket),
     /// A UDP socket.
     Udp(UdpSocket),
     /// An ICMP echo socket.
@@ -39,6 +46,12 @@ pub enum Socket {
 impl From<UdpSocket> for Socket {
     fn from(s: UdpSocket) -> Socket {
         Socket::Udp(s)
+    }
+}
+
+impl From<TcpSocket> for Socket {
+    fn from(s: TcpSocket) -> Socket {
+        Socket::Tcp(s)
     }
 }
 
@@ -63,7 +76,7 @@ pub struct SocketHandle {
     generation: u32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Slot {
     generation: u32,
     socket: Option<Socket>,
@@ -71,7 +84,7 @@ struct Slot {
 
 /// The sockets an [`Interface`](crate::Interface) serves, at most
 /// `capacity` of them.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SocketSet {
     slots: Vec<Slot>,
     free: Vec<u32>,
@@ -82,6 +95,20 @@ pub struct SocketSet {
     raw_count: usize,
     /// Bound echo identifiers and the slot of their ICMP socket.
     icmp_idents: Vec<(u16, u32)>,
+    /// TCP connections by (local, remote) address: the slot of their
+    /// socket.
+    tcp_conns: BTreeMap<(SocketAddrV4, SocketAddrV4), u32>,
+    /// Listening TCP sockets by local address (`0.0.0.0`: any).
+    tcp_listeners: BTreeMap<SocketAddrV4, u32>,
+    /// Slots holding a TCP socket (for the interface's timer and transmit
+    /// pass).
+    tcp_slots: Vec<u32>,
+    /// RFC 6528 initial sequence numbers of active opens.
+    isn: IsnGenerator,
+    /// RFC 6056 algorithm 3: the secret of the per-destination offset,
+    /// and the shared counter.
+    port_key: [u64; 2],
+    port_counter: u32,
     /// Whether a socket may have queued something since the interface
     /// last found nothing to send: set by every mutable access from the
     /// user, cleared by [`take_tx_hint`](Self::take_tx_hint). It spares an
@@ -103,6 +130,12 @@ impl SocketSet {
             udp: UdpTable::new(udp_table_config(capacity)),
             raw_count: 0,
             icmp_idents: Vec::new(),
+            tcp_conns: BTreeMap::new(),
+            tcp_listeners: BTreeMap::new(),
+            tcp_slots: Vec::new(),
+            isn: IsnGenerator::new(rng),
+            port_key: [rng.next_u64(), rng.next_u64()],
+            port_counter: 0,
             tx_hint: false,
         }
     }
@@ -126,17 +159,25 @@ impl SocketSet {
         if matches!(socket, Some(Socket::Raw(_))) {
             self.raw_count += 1;
         }
+        let is_tcp = matches!(socket, Some(Socket::Tcp(_)));
         self.len += 1;
+        self.tx_hint = true;
         if let Some(index) = self.free.pop()
             && let Some(slot) = self.slots.get_mut(index as usize)
         {
             slot.socket = socket;
+            if is_tcp {
+                self.tcp_slots.push(index);
+            }
             return Ok(SocketHandle {
                 index,
                 generation: slot.generation,
             });
         }
         let index = self.slots.len() as u32;
+        if is_tcp {
+            self.tcp_slots.push(index);
+        }
         self.slots.push(Slot {
             generation: 0,
             socket,
@@ -163,13 +204,32 @@ impl SocketSet {
         self.udp.unbind(handle);
         self.free.push(handle.index);
         self.len -= 1;
+        let mut s = s;
+        if let Socket::Tcp(t) = &mut s {
+            // The connection goes with the socket, silently: close or
+            // abort it and poll first to tell the peer (or use
+            // `close_tcp`). A listener's unaccepted connections are reset.
+            let index = handle.index;
+            self.tcp_slots.retain(|&i| i != index);
+            self.tcp_conns.retain(|_, i| *i != index);
+            self.tcp_listeners.retain(|_, i| *i != index);
+            let mut abandoned = core::mem::take(&mut t.abandoned);
+            if let Inner::Listening(l) = &mut t.inner {
+                abandoned.extend(l.ready.drain(..));
+            }
+            self.abandon(&abandoned);
+        }
         Some(s)
     }
 
     /// The socket `handle` names.
     pub fn get_mut(&mut self, handle: SocketHandle) -> Option<&mut Socket> {
         self.tx_hint = true;
-        self.get_mut_quiet(handle)
+        let s = self.get_mut_quiet(handle)?;
+        if let Socket::Tcp(t) = s {
+            t.dirty = true;
+        }
+        Some(s)
     }
 
     /// As [`get_mut`](Self::get_mut), for the interface's own accesses
@@ -401,6 +461,315 @@ impl SocketSet {
         pending
     }
 
+    /// The TCP socket `handle` names.
+    pub fn tcp(&mut self, handle: SocketHandle) -> Result<&mut TcpSocket, Error> {
+        match self.get_mut(handle) {
+            Some(Socket::Tcp(s)) => Ok(s),
+            _ => Err(Error::InvalidHandle),
+        }
+    }
+
+    /// Makes the TCP socket `handle` listen on `local` (address
+    /// `0.0.0.0`: any of ours; port 0: an ephemeral one) with an accept
+    /// queue of `backlog` established connections (at most
+    /// [`MAX_BACKLOG`]). Fails with [`Error::AddrInUse`] when another
+    /// socket listens there, [`Error::InvalidState`] unless the socket is
+    /// closed.
+    pub fn listen_tcp(
+        &mut self,
+        handle: SocketHandle,
+        local: SocketAddrV4,
+        backlog: usize,
+    ) -> Result<SocketAddrV4, Error> {
+        if !matches!(self.tcp(handle)?.inner, Inner::Closed) {
+            return Err(Error::InvalidState);
+        }
+        self.purge_stale_listeners();
+        let local = if local.port() == 0 {
+            let port = self
+                .free_listen_port(*local.ip())
+                .ok_or(Error::AddrNotAvailable)?;
+            SocketAddrV4::new(*local.ip(), port)
+        } else {
+            local
+        };
+        let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
+        let clash = self.tcp_listeners.contains_key(&local)
+            || self.tcp_listeners.contains_key(&any)
+            || (local.ip().is_unspecified()
+                && self.tcp_listeners.keys().any(|l| l.port() == local.port()));
+        if clash {
+            return Err(Error::AddrInUse);
+        }
+        let listener = {
+            let t = self.tcp(handle)?;
+            let config = t.config.clone();
+            Listener::new(local, config, backlog.clamp(1, MAX_BACKLOG), &mut self.rng)
+        };
+        self.tcp(handle)?.inner = Inner::Listening(Box::new(Listening {
+            listener,
+            ready: alloc::collections::VecDeque::new(),
+            backlog: backlog.clamp(1, MAX_BACKLOG),
+        }));
+        self.tcp_listeners.insert(local, handle.index);
+        Ok(local)
+    }
+
+    /// Opens a connection from the TCP socket `handle` to `remote`, from
+    /// `local` if given (else an address of the outgoing device and an
+    /// ephemeral port chosen per RFC 6056). The SYN leaves on the next
+    /// poll of the interface; the socket is established once
+    /// [`TcpSocket::is_established`] says so, or failed with the error
+    /// its calls then return (refused, timed out...).
+    pub fn connect_tcp(
+        &mut self,
+        handle: SocketHandle,
+        remote: SocketAddrV4,
+        local: Option<SocketAddrV4>,
+    ) -> Result<(), Error> {
+        if remote.port() == 0
+            || remote.ip().is_unspecified()
+            || remote.ip().is_broadcast()
+            || remote.ip().is_multicast()
+        {
+            return Err(Error::Unaddressable);
+        }
+        if !matches!(self.tcp(handle)?.inner, Inner::Closed) {
+            return Err(Error::InvalidState);
+        }
+        let local = local.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+        self.tcp(handle)?.inner = Inner::Connecting { remote, local };
+        Ok(())
+    }
+
+    /// The next established connection of the listening socket
+    /// `handle`, as a socket of the set; [`Error::WouldBlock`] when none
+    /// waits. (The interface gives each established connection its socket
+    /// as soon as the handshake completes, within the backlog and the
+    /// set's capacity, so that data arriving before `accept` is
+    /// received.)
+    pub fn accept_tcp(&mut self, handle: SocketHandle) -> Result<SocketHandle, Error> {
+        let index = handle.index;
+        let t = self.tcp(handle)?;
+        let Inner::Listening(l) = &mut t.inner else {
+            return Err(Error::InvalidState);
+        };
+        let h = l.ready.pop_front().ok_or(Error::WouldBlock)?;
+        // Room freed in the backlog: take the next one from the listener.
+        self.drain_listener(index);
+        Ok(h)
+    }
+
+    /// Gives the established connections waiting in the listener of slot
+    /// `index` sockets of their own, while the backlog and the set have
+    /// room.
+    pub(crate) fn drain_listener(&mut self, index: u32) {
+        loop {
+            if self.len >= self.capacity {
+                return;
+            }
+            let (conn, config) = match self.tcp_at(index).map(|t| (&mut t.inner, &t.config)) {
+                Some((Inner::Listening(l), config))
+                    if l.ready.len() < l.backlog && l.listener.pending() > 0 =>
+                {
+                    match l.listener.accept() {
+                        Some(c) => (c, config.clone()),
+                        None => return,
+                    }
+                }
+                _ => return,
+            };
+            let key = (conn.local(), conn.remote());
+            let mut socket = TcpSocket::new(config);
+            socket.inner = Inner::Connected(Box::new(conn));
+            let Ok(h) = self.add(socket) else { return };
+            self.tcp_conns.insert(key, h.index);
+            if let Some(Inner::Listening(l)) = self.tcp_at(index).map(|t| &mut t.inner) {
+                l.ready.push_back(h);
+            }
+        }
+    }
+
+    /// Closes the TCP socket `handle` gracefully (RFC 9293 §3.10.4) and
+    /// gives it to the set, which removes it once the connection has
+    /// closed: the handle names nothing from now on. As `close(2)` does.
+    pub fn close_tcp(&mut self, handle: SocketHandle) -> Result<(), Error> {
+        let t = self.tcp(handle)?;
+        t.close();
+        if t.is_active() {
+            t.orphan = true;
+            // The handle is invalidated now; the slot lives on.
+            if let Some(slot) = self.slots.get_mut(handle.index as usize) {
+                slot.generation = slot.generation.wrapping_add(1);
+            }
+        } else {
+            let abandoned = core::mem::take(&mut self.tcp(handle)?.abandoned);
+            self.remove(handle);
+            self.abandon(&abandoned);
+        }
+        Ok(())
+    }
+
+    /// Resets the unaccepted connections of a closed listener and leaves
+    /// their sockets to be removed once the reset has gone out.
+    pub(crate) fn abandon(&mut self, handles: &[SocketHandle]) {
+        for &h in handles {
+            if let Ok(t) = self.tcp(h) {
+                t.abort();
+                t.orphan = true;
+            }
+        }
+    }
+
+    /// The handle of the socket in slot `index`.
+    pub(crate) fn handle_at(&self, index: u32) -> Option<SocketHandle> {
+        let slot = self.slots.get(index as usize)?;
+        slot.socket.as_ref()?;
+        Some(SocketHandle {
+            index,
+            generation: slot.generation,
+        })
+    }
+
+    /// Established connections waiting in the listening socket
+    /// `handle`'s accept queue.
+    pub fn tcp_pending(&self, handle: SocketHandle) -> usize {
+        match self.get(handle) {
+            Some(Socket::Tcp(t)) => match &t.inner {
+                Inner::Listening(l) => l.ready.len() + l.listener.pending(),
+                _ => 0,
+            },
+            _ => 0,
+        }
+    }
+
+    /// The socket `handle` names, to read.
+    pub fn get(&self, handle: SocketHandle) -> Option<&Socket> {
+        let slot = self.slots.get(handle.index as usize)?;
+        if slot.generation != handle.generation {
+            return None;
+        }
+        slot.socket.as_ref()
+    }
+
+    /// A port nobody listens on, for a listener on `ip` bound to port 0.
+    fn free_listen_port(&mut self, ip: Ipv4Addr) -> Option<u16> {
+        let (first, last) = (EPHEMERAL_FIRST, EPHEMERAL_LAST);
+        let span = u32::from(last - first) + 1;
+        let start = self.rng.below(span);
+        (0..span)
+            .map(|i| first + ((start + i) % span) as u16)
+            .find(|&p| {
+                !self.tcp_listeners.contains_key(&SocketAddrV4::new(ip, p))
+                    && !self
+                        .tcp_listeners
+                        .contains_key(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, p))
+            })
+    }
+
+    /// RFC 6056 §3.3.3 (algorithm 3, "simple hash-based"): the local port
+    /// of a connection from `local_ip` to `remote`: a keyed hash of the
+    /// addresses picks where to start in the ephemeral range, a counter
+    /// moves on, and the first port whose 4-tuple is free (and where no
+    /// listener sits) wins.
+    pub(crate) fn tcp_ephemeral_port(
+        &mut self,
+        local_ip: Ipv4Addr,
+        remote: SocketAddrV4,
+    ) -> Option<u16> {
+        let (first, last) = (EPHEMERAL_FIRST, EPHEMERAL_LAST);
+        let span = u32::from(last - first) + 1;
+        let mut msg = [0u8; 10];
+        msg[..4].copy_from_slice(&local_ip.octets());
+        msg[4..8].copy_from_slice(&remote.ip().octets());
+        msg[8..].copy_from_slice(&remote.port().to_be_bytes());
+        let offset = siphash24(self.port_key, &msg) as u32;
+        for i in 0..span {
+            let next = self.port_counter.wrapping_add(i);
+            let port = first + (offset.wrapping_add(next) % span) as u16;
+            let local = SocketAddrV4::new(local_ip, port);
+            let listened = self.tcp_listeners.contains_key(&local)
+                || self
+                    .tcp_listeners
+                    .contains_key(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
+            if !listened && !self.tcp_conns.contains_key(&(local, remote)) {
+                self.port_counter = next.wrapping_add(1);
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    /// The initial sequence number of an active open (RFC 6528).
+    pub(crate) fn tcp_isn(
+        &self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        now: lamina_netbuf::Instant,
+    ) -> lamina_tcp::SeqNumber {
+        self.isn.isn(local, remote, now)
+    }
+
+    /// The slot of the connection `(local, remote)`.
+    pub(crate) fn tcp_conn_slot(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<u32> {
+        self.tcp_conns.get(&(local, remote)).copied()
+    }
+
+    /// The slot of the listener for `local` (exact, then any address).
+    pub(crate) fn tcp_listener_slot(&self, local: SocketAddrV4) -> Option<u32> {
+        self.tcp_listeners.get(&local).copied().or_else(|| {
+            self.tcp_listeners
+                .get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port()))
+                .copied()
+        })
+    }
+
+    /// Registers the connection `(local, remote)` of slot `index`.
+    pub(crate) fn tcp_register(&mut self, local: SocketAddrV4, remote: SocketAddrV4, index: u32) {
+        self.tcp_conns.insert((local, remote), index);
+    }
+
+    /// Forgets the connection `(local, remote)` (it closed).
+    pub(crate) fn tcp_unregister(&mut self, local: SocketAddrV4, remote: SocketAddrV4) {
+        self.tcp_conns.remove(&(local, remote));
+    }
+
+    /// Forgets the listeners whose socket no longer listens (closed by
+    /// its user).
+    pub(crate) fn purge_stale_listeners(&mut self) {
+        let slots = &self.slots;
+        self.tcp_listeners.retain(|_, i| {
+            matches!(
+                slots.get(*i as usize).and_then(|s| s.socket.as_ref()),
+                Some(Socket::Tcp(t)) if t.is_listening()
+            )
+        });
+    }
+
+    /// The slots holding TCP sockets.
+    pub(crate) fn tcp_slot_list(&self) -> &[u32] {
+        &self.tcp_slots
+    }
+
+    /// The TCP socket in slot `index`.
+    pub(crate) fn tcp_at(&mut self, index: u32) -> Option<&mut TcpSocket> {
+        match self.slots.get_mut(index as usize)?.socket.as_mut()? {
+            Socket::Tcp(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The earliest timer of any TCP socket.
+    pub(crate) fn tcp_poll_at(&self) -> Option<lamina_netbuf::Instant> {
+        self.tcp_slots
+            .iter()
+            .filter_map(|&i| match self.slots.get(i as usize)?.socket.as_ref()? {
+                Socket::Tcp(t) => t.poll_at(),
+                _ => None,
+            })
+            .min()
+    }
+
     /// The ICMP socket bound to echo identifier `ident`.
     pub(crate) fn icmp_by_ident(&mut self, ident: u16) -> Option<&mut IcmpSocket> {
         let &(_, index) = self.icmp_idents.iter().find(|(id, _)| *id == ident)?;
@@ -440,6 +809,8 @@ impl Socket {
             Socket::Udp(u) => !u.tx.is_empty(),
             Socket::Icmp(i) => !i.tx.is_empty(),
             Socket::Raw(r) => !r.tx.is_empty(),
+            // TCP sockets are served by their own pass.
+            Socket::Tcp(_) => false,
         }
     }
 }

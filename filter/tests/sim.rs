@@ -1,0 +1,467 @@
+//! Hosts on in-memory wires with a fake clock, with a Lamina router
+//! running the filter between them: NAT (masquerade) for a LAN host,
+//! port forwarding of a LAN service, and a firewall rule set.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use lamina_ethernet::MacAddr;
+use lamina_filter::{Filter, FilterConfig, Ruleset};
+use lamina_ipv4::IfaceId;
+use lamina_ipv4::hook::{NoHooks, PacketHook};
+use lamina_netbuf::{Duration, Instant, SeededRng};
+use lamina_netdev::{LinkConfig, Port, wire};
+use lamina_socket::{IcmpSocket, Interface, InterfaceConfig, SocketSet, UdpSocket};
+
+/// One simulated host: an interface, its devices and its sockets.
+struct Host<H: PacketHook> {
+    iface: Interface<H>,
+    devs: Vec<Port>,
+    sockets: SocketSet,
+}
+
+impl<H: PacketHook> Host<H> {
+    fn new(seed: u8, config: InterfaceConfig, hooks: H, ports: Vec<(Port, &str)>) -> Host<H> {
+        let mut rng = SeededRng::new(u64::from(seed));
+        let mut iface = Interface::with_hooks(config, hooks, &mut rng);
+        let mut devs = Vec::new();
+        for (i, (port, cidr)) in ports.into_iter().enumerate() {
+            let id = iface
+                .add_device(&port, MacAddr::new(2, 0, 0, 0, seed, i as u8))
+                .unwrap();
+            iface
+                .add_address(id, cidr.parse().unwrap(), Instant::ZERO)
+                .unwrap();
+            devs.push(port);
+        }
+        Host {
+            iface,
+            devs,
+            sockets: SocketSet::new(64, &mut rng),
+        }
+    }
+}
+
+trait Node {
+    fn poll(&mut self, now: Instant) -> bool;
+    fn poll_at(&mut self) -> Option<Instant>;
+}
+
+impl<H: PacketHook> Node for Host<H> {
+    fn poll(&mut self, now: Instant) -> bool {
+        self.iface.poll(now, &mut self.devs[..], &mut self.sockets)
+    }
+
+    fn poll_at(&mut self) -> Option<Instant> {
+        self.iface.poll_at(&mut self.devs[..], &self.sockets)
+    }
+}
+
+/// Polls every host until none makes progress, then jumps the clock to
+/// the earliest timer, for `span`.
+fn run(hosts: &mut [&mut dyn Node], now: &mut Instant, span: Duration) {
+    let until = *now + span;
+    let mut steps = 0u32;
+    loop {
+        loop {
+            steps += 1;
+            assert!(steps < 200_000, "simulation does not settle");
+            let mut progress = false;
+            for h in hosts.iter_mut() {
+                progress |= h.poll(*now);
+            }
+            if !progress {
+                break;
+            }
+        }
+        match hosts.iter_mut().filter_map(|h| h.poll_at()).min() {
+            Some(t) if t <= until => {
+                *now = if t > *now {
+                    t
+                } else {
+                    *now + Duration::from_micros(1)
+                };
+            }
+            _ => {
+                *now = (*now).max(until);
+                return;
+            }
+        }
+    }
+}
+
+fn link() -> LinkConfig {
+    LinkConfig::new().with_latency(Duration::from_millis(1))
+}
+
+const LAN_HOST: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 10);
+const ROUTER_LAN: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
+const ROUTER_WAN: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+const WAN_HOST: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+
+const NAT_RULES: &str = "
+table ip nat {
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        iif 1 udp dport 5353 dnat to 192.168.1.10:53
+    }
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        oif 1 masquerade
+    }
+}
+table ip filter {
+    chain forward {
+        type filter hook forward priority 0; policy drop;
+        ct state established,related accept
+        iif 0 oif 1 accept
+        iif 1 ip daddr 192.168.1.10 udp dport 53 ct state new accept
+    }
+}";
+
+/// A LAN host, a NAT router and a WAN host that has no route back to the
+/// LAN: only translated traffic can come back.
+fn nat_network() -> (Host<NoHooks>, Host<Filter>, Host<NoHooks>) {
+    let (lan_a, lan_r) = wire(link());
+    let (wan_r, wan_s) = wire(link());
+    let mut lan = Host::new(
+        1,
+        InterfaceConfig::default(),
+        NoHooks,
+        vec![(lan_a, "192.168.1.10/24")],
+    );
+    lan.iface
+        .set_default_gateway(ROUTER_LAN, IfaceId(0))
+        .unwrap();
+    let wan = Host::new(
+        2,
+        InterfaceConfig::default(),
+        NoHooks,
+        vec![(wan_s, "198.51.100.1/24")],
+    );
+    let rules: Ruleset = NAT_RULES.parse().unwrap();
+    let mut filter = Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(9)).unwrap();
+    filter.set_interface_address(IfaceId(0), ROUTER_LAN);
+    filter.set_interface_address(IfaceId(1), ROUTER_WAN);
+    let mut config = InterfaceConfig::default();
+    config.forwarding = true;
+    let router = Host::new(
+        3,
+        config,
+        filter,
+        vec![(lan_r, "192.168.1.1/24"), (wan_r, "198.51.100.2/24")],
+    );
+    (lan, router, wan)
+}
+
+/// RFC 3022 §2.2 (NAPT): a LAN host behind the router pings a WAN host
+/// and exchanges UDP with it; the WAN host sees the router's address.
+#[test]
+fn lan_host_reaches_wan_host_through_masquerade_with_udp_and_ping() {
+    let (mut lan, mut router, mut wan) = nat_network();
+    let mut now = Instant::ZERO;
+
+    let ping = lan.sockets.add(IcmpSocket::default()).unwrap();
+    lan.sockets.bind_icmp(ping, Some(4242)).unwrap();
+    let raw = wan
+        .sockets
+        .add(lamina_socket::RawSocket::new(
+            lamina_ipv4::IpProtocol::ICMP,
+            8,
+            65536,
+        ))
+        .unwrap();
+    for seq in 0..3u16 {
+        lan.sockets
+            .icmp(ping)
+            .unwrap()
+            .send_echo(WAN_HOST, seq, b"through the NAT")
+            .unwrap();
+        run(
+            &mut [&mut lan, &mut router, &mut wan],
+            &mut now,
+            Duration::from_millis(200),
+        );
+        let r = lan.sockets.icmp(ping).unwrap().recv_echo().unwrap();
+        assert_eq!(
+            (r.src, r.seq_no, &r.data[..]),
+            (WAN_HOST, seq, &b"through the NAT"[..])
+        );
+    }
+    let mut buf = [0u8; 2048];
+    let (n, _) = wan.sockets.raw(raw).unwrap().recv_from(&mut buf).unwrap();
+    let ip = lamina_ipv4::Ipv4Packet::parse_verified(&buf[..n]).unwrap();
+    assert_eq!(
+        ip.src(),
+        ROUTER_WAN,
+        "the WAN host sees the router's address"
+    );
+
+    let server = wan.sockets.add(UdpSocket::default()).unwrap();
+    wan.sockets
+        .bind_udp(server, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
+        .unwrap();
+    let client = lan.sockets.add(UdpSocket::default()).unwrap();
+    lan.sockets
+        .bind_udp(client, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 40000))
+        .unwrap();
+    let payloads: Vec<Vec<u8>> = vec![b"x".to_vec(), (0..=255u8).collect(), vec![0x5a; 1400]];
+    for p in &payloads {
+        lan.sockets
+            .udp(client)
+            .unwrap()
+            .send_to(p, SocketAddrV4::new(WAN_HOST, 7))
+            .unwrap();
+    }
+    run(
+        &mut [&mut lan, &mut router, &mut wan],
+        &mut now,
+        Duration::from_secs(1),
+    );
+    for p in &payloads {
+        let (n, from) = wan
+            .sockets
+            .udp(server)
+            .unwrap()
+            .recv_from(&mut buf)
+            .unwrap();
+        assert_eq!(&buf[..n], &p[..]);
+        assert_eq!(
+            from,
+            SocketAddrV4::new(ROUTER_WAN, 40000),
+            "masqueraded, port kept"
+        );
+        wan.sockets
+            .udp(server)
+            .unwrap()
+            .send_to(&buf[..n], from)
+            .unwrap();
+    }
+    run(
+        &mut [&mut lan, &mut router, &mut wan],
+        &mut now,
+        Duration::from_secs(1),
+    );
+    for p in &payloads {
+        let (n, from) = lan
+            .sockets
+            .udp(client)
+            .unwrap()
+            .recv_from(&mut buf)
+            .unwrap();
+        assert_eq!((&buf[..n], from), (&p[..], SocketAddrV4::new(WAN_HOST, 7)));
+    }
+    let ct = router.iface.hooks().conntrack();
+    assert_eq!(ct.len(), 2, "the ping and the UDP flow");
+    assert!(ct.iter().all(|c| c.seen_reply));
+}
+
+/// Port forwarding: the WAN host reaches a LAN UDP service at the
+/// router's address; the answer comes back from that address.
+#[test]
+fn port_forward_exposes_a_lan_udp_service() {
+    let (mut lan, mut router, mut wan) = nat_network();
+    let mut now = Instant::ZERO;
+    let service = lan.sockets.add(UdpSocket::default()).unwrap();
+    lan.sockets
+        .bind_udp(service, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53))
+        .unwrap();
+    let client = wan.sockets.add(UdpSocket::default()).unwrap();
+    wan.sockets
+        .bind_udp(client, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 33333))
+        .unwrap();
+    wan.sockets
+        .udp(client)
+        .unwrap()
+        .send_to(b"who is there?", SocketAddrV4::new(ROUTER_WAN, 5353))
+        .unwrap();
+    run(
+        &mut [&mut lan, &mut router, &mut wan],
+        &mut now,
+        Duration::from_secs(1),
+    );
+    let mut buf = [0u8; 256];
+    let (n, from) = lan
+        .sockets
+        .udp(service)
+        .unwrap()
+        .recv_from(&mut buf)
+        .unwrap();
+    assert_eq!(&buf[..n], b"who is there?");
+    assert_eq!(from, SocketAddrV4::new(WAN_HOST, 33333));
+    lan.sockets
+        .udp(service)
+        .unwrap()
+        .send_to(b"the LAN service", from)
+        .unwrap();
+    run(
+        &mut [&mut lan, &mut router, &mut wan],
+        &mut now,
+        Duration::from_secs(1),
+    );
+    let (n, from) = wan
+        .sockets
+        .udp(client)
+        .unwrap()
+        .recv_from(&mut buf)
+        .unwrap();
+    assert_eq!(
+        (&buf[..n], from),
+        (&b"the LAN service"[..], SocketAddrV4::new(ROUTER_WAN, 5353))
+    );
+
+    // Another port of the router is not forwarded, and the forward chain
+    // drops what is not translated to the service.
+    wan.sockets
+        .udp(client)
+        .unwrap()
+        .send_to(b"nope", SocketAddrV4::new(ROUTER_WAN, 5354))
+        .unwrap();
+    wan.sockets
+        .udp(client)
+        .unwrap()
+        .send_to(b"nope", SocketAddrV4::new(LAN_HOST, 53))
+        .unwrap();
+    run(
+        &mut [&mut lan, &mut router, &mut wan],
+        &mut now,
+        Duration::from_secs(1),
+    );
+    assert!(
+        lan.sockets
+            .udp(service)
+            .unwrap()
+            .recv_from(&mut buf)
+            .is_err()
+    );
+}
+
+/// A firewall between two routed subnets, exactly as written: default
+/// drop, established allowed, UDP port 7 allowed from 192.0.2.0/25 only.
+#[test]
+fn firewall_rule_set_behaves_exactly_as_written() {
+    let rules: Ruleset = "
+        table ip filter {
+            chain forward {
+                type filter hook forward priority 0; policy drop;
+                ct state established,related accept
+                ip saddr 192.0.2.0/25 udp dport 7 ct state new accept
+            }
+        }"
+    .parse()
+    .unwrap();
+    let filter = Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(5)).unwrap();
+    let (pa, ra) = wire(link());
+    let (pb, rb) = wire(link());
+    let mut a = Host::new(
+        1,
+        InterfaceConfig::default(),
+        NoHooks,
+        vec![(pa, "192.0.2.10/25")],
+    );
+    let mut b = Host::new(
+        2,
+        InterfaceConfig::default(),
+        NoHooks,
+        vec![(pb, "192.0.2.130/25")],
+    );
+    let mut config = InterfaceConfig::default();
+    config.forwarding = true;
+    let mut r = Host::new(
+        3,
+        config,
+        filter,
+        vec![(ra, "192.0.2.1/25"), (rb, "192.0.2.129/25")],
+    );
+    a.iface
+        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 1), IfaceId(0))
+        .unwrap();
+    b.iface
+        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 129), IfaceId(0))
+        .unwrap();
+    let (a_ip, b_ip) = (Ipv4Addr::new(192, 0, 2, 10), Ipv4Addr::new(192, 0, 2, 130));
+    let mut now = Instant::ZERO;
+    let mut buf = [0u8; 256];
+
+    let udp = |h: &mut Host<NoHooks>, port: u16| {
+        let s = h.sockets.add(UdpSocket::default()).unwrap();
+        h.sockets
+            .bind_udp(s, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+            .unwrap();
+        s
+    };
+    let b7 = udp(&mut b, 7);
+    let b8 = udp(&mut b, 8);
+    let a7 = udp(&mut a, 7);
+    let a_client = udp(&mut a, 40000);
+    let b_client = udp(&mut b, 40001);
+
+    // Allowed: A → B:7, and B's answer (established).
+    a.sockets
+        .udp(a_client)
+        .unwrap()
+        .send_to(b"ping", SocketAddrV4::new(b_ip, 7))
+        .unwrap();
+    run(
+        &mut [&mut a, &mut b, &mut r],
+        &mut now,
+        Duration::from_secs(1),
+    );
+    let (n, from) = b.sockets.udp(b7).unwrap().recv_from(&mut buf).unwrap();
+    assert_eq!(
+        (&buf[..n], from),
+        (&b"ping"[..], SocketAddrV4::new(a_ip, 40000))
+    );
+    b.sockets.udp(b7).unwrap().send_to(b"pong", from).unwrap();
+    run(
+        &mut [&mut a, &mut b, &mut r],
+        &mut now,
+        Duration::from_secs(1),
+    );
+    let (n, _) = a
+        .sockets
+        .udp(a_client)
+        .unwrap()
+        .recv_from(&mut buf)
+        .unwrap();
+    assert_eq!(&buf[..n], b"pong");
+    let dropped_before = r.iface.stats().hook_dropped;
+
+    // Not allowed: another port; port 7 from the other subnet; ping.
+    a.sockets
+        .udp(a_client)
+        .unwrap()
+        .send_to(b"x", SocketAddrV4::new(b_ip, 8))
+        .unwrap();
+    b.sockets
+        .udp(b_client)
+        .unwrap()
+        .send_to(b"x", SocketAddrV4::new(a_ip, 7))
+        .unwrap();
+    let ping = a.sockets.add(IcmpSocket::default()).unwrap();
+    a.sockets.bind_icmp(ping, None).unwrap();
+    a.sockets
+        .icmp(ping)
+        .unwrap()
+        .send_echo(b_ip, 1, b"x")
+        .unwrap();
+    run(
+        &mut [&mut a, &mut b, &mut r],
+        &mut now,
+        Duration::from_secs(1),
+    );
+    assert!(b.sockets.udp(b8).unwrap().recv_from(&mut buf).is_err());
+    assert!(a.sockets.udp(a7).unwrap().recv_from(&mut buf).is_err());
+    assert!(a.sockets.icmp(ping).unwrap().recv_echo().is_err());
+    assert_eq!(r.iface.stats().hook_dropped - dropped_before, 3);
+    let f = r.iface.hooks();
+    assert_eq!(
+        f.counters("filter", "forward", 0).unwrap().packets,
+        1,
+        "the pong"
+    );
+    assert_eq!(
+        f.counters("filter", "forward", 1).unwrap().packets,
+        1,
+        "the ping to port 7"
+    );
+}

@@ -1,0 +1,256 @@
+//! The interface's TCP glue: demultiplexing received segments to
+//! connections and listeners, answering the rest with resets, and
+//! sending what the TCP sockets produce.
+
+use alloc::boxed::Box;
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use lamina_ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+use lamina_netbuf::serialize::EmptyBody;
+use lamina_netbuf::{Instant, Serializer};
+use lamina_tcp::{
+    ChecksumMode, Connection, ListenerVerdict, Outgoing, State, TcpRepr, TcpSegment, reset_for,
+};
+
+use super::Interface;
+use crate::tcp::Inner;
+use crate::{Error, SocketSet};
+use lamina_ipv4::hook::PacketHook;
+
+/// IPv4 and TCP headers without options: what the MSS leaves out of the
+/// MTU (RFC 9293 §3.7.1).
+const IP_TCP_HEADERS: usize = 40;
+
+/// A segment of a connection as the body of an IPv4 datagram: written
+/// straight from the connection's send buffer into the packet, checksum
+/// included.
+struct SegmentBody<'a, 'b> {
+    out: &'b Outgoing<'a>,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+}
+
+impl Serializer for SegmentBody<'_, '_> {
+    fn serialized_len(&self) -> Result<usize, lamina_netbuf::Error> {
+        Ok(self.out.len())
+    }
+
+    fn serialize_exact(&self, out: &mut [u8]) {
+        self.out
+            .write(self.src, self.dst, out, ChecksumMode::Compute);
+    }
+}
+
+impl<H: PacketHook> Interface<H> {
+    /// The MSS limit towards `dst`: the route's MTU (or the device's)
+    /// less the IPv4 and TCP headers.
+    fn tcp_mss_limit(&mut self, dst: Ipv4Addr) -> u16 {
+        let mtu = match self.route_to(dst) {
+            Some(hit) => {
+                let dev = self.ports.get(hit.port).map_or(1500, |p| p.mtu);
+                hit.mtu.map_or(dev, |m| dev.min(usize::from(m)))
+            }
+            None => self.ports.first().map_or(1500, |p| p.mtu),
+        };
+        u16::try_from(mtu.saturating_sub(IP_TCP_HEADERS)).unwrap_or(u16::MAX)
+    }
+
+    /// Sends a bare TCP segment (RST, SYN-ACK, ACK) from `src` to `dst`.
+    fn send_tcp_repr(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        repr: &TcpRepr,
+        now: Instant,
+        sockets: &mut SocketSet,
+    ) -> Result<(), Error> {
+        let builder = repr.builder(src, dst).map_err(|_| Error::TooLong)?;
+        let mut ip = Ipv4Repr::new(src, dst, IpProtocol::TCP);
+        ip.ttl = self.config.ttl;
+        ip.dont_fragment = true;
+        self.stats.tcp_out += 1;
+        self.send_ip(ip, EmptyBody.wrap_in(builder), now, sockets)
+    }
+
+    /// A TCP segment for one of our addresses.
+    pub(super) fn tcp_input(
+        &mut self,
+        ip: &Ipv4Packet<'_>,
+        bcast: bool,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) {
+        // RFC 1122 §4.2.3.10: TCP is unicast only.
+        if bcast {
+            self.stats.rx_not_for_us += 1;
+            return;
+        }
+        let (src, dst) = (ip.src(), ip.dst());
+        let Ok(seg) = TcpSegment::parse_verified(ip.payload(), src, dst) else {
+            self.stats.tcp_malformed += 1;
+            return;
+        };
+        self.stats.tcp_in += 1;
+        let local = SocketAddrV4::new(dst, seg.dst_port());
+        let remote = SocketAddrV4::new(src, seg.src_port());
+        if let Some(slot) = sockets.tcp_conn_slot(local, remote)
+            && let Some(t) = sockets.tcp_at(slot)
+            && let Inner::Connected(c) = &mut t.inner
+        {
+            c.on_segment(&seg, now);
+            // RFC 9293 §3.6.1: a SYN may reopen a tuple in TIME-WAIT; the
+            // old incarnation closed and the SYN goes on to the listener.
+            let reopened = c.state() == State::Closed && seg.syn() && !seg.ack();
+            if c.is_closed() {
+                let orphan = t.orphan;
+                sockets.tcp_unregister(local, remote);
+                if orphan && let Some(h) = sockets.handle_at(slot) {
+                    sockets.remove(h);
+                }
+            }
+            if !reopened {
+                return;
+            }
+        }
+        if let Some(slot) = sockets.tcp_listener_slot(local) {
+            let mss_limit = self.tcp_mss_limit(src);
+            let verdict = match sockets.tcp_at(slot).map(|t| &mut t.inner) {
+                Some(Inner::Listening(l)) => {
+                    Some(l.listener.on_segment(dst, remote, &seg, mss_limit, now))
+                }
+                _ => None,
+            };
+            // A completed handshake: the connection gets its socket now,
+            // so that what follows the final ACK reaches it.
+            sockets.drain_listener(slot);
+            match verdict {
+                Some(ListenerVerdict::Reply(repr)) => {
+                    let _ = self.send_tcp_repr(dst, src, &repr, now, sockets);
+                    return;
+                }
+                Some(_) => return,
+                // The socket stopped listening: as if there were none.
+                None => sockets.purge_stale_listeners(),
+            }
+        }
+        // RFC 9293 §3.10.7.1: no connection, no listener: reset (never
+        // in answer to a reset).
+        self.stats.tcp_no_socket += 1;
+        if let Some(rst) = reset_for(&seg) {
+            let _ = self.send_tcp_repr(dst, src, &rst, now, sockets);
+        }
+    }
+
+    /// Opens the connections that `connect` asked for, sends what every
+    /// TCP socket has (data, ACKs, SYN-ACKs, retransmissions, probes) and
+    /// forgets closed connections. Returns whether anything was sent.
+    pub(super) fn tcp_dispatch(&mut self, now: Instant, sockets: &mut SocketSet) -> bool {
+        let mut sent = false;
+        let count = sockets.tcp_slot_list().len();
+        for k in 0..count {
+            let Some(&slot) = sockets.tcp_slot_list().get(k) else {
+                break;
+            };
+            let Some(t) = sockets.tcp_at(slot) else {
+                continue;
+            };
+            // Due at all? (Most sockets, most of the time, are not.)
+            if t.poll_at().is_none_or(|at| at > now) {
+                continue;
+            }
+            t.dirty = false;
+            let config = t.config.clone();
+            let inner = core::mem::replace(&mut t.inner, Inner::Closed);
+            let (inner, error) = match inner {
+                Inner::Connecting { remote, local } => {
+                    match self.tcp_open(remote, local, &config, slot, now, sockets) {
+                        Ok(conn) => (Inner::Connected(Box::new(conn)), None),
+                        Err(e) => (Inner::Closed, Some(e)),
+                    }
+                }
+                Inner::Connected(mut c) => {
+                    let (src, dst) = (*c.local().ip(), *c.remote().ip());
+                    while let Some(out) = c.poll_transmit(now) {
+                        let mut ip = Ipv4Repr::new(src, dst, IpProtocol::TCP);
+                        ip.ttl = self.config.ttl;
+                        ip.dont_fragment = true;
+                        let body = SegmentBody {
+                            out: &out,
+                            src,
+                            dst,
+                        };
+                        self.stats.tcp_out += 1;
+                        sent = true;
+                        // A datagram that cannot leave now (no ARP answer
+                        // yet, queue full) is a loss TCP recovers from.
+                        let _ = self.send_ip(ip, body, now, sockets);
+                    }
+                    if c.is_closed() {
+                        sockets.tcp_unregister(c.local(), c.remote());
+                    }
+                    let error = c.error().map(crate::tcp::conn_error);
+                    (Inner::Connected(c), error)
+                }
+                Inner::Listening(mut l) => {
+                    while let Some((local, remote, repr)) = l.listener.poll_transmit(now) {
+                        sent = true;
+                        let _ = self.send_tcp_repr(*local.ip(), *remote.ip(), &repr, now, sockets);
+                    }
+                    (Inner::Listening(l), None)
+                }
+                Inner::Closed => (Inner::Closed, None),
+            };
+            let mut free = false;
+            let mut abandoned = alloc::vec::Vec::new();
+            if let Some(t) = sockets.tcp_at(slot) {
+                t.inner = inner;
+                if error.is_some() && t.error.is_none() {
+                    t.error = error;
+                }
+                abandoned = core::mem::take(&mut t.abandoned);
+                free = t.orphan && !t.is_active();
+            }
+            sockets.abandon(&abandoned);
+            if free && let Some(h) = sockets.handle_at(slot) {
+                sockets.remove(h);
+            }
+        }
+        sent
+    }
+
+    /// The active open of a socket in slot `slot`: the source address
+    /// and port, the MSS limit from the route, the ISN; registered for
+    /// demultiplexing.
+    fn tcp_open(
+        &mut self,
+        remote: SocketAddrV4,
+        local: SocketAddrV4,
+        config: &lamina_tcp::TcpConfig,
+        slot: u32,
+        now: Instant,
+        sockets: &mut SocketSet,
+    ) -> Result<Connection, Error> {
+        let src = if local.ip().is_unspecified() {
+            self.pick_source(*remote.ip()).ok_or(Error::NoRoute)?
+        } else if self.has_address(*local.ip()) {
+            *local.ip()
+        } else {
+            return Err(Error::AddrNotAvailable);
+        };
+        let port = match local.port() {
+            0 => sockets
+                .tcp_ephemeral_port(src, remote)
+                .ok_or(Error::AddrNotAvailable)?,
+            p => p,
+        };
+        let local = SocketAddrV4::new(src, port);
+        if sockets.tcp_conn_slot(local, remote).is_some() {
+            return Err(Error::AddrInUse);
+        }
+        let mss_limit = self.tcp_mss_limit(*remote.ip());
+        let isn = sockets.tcp_isn(local, remote, now);
+        let conn = Connection::connect(local, remote, config, isn, mss_limit, now);
+        sockets.tcp_register(local, remote, slot);
+        Ok(conn)
+    }
+}

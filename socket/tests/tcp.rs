@@ -1,0 +1,344 @@
+//! TCP sockets between two interfaces on an in-memory wire, with a fake
+//! clock: connection set-up and teardown, transfers byte for byte with
+//! and without loss, refusal, accept queues.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+
+use lamina_ethernet::MacAddr;
+use lamina_netbuf::{Duration, Instant, SeededRng};
+use lamina_netdev::{Device, FaultConfig, FaultInjector, LinkConfig, wire};
+use lamina_socket::tcp_proto::{ConnError, State};
+use lamina_socket::{
+    Error, Interface, InterfaceConfig, Shutdown, SocketHandle, SocketSet, TcpSocket,
+};
+
+const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+struct Host<D: Device> {
+    iface: Interface,
+    dev: D,
+    sockets: SocketSet,
+}
+
+impl<D: Device> Host<D> {
+    fn new(dev: D, n: u8) -> Host<D> {
+        let mut rng = SeededRng::new(u64::from(n));
+        let mut iface = Interface::new(InterfaceConfig::default(), &mut rng);
+        let id = iface
+            .add_device(&dev, MacAddr::new(2, 0, 0, 0, 0, n))
+            .unwrap();
+        let cidr = format!("192.0.2.{n}/24");
+        iface
+            .add_address(id, cidr.parse().unwrap(), Instant::ZERO)
+            .unwrap();
+        Host {
+            iface,
+            dev,
+            sockets: SocketSet::new(64, &mut rng),
+        }
+    }
+
+    fn poll(&mut self, now: Instant) -> bool {
+        self.iface.poll(now, &mut self.dev, &mut self.sockets)
+    }
+
+    fn poll_at(&mut self) -> Option<Instant> {
+        self.iface.poll_at(&mut self.dev, &self.sockets)
+    }
+
+    fn tcp(&mut self, h: SocketHandle) -> &mut TcpSocket {
+        self.sockets.tcp(h).unwrap()
+    }
+}
+
+/// Runs both hosts until `done` holds (checked whenever nothing moves),
+/// jumping the clock to the next timer; panics after `limit` of
+/// simulated time.
+fn run_until<D1: Device, D2: Device>(
+    a: &mut Host<D1>,
+    b: &mut Host<D2>,
+    now: &mut Instant,
+    limit: Duration,
+    mut done: impl FnMut(&mut Host<D1>, &mut Host<D2>) -> bool,
+) {
+    let end = *now + limit;
+    loop {
+        let mut spins = 0;
+        while a.poll(*now) | b.poll(*now) {
+            spins += 1;
+            assert!(spins < 100_000, "no quiescence");
+            if done(a, b) {
+                return;
+            }
+        }
+        if done(a, b) {
+            return;
+        }
+        let next = [a.poll_at(), b.poll_at()].into_iter().flatten().min();
+        let step = match next {
+            Some(t) if t > *now => t,
+            _ => *now + Duration::from_micros(100),
+        };
+        assert!(step <= end, "condition not met within {limit:?}");
+        *now = step;
+    }
+}
+
+fn link() -> LinkConfig {
+    LinkConfig::new()
+        .with_latency(Duration::from_millis(1))
+        .with_queue_len(1024)
+}
+
+/// Host A connects to host B's listener; returns (client, server).
+fn connect<D1: Device, D2: Device>(
+    a: &mut Host<D1>,
+    b: &mut Host<D2>,
+    now: &mut Instant,
+    port: u16,
+) -> (SocketHandle, SocketHandle) {
+    let l = b.sockets.add(TcpSocket::default()).unwrap();
+    b.sockets
+        .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), 8)
+        .unwrap();
+    let c = a.sockets.add(TcpSocket::default()).unwrap();
+    a.sockets
+        .connect_tcp(c, SocketAddrV4::new(B, port), None)
+        .unwrap();
+    let mut server = None;
+    run_until(a, b, now, Duration::from_secs(10), |a, b| {
+        if server.is_none() {
+            server = b.sockets.accept_tcp(l).ok();
+        }
+        server.is_some() && a.tcp(c).is_established()
+    });
+    (c, server.unwrap())
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i % 251) as u8 ^ seed.wrapping_mul(31))
+        .collect()
+}
+
+/// Sends `data` from `(x, hx)` to `(y, hy)` while reading there, until all
+/// arrived; returns what arrived.
+fn transfer<D1: Device, D2: Device>(
+    a: &mut Host<D1>,
+    b: &mut Host<D2>,
+    now: &mut Instant,
+    from_a: bool,
+    ha: SocketHandle,
+    hb: SocketHandle,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut sent = 0;
+    let mut got = Vec::with_capacity(data.len());
+    let mut buf = vec![0u8; 65536];
+    run_until(a, b, now, Duration::from_secs(600), |a, b| {
+        let (tx, rx) = if from_a {
+            (a.tcp(ha), b.tcp(hb))
+        } else {
+            (b.tcp(hb), a.tcp(ha))
+        };
+        while sent < data.len() {
+            match tx.send(&data[sent..]) {
+                Ok(n) => sent += n,
+                Err(Error::WouldBlock) => break,
+                Err(e) => panic!("send: {e}"),
+            }
+        }
+        loop {
+            match rx.recv(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(Error::WouldBlock) => break,
+                Err(e) => panic!("recv: {e}"),
+            }
+        }
+        got.len() >= data.len()
+    });
+    got
+}
+
+/// RFC 9293 §3.5 three-way handshake, a transfer each way, and the
+/// §3.6 close: the active closer ends in TIME-WAIT, the passive one
+/// closed, and both read end of stream.
+#[test]
+fn connect_transfer_both_ways_and_close_rfc_9293() {
+    let (da, db) = wire(link());
+    let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let (c, s) = connect(&mut a, &mut b, &mut now, 80);
+    assert_eq!(b.tcp(s).peer_addr(), a.tcp(c).local_addr());
+    assert_eq!(b.tcp(s).local_addr(), Some(SocketAddrV4::new(B, 80)));
+    let up = pattern(1 << 20, 1);
+    assert!(transfer(&mut a, &mut b, &mut now, true, c, s, &up) == up);
+    let down = pattern(3 << 19, 2);
+    assert!(transfer(&mut a, &mut b, &mut now, false, c, s, &down) == down);
+
+    a.tcp(c).shutdown(Shutdown::Write).unwrap();
+    run_until(&mut a, &mut b, &mut now, Duration::from_secs(5), |_, b| {
+        b.tcp(s).recv_finished()
+    });
+    let mut buf = [0u8; 8];
+    assert_eq!(b.tcp(s).recv(&mut buf), Ok(0), "end of stream");
+    // Half-closed: B may still send.
+    assert_eq!(b.tcp(s).send(b"late"), Ok(4));
+    b.tcp(s).close();
+    run_until(&mut a, &mut b, &mut now, Duration::from_secs(5), |a, b| {
+        a.tcp(c).state() == State::TimeWait && b.tcp(s).state() == State::Closed
+    });
+    assert_eq!(a.tcp(c).recv(&mut buf), Ok(4));
+    assert_eq!(&buf[..4], b"late");
+    assert_eq!(a.tcp(c).recv(&mut buf), Ok(0));
+    // TIME-WAIT lasts 2 MSL, then the connection is gone.
+    run_until(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(300),
+        |a, _| a.tcp(c).state() == State::Closed,
+    );
+}
+
+/// RFC 9293 §3.10.7.1: a SYN to a port nobody listens on earns a RST,
+/// and the connecting socket fails with "connection refused".
+#[test]
+fn connecting_to_a_closed_port_is_refused() {
+    let (da, db) = wire(link());
+    let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let c = a.sockets.add(TcpSocket::default()).unwrap();
+    a.sockets
+        .connect_tcp(c, SocketAddrV4::new(B, 9999), None)
+        .unwrap();
+    run_until(&mut a, &mut b, &mut now, Duration::from_secs(5), |a, _| {
+        !a.tcp(c).is_active()
+    });
+    assert_eq!(a.tcp(c).send(b"x"), Err(Error::Tcp(ConnError::Refused)));
+    assert!(b.iface.stats().tcp_no_socket >= 1);
+}
+
+/// Data the client sends right after the handshake, before the server
+/// calls accept, is waiting on the accepted socket.
+#[test]
+fn data_sent_before_accept_is_received() {
+    let (da, db) = wire(link());
+    let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let l = b.sockets.add(TcpSocket::default()).unwrap();
+    b.sockets.listen_tcp(l, SocketAddrV4::new(B, 7), 4).unwrap();
+    let c = a.sockets.add(TcpSocket::default()).unwrap();
+    a.sockets
+        .connect_tcp(c, SocketAddrV4::new(B, 7), None)
+        .unwrap();
+    let mut sent = false;
+    run_until(&mut a, &mut b, &mut now, Duration::from_secs(5), |a, b| {
+        if !sent && a.tcp(c).send(b"early bird").is_ok() {
+            sent = true;
+        }
+        sent && b.sockets.tcp_pending(l) == 1 && a.tcp(c).connection().unwrap().in_flight() == 0
+    });
+    let s = b.sockets.accept_tcp(l).unwrap();
+    let mut buf = [0u8; 32];
+    assert_eq!(b.tcp(s).recv(&mut buf), Ok(10));
+    assert_eq!(&buf[..10], b"early bird");
+    assert_eq!(b.sockets.accept_tcp(l), Err(Error::WouldBlock));
+}
+
+/// Several clients at once on one listener; each stream stays its own.
+#[test]
+fn a_listener_serves_several_connections_at_once() {
+    let (da, db) = wire(link());
+    let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let l = b.sockets.add(TcpSocket::default()).unwrap();
+    b.sockets
+        .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 16)
+        .unwrap();
+    let clients: Vec<_> = (0..5)
+        .map(|_| {
+            let c = a.sockets.add(TcpSocket::default()).unwrap();
+            a.sockets
+                .connect_tcp(c, SocketAddrV4::new(B, 80), None)
+                .unwrap();
+            c
+        })
+        .collect();
+    let mut servers = Vec::new();
+    run_until(&mut a, &mut b, &mut now, Duration::from_secs(5), |a, b| {
+        while let Ok(s) = b.sockets.accept_tcp(l) {
+            servers.push(s);
+        }
+        servers.len() == 5 && clients.iter().all(|&c| a.tcp(c).is_established())
+    });
+    let ports: std::collections::BTreeSet<u16> = clients
+        .iter()
+        .map(|&c| a.tcp(c).local_addr().unwrap().port())
+        .collect();
+    assert_eq!(ports.len(), 5, "distinct ephemeral ports (RFC 6056)");
+    for (i, &c) in clients.iter().enumerate() {
+        let msg = format!("client {i}");
+        a.tcp(c).send(msg.as_bytes()).unwrap();
+    }
+    run_until(&mut a, &mut b, &mut now, Duration::from_secs(5), |_, b| {
+        servers.iter().all(|&s| b.tcp(s).can_recv())
+    });
+    for &s in &servers {
+        let peer = b.tcp(s).peer_addr().unwrap();
+        let i = clients
+            .iter()
+            .position(|&c| a.tcp(c).local_addr() == Some(peer))
+            .unwrap();
+        let mut buf = [0u8; 32];
+        let n = b.tcp(s).recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], format!("client {i}").as_bytes());
+    }
+}
+
+/// A 4 MiB transfer over links that lose 5% of frames and reorder
+/// others arrives byte for byte (retransmission, SACK recovery).
+#[test]
+fn a_transfer_survives_loss_and_reordering() {
+    let (da, db) = wire(link());
+    let faults = FaultConfig::new().with_loss(0.05).with_reorder(0.05, 3);
+    let da = FaultInjector::new(da, 7).with_tx(faults);
+    let db = FaultInjector::new(db, 8).with_tx(faults);
+    let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let (c, s) = connect(&mut a, &mut b, &mut now, 80);
+    let data = pattern(4 << 20, 3);
+    let got = transfer(&mut a, &mut b, &mut now, true, c, s, &data);
+    assert!(got == data, "stream corrupted");
+    let stats = *a.tcp(c).connection().unwrap().stats();
+    assert!(stats.retransmits > 0, "{stats:?}");
+}
+
+/// `close_tcp` closes gracefully and frees the socket once the
+/// connection is done; the peer reads end of stream.
+#[test]
+fn close_tcp_frees_the_socket_after_the_fin_exchange() {
+    let (da, db) = wire(link());
+    let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let (c, s) = connect(&mut a, &mut b, &mut now, 80);
+    a.tcp(c).send(b"bye").unwrap();
+    let before = a.sockets.len();
+    a.sockets.close_tcp(c).unwrap();
+    assert!(a.sockets.tcp(c).is_err(), "the handle is gone");
+    run_until(&mut a, &mut b, &mut now, Duration::from_secs(5), |_, b| {
+        b.tcp(s).state() == State::CloseWait
+    });
+    let mut buf = [0u8; 8];
+    assert_eq!(b.tcp(s).recv(&mut buf), Ok(3));
+    assert_eq!(b.tcp(s).recv(&mut buf), Ok(0));
+    b.sockets.close_tcp(s).unwrap();
+    run_until(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(300),
+        |a, _| a.sockets.len() == before - 1,
+    );
+}

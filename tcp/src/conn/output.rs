@@ -1,0 +1,542 @@
+//! Segment generation and timers: what to send now, and when to look
+//! again.
+
+use lamina_netbuf::Instant;
+
+use super::{Connection, DUP_THRESH, Outgoing, State};
+use crate::cc::CongestionControl;
+use crate::wire::{SackBlocks, TcpFlags, TcpRepr, Timestamps};
+use crate::{ConnError, SeqNumber};
+
+/// Bytes the timestamps option takes in a segment (10, padded to 12).
+const TS_OPTION_LEN: u16 = 12;
+
+/// What one data segment carries.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    seq: SeqNumber,
+    len: u32,
+    fin: bool,
+}
+
+impl<C: CongestionControl> Connection<C> {
+    /// The next segment to send now, if any: SYN, SYN-ACK, data (new or
+    /// retransmitted), FIN, ACK, window update, zero-window or keepalive
+    /// probe, RST. Call until it returns `None`. Expired timers are handled
+    /// here too. The payload is borrowed from the send buffer (no copy);
+    /// serialise it with [`Outgoing::write`].
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Outgoing<'_>> {
+        if self.pending_rst.is_none() {
+            self.on_timers(now);
+        }
+        if let Some(rst) = self.pending_rst.take() {
+            self.stats.segments_out += 1;
+            return Some(Outgoing {
+                repr: rst,
+                payload: (&[], &[]),
+            });
+        }
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::SynSent => {
+                self.ack_now = false;
+                if self.snd_nxt == self.iss {
+                    return Some(self.emit_syn(now));
+                }
+                return None;
+            }
+            State::SynReceived if self.snd_nxt == self.iss => {
+                return Some(self.emit_syn(now));
+            }
+            _ => {}
+        }
+        if let Some(plan) = self.plan_data(now) {
+            return Some(self.emit_data(plan, now));
+        }
+        if self.probe_now {
+            self.probe_now = false;
+            let repr = self.header(self.snd_una - 1, TcpFlags::ACK, now);
+            return Some(self.finish(repr));
+        }
+        if self.ack_now || self.acks_owed > 0 {
+            self.acks_owed = self.acks_owed.saturating_sub(1);
+            let repr = self.header(self.snd_nxt, TcpFlags::ACK, now);
+            return Some(self.finish(repr));
+        }
+        None
+    }
+
+    /// When to call [`poll_transmit`](Self::poll_transmit) next for a
+    /// timer (retransmission, delayed ACK, persist, keepalive, user
+    /// timeout, TIME-WAIT end). `Some(Instant::ZERO)` — any past instant —
+    /// means a segment is ready now. `None`: nothing is pending. New data
+    /// and ACKs prompted by an input are not timers: call `poll_transmit`
+    /// after every input anyway.
+    pub fn poll_at(&self) -> Option<Instant> {
+        if self.pending_rst.is_some() {
+            return Some(Instant::ZERO);
+        }
+        if self.state == State::Closed {
+            return None;
+        }
+        if self.ack_now
+            || self.acks_owed > 0
+            || self.probe_now
+            || self.rexmit_una
+            || (matches!(self.state, State::SynSent | State::SynReceived)
+                && self.snd_nxt == self.iss)
+        {
+            return Some(Instant::ZERO);
+        }
+        let mut at: Option<Instant> = None;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                at = Some(at.map_or(t, |a| a.min(t)));
+            }
+        };
+        consider(self.time_wait_at);
+        consider(self.rto_at);
+        consider(self.delack_at);
+        consider(self.persist_at);
+        if let Some(ut) = self.config.user_timeout
+            && self.snd_max.gt(self.snd_una)
+        {
+            consider(Some(self.progress_at + ut));
+        }
+        consider(self.keepalive_deadline());
+        at
+    }
+
+    fn keepalive_deadline(&self) -> Option<Instant> {
+        let ka = self.config.keepalive?;
+        if !matches!(self.state, State::Established | State::CloseWait)
+            || self.snd_max.gt(self.snd_una)
+            || self.unsent() > 0
+        {
+            return None;
+        }
+        Some(
+            self.last_recv
+                .saturating_add(ka.idle)
+                .saturating_add(ka.interval.saturating_mul(u64::from(self.keepalive_probes))),
+        )
+    }
+
+    /// Expired timers (RFC 6298 §5, RFC 9293 §3.8).
+    fn on_timers(&mut self, now: Instant) {
+        if let Some(t) = self.time_wait_at
+            && now >= t
+        {
+            self.enter_closed();
+            return;
+        }
+        if self.state == State::Closed {
+            return;
+        }
+        if let Some(ut) = self.config.user_timeout
+            && self.snd_max.gt(self.snd_una)
+            && now.saturating_duration_since(self.progress_at) >= ut
+        {
+            self.fail(ConnError::TimedOut, true);
+            return;
+        }
+        if let Some(t) = self.rto_at
+            && now >= t
+        {
+            self.on_rto(now);
+            if self.state == State::Closed {
+                return;
+            }
+        }
+        if let Some(t) = self.delack_at
+            && now >= t
+        {
+            self.delack_at = None;
+            self.ack_now = true;
+        }
+        if let Some(t) = self.persist_at
+            && now >= t
+        {
+            // RFC 9293 §3.8.6.1: probe the zero window, backing off.
+            self.probe_now = true;
+            self.stats.window_probes += 1;
+            self.persist_backoff = (self.persist_backoff + 1).min(16);
+            self.persist_at = Some(now + self.persist_interval());
+        }
+        if let Some(t) = self.keepalive_deadline()
+            && now >= t
+        {
+            let count = self.config.keepalive.map_or(0, |k| k.count);
+            if self.keepalive_probes >= count {
+                self.fail(ConnError::TimedOut, true);
+                return;
+            }
+            self.keepalive_probes += 1;
+            self.stats.keepalive_probes += 1;
+            self.probe_now = true;
+        }
+    }
+
+    fn persist_interval(&self) -> lamina_netbuf::Duration {
+        let base = self.rtt.rto();
+        base.saturating_mul(1u64 << self.persist_backoff.min(16))
+            .min(self.config.max_rto)
+    }
+
+    /// RFC 6298 §5.4–5.7 (and RFC 5681 §3.1 for the window).
+    fn on_rto(&mut self, now: Instant) {
+        self.stats.timeouts += 1;
+        self.retries += 1;
+        let handshake = matches!(self.state, State::SynSent | State::SynReceived);
+        let limit = if handshake {
+            self.config.syn_retries
+        } else {
+            self.config.max_retries
+        };
+        if self.retries > limit {
+            self.fail(ConnError::TimedOut, !handshake);
+            return;
+        }
+        self.rtt.backoff();
+        self.rtt_timing = None;
+        if handshake {
+            self.snd_nxt = self.iss;
+        } else {
+            let flight = (self.snd_max - self.snd_una).max(0) as u32;
+            if flight > 0 {
+                self.cc.on_rto(flight, now);
+            }
+            self.recover = self.snd_max;
+            self.recovery = None;
+            self.dupacks = 0;
+            self.rexmit_una = false;
+            self.snd_nxt = self.snd_una;
+            self.high_rxt = self.snd_una;
+            // RFC 2018 §8: the receiver may have reneged; start afresh.
+            self.scoreboard.clear();
+        }
+        self.rto_at = Some(now + self.rtt.rto());
+    }
+
+    fn can_send_data(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        )
+    }
+
+    /// Options overhead of our next segment: timestamps and SACK blocks.
+    fn sack_blocks_now(&self) -> SackBlocks {
+        if self.sack && !self.assembler.is_empty() && !self.read_closed {
+            let max = if self.ts { 3 } else { 4 };
+            self.assembler.sack_blocks(self.rcv_nxt, max)
+        } else {
+            SackBlocks::new()
+        }
+    }
+
+    fn max_payload(&self, sack: &SackBlocks) -> u32 {
+        let mut opt = if self.ts { TS_OPTION_LEN } else { 0 };
+        if !sack.is_empty() {
+            opt += 4 + 8 * sack.len() as u16;
+        }
+        u32::from(self.snd_mss.saturating_sub(opt).max(1))
+    }
+
+    /// Chooses the data segment (with or without FIN) to send now.
+    fn plan_data(&mut self, now: Instant) -> Option<Plan> {
+        if !self.can_send_data() {
+            return None;
+        }
+        let sack = self.sack_blocks_now();
+        let max_payload = self.max_payload(&sack);
+        let mss = u32::from(self.snd_mss);
+        let data_end = self.buf_seq + self.send_buf.len() as u32;
+        let fin_seq = self.fin_seq();
+
+        // Loss recovery retransmissions.
+        if self.recovery.is_some() {
+            if self.rexmit_una {
+                self.rexmit_una = false;
+                let seq = self.snd_una;
+                let len = ((data_end - seq).max(0) as u32).min(max_payload);
+                let fin = fin_seq == Some(seq + len);
+                if len > 0 || fin {
+                    return Some(Plan { seq, len, fin });
+                }
+            } else if self.sack {
+                let pipe = self.scoreboard.pipe(
+                    self.snd_una,
+                    self.snd_max,
+                    self.high_rxt,
+                    mss,
+                    DUP_THRESH,
+                );
+                if pipe < self.cc.window() {
+                    let wnd_end = self.snd_una + self.snd_wnd;
+                    let new_end = if wnd_end.lt(data_end) {
+                        wnd_end
+                    } else {
+                        data_end
+                    };
+                    if let Some((seq, l)) = self.scoreboard.next_seg(
+                        self.snd_una,
+                        self.snd_max,
+                        self.high_rxt,
+                        new_end,
+                        mss,
+                        DUP_THRESH,
+                    ) && seq.lt(self.snd_max)
+                        && seq.ge(self.snd_una)
+                    {
+                        let avail = (data_end - seq).max(0) as u32;
+                        let len = l.min(max_payload).min(avail);
+                        let fin = fin_seq == Some(seq + len);
+                        if len > 0 || fin {
+                            return Some(Plan { seq, len, fin });
+                        }
+                    }
+                }
+            }
+        }
+
+        // New data, or go-back-N after a timeout (snd_nxt < snd_max).
+        let flight = match self.recovery {
+            Some(_) if self.sack => {
+                self.scoreboard
+                    .pipe(self.snd_una, self.snd_max, self.high_rxt, mss, DUP_THRESH)
+            }
+            Some(_) => ((self.snd_max - self.snd_una).max(0) as u32)
+                .saturating_sub(self.dupacks.saturating_mul(mss)),
+            None => (self.snd_nxt - self.snd_una).max(0) as u32,
+        };
+        // RFC 3042 limited transmit: each of the first two duplicate ACKs
+        // lets one new segment out beyond cwnd, to draw the third.
+        let limited = if self.recovery.is_none() && self.snd_nxt == self.snd_max {
+            self.dupacks.min(2) * mss
+        } else {
+            0
+        };
+        let cwnd_room = (self.cc.window() + limited).saturating_sub(flight);
+        let wnd_end = self.snd_una + self.snd_wnd;
+        let wnd_room = (wnd_end - self.snd_nxt).max(0) as u32;
+        let unsent = self.unsent();
+        let len = unsent.min(max_payload).min(wnd_room).min(cwnd_room);
+        let seq = self.snd_nxt;
+        if len == 0 {
+            if unsent == 0 && fin_seq == Some(seq) {
+                return Some(Plan {
+                    seq,
+                    len: 0,
+                    fin: true,
+                });
+            }
+            // RFC 9293 §3.8.6.1: a zero window with data waiting and
+            // nothing in flight arms the persist timer.
+            if unsent > 0
+                && wnd_room == 0
+                && self.snd_max == self.snd_una
+                && self.persist_at.is_none()
+            {
+                self.persist_at = Some(now + self.persist_interval());
+            }
+            return None;
+        }
+        let retransmission = seq.lt(self.snd_max);
+        let idle = self.snd_max == self.snd_una;
+        if self.probe_now && idle && len > 0 {
+            // The persist timer fired on a window too small for the SWS
+            // rule: send what fits (the RFC 9293 §3.8.6.2.1 override).
+            self.probe_now = false;
+            let fin = fin_seq == Some(seq + len);
+            return Some(Plan { seq, len, fin });
+        }
+        if len < max_payload && !retransmission {
+            // Nagle (RFC 9293 §3.7.4) and sender-side SWS avoidance
+            // (§3.8.6.2.1): a short segment only if it empties the queue
+            // and nothing is outstanding (or Nagle is off), or if it is at
+            // least half the largest window the peer offered.
+            let all = len == unsent;
+            let ok = (all && (self.config.nodelay || idle || self.fin_queued))
+                || (self.max_snd_wnd > 0 && len >= self.max_snd_wnd / 2);
+            if !ok {
+                if idle && len < unsent && len == wnd_room && self.persist_at.is_none() {
+                    // Held back by a small window with nothing in flight:
+                    // nothing would wake us but the persist timer.
+                    self.persist_at = Some(now + self.persist_interval());
+                }
+                return None;
+            }
+        }
+        let fin = fin_seq == Some(seq + len);
+        Some(Plan { seq, len, fin })
+    }
+
+    fn emit_data(&mut self, plan: Plan, now: Instant) -> Outgoing<'_> {
+        let Plan { seq, len, fin } = plan;
+        let end = seq + len + u32::from(fin);
+        if seq.lt(self.snd_max) {
+            self.stats.retransmits += 1;
+            if seq == self.snd_una && self.recovery.is_some() {
+                self.una_rexmit_mark = Some(self.snd_max);
+            }
+            if self.rtt_timing.is_some_and(|(e, _)| e.gt(seq)) {
+                // Karn's rule: a retransmitted segment is not timed.
+                self.rtt_timing = None;
+            }
+            if self.high_rxt.lt(end) && self.recovery.is_some() {
+                self.high_rxt = end;
+            }
+        } else {
+            if self.snd_max == self.snd_una {
+                // RFC 5681 §4.1: restart after an idle period.
+                if now.saturating_duration_since(self.last_send) > self.rtt.rto() {
+                    self.cc.on_idle_restart(now);
+                }
+                self.progress_at = now;
+            }
+            if !self.ts && self.rtt_timing.is_none() {
+                self.rtt_timing = Some((end, now));
+            }
+        }
+        if seq == self.snd_nxt || self.snd_nxt.lt(end) && self.recovery.is_none() {
+            self.snd_nxt = end;
+        }
+        if end.gt(self.snd_max) {
+            self.snd_max = end;
+        }
+        if self.rto_at.is_none() {
+            self.rto_at = Some(now + self.rtt.rto());
+        }
+        self.last_send = now;
+        self.stats.bytes_out += u64::from(len);
+        let mut flags = TcpFlags::ACK;
+        let data_end = self.buf_seq + self.send_buf.len() as u32;
+        if len > 0 && seq + len == data_end {
+            flags |= TcpFlags::PSH;
+        }
+        if fin {
+            flags |= TcpFlags::FIN;
+        }
+        let repr = self.header(seq, flags, now);
+        self.stats.segments_out += 1;
+        let offset = (seq - self.buf_seq).max(0) as usize;
+        let payload = self.send_buf.slices(offset, len as usize);
+        Outgoing { repr, payload }
+    }
+
+    fn emit_syn(&mut self, now: Instant) -> Outgoing<'_> {
+        let passive = self.state == State::SynReceived;
+        if self.snd_max.gt(self.iss) {
+            self.stats.retransmits += 1;
+            self.rtt_timing = None;
+        } else if !self.ts {
+            self.rtt_timing = Some((self.iss + 1, now));
+        }
+        self.snd_nxt = self.iss + 1;
+        self.snd_max = self.iss + 1;
+        if self.rto_at.is_none() {
+            self.rto_at = Some(now + self.rtt.rto());
+        }
+        self.last_send = now;
+        let window = (self.recv_window_max()).min(u32::from(u16::MAX)) as u16;
+        let mut repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq_number: self.iss,
+            flags: TcpFlags::SYN,
+            window_len: window,
+            max_seg_size: Some(self.rcv_mss),
+            ..TcpRepr::default()
+        };
+        if passive {
+            repr.flags |= TcpFlags::ACK;
+            repr.ack_number = self.rcv_nxt;
+            self.last_ack_sent = self.rcv_nxt;
+            self.rcv_adv = self.rcv_nxt + u32::from(window);
+            if self.wscale_on {
+                repr.window_scale = Some(self.rcv_wscale);
+            }
+            repr.sack_permitted = self.sack;
+            if self.ts {
+                repr.timestamps = Some(Timestamps {
+                    tsval: self.ts_now(now),
+                    tsecr: self.ts_recent,
+                });
+            }
+        } else {
+            if self.config.window_scale {
+                repr.window_scale = Some(self.rcv_wscale);
+            }
+            repr.sack_permitted = self.config.sack;
+            if self.config.timestamps {
+                repr.timestamps = Some(Timestamps {
+                    tsval: self.ts_now(now),
+                    tsecr: 0,
+                });
+            }
+        }
+        self.ack_now = false;
+        self.stats.segments_out += 1;
+        Outgoing {
+            repr,
+            payload: (&[], &[]),
+        }
+    }
+
+    /// The header of a synchronized-state segment at `seq`: ACK number,
+    /// window (RFC 9293 §3.8.6.2.2 receiver SWS avoidance, never
+    /// shrinking), timestamps and SACK blocks. Records that an ACK went
+    /// out.
+    fn header(&mut self, seq: SeqNumber, flags: TcpFlags, now: Instant) -> TcpRepr {
+        let sack_blocks = self.sack_blocks_now();
+        let ws = self.rcv_wscale;
+        let max = self.recv_window_max();
+        let cur = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
+        let threshold = (self.recv_buf.capacity() as u32 / 2)
+            .min(u32::from(self.rcv_mss))
+            .max(1);
+        let field = if max.saturating_sub(cur) >= threshold {
+            max >> ws
+        } else {
+            // Keep the right edge where it was (round up so as not to
+            // shrink it by the scaling).
+            (cur.saturating_add((1u32 << ws) - 1)) >> ws
+        };
+        let field = field.min(u32::from(u16::MAX));
+        let right = self.rcv_nxt + (field << ws);
+        if right.gt(self.rcv_adv) {
+            self.rcv_adv = right;
+        }
+        self.last_ack_sent = self.rcv_nxt;
+        self.ack_now = false;
+        self.delack_at = None;
+        self.unacked_bytes = 0;
+        TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq_number: seq,
+            ack_number: self.rcv_nxt,
+            flags,
+            window_len: field as u16,
+            timestamps: self.ts.then(|| Timestamps {
+                tsval: self.ts_now(now),
+                tsecr: self.ts_recent,
+            }),
+            sack_blocks,
+            ..TcpRepr::default()
+        }
+    }
+
+    fn finish(&mut self, repr: TcpRepr) -> Outgoing<'_> {
+        self.stats.segments_out += 1;
+        Outgoing {
+            repr,
+            payload: (&[], &[]),
+        }
+    }
+}

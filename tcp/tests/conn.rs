@@ -1,0 +1,1236 @@
+//! Connection and listener behaviour through a simulated network (see
+//! `common/mod.rs`), each test naming the RFC section it checks.
+
+mod common;
+
+use common::*;
+use lamina_netbuf::Duration;
+use lamina_tcp::{
+    CcAlgorithm, ConnError, Connection, Keepalive, SeqNumber, State, TcpConfig, TcpFlags, TcpRepr,
+    Timestamps,
+};
+
+fn cfg() -> TcpConfig {
+    TcpConfig::default()
+}
+
+// ---------------------------------------------------------------- handshake
+
+#[test]
+fn three_way_handshake_negotiates_options_rfc9293_3_5() {
+    let mut sim = Sim::established(1, &cfg(), &cfg());
+    assert_eq!(sim.a().state(), State::Established);
+    assert_eq!(sim.b().state(), State::Established);
+    let syn = sim
+        .log
+        .iter()
+        .find(|s| s.has(TcpFlags::SYN) && !s.has(TcpFlags::ACK))
+        .unwrap();
+    assert_eq!(syn.repr.max_seg_size, Some(1460));
+    assert!(syn.repr.sack_permitted);
+    assert!(syn.repr.timestamps.is_some());
+    // 64 KiB needs a shift of 1 (RFC 7323 §2.3).
+    assert_eq!(syn.repr.window_scale, Some(1));
+    for c in [sim.a.conn.as_ref().unwrap(), sim.b.conn.as_ref().unwrap()] {
+        assert!(c.sack_enabled());
+        assert!(c.timestamps_enabled());
+        assert_eq!(c.mss(), 1460);
+    }
+    // Exactly SYN, SYN-ACK, ACK.
+    assert_eq!(sim.log.len(), 3, "{:#?}", sim.log);
+}
+
+#[test]
+fn mss_is_clamped_to_the_route_rfc9293_3_7_1() {
+    let mut sim = Sim::client_server(2, &cfg(), &cfg());
+    sim.b.mss_limit = 1200;
+    sim.run_until(sim.now + Duration::from_secs(2), |s| s.b.conn.is_some());
+    sim.run_for(Duration::from_millis(100));
+    let synack = sim
+        .log
+        .iter()
+        .find(|s| s.has(TcpFlags::SYN) && s.has(TcpFlags::ACK))
+        .unwrap();
+    assert_eq!(synack.repr.max_seg_size, Some(1200));
+    assert_eq!(sim.a().mss(), 1200);
+    assert_eq!(sim.b().mss(), 1200);
+}
+
+#[test]
+fn options_off_fall_back_to_plain_tcp_rfc7323_rfc2018() {
+    let off = TcpConfig {
+        sack: false,
+        timestamps: false,
+        window_scale: false,
+        ..cfg()
+    };
+    let mut sim = Sim::established(3, &off, &cfg());
+    let synack = sim
+        .log
+        .iter()
+        .find(|s| s.has(TcpFlags::SYN) && s.has(TcpFlags::ACK))
+        .unwrap();
+    assert!(synack.repr.timestamps.is_none());
+    assert!(!synack.repr.sack_permitted);
+    assert!(synack.repr.window_scale.is_none());
+    assert!(!sim.b().timestamps_enabled());
+    let (x, _) = transfer(&mut sim, 300_000, 0, Duration::from_secs(60));
+    assert_eq!(x, pattern(0, 300_000));
+}
+
+#[test]
+fn syn_to_closed_port_is_refused_rfc9293_3_10_7_1() {
+    let mut sim = Sim::new(4);
+    sim.a.conn = Some(Connection::connect(
+        a_addr(),
+        b_addr(),
+        &cfg(),
+        SeqNumber(1),
+        1460,
+        sim.now,
+    ));
+    sim.run_until(sim.now + Duration::from_secs(5), |s| {
+        s.a.conn.as_ref().unwrap().is_closed()
+    });
+    assert_eq!(sim.a().error(), Some(ConnError::Refused));
+    assert_eq!(sim.b.resets_sent, 1);
+    #[cfg(feature = "std")]
+    assert_eq!(
+        ConnError::Refused.io_kind(),
+        std::io::ErrorKind::ConnectionRefused
+    );
+}
+
+#[test]
+fn syn_is_retransmitted_with_backoff_then_times_out_rfc6298_5_5() {
+    let mut sim = Sim::new(5);
+    let c = TcpConfig {
+        syn_retries: 3,
+        ..cfg()
+    };
+    sim.a.conn = Some(Connection::connect(
+        a_addr(),
+        b_addr(),
+        &c,
+        SeqNumber(1),
+        1460,
+        sim.now,
+    ));
+    sim.ab.rule = Some(Box::new(|_| true));
+    let start = sim.now;
+    sim.run_until(start + Duration::from_secs(60), |s| {
+        s.a.conn.as_ref().unwrap().is_closed()
+    });
+    assert_eq!(sim.a().error(), Some(ConnError::TimedOut));
+    let times: Vec<u64> = sim
+        .segments(true)
+        .map(|s| (s.at - start).total_millis())
+        .collect();
+    // 1 s initial RTO, doubled each time (RFC 6298 §2.1, §5.5).
+    assert_eq!(times, vec![0, 1000, 3000, 7000]);
+}
+
+#[test]
+fn simultaneous_open_reaches_established_rfc9293_3_5_figure_8() {
+    let mut sim = Sim::new(6);
+    let (a, b) = (a_addr(), b_addr());
+    sim.a.conn = Some(Connection::connect(
+        a,
+        b,
+        &cfg(),
+        SeqNumber(100),
+        1460,
+        sim.now,
+    ));
+    sim.b.conn = Some(Connection::connect(
+        b,
+        a,
+        &cfg(),
+        SeqNumber(5000),
+        1460,
+        sim.now,
+    ));
+    sim.run_until(sim.now + Duration::from_secs(5), |s| {
+        s.a.conn.as_ref().unwrap().state() == State::Established
+            && s.b.conn.as_ref().unwrap().state() == State::Established
+    });
+    assert_eq!(sim.a().state(), State::Established);
+    assert_eq!(sim.b().state(), State::Established);
+    let (x, y) = transfer(&mut sim, 10_000, 7_000, Duration::from_secs(30));
+    assert_eq!(x, pattern(0, 10_000));
+    assert_eq!(y, pattern(0, 7_000));
+}
+
+// ---------------------------------------------------------------- data
+
+#[test]
+fn bulk_transfer_is_byte_exact_both_ways_rfc9293_3_10() {
+    let mut sim = Sim::established(7, &cfg(), &cfg());
+    let (x, y) = transfer(&mut sim, 4 << 20, 1 << 20, Duration::from_secs(600));
+    assert_eq!(x.len(), 4 << 20);
+    assert!(x == pattern(0, 4 << 20));
+    assert!(y == pattern(0, 1 << 20));
+    assert_eq!(sim.a().stats().retransmits, 0);
+}
+
+#[test]
+fn bulk_transfer_survives_loss_and_reordering_rfc6675_rfc5681() {
+    for (seed, alg) in [(8, CcAlgorithm::Cubic), (9, CcAlgorithm::NewReno)] {
+        let c = TcpConfig { cc: alg, ..cfg() };
+        let mut sim = Sim::established(seed, &c, &c);
+        for l in [&mut sim.ab, &mut sim.ba] {
+            l.loss_ppm = 50_000;
+            l.jitter = Duration::from_millis(3);
+        }
+        let t0 = sim.now;
+        let (x, y) = transfer(&mut sim, 3 << 20, 256 << 10, Duration::from_secs(3000));
+        assert_eq!(x.len(), 3 << 20, "{alg:?}");
+        assert!(x == pattern(0, 3 << 20));
+        assert!(y == pattern(0, 256 << 10));
+        let st = *sim.a().stats();
+        println!("{alg:?}: {st:?} in {}", sim.now - t0);
+        assert!(st.retransmits > 0);
+        assert!(st.fast_retransmits > 0, "{st:?}");
+    }
+}
+
+#[test]
+fn bulk_transfer_without_sack_uses_newreno_recovery_rfc6582() {
+    let c = TcpConfig {
+        sack: false,
+        cc: CcAlgorithm::NewReno,
+        ..cfg()
+    };
+    let mut sim = Sim::established(10, &c, &c);
+    sim.ab.loss_ppm = 30_000;
+    let (x, _) = transfer(&mut sim, 2 << 20, 0, Duration::from_secs(3000));
+    assert!(x == pattern(0, 2 << 20));
+    assert!(sim.a().stats().fast_retransmits > 0);
+    assert_eq!(sim.a().stats().sack_recoveries, 0);
+}
+
+// ---------------------------------------------------------------- closing
+
+#[test]
+fn active_close_passes_fin_wait_and_time_wait_rfc9293_3_6() {
+    let mut sim = Sim::established(20, &cfg(), &cfg());
+    sim.a().send(b"bye").unwrap();
+    sim.a().close();
+    assert_eq!(sim.a().state(), State::FinWait1);
+    sim.run_until(sim.now + Duration::from_secs(1), |s| {
+        s.b.conn.as_ref().unwrap().state() == State::CloseWait
+    });
+    let mut buf = [0u8; 8];
+    assert_eq!(sim.b().recv(&mut buf), Ok(3));
+    assert_eq!(sim.b().recv(&mut buf), Ok(0));
+    assert!(sim.b().recv_finished());
+    sim.settle();
+    assert_eq!(sim.a().state(), State::FinWait2);
+    sim.b().close();
+    assert_eq!(sim.b().state(), State::LastAck);
+    sim.run_until(sim.now + Duration::from_secs(1), |s| {
+        s.b.conn.as_ref().unwrap().is_closed()
+    });
+    assert_eq!(sim.a().state(), State::TimeWait);
+    assert_eq!(sim.b().error(), None);
+    // 2*MSL later (RFC 9293 §3.6.1) the TIME-WAIT ends.
+    let entered = sim.now;
+    sim.run_until(entered + Duration::from_secs(120), |s| {
+        s.a.conn.as_ref().unwrap().is_closed()
+    });
+    let waited = sim.now - entered;
+    assert!(
+        waited >= Duration::from_secs(59) && waited <= Duration::from_secs(61),
+        "{waited}"
+    );
+    assert_eq!(sim.a().error(), None);
+}
+
+#[test]
+fn half_close_keeps_the_other_direction_open_rfc9293_3_6() {
+    let mut sim = Sim::established(21, &cfg(), &cfg());
+    sim.a().shutdown_write();
+    sim.settle();
+    assert_eq!(sim.a().state(), State::FinWait2);
+    assert_eq!(sim.b().state(), State::CloseWait);
+    assert_eq!(sim.a().send(b"x"), Err(ConnError::Closed));
+    // B keeps sending; A keeps receiving.
+    let data = pattern(0, 200_000);
+    let mut off = 0;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    sim.run_until(sim.now + Duration::from_secs(30), |s| {
+        let b = s.b.conn.as_mut().unwrap();
+        if off < data.len() {
+            off += b.send(&data[off..]).unwrap();
+        } else {
+            b.close();
+        }
+        let a = s.a.conn.as_mut().unwrap();
+        while let Ok(n @ 1..) = a.recv(&mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        a.recv_finished()
+    });
+    assert!(got == data);
+    sim.settle();
+    assert_eq!(sim.a().state(), State::TimeWait);
+    assert!(sim.b().is_closed());
+}
+
+#[test]
+fn simultaneous_close_goes_through_closing_rfc9293_3_6_figure_13() {
+    let mut sim = Sim::established(22, &cfg(), &cfg());
+    sim.a().close();
+    sim.b().close();
+    sim.transmit();
+    assert_eq!(sim.a().state(), State::FinWait1);
+    // Each FIN arrives before the ACK of the other.
+    sim.run_until(sim.now + Duration::from_secs(1), |s| {
+        s.a.conn.as_ref().unwrap().state() == State::TimeWait
+            && s.b.conn.as_ref().unwrap().state() == State::TimeWait
+    });
+    assert_eq!(sim.a().state(), State::TimeWait);
+    assert_eq!(sim.b().state(), State::TimeWait);
+    assert!(sim.log.iter().filter(|s| s.has(TcpFlags::FIN)).count() == 2);
+}
+
+#[test]
+fn time_wait_acknowledges_a_retransmitted_fin_and_restarts_rfc9293_3_10_7_4() {
+    let mut sim = Sim::established(23, &cfg(), &cfg());
+    sim.a().close();
+    sim.settle();
+    sim.b().close();
+    sim.settle();
+    assert_eq!(sim.a().state(), State::TimeWait);
+    let fin = sim
+        .segments(false)
+        .filter(|s| s.has(TcpFlags::FIN))
+        .last()
+        .unwrap()
+        .clone();
+    sim.run_for(Duration::from_secs(30));
+    // B is gone; its stack would answer our ACK with a RST (which ends
+    // TIME-WAIT, as Linux does without RFC 1337): lose A's segments.
+    sim.ab.rule = Some(Box::new(|_| true));
+    let before = sim.segments(true).count();
+    sim.inject(false, &fin.repr);
+    sim.transmit();
+    let acks: Vec<_> = sim.segments(true).skip(before).collect();
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].repr.ack_number, fin.repr.seq_number + 1);
+    // The 2MSL timer restarted: still in TIME-WAIT 40 s later.
+    sim.run_for(Duration::from_secs(40));
+    assert_eq!(sim.a().state(), State::TimeWait);
+    sim.run_for(Duration::from_secs(25));
+    assert!(sim.a().is_closed());
+}
+
+#[test]
+fn time_wait_tuple_is_reused_by_a_newer_syn_rfc9293_3_6_1_rfc6191() {
+    let mut sim = Sim::established(24, &cfg(), &cfg());
+    // The server closes first, so it holds TIME-WAIT.
+    sim.b().close();
+    sim.settle();
+    sim.a().close();
+    sim.settle();
+    assert_eq!(sim.b().state(), State::TimeWait);
+    assert!(sim.a().is_closed());
+    // A new connection on the same 4-tuple, later timestamps.
+    sim.run_for(Duration::from_secs(1));
+    let isn = sim.snd_nxt(true) + 100_000;
+    sim.a.conn = Some(Connection::connect(
+        a_addr(),
+        b_addr(),
+        &cfg(),
+        isn,
+        1460,
+        sim.now,
+    ));
+    sim.run_until(sim.now + Duration::from_secs(3), |s| {
+        s.a.conn.as_ref().unwrap().state() == State::Established
+            && s.b.conn.as_ref().unwrap().state() == State::Established
+    });
+    assert_eq!(sim.a().state(), State::Established);
+    assert_eq!(sim.b().state(), State::Established);
+}
+
+#[test]
+fn close_with_unread_data_resets_rfc2525_2_17() {
+    let mut sim = Sim::established(25, &cfg(), &cfg());
+    sim.a().send(b"unread").unwrap();
+    sim.settle();
+    sim.b().close();
+    sim.settle();
+    assert!(sim.b().is_closed());
+    assert!(sim.log.iter().any(|s| !s.from_a && s.has(TcpFlags::RST)));
+    assert_eq!(sim.a().error(), Some(ConnError::Reset));
+    assert!(sim.a().is_closed());
+    let mut buf = [0u8; 4];
+    assert_eq!(sim.a().recv(&mut buf), Err(ConnError::Reset));
+}
+
+#[test]
+fn abort_sends_rst_and_peer_sees_reset_rfc9293_3_10_5() {
+    let mut sim = Sim::established(26, &cfg(), &cfg());
+    sim.a().send(&[1; 5000]).unwrap();
+    sim.a().abort();
+    assert!(!sim.a().is_closed(), "the RST is still to be sent");
+    sim.settle();
+    assert!(sim.a().is_closed());
+    assert_eq!(sim.b().error(), Some(ConnError::Reset));
+    #[cfg(feature = "std")]
+    assert_eq!(
+        ConnError::Reset.io_kind(),
+        std::io::ErrorKind::ConnectionReset
+    );
+}
+
+// ---------------------------------------------------------------- RST, RFC 5961
+
+fn exact_rst_to_a(sim: &Sim) -> TcpRepr {
+    let seq = sim.rcv_nxt(true);
+    sim.repr(false, TcpFlags::RST, seq, SeqNumber(0))
+}
+
+#[test]
+fn rst_with_exact_sequence_resets_each_synchronized_state_rfc5961_3_2() {
+    // ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2, CLOSE-WAIT -> Reset error;
+    // CLOSING, LAST-ACK, TIME-WAIT -> closed without error.
+    type Setup = fn(&mut Sim);
+    let cases: [(State, Setup, Option<ConnError>); 7] = [
+        (State::Established, |_| {}, Some(ConnError::Reset)),
+        (
+            State::FinWait1,
+            |s| {
+                s.ba.rule = Some(Box::new(|_| true));
+                s.a().close();
+                s.transmit();
+            },
+            Some(ConnError::Reset),
+        ),
+        (
+            State::FinWait2,
+            |s| {
+                s.a().close();
+                s.settle();
+            },
+            Some(ConnError::Reset),
+        ),
+        (
+            State::CloseWait,
+            |s| {
+                s.b().close();
+                s.settle();
+            },
+            Some(ConnError::Reset),
+        ),
+        (
+            State::Closing,
+            |s| {
+                s.ba.rule = Some(Box::new(|seg| !seg.has(TcpFlags::FIN)));
+                s.ab.rule = Some(Box::new(|seg| !seg.has(TcpFlags::FIN)));
+                s.a().close();
+                s.b().close();
+                s.transmit();
+                s.ab.rule = Some(Box::new(|_| true));
+                s.run_for(Duration::from_millis(50));
+            },
+            None,
+        ),
+        (
+            State::LastAck,
+            |s| {
+                s.b().close();
+                s.settle();
+                s.ab.rule = Some(Box::new(|_| true));
+                s.a().close();
+                s.transmit();
+            },
+            None,
+        ),
+        (
+            State::TimeWait,
+            |s| {
+                s.a().close();
+                s.settle();
+                s.b().close();
+                s.settle();
+            },
+            None,
+        ),
+    ];
+    for (i, (state, setup, err)) in cases.into_iter().enumerate() {
+        let mut sim = Sim::established(30 + i as u64, &cfg(), &cfg());
+        setup(&mut sim);
+        assert_eq!(sim.a().state(), state);
+        let rst = exact_rst_to_a(&sim);
+        sim.inject(false, &rst);
+        assert!(sim.a().is_closed(), "{state}: {}", sim.a().state());
+        assert_eq!(sim.a().error(), err, "{state}");
+    }
+}
+
+#[test]
+fn rst_in_syn_sent_needs_an_acceptable_ack_rfc9293_3_10_7_3() {
+    let mut sim = Sim::new(40);
+    sim.a.conn = Some(Connection::connect(
+        a_addr(),
+        b_addr(),
+        &cfg(),
+        SeqNumber(1000),
+        1460,
+        sim.now,
+    ));
+    sim.ab.rule = Some(Box::new(|_| true));
+    sim.transmit();
+    // A RST without ACK, or with a wrong ACK, is ignored.
+    let bad = sim.repr(false, TcpFlags::RST, SeqNumber(5), SeqNumber(0));
+    sim.inject(false, &bad);
+    let bad = sim.repr(
+        false,
+        TcpFlags::RST | TcpFlags::ACK,
+        SeqNumber(5),
+        SeqNumber(999),
+    );
+    sim.inject(false, &bad);
+    assert_eq!(sim.a().state(), State::SynSent);
+    let good = sim.repr(
+        false,
+        TcpFlags::RST | TcpFlags::ACK,
+        SeqNumber(5),
+        SeqNumber(1001),
+    );
+    sim.inject(false, &good);
+    assert!(sim.a().is_closed());
+    assert_eq!(sim.a().error(), Some(ConnError::Refused));
+}
+
+#[test]
+fn rst_in_syn_received_after_simultaneous_open_refuses_rfc9293_3_10_7_4() {
+    let mut sim = Sim::new(41);
+    sim.a.conn = Some(Connection::connect(
+        a_addr(),
+        b_addr(),
+        &cfg(),
+        SeqNumber(1000),
+        1460,
+        sim.now,
+    ));
+    sim.transmit();
+    // B's SYN crosses A's.
+    let syn = sim.repr(false, TcpFlags::SYN, SeqNumber(7000), SeqNumber(0));
+    sim.inject(false, &syn);
+    assert_eq!(sim.a().state(), State::SynReceived);
+    let rst = sim.repr(false, TcpFlags::RST, SeqNumber(7001), SeqNumber(0));
+    sim.inject(false, &rst);
+    assert_eq!(sim.a().error(), Some(ConnError::Refused));
+}
+
+#[test]
+fn in_window_rst_not_exact_draws_a_rate_limited_challenge_ack_rfc5961_3_2_and_7() {
+    let mut sim = Sim::established(42, &cfg(), &cfg());
+    let exact = sim.rcv_nxt(true);
+    let before = sim.segments(true).count();
+    for i in 0..30u32 {
+        let rst = sim.repr(false, TcpFlags::RST, exact + 1 + i * 100, SeqNumber(0));
+        sim.inject(false, &rst);
+        sim.transmit();
+    }
+    assert_eq!(sim.a().state(), State::Established);
+    let sent: Vec<_> = sim.segments(true).skip(before).collect();
+    // At most `challenge_ack_limit` (10) per second.
+    assert_eq!(sent.len(), 10);
+    assert!(
+        sent.iter()
+            .all(|s| s.repr.ack_number == exact && s.len == 0)
+    );
+    assert_eq!(sim.a().stats().challenge_acks, 10);
+    assert_eq!(sim.a().stats().challenge_acks_suppressed, 20);
+    // An out-of-window RST is dropped silently.
+    let far = sim.repr(false, TcpFlags::RST, exact + 1_000_000, SeqNumber(0));
+    sim.inject(false, &far);
+    assert_eq!(sim.a().state(), State::Established);
+}
+
+#[test]
+fn syn_in_established_draws_a_challenge_ack_rfc5961_4() {
+    let mut sim = Sim::established(43, &cfg(), &cfg());
+    let exact = sim.rcv_nxt(true);
+    let before = sim.segments(true).count();
+    for seq in [exact, exact + 10, exact - 5000] {
+        let syn = sim.repr(false, TcpFlags::SYN, seq, SeqNumber(0));
+        sim.inject(false, &syn);
+        sim.transmit();
+    }
+    assert_eq!(sim.a().state(), State::Established);
+    let sent: Vec<_> = sim.segments(true).skip(before).collect();
+    assert_eq!(sent.len(), 3);
+    assert!(
+        sent.iter()
+            .all(|s| s.repr.ack_number == exact && !s.has(TcpFlags::RST))
+    );
+    let (x, _) = transfer(&mut sim, 50_000, 0, Duration::from_secs(10));
+    assert!(x == pattern(0, 50_000));
+}
+
+#[test]
+fn ack_of_unsent_data_is_dropped_and_answered_rfc5961_5_2() {
+    let mut sim = Sim::established(44, &cfg(), &cfg());
+    let seq = sim.rcv_nxt(true);
+    let una = sim.snd_nxt(true);
+    let bad = sim.repr(false, TcpFlags::ACK, seq, una + 10_000);
+    let data = [9u8; 100];
+    let before = sim.segments(true).count();
+    sim.inject_data(false, &bad, &data);
+    sim.transmit();
+    assert_eq!(
+        sim.a().recv_queue(),
+        0,
+        "the data of an unacceptable ACK is dropped"
+    );
+    assert_eq!(sim.segments(true).skip(before).count(), 1);
+    // Too old (below SND.UNA - MAX.SND.WND): challenge ACK, dropped.
+    let old = sim.repr(false, TcpFlags::ACK, seq, una - 2_000_000);
+    sim.inject_data(false, &old, &data);
+    assert_eq!(sim.a().recv_queue(), 0);
+    assert_eq!(sim.a().state(), State::Established);
+}
+
+#[test]
+fn blind_data_injection_outside_the_window_is_ignored_rfc5961_6() {
+    let mut sim = Sim::established(45, &cfg(), &cfg());
+    let seq = sim.rcv_nxt(true);
+    let ack = sim.snd_nxt(true);
+    let r = sim.repr(false, TcpFlags::ACK, seq + 3_000_000, ack);
+    sim.inject_data(false, &r, &[0xee; 500]);
+    assert_eq!(sim.a().recv_queue(), 0);
+    let (x, _) = transfer(&mut sim, 10_000, 20_000, Duration::from_secs(10));
+    assert!(x == pattern(0, 10_000));
+}
+
+// ---------------------------------------------------------------- retransmission
+
+/// Drops the first A->B segment whose payload starts at byte `offset` of
+/// the stream (relative to A's first data byte).
+fn drop_data_once(sim: &mut Sim, offsets: &[u32]) {
+    let base = sim.snd_nxt(true);
+    let mut pending: Vec<SeqNumber> = offsets.iter().map(|o| base + *o).collect();
+    sim.ab.rule = Some(Box::new(move |s| {
+        if s.len == 0 {
+            return false;
+        }
+        if let Some(i) = pending.iter().position(|p| *p == s.repr.seq_number) {
+            pending.remove(i);
+            return true;
+        }
+        false
+    }));
+}
+
+#[test]
+fn lost_segment_is_retransmitted_after_the_rto_rfc6298_5() {
+    let mut sim = Sim::established(50, &cfg(), &cfg());
+    drop_data_once(&mut sim, &[0]);
+    sim.a().send(&[7; 100]).unwrap();
+    let t0 = sim.now;
+    sim.run_until(sim.now + Duration::from_secs(5), |s| {
+        s.b.conn.as_ref().unwrap().recv_queue() == 100
+    });
+    let sends: Vec<_> = sim.segments(true).filter(|s| s.len == 100).collect();
+    assert_eq!(sends.len(), 2);
+    // RTO = max(min_rto, SRTT + 4*RTTVAR) with one 20 ms sample: 200 ms.
+    let gap = sends[1].at - t0;
+    assert!(
+        gap >= Duration::from_millis(200) && gap < Duration::from_millis(300),
+        "{gap}"
+    );
+    assert_eq!(sim.a().stats().timeouts, 1);
+    assert_eq!(sim.a().stats().retransmits, 1);
+}
+
+#[test]
+fn retransmissions_back_off_and_end_in_timeout_rfc6298_5_5_rfc9293_3_8_3() {
+    let c = TcpConfig {
+        max_retries: 4,
+        ..cfg()
+    };
+    let mut sim = Sim::established(51, &c, &cfg());
+    sim.ab.rule = Some(Box::new(|_| true));
+    sim.a().send(&[1; 10]).unwrap();
+    let t0 = sim.now;
+    sim.run_until(t0 + Duration::from_secs(600), |s| {
+        s.a.conn.as_ref().unwrap().is_closed()
+    });
+    assert_eq!(sim.a().error(), Some(ConnError::TimedOut));
+    let times: Vec<u64> = sim
+        .segments(true)
+        .filter(|s| s.len == 10)
+        .map(|s| (s.at - t0).total_millis())
+        .collect();
+    assert_eq!(times.len(), 5);
+    for w in times.windows(3) {
+        // Each interval doubles (RFC 6298 §5.5).
+        let (d1, d2) = (w[1] - w[0], w[2] - w[1]);
+        assert!(d2 >= 2 * d1 - 2 && d2 <= 2 * d1 + 2, "{times:?}");
+    }
+    // The connection resets the peer when it gives up.
+    assert!(sim.segments(true).last().unwrap().has(TcpFlags::RST));
+    #[cfg(feature = "std")]
+    assert_eq!(ConnError::TimedOut.io_kind(), std::io::ErrorKind::TimedOut);
+}
+
+#[test]
+fn user_timeout_ends_a_stalled_connection_rfc9293_3_8_3() {
+    let c = TcpConfig {
+        user_timeout: Some(Duration::from_secs(3)),
+        ..cfg()
+    };
+    let mut sim = Sim::established(52, &c, &cfg());
+    sim.ab.rule = Some(Box::new(|_| true));
+    sim.a().send(&[1; 10]).unwrap();
+    let t0 = sim.now;
+    sim.run_until(t0 + Duration::from_secs(100), |s| {
+        s.a.conn.as_ref().unwrap().is_closed()
+    });
+    assert_eq!(sim.a().error(), Some(ConnError::TimedOut));
+    let took = sim.now - t0;
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_millis(3100),
+        "{took}"
+    );
+}
+
+#[test]
+fn karn_rule_ignores_rtt_of_retransmitted_segments_rfc6298_3() {
+    let c = TcpConfig {
+        timestamps: false,
+        ..cfg()
+    };
+    let mut sim = Sim::established(53, &c, &c);
+    let srtt0 = sim.a().rtt().srtt().unwrap();
+    drop_data_once(&mut sim, &[0]);
+    sim.a().send(&[7; 100]).unwrap();
+    sim.run_until(sim.now + Duration::from_secs(5), |s| {
+        s.b.conn.as_ref().unwrap().recv_queue() == 100
+    });
+    sim.settle();
+    // The ACK came ~220 ms after the first transmission; no sample taken.
+    assert_eq!(sim.a().rtt().srtt().unwrap(), srtt0);
+}
+
+#[test]
+fn three_duplicate_acks_trigger_fast_retransmit_rfc5681_3_2() {
+    let c = TcpConfig {
+        sack: false,
+        nodelay: true,
+        ..cfg()
+    };
+    let mut sim = Sim::established(54, &c, &c);
+    drop_data_once(&mut sim, &[1448 * 2]);
+    sim.a().send(&pattern(0, 1448 * 8)).unwrap();
+    let t0 = sim.now;
+    sim.run_until(sim.now + Duration::from_secs(5), |s| {
+        s.b.conn.as_ref().unwrap().recv_queue() == 1448 * 8
+    });
+    let st = *sim.a().stats();
+    assert_eq!(st.fast_retransmits, 1, "{st:?}");
+    assert_eq!(st.timeouts, 0);
+    assert_eq!(st.retransmits, 1);
+    assert!(sim.now - t0 < Duration::from_millis(100));
+    let dups = sim
+        .segments(false)
+        .filter(|s| s.len == 0 && !s.has(TcpFlags::SYN))
+        .count();
+    assert!(dups >= 3);
+}
+
+#[test]
+fn sack_recovers_several_losses_in_one_window_rfc6675() {
+    let mut sim = Sim::established(55, &cfg(), &cfg());
+    sim.a().set_nodelay(true);
+    drop_data_once(&mut sim, &[1448, 1448 * 3, 1448 * 5]);
+    sim.a().send(&pattern(0, 1448 * 9)).unwrap();
+    let t0 = sim.now;
+    sim.run_until(sim.now + Duration::from_secs(5), |s| {
+        s.b.conn.as_ref().unwrap().recv_queue() == 1448 * 9
+    });
+    let st = *sim.a().stats();
+    assert_eq!(sim.b().recv_queue(), 1448 * 9);
+    assert_eq!(st.sack_recoveries, 1, "{st:?}");
+    assert_eq!(st.timeouts, 0, "{st:?}");
+    assert_eq!(
+        st.retransmits, 3,
+        "only the lost segments are resent: {st:?}"
+    );
+    assert!(sim.now - t0 < Duration::from_millis(100));
+    // The receiver reported the holes in SACK blocks (RFC 2018 §4).
+    assert!(sim.segments(false).any(|s| s.repr.sack_blocks.len() >= 2));
+    let mut got = vec![0; 1448 * 9];
+    sim.b().recv(&mut got).unwrap();
+    assert!(got == pattern(0, 1448 * 9));
+}
+
+#[test]
+fn dsack_blocks_below_the_cumulative_ack_are_tolerated_rfc2883() {
+    let mut sim = Sim::established(56, &cfg(), &cfg());
+    sim.a().send(&pattern(0, 3000)).unwrap();
+    sim.settle();
+    let seq = sim.rcv_nxt(true);
+    let una = sim.snd_nxt(true);
+    let mut r = sim.repr(false, TcpFlags::ACK, seq, una);
+    r.window_len = 30000;
+    r.sack_blocks = lamina_tcp::SackBlocks::from_slice(&[lamina_tcp::SackBlock {
+        left: una - 2000,
+        right: una - 1000,
+    }])
+    .unwrap();
+    for _ in 0..5 {
+        sim.inject(false, &r);
+    }
+    sim.transmit();
+    assert_eq!(sim.a().stats().retransmits, 0);
+    assert_eq!(sim.a().state(), State::Established);
+}
+
+// ---------------------------------------------------------------- windows
+
+#[test]
+fn zero_window_is_probed_with_backoff_then_resumes_rfc9293_3_8_6_1() {
+    let small = TcpConfig {
+        recv_buffer: 4096,
+        ..cfg()
+    };
+    let mut sim = Sim::established(57, &cfg(), &small);
+    let data = pattern(0, 20_000);
+    let n = sim.a().send(&data).unwrap();
+    assert_eq!(n, 20_000);
+    // B does not read: two full segments, then the 1200 bytes left of
+    // the window once the persist timer fires, then the window is zero.
+    sim.run_for(Duration::from_secs(20));
+    assert_eq!(sim.b().recv_queue(), 4096);
+    let probes: Vec<_> = sim
+        .segments(true)
+        .filter(|s| s.len == 0 && s.repr.seq_number == s.repr.seq_number)
+        .filter(|s| !s.has(TcpFlags::SYN))
+        .map(|s| s.at)
+        .collect();
+    let st = *sim.a().stats();
+    assert!(st.window_probes >= 3, "{st:?}");
+    assert_eq!(
+        st.timeouts, 0,
+        "probes do not count as retransmission timeouts"
+    );
+    // Intervals grow (RFC 9293 §3.8.6.1: exponential backoff).
+    let gaps: Vec<_> = probes.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.windows(2).filter(|g| g[1] > g[0]).count() >= 2,
+        "{gaps:?}"
+    );
+    assert_eq!(sim.a().state(), State::Established);
+    // B reads: a window update reopens the flow.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    sim.run_until(sim.now + Duration::from_secs(120), |s| {
+        let b = s.b.conn.as_mut().unwrap();
+        while let Ok(n @ 1..) = b.recv(&mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        got.len() == data.len()
+    });
+    assert!(got == data);
+}
+
+#[test]
+fn receiver_avoids_silly_window_updates_rfc9293_3_8_6_2_2() {
+    let small = TcpConfig {
+        recv_buffer: 8192,
+        ..cfg()
+    };
+    let mut sim = Sim::established(58, &cfg(), &small);
+    sim.a().send(&pattern(0, 8192 + 3000)).unwrap();
+    sim.run_for(Duration::from_millis(100));
+    // Five full segments; the 952 bytes left of the window wait (the
+    // sender's SWS rule).
+    assert_eq!(sim.b().recv_queue(), 5 * 1448);
+    let before = sim.segments(false).count();
+    // Reading 100 bytes opens less than one MSS: no update.
+    let mut buf = [0u8; 100];
+    sim.b().recv(&mut buf).unwrap();
+    sim.transmit();
+    assert_eq!(sim.segments(false).count(), before);
+    // Reading past an MSS does announce the window.
+    let mut buf = [0u8; 2000];
+    sim.b().recv(&mut buf).unwrap();
+    sim.transmit();
+    let upd: Vec<_> = sim.segments(false).skip(before).collect();
+    assert_eq!(upd.len(), 1);
+    assert!(upd[0].repr.window_len > 0);
+}
+
+#[test]
+fn sender_avoids_silly_window_segments_rfc9293_3_8_6_2_1() {
+    let mut sim = Sim::established(59, &cfg(), &cfg());
+    // With data in flight, small writes wait (Nagle + SWS).
+    sim.a().send(&[1; 2000]).unwrap();
+    sim.transmit();
+    for _ in 0..10 {
+        sim.a().send(&[2; 10]).unwrap();
+        sim.transmit();
+    }
+    let small = sim
+        .segments(true)
+        .filter(|s| s.len > 0 && s.len < 100)
+        .count();
+    assert_eq!(small, 0);
+    sim.settle();
+    assert_eq!(sim.b().recv_queue(), 2100);
+}
+
+#[test]
+fn nagle_coalesces_small_writes_and_nodelay_does_not_rfc896_rfc9293_3_7_4() {
+    for nodelay in [false, true] {
+        let c = TcpConfig { nodelay, ..cfg() };
+        let mut sim = Sim::established(60, &c, &cfg());
+        for _ in 0..5 {
+            sim.a().send(&[3; 10]).unwrap();
+            sim.transmit();
+        }
+        sim.settle();
+        let segs = sim.segments(true).filter(|s| s.len > 0).count();
+        if nodelay {
+            assert_eq!(segs, 5);
+        } else {
+            assert_eq!(segs, 2, "one now, the rest once the first is acked");
+        }
+        assert_eq!(sim.b().recv_queue(), 50);
+    }
+}
+
+#[test]
+fn delayed_ack_waits_for_timer_or_second_segment_rfc9293_3_8_6_3() {
+    let mut sim = Sim::established(61, &cfg(), &cfg());
+    sim.a().send(&[1; 100]).unwrap();
+    let t0 = sim.now;
+    sim.run_for(Duration::from_millis(200));
+    let ack = sim.segments(false).find(|s| s.at > t0).unwrap().clone();
+    // Arrives at +10 ms, ACKed 40 ms later.
+    assert_eq!((ack.at - t0).total_millis(), 50);
+    // Two full segments: ACKed at once.
+    sim.a().send(&[1; 2896]).unwrap();
+    let t1 = sim.now;
+    sim.run_for(Duration::from_millis(200));
+    let ack = sim.segments(false).find(|s| s.at > t1).unwrap().clone();
+    assert_eq!((ack.at - t1).total_millis(), 10);
+}
+
+#[test]
+fn out_of_order_segment_is_acked_immediately_and_reassembled_rfc5681_4_2() {
+    let mut sim = Sim::established(62, &cfg(), &cfg());
+    let seq = sim.rcv_nxt(false);
+    let ack = sim.snd_nxt(false);
+    let r = |s: SeqNumber| {
+        let mut r = sim.repr(true, TcpFlags::ACK, s, ack);
+        r.window_len = 1000;
+        r
+    };
+    let (r1, r2) = (r(seq), r(seq + 100));
+    let before = sim.segments(false).count();
+    sim.inject_data(true, &r2, &[2; 100]);
+    sim.transmit();
+    let out: Vec<_> = sim.segments(false).skip(before).cloned().collect();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].repr.ack_number, seq);
+    assert_eq!(out[0].repr.sack_blocks.as_slice()[0].left, seq + 100);
+    assert_eq!(sim.b().recv_queue(), 0);
+    sim.inject_data(true, &r1, &[1; 100]);
+    sim.transmit();
+    assert_eq!(sim.b().recv_queue(), 200);
+    let last = sim.segments(false).last().unwrap();
+    assert_eq!(last.repr.ack_number, seq + 200);
+    assert!(last.repr.sack_blocks.is_empty());
+}
+
+#[test]
+fn reassembly_is_bounded_by_max_ranges_rfc9293_3_10_7_4() {
+    let c = TcpConfig {
+        max_ooo_ranges: 4,
+        ..cfg()
+    };
+    let mut sim = Sim::established(63, &cfg(), &c);
+    let seq = sim.rcv_nxt(false);
+    let ack = sim.snd_nxt(false);
+    for i in 0..50u32 {
+        let mut r = sim.repr(true, TcpFlags::ACK, seq + 10 + i * 20, ack);
+        r.window_len = 1000;
+        sim.inject_data(true, &r, &[5; 10]);
+    }
+    assert_eq!(sim.b().recv_queue(), 0);
+    // Then a real transfer still works.
+    let (x, _) = transfer(&mut sim, 100_000, 0, Duration::from_secs(20));
+    assert!(x == pattern(0, 100_000));
+}
+
+#[test]
+fn window_scaling_allows_windows_beyond_64k_rfc7323_2() {
+    let big = TcpConfig {
+        send_buffer: 1 << 20,
+        recv_buffer: 1 << 20,
+        ..cfg()
+    };
+    let mut sim = Sim::established(64, &big, &big);
+    let syn = sim.log[0].clone();
+    assert_eq!(syn.repr.window_scale, Some(5));
+    let (x, _) = transfer(&mut sim, 4 << 20, 0, Duration::from_secs(60));
+    assert!(x == pattern(0, 4 << 20));
+    // More than 64 KiB in flight at some point: windows bigger than the
+    // 16-bit field were used.
+    let max_win = sim
+        .segments(false)
+        .filter(|s| !s.has(TcpFlags::SYN))
+        .map(|s| u32::from(s.repr.window_len) << 5)
+        .max()
+        .unwrap();
+    assert!(max_win > 65535);
+}
+
+#[test]
+fn sequence_numbers_wrap_around_rfc9293_3_4() {
+    let mut sim = Sim::new(65);
+    let mut rng = lamina_netbuf::SeededRng::new(1);
+    sim.b.listener = Some(lamina_tcp::Listener::new(b_addr(), cfg(), 4, &mut rng));
+    sim.a.conn = Some(Connection::connect(
+        a_addr(),
+        b_addr(),
+        &cfg(),
+        SeqNumber(u32::MAX - 5000),
+        1460,
+        sim.now,
+    ));
+    sim.run_until(sim.now + Duration::from_secs(2), |s| s.b.conn.is_some());
+    let (x, y) = transfer(&mut sim, 1 << 20, 100_000, Duration::from_secs(60));
+    assert!(x == pattern(0, 1 << 20));
+    assert!(y == pattern(0, 100_000));
+    assert_eq!(sim.a().stats().retransmits, 0);
+}
+
+// ---------------------------------------------------------------- timestamps, keepalive
+
+#[test]
+fn paws_drops_segments_with_old_timestamps_rfc7323_5() {
+    let mut sim = Sim::established(66, &cfg(), &cfg());
+    sim.a().send(b"hello").unwrap();
+    sim.settle();
+    let seq = sim.rcv_nxt(false);
+    let ack = sim.snd_nxt(false);
+    let last_ts = sim.segments(true).last().unwrap().repr.timestamps.unwrap();
+    let mut r = sim.repr(true, TcpFlags::ACK | TcpFlags::PSH, seq, ack);
+    r.window_len = 1000;
+    r.timestamps = Some(Timestamps {
+        tsval: last_ts.tsval.wrapping_sub(1000),
+        tsecr: 0,
+    });
+    let before = sim.segments(false).count();
+    sim.inject_data(true, &r, b"stale");
+    sim.transmit();
+    assert_eq!(sim.b().recv_queue(), 5, "old duplicate not accepted");
+    assert_eq!(sim.b().stats().paws_rejected, 1);
+    assert_eq!(
+        sim.segments(false).count(),
+        before + 1,
+        "answered with an ACK"
+    );
+    // A fresh timestamp is accepted.
+    r.timestamps = Some(Timestamps {
+        tsval: last_ts.tsval.wrapping_add(1),
+        tsecr: 0,
+    });
+    sim.inject_data(true, &r, b"fresh");
+    assert_eq!(sim.b().recv_queue(), 10);
+}
+
+#[test]
+fn rtt_is_measured_from_timestamps_rfc7323_4() {
+    let mut sim = Sim::established(67, &cfg(), &cfg());
+    let srtt0 = sim.a().rtt().srtt().unwrap();
+    assert!(
+        srtt0 <= Duration::from_millis(25),
+        "handshake RTT 20 ms: {srtt0}"
+    );
+    sim.ab.delay = Duration::from_millis(50);
+    sim.ba.delay = Duration::from_millis(50);
+    let (x, _) = transfer(&mut sim, 400_000, 0, Duration::from_secs(30));
+    assert_eq!(x.len(), 400_000);
+    // Every sample is 100 ms; SRTT moves toward it by 1/8 per sample.
+    let srtt = sim.a().rtt().srtt().unwrap();
+    assert!(
+        srtt >= Duration::from_millis(70) && srtt <= Duration::from_millis(100),
+        "{srtt}"
+    );
+}
+
+#[test]
+fn keepalive_probes_idle_peer_and_times_out_when_silent_rfc9293_3_8_4() {
+    let ka = Keepalive {
+        idle: Duration::from_secs(10),
+        interval: Duration::from_secs(2),
+        count: 3,
+    };
+    let c = TcpConfig {
+        keepalive: Some(ka),
+        ..cfg()
+    };
+    let mut sim = Sim::established(68, &c, &cfg());
+    // An answering peer keeps it alive.
+    sim.run_for(Duration::from_secs(35));
+    assert_eq!(sim.a().state(), State::Established);
+    let probes = sim.a().stats().keepalive_probes;
+    assert!(probes >= 3, "{probes}");
+    // A silent peer: 3 probes then TimedOut.
+    sim.ba.rule = Some(Box::new(|_| true));
+    let t0 = sim.now;
+    sim.run_until(t0 + Duration::from_secs(60), |s| {
+        s.a.conn.as_ref().unwrap().is_closed()
+    });
+    assert_eq!(sim.a().error(), Some(ConnError::TimedOut));
+    assert_eq!(sim.a().stats().keepalive_probes, probes + 3);
+}
+
+// ---------------------------------------------------------------- congestion control
+
+#[test]
+fn first_flight_is_ten_segments_rfc6928() {
+    let mut sim = Sim::established(80, &cfg(), &cfg());
+    sim.ab.rule = Some(Box::new(|_| true));
+    sim.a().send(&pattern(0, 60_000)).unwrap();
+    sim.transmit();
+    let data: Vec<_> = sim.segments(true).filter(|s| s.len > 0).collect();
+    assert_eq!(data.len(), 10);
+    assert!(data.iter().all(|s| s.len == 1448));
+    assert_eq!(sim.a().in_flight(), 14480);
+}
+
+#[test]
+fn congestion_control_is_chosen_per_connection() {
+    for (alg, name) in [(CcAlgorithm::Cubic, "cubic"), (CcAlgorithm::NewReno, "newreno")] {
+        let c = TcpConfig { cc: alg, ..cfg() };
+        let mut sim = Sim::established(81, &c, &cfg());
+        assert_eq!(lamina_tcp::CongestionControl::name(sim.a().congestion()), name);
+    }
+}
+
+#[test]
+fn slow_start_grows_the_window_with_acks_rfc5681_3_1() {
+    let mut sim = Sim::established(82, &cfg(), &cfg());
+    let w0 = lamina_tcp::CongestionControl::window(sim.a().congestion());
+    let (x, _) = transfer(&mut sim, 200_000, 0, Duration::from_secs(10));
+    assert_eq!(x.len(), 200_000);
+    let w1 = lamina_tcp::CongestionControl::window(sim.a().congestion());
+    assert!(w1 > w0, "{w0} -> {w1}");
+}
+
+#[test]
+fn shutdown_read_discards_data_but_keeps_acknowledging() {
+    let mut sim = Sim::established(83, &cfg(), &cfg());
+    sim.b().shutdown_read();
+    let (_, _) = transfer(&mut sim, 100_000, 0, Duration::from_secs(10));
+    assert_eq!(sim.b().recv_queue(), 0);
+    assert!(sim.b().recv_finished());
+    // A's data was all acknowledged.
+    assert_eq!(sim.a().in_flight(), 0);
+    assert_eq!(sim.a().send_queue(), 0);
+}
+
+/// One small exchange, so that the peer has announced its scaled window
+/// (a changed window makes an ACK no duplicate, RFC 5681 §2).
+fn warm_up(sim: &mut Sim) {
+    sim.a().send(b"warm").unwrap();
+    sim.settle();
+    let mut buf = [0u8; 8];
+    sim.b().recv(&mut buf).unwrap();
+}
+
+#[test]
+fn limited_transmit_sends_new_data_on_the_first_two_dup_acks_rfc3042() {
+    let c = TcpConfig {
+        sack: false,
+        nodelay: true,
+        ..cfg()
+    };
+    let mut sim = Sim::established(84, &c, &c);
+    warm_up(&mut sim);
+    sim.ab.rule = Some(Box::new(|_| true));
+    let una = sim.snd_nxt(true);
+    sim.a().send(&pattern(0, 1448 * 20)).unwrap();
+    sim.transmit();
+    assert_eq!(sim.segments(true).filter(|s| s.len >= 1000).count(), 10);
+    let seq = sim.snd_nxt(false);
+    let win = sim.segments(false).last().unwrap().repr.window_len;
+    let mut dup = sim.repr(false, TcpFlags::ACK, seq, una);
+    dup.window_len = win;
+    let count = |sim: &Sim| sim.segments(true).filter(|s| s.len >= 1000).count();
+    for (i, expect_new) in [(1, 11), (2, 12)] {
+        sim.inject(false, &dup);
+        sim.transmit();
+        assert_eq!(count(&sim), expect_new, "dup ACK {i}");
+        let last = sim.segments(true).last().unwrap();
+        assert!(last.repr.seq_number.gt(una), "new data, not a retransmission");
+    }
+    sim.inject(false, &dup);
+    sim.transmit();
+    let last = sim.segments(true).filter(|s| s.len >= 1000).nth(12).unwrap();
+    assert_eq!(last.repr.seq_number, una, "third dup ACK: fast retransmit");
+    assert_eq!(sim.a().stats().fast_retransmits, 1);
+}
+
+#[test]
+fn early_retransmit_with_few_segments_outstanding_rfc5827() {
+    let c = TcpConfig {
+        sack: false,
+        nodelay: true,
+        ..cfg()
+    };
+    let mut sim = Sim::established(85, &c, &c);
+    warm_up(&mut sim);
+    drop_data_once(&mut sim, &[0]);
+    sim.a().send(&pattern(0, 1448 * 3)).unwrap();
+    let t0 = sim.now;
+    sim.run_until(t0 + Duration::from_secs(5), |s| {
+        s.b.conn.as_ref().unwrap().recv_queue() == 1448 * 3
+    });
+    let st = *sim.a().stats();
+    assert_eq!(st.timeouts, 0, "{st:?}");
+    assert_eq!(st.fast_retransmits, 1);
+    assert!(sim.now - t0 < Duration::from_millis(100));
+}
+
+#[test]
+fn lost_fast_retransmission_is_detected_by_later_sacks_rfc6675() {
+    let mut sim = Sim::established(86, &cfg(), &cfg());
+    sim.a().set_nodelay(true);
+    // The segment at offset 1448 is lost, and so is its first retransmission.
+    drop_data_once(&mut sim, &[1448, 1448]);
+    sim.a().send(&pattern(0, 1448 * 30)).unwrap();
+    let t0 = sim.now;
+    sim.run_until(t0 + Duration::from_secs(5), |s| {
+        s.b.conn.as_ref().unwrap().recv_queue() == 1448 * 30
+    });
+    let st = *sim.a().stats();
+    assert_eq!(sim.b().recv_queue(), 1448 * 30);
+    assert_eq!(st.timeouts, 0, "{st:?}");
+    assert!(sim.now - t0 < Duration::from_millis(200), "{}", sim.now - t0);
+}
+
+#[test]
+fn transfer_survives_loss_reordering_duplication_and_corruption_at_once() {
+    let mut sim = Sim::established(87, &cfg(), &cfg());
+    for l in [&mut sim.ab, &mut sim.ba] {
+        l.loss_ppm = 20_000;
+        l.jitter = Duration::from_millis(4);
+        l.dup_ppm = 10_000;
+        l.corrupt_ppm = 10_000;
+    }
+    let (x, y) = transfer(&mut sim, 2 << 20, 512 << 10, Duration::from_secs(3000));
+    assert!(x == pattern(0, 2 << 20));
+    assert!(y == pattern(0, 512 << 10));
+}
