@@ -1017,7 +1017,7 @@ impl<H: PacketHook> Interface<H> {
         let Some(bytes) = bytes.get_mut(..total) else {
             return;
         };
-        if port.is_some() && !self.hook(HookPoint::PreRouting, bytes, port, None, now) {
+        if !self.hook(HookPoint::PreRouting, bytes, port, None, now) {
             return;
         }
         let (dst, bcast, fragment) = {
@@ -1085,7 +1085,7 @@ impl<H: PacketHook> Interface<H> {
         sockets: &mut SocketSet,
         now: Instant,
     ) {
-        if port.is_some() && !self.hook(HookPoint::Input, bytes, port, None, now) {
+        if !self.hook(HookPoint::Input, bytes, port, None, now) {
             return;
         }
         let bytes = &*bytes;
@@ -1364,62 +1364,83 @@ impl<H: PacketHook> Interface<H> {
         now: Instant,
         sockets: &mut SocketSet,
     ) -> Result<(), Error> {
-        let dst = repr.dst;
-        // To ourselves: loop back.
-        if self.has_address(dst) || dst.is_loopback() {
-            if repr.src.is_unspecified() {
-                repr.src = dst;
-            }
-            repr.identification = self.next_ip_id(&repr);
-            let mut pkt = body
-                .wrap_in(&repr)
-                .serialize_vec(0)
-                .map_err(|_| Error::TooLong)?;
-            if !self.hook(HookPoint::Output, pkt.as_mut_slice(), None, None, now) {
-                return Err(Error::Filtered);
-            }
-            self.loopq.push_back(pkt);
-            return Ok(());
-        }
-        let (port, next_hop, route_mtu) = if dst.is_broadcast() {
-            let port = if repr.src.is_unspecified() {
-                0
-            } else {
-                self.port_of_addr(repr.src).unwrap_or(0)
-            };
-            (port, dst, None)
-        } else {
-            let Some(m) = self.route_to(dst) else {
-                self.stats.no_route += 1;
-                return Err(Error::NoRoute);
-            };
-            (m.port, m.next_hop, m.mtu)
-        };
+        // Where it goes: ourselves (loop back) or a device and next hop.
+        let route = self.output_route(&repr)?;
         if repr.src.is_unspecified() {
-            repr.src = self.source_for(port, next_hop).ok_or(Error::NoRoute)?;
+            repr.src = match route {
+                None => repr.dst,
+                Some((port, next_hop, _)) => {
+                    self.source_for(port, next_hop).ok_or(Error::NoRoute)?
+                }
+            };
         }
         repr.identification = self.next_ip_id(&repr);
+        // Room for any device's link header, should the hooks reroute it.
+        let headroom = self
+            .ports
+            .iter()
+            .map(|p| p.medium.header_len())
+            .max()
+            .unwrap_or(0);
+        let mut pkt = body
+            .wrap_in(&repr)
+            .serialize_vec(headroom)
+            .map_err(|_| Error::TooLong)?;
+        let out = route.map(|(port, _, _)| port);
+        if !self.hook(HookPoint::Output, pkt.as_mut_slice(), None, out, now) {
+            return Err(Error::Filtered);
+        }
+        // Destination NAT at Output: route again to the new destination.
+        let route = match Ipv4Header::peek(pkt.as_slice()) {
+            Ok(h) if h.dst() != repr.dst => {
+                let mut moved = repr;
+                moved.dst = h.dst();
+                self.output_route(&moved)?
+            }
+            _ => route,
+        };
+        let out = route.map(|(port, _, _)| port);
+        if !self.hook(HookPoint::PostRouting, pkt.as_mut_slice(), None, out, now) {
+            return Err(Error::Filtered);
+        }
+        let Some((port, next_hop, route_mtu)) = route else {
+            self.loopq.push_back(pkt);
+            return Ok(());
+        };
         let Some(p) = self.ports.get(port) else {
             return Err(Error::NoRoute);
         };
         let mtu = route_mtu.map_or(p.mtu, |m| p.mtu.min(usize::from(m)));
         let headroom = p.medium.header_len();
-        let mut pkt = body
-            .wrap_in(&repr)
-            .serialize_vec(headroom)
-            .map_err(|_| Error::TooLong)?;
-        if !self.hook(HookPoint::Output, pkt.as_mut_slice(), None, Some(port), now)
-            || !self.hook(
-                HookPoint::PostRouting,
-                pkt.as_mut_slice(),
-                None,
-                Some(port),
-                now,
-            )
-        {
-            return Err(Error::Filtered);
-        }
         self.emit_datagram(port, next_hop, mtu, headroom, pkt, now, sockets)
+    }
+
+    /// The way out for a datagram of ours: `None` for ourselves (loop
+    /// back), else the device, the next hop and the route's MTU.
+    #[allow(clippy::type_complexity)]
+    fn output_route(
+        &mut self,
+        repr: &Ipv4Repr,
+    ) -> Result<Option<(usize, Ipv4Addr, Option<u16>)>, Error> {
+        let dst = repr.dst;
+        if self.has_address(dst) || dst.is_loopback() {
+            return Ok(None);
+        }
+        if dst.is_broadcast() {
+            let port = if repr.src.is_unspecified() {
+                0
+            } else {
+                self.port_of_addr(repr.src).unwrap_or(0)
+            };
+            return Ok(Some((port, dst, None)));
+        }
+        match self.route_to(dst) {
+            Some(m) => Ok(Some((m.port, m.next_hop, m.mtu))),
+            None => {
+                self.stats.no_route += 1;
+                Err(Error::NoRoute)
+            }
+        }
     }
 
     /// Queues a complete datagram of ours (hooks already run) for

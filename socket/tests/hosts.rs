@@ -555,3 +555,82 @@ fn datagrams_a_hook_injects_are_routed_and_sent() {
     );
     assert!(b.hooks().pending.is_empty());
 }
+
+/// Rewrites the destination of locally sent datagrams to 192.0.2.77 into
+/// B at Output (destination NAT of local traffic), fixing the header
+/// checksum, and records the points loopback traffic passes.
+#[derive(Default)]
+struct OutputDnat {
+    loopback_points: Vec<lamina_ipv4::hook::HookPoint>,
+}
+
+impl lamina_ipv4::hook::PacketHook for OutputDnat {
+    fn hook(
+        &mut self,
+        point: lamina_ipv4::hook::HookPoint,
+        packet: &mut [u8],
+        input: Option<IfaceId>,
+        output: Option<IfaceId>,
+        _now: Instant,
+    ) -> lamina_ipv4::hook::Verdict {
+        use lamina_ipv4::hook::{HookPoint, Verdict};
+        if input.is_none() && output.is_none() && packet.get(16..20) == Some(&A.octets()[..]) {
+            self.loopback_points.push(point);
+        }
+        if point == HookPoint::Output && packet.get(16..20) == Some(&[192, 0, 2, 77][..]) {
+            packet[16..20].copy_from_slice(&B.octets());
+            packet[10..12].fill(0);
+            let sum = lamina_netbuf::checksum::checksum(&packet[..20]);
+            packet[10..12].copy_from_slice(&sum.to_be_bytes());
+        }
+        Verdict::Accept
+    }
+}
+
+/// A hook that changes the destination at Output gets the datagram routed
+/// to the new destination (as Linux re-routes after OUTPUT's DNAT), and
+/// datagrams to ourselves pass Output, PostRouting, PreRouting and Input
+/// like any other.
+#[test]
+fn output_dnat_reroutes_and_loopback_passes_every_local_hook() {
+    use lamina_ipv4::hook::HookPoint as P;
+    use lamina_netbuf::SeededRng;
+    use lamina_socket::{Interface, SocketSet};
+    let (mut da, mut db) = wire(link());
+    let mut rng = SeededRng::new(11);
+    let mut a = Interface::with_hooks(InterfaceConfig::default(), OutputDnat::default(), &mut rng);
+    let ia = a.add_device(&da, MacAddr::new(2, 0, 0, 0, 0, 1)).unwrap();
+    a.add_address(ia, "192.0.2.1/24".parse().unwrap(), Instant::ZERO)
+        .unwrap();
+    let mut b = Interface::new(InterfaceConfig::default(), &mut rng);
+    let ib = b.add_device(&db, MacAddr::new(2, 0, 0, 0, 0, 2)).unwrap();
+    b.add_address(ib, "192.0.2.2/24".parse().unwrap(), Instant::ZERO)
+        .unwrap();
+    let (mut sa, mut sb) = (SocketSet::new(4, &mut rng), SocketSet::new(4, &mut rng));
+    let ping = sa.add(IcmpSocket::default()).unwrap();
+    sa.bind_icmp(ping, None).unwrap();
+    sa.icmp(ping)
+        .unwrap()
+        .send_echo(Ipv4Addr::new(192, 0, 2, 77), 1, b"nat")
+        .unwrap();
+    let mut now = Instant::ZERO;
+    for _ in 0..20 {
+        a.poll(now, &mut da, &mut sa);
+        b.poll(now, &mut db, &mut sb);
+        now += Duration::from_millis(1);
+    }
+    let reply = sa.icmp(ping).unwrap().recv_echo().expect("B answered");
+    assert_eq!(reply.src, B);
+
+    // To ourselves.
+    sa.icmp(ping).unwrap().send_echo(A, 2, b"self").unwrap();
+    for _ in 0..4 {
+        a.poll(now, &mut da, &mut sa);
+    }
+    assert!(sa.icmp(ping).unwrap().recv_echo().is_ok());
+    let points = &a.hooks().loopback_points;
+    assert_eq!(
+        &points[..4],
+        &[P::Output, P::PostRouting, P::PreRouting, P::Input]
+    );
+}
