@@ -342,3 +342,54 @@ fn close_tcp_frees_the_socket_after_the_fin_exchange() {
         |a, _| a.sockets.len() == before - 1,
     );
 }
+
+/// 64 MiB from one Lamina host to another over links with the given
+/// faults in both directions, byte for byte.
+fn faulty_transfer(faults: FaultConfig, seed: u64) {
+    let (da, db) = wire(link());
+    let da = FaultInjector::new(da, seed).with_tx(faults);
+    let db = FaultInjector::new(db, seed + 1).with_tx(faults);
+    let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let (c, s) = connect(&mut a, &mut b, &mut now, 80);
+    let data = pattern(64 << 20, seed as u8);
+    let got = transfer(&mut a, &mut b, &mut now, true, c, s, &data);
+    assert!(got == data, "stream corrupted");
+    let fa = a.dev.fault_stats().tx;
+    let fb = b.dev.fault_stats().tx;
+    let applied =
+        |c: lamina_netdev::FaultCounters| c.dropped + c.reordered + c.duplicated + c.corrupted;
+    assert!(applied(fa) > 0 && applied(fb) > 0, "{fa:?} {fb:?}");
+}
+
+#[test]
+fn sixty_four_mib_survive_10_percent_loss() {
+    faulty_transfer(FaultConfig::new().with_loss(0.10), 10);
+}
+
+#[test]
+fn sixty_four_mib_survive_5_percent_reordering() {
+    faulty_transfer(FaultConfig::new().with_reorder(0.05, 3), 20);
+}
+
+#[test]
+fn sixty_four_mib_survive_1_percent_duplication() {
+    faulty_transfer(FaultConfig::new().with_duplicate(0.01), 30);
+}
+
+/// Corrupted frames fail their checksums (IPv4 or TCP, RFC 9293 §3.1) and
+/// are dropped; the data is retransmitted.
+#[test]
+fn sixty_four_mib_survive_1_percent_corruption() {
+    faulty_transfer(FaultConfig::new().with_corrupt(0.01), 40);
+}
+
+#[test]
+fn sixty_four_mib_survive_loss_reordering_duplication_and_corruption_at_once() {
+    let all = FaultConfig::new()
+        .with_loss(0.10)
+        .with_reorder(0.05, 3)
+        .with_duplicate(0.01)
+        .with_corrupt(0.01);
+    faulty_transfer(all, 50);
+}
