@@ -25,7 +25,7 @@ use lamina_ipv4::{
     IfaceId, IpProtocol, Ipv4Cidr, Ipv4Header, Ipv4Packet, Ipv4Repr, Route, RoutingTable,
 };
 use lamina_netbuf::{Instant, PacketBuf, Rng, SeededRng, Serializer};
-use lamina_netdev::{ChecksumProto, Device, Medium, RxMeta, TxToken};
+use lamina_netdev::{ChecksumProto, ChecksumSet, Device, Medium, RxMeta, TxMeta, TxToken};
 use lamina_udp::{ChecksumPolicy, UdpRepr, UdpStats};
 
 use crate::devices::{CapsVisitor, DeviceSet, DeviceVisitor, PollAtVisitor};
@@ -140,6 +140,9 @@ pub struct InterfaceStats {
 struct Outgoing {
     mac: MacAddr,
     packet: PacketBuf,
+    /// Transport checksums the device is to compute (the packet holds
+    /// the pseudo-header sum in their place).
+    offload: ChecksumSet,
 }
 
 #[derive(Debug)]
@@ -517,7 +520,15 @@ impl<H: PacketHook> Interface<H> {
             let mut work = false;
             while let Some(mut pkt) = self.loopq.pop_front() {
                 work = true;
-                self.ip_input(None, pkt.as_mut_slice(), false, true, true, sockets, now);
+                self.ip_input(
+                    None,
+                    pkt.as_mut_slice(),
+                    false,
+                    true,
+                    ChecksumSet::ALL,
+                    sockets,
+                    now,
+                );
             }
             for i in 0..n {
                 let mut v = RxVisitor {
@@ -949,7 +960,8 @@ impl<H: PacketHook> Interface<H> {
         };
         let verified = meta.checksum_verified.intersection(p.rx_csum.rx);
         let csum_ok = verified.contains(ChecksumProto::Ipv4);
-        let udp_ok = verified.contains(ChecksumProto::Udp);
+        // The transport checksums the device verified (UDP, TCP).
+        let udp_ok = verified.without(ChecksumProto::Ipv4);
         if p.medium == Medium::Ip {
             self.ip_input(Some(port), frame, false, csum_ok, udp_ok, sockets, now);
             return;
@@ -1000,7 +1012,7 @@ impl<H: PacketHook> Interface<H> {
         bytes: &mut [u8],
         link_broadcast: bool,
         csum_verified: bool,
-        udp_verified: bool,
+        l4_verified: ChecksumSet,
         sockets: &mut SocketSet,
         now: Instant,
     ) {
@@ -1055,7 +1067,7 @@ impl<H: PacketHook> Interface<H> {
                     whole.as_mut_slice(),
                     link_broadcast,
                     bcast,
-                    false,
+                    ChecksumSet::EMPTY,
                     sockets,
                     now,
                 );
@@ -1067,7 +1079,7 @@ impl<H: PacketHook> Interface<H> {
             bytes,
             link_broadcast,
             bcast,
-            udp_verified,
+            l4_verified,
             sockets,
             now,
         );
@@ -1081,7 +1093,7 @@ impl<H: PacketHook> Interface<H> {
         bytes: &mut [u8],
         link_broadcast: bool,
         bcast: bool,
-        udp_verified: bool,
+        l4_verified: ChecksumSet,
         sockets: &mut SocketSet,
         now: Instant,
     ) {
@@ -1115,9 +1127,13 @@ impl<H: PacketHook> Interface<H> {
         match protocol {
             IpProtocol::ICMP => self.icmp_input(in_port, &ip, bcast, sockets, now),
             IpProtocol::UDP => {
-                self.udp_input(in_port, &ip, &ctx, udp_verified, sockets, now);
+                let udp_ok = l4_verified.contains(ChecksumProto::Udp);
+                self.udp_input(in_port, &ip, &ctx, udp_ok, sockets, now);
             }
-            IpProtocol::TCP => self.tcp_input(&ip, bcast || link_broadcast, sockets, now),
+            IpProtocol::TCP => {
+                let tcp_ok = l4_verified.contains(ChecksumProto::Tcp);
+                self.tcp_input(&ip, bcast || link_broadcast, tcp_ok, sockets, now);
+            }
             _ if raw_taken => {}
             _ => self.send_error(
                 in_port,
@@ -1359,8 +1375,21 @@ impl<H: PacketHook> Interface<H> {
     /// the error a socket should see when the datagram cannot leave.
     fn send_ip<B: Serializer>(
         &mut self,
+        repr: Ipv4Repr,
+        body: B,
+        now: Instant,
+        sockets: &mut SocketSet,
+    ) -> Result<(), Error> {
+        self.send_ip_with(repr, body, ChecksumSet::EMPTY, now, sockets)
+    }
+
+    /// [`send_ip`](Self::send_ip) of a body whose `offload` checksums
+    /// were left to the device (only with hooks that accept everything).
+    fn send_ip_with<B: Serializer>(
+        &mut self,
         mut repr: Ipv4Repr,
         body: B,
+        offload: ChecksumSet,
         now: Instant,
         sockets: &mut SocketSet,
     ) -> Result<(), Error> {
@@ -1404,6 +1433,9 @@ impl<H: PacketHook> Interface<H> {
             return Err(Error::Filtered);
         }
         let Some((port, next_hop, route_mtu)) = route else {
+            if !offload.is_empty() {
+                complete_checksums(pkt.as_mut_slice());
+            }
             self.loopq.push_back(pkt);
             return Ok(());
         };
@@ -1412,7 +1444,7 @@ impl<H: PacketHook> Interface<H> {
         };
         let mtu = route_mtu.map_or(p.mtu, |m| p.mtu.min(usize::from(m)));
         let headroom = p.medium.header_len();
-        self.emit_datagram(port, next_hop, mtu, headroom, pkt, now, sockets)
+        self.emit_datagram(port, next_hop, mtu, headroom, pkt, offload, now, sockets)
     }
 
     /// The way out for a datagram of ours: `None` for ourselves (loop
@@ -1452,12 +1484,17 @@ impl<H: PacketHook> Interface<H> {
         next_hop: Ipv4Addr,
         mtu: usize,
         headroom: usize,
-        pkt: PacketBuf,
+        mut pkt: PacketBuf,
+        offload: ChecksumSet,
         now: Instant,
         sockets: &mut SocketSet,
     ) -> Result<(), Error> {
         if pkt.len() <= mtu {
-            return self.resolve_and_queue(port, next_hop, pkt, now, sockets);
+            return self.resolve_and_queue(port, next_hop, pkt, offload, now, sockets);
+        }
+        // Fragments cannot have their transport checksum offloaded.
+        if !offload.is_empty() {
+            complete_checksums(pkt.as_mut_slice());
         }
         // RFC 791 §2.3: fragment to the route's MTU, unless DF (then the
         // sender learns EMSGSIZE, as Linux reports it).
@@ -1475,7 +1512,7 @@ impl<H: PacketHook> Interface<H> {
         };
         self.stats.fragmented += 1;
         for f in frames {
-            self.resolve_and_queue(port, next_hop, f, now, sockets)?;
+            self.resolve_and_queue(port, next_hop, f, ChecksumSet::EMPTY, now, sockets)?;
         }
         Ok(())
     }
@@ -1535,7 +1572,16 @@ impl<H: PacketHook> Interface<H> {
         let headroom = p.medium.header_len();
         let mut pkt = PacketBuf::with_headroom(headroom, total);
         pkt.extend_from_slice(datagram);
-        let _ = self.emit_datagram(m.port, m.next_hop, mtu, headroom, pkt, now, sockets);
+        let _ = self.emit_datagram(
+            m.port,
+            m.next_hop,
+            mtu,
+            headroom,
+            pkt,
+            ChecksumSet::EMPTY,
+            now,
+            sockets,
+        );
     }
 
     /// Finds the hardware address of `next_hop` on `port` and queues the
@@ -1545,20 +1591,36 @@ impl<H: PacketHook> Interface<H> {
         &mut self,
         port: usize,
         next_hop: Ipv4Addr,
-        pkt: PacketBuf,
+        mut pkt: PacketBuf,
+        offload: ChecksumSet,
         now: Instant,
         sockets: &mut SocketSet,
     ) -> Result<(), Error> {
         let limit = self.config.tx_queue_len;
+        if !offload.is_empty() {
+            let ready = match self.ports.get(port) {
+                Some(p) if p.medium == Medium::Ip => Some(MacAddr::UNSPECIFIED),
+                Some(_) => self.neighbor_mac(port, next_hop, now),
+                None => None,
+            };
+            match (ready, self.ports.get_mut(port)) {
+                (Some(mac), Some(p)) => {
+                    return Self::enqueue(p, limit, &mut self.stats, mac, pkt, offload);
+                }
+                // Waiting for ARP: the checksum cannot wait for the device.
+                _ => complete_checksums(pkt.as_mut_slice()),
+            }
+        }
         let Some(p) = self.ports.get_mut(port) else {
             return Err(Error::NoRoute);
         };
+        let none = ChecksumSet::EMPTY;
         if p.medium == Medium::Ip {
-            return Self::enqueue(p, limit, &mut self.stats, MacAddr::UNSPECIFIED, pkt);
+            return Self::enqueue(p, limit, &mut self.stats, MacAddr::UNSPECIFIED, pkt, none);
         }
         match p.neighbors.resolve(next_hop, pkt, now) {
             Resolution::Ready { mac, packet } => {
-                Self::enqueue(p, limit, &mut self.stats, mac, packet)
+                Self::enqueue(p, limit, &mut self.stats, mac, packet, none)
             }
             Resolution::Queued { .. } => {
                 self.service_neighbors(now, sockets);
@@ -1577,12 +1639,17 @@ impl<H: PacketHook> Interface<H> {
         stats: &mut InterfaceStats,
         mac: MacAddr,
         packet: PacketBuf,
+        offload: ChecksumSet,
     ) -> Result<(), Error> {
         if p.txq.len() >= limit {
             stats.tx_queue_drops += 1;
             return Err(Error::QueueFull);
         }
-        p.txq.push_back(Outgoing { mac, packet });
+        p.txq.push_back(Outgoing {
+            mac,
+            packet,
+            offload,
+        });
         Ok(())
     }
 
@@ -1607,7 +1674,8 @@ impl<H: PacketHook> Interface<H> {
                 work = true;
                 match ev {
                     NeighborEvent::Send { mac, packet, .. } => {
-                        let _ = Self::enqueue(p, limit, &mut self.stats, mac, packet);
+                        let none = ChecksumSet::EMPTY;
+                        let _ = Self::enqueue(p, limit, &mut self.stats, mac, packet, none);
                     }
                     NeighborEvent::Unreachable { packet, .. } => {
                         self.unreachable(i, packet.as_slice(), now, sockets);
@@ -1748,7 +1816,7 @@ impl<H: PacketHook> Interface<H> {
         self.stats.forwarded += 1;
         for pkt in frames {
             if let Err(Error::Icmp(IcmpErrorKind::HostUnreachable)) =
-                self.resolve_and_queue(out, to.next_hop, pkt, now, sockets)
+                self.resolve_and_queue(out, to.next_hop, pkt, ChecksumSet::EMPTY, now, sockets)
             {
                 let repr = IcmpRepr::HOST_UNREACHABLE;
                 self.send_error(in_port, repr, datagram, &ctx, now, sockets);
@@ -1936,6 +2004,17 @@ impl<H: PacketHook> DeviceVisitor for TxVisitor<'_, H> {
                 break;
             };
             let Some(o) = p.txq.pop_front() else { break };
+            let mut token = token;
+            if !o.offload.is_empty() {
+                let l3 = p.medium.header_len();
+                let ihl = o
+                    .packet
+                    .as_slice()
+                    .first()
+                    .map_or(20, |b| usize::from(b & 0x0f) * 4);
+                let (l3, l4) = (l3 as u16, (l3 + ihl) as u16);
+                token.set_meta(TxMeta::new().with_checksum_offload(o.offload, l3, l4));
+            }
             let ok = match p.medium {
                 Medium::Ethernet => {
                     let eth = EthernetRepr::new(p.mac, o.mac, EtherType::IPV4);
@@ -1975,4 +2054,42 @@ impl<H: PacketHook> DeviceVisitor for TxVisitor<'_, H> {
 /// anything is committed.
 fn hooks_are_noop<H: PacketHook>() -> bool {
     H::ACCEPTS_ALL
+}
+
+/// Completes the transport checksum of an IPv4 datagram built for
+/// checksum offload (its checksum field holding the pseudo-header sum):
+/// for when the datagram ends up not going to an offloading device.
+fn complete_checksums(datagram: &mut [u8]) {
+    use lamina_netbuf::checksum;
+    let Ok(h) = Ipv4Header::peek(datagram) else {
+        return;
+    };
+    let (src, dst, protocol) = (h.src(), h.dst(), h.protocol());
+    let Some(hl) = datagram.first().map(|b| usize::from(b & 0x0f) * 4) else {
+        return;
+    };
+    let field = match protocol {
+        IpProtocol::TCP => 16,
+        IpProtocol::UDP => 6,
+        _ => return,
+    };
+    let total = Ipv4Header::peek(datagram).map_or(0, |h| usize::from(h.total_len()));
+    let Some(segment) = datagram.get_mut(hl..total) else {
+        return;
+    };
+    let Ok(len) = u16::try_from(segment.len()) else {
+        return;
+    };
+    if let Some(f) = segment.get_mut(field..field + 2) {
+        f.fill(0);
+    }
+    let mut sum = checksum::ipv4_pseudo_header(src, dst, protocol.0, len);
+    sum.add_bytes(segment);
+    let mut c = sum.finish();
+    if protocol == IpProtocol::UDP && c == 0 {
+        c = 0xffff;
+    }
+    if let Some(f) = segment.get_mut(field..field + 2) {
+        f.copy_from_slice(&c.to_be_bytes());
+    }
 }

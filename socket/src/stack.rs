@@ -1,6 +1,12 @@
 //! The `std` conveniences: a [`Stack`] that runs an [`Interface`] on a
 //! device in a background thread with a real clock, and blocking sockets
-//! over it.
+//! over it: [`TcpListener`] and [`TcpStream`] (with `std::io::Read` and
+//! `Write`), [`UdpSocket`] and [`PingSocket`].
+//!
+//! The stack thread polls the interface until nothing moves, then sleeps
+//! on the device (a TAP's file descriptor) for at most a millisecond;
+//! a user call that queues data or frees receive room while it sleeps
+//! wakes it at once through a [`Waker`].
 //!
 //! ```no_run
 //! # #[cfg(target_os = "linux")]
@@ -27,7 +33,8 @@
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::string::{String, ToString};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration as StdDuration;
 use std::vec::Vec;
@@ -38,7 +45,11 @@ use lamina_netbuf::time::StdClock;
 use lamina_netbuf::{Duration, SeededRng};
 use lamina_netdev::Device;
 
-use crate::{Error, IcmpSocket, Interface, InterfaceConfig, SocketHandle, SocketSet};
+use lamina_tcp::{State as TcpState, TcpConfig};
+
+use crate::{
+    Error, IcmpSocket, Interface, InterfaceConfig, Socket, SocketHandle, SocketSet, TcpSocket,
+};
 
 /// The longest the stack thread sleeps before looking at the sockets
 /// again: sends from other threads are noticed within this delay.
@@ -53,6 +64,15 @@ pub trait WaitDevice: Device {
         std::thread::sleep(StdDuration::from_micros(timeout.total_micros()));
         Ok(())
     }
+
+    /// As [`wait`](Self::wait), but also returns early when `waker`
+    /// fires (a user thread queued data or read some). The default calls
+    /// [`Waker::park`]; a device with a descriptor should poll it
+    /// together with [`Waker::as_fd`] (as [`TapDevice`](lamina_netdev::TapDevice) does).
+    fn wait_or_wake(&self, waker: &Waker, timeout: Duration) -> io::Result<()> {
+        waker.park(timeout);
+        Ok(())
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -60,21 +80,104 @@ impl WaitDevice for lamina_netdev::TapDevice {
     fn wait(&self, timeout: Duration) -> io::Result<()> {
         lamina_netdev::TapDevice::wait(self, Some(timeout)).map(|_| ())
     }
+
+    fn wait_or_wake(&self, waker: &Waker, timeout: Duration) -> io::Result<()> {
+        self.wait_with(waker.as_fd(), Some(timeout)).map(|_| ())
+    }
 }
 
 impl WaitDevice for lamina_netdev::Loopback {}
+
+/// How user threads wake the [`Stack`] thread from its sleep on the
+/// device: a byte on a socket pair (which a device's wait polls beside
+/// its own descriptor, see [`WaitDevice::wait_or_wake`]) and an unpark
+/// of the thread (for devices that just park).
+#[derive(Debug)]
+pub struct Waker {
+    #[cfg(unix)]
+    rx: std::os::unix::net::UnixStream,
+    #[cfg(unix)]
+    tx: std::os::unix::net::UnixStream,
+    thread: OnceLock<std::thread::Thread>,
+}
+
+impl Waker {
+    fn new() -> io::Result<Waker> {
+        #[cfg(unix)]
+        {
+            let (rx, tx) = std::os::unix::net::UnixStream::pair()?;
+            rx.set_nonblocking(true)?;
+            tx.set_nonblocking(true)?;
+            Ok(Waker {
+                rx,
+                tx,
+                thread: OnceLock::new(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Waker {
+                thread: OnceLock::new(),
+            })
+        }
+    }
+
+    /// The descriptor that becomes readable when the waker fires.
+    #[cfg(unix)]
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.rx)
+    }
+
+    /// Parks the calling thread until the waker fires or `timeout`
+    /// passes (spurious returns are possible).
+    pub fn park(&self, timeout: Duration) {
+        std::thread::park_timeout(StdDuration::from_micros(timeout.total_micros()));
+    }
+
+    /// Fires: the descriptor becomes readable and the stack thread is
+    /// unparked.
+    fn wake(&self) {
+        #[cfg(unix)]
+        {
+            use std::io::Write;
+            // Full means a byte is already there: awake anyway.
+            let _ = (&self.tx).write(&[1]);
+        }
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
+    }
+
+    /// Drains what [`wake`](Self::wake) wrote.
+    fn reset(&self) {
+        #[cfg(unix)]
+        {
+            use std::io::Read;
+            let mut buf = [0u8; 64];
+            while matches!((&self.rx).read(&mut buf), Ok(n) if n > 0) {}
+        }
+    }
+}
 
 struct State {
     iface: Interface,
     sockets: SocketSet,
     stop: bool,
     error: Option<String>,
+    /// The stack thread is (about to be) asleep on the device.
+    sleeping: bool,
+    /// A user thread fired the waker since the stack thread went to
+    /// sleep.
+    woken: bool,
 }
 
 struct Shared {
     state: Mutex<State>,
     /// Notified after every poll that made progress.
     progress: Condvar,
+    waker: Waker,
+    /// The configuration of TCP sockets opened through the stack.
+    tcp_config: TcpConfig,
 }
 
 impl Shared {
@@ -82,6 +185,16 @@ impl Shared {
         // A panic in another holder leaves consistent data (every
         // operation completes under the lock or not at all).
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After a user call touched the sockets: wakes the stack thread if
+    /// it sleeps, so that the work is served now rather than at its next
+    /// timer.
+    fn kick(&self, st: &mut State) {
+        if st.sleeping && !st.woken {
+            st.woken = true;
+            self.waker.wake();
+        }
     }
 }
 
@@ -94,6 +207,7 @@ pub struct StackBuilder {
     gateway: Option<Ipv4Addr>,
     max_sockets: usize,
     seed: Option<u64>,
+    tcp_config: TcpConfig,
 }
 
 impl StackBuilder {
@@ -125,6 +239,14 @@ impl StackBuilder {
     /// Holds at most `n` sockets (default 1024).
     pub fn max_sockets(mut self, n: usize) -> StackBuilder {
         self.max_sockets = n;
+        self
+    }
+
+    /// Uses `config` for the TCP sockets opened through the stack
+    /// (default: [`TcpConfig::default`] with 1 MiB send and receive
+    /// buffers, for throughput on real links).
+    pub fn tcp_config(mut self, config: TcpConfig) -> StackBuilder {
+        self.tcp_config = config;
         self
     }
 
@@ -168,8 +290,12 @@ impl StackBuilder {
                 sockets: SocketSet::new(self.max_sockets, &mut rng),
                 stop: false,
                 error: None,
+                sleeping: false,
+                woken: false,
             }),
             progress: Condvar::new(),
+            waker: Waker::new()?,
+            tcp_config: self.tcp_config,
         });
         let worker = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -184,26 +310,51 @@ impl StackBuilder {
     }
 }
 
+/// Polls in a row while they make progress before the stack thread
+/// looks at its timers and sleeps (a bound, so that a flood cannot keep
+/// it from noticing a stop).
+const MAX_BUSY_POLLS: u32 = 64;
+
 fn run<D: WaitDevice>(shared: &Shared, device: &mut D, clock: StdClock) {
+    let _ = shared.waker.thread.set(std::thread::current());
+    let mut busy = 0u32;
     loop {
         let sleep = {
             let mut st = shared.lock();
+            st.sleeping = false;
+            if st.woken {
+                st.woken = false;
+                shared.waker.reset();
+            }
             if st.stop {
                 return;
             }
             let now = clock.now();
             let State { iface, sockets, .. } = &mut *st;
-            if iface.poll(now, &mut *device, sockets) {
+            let progress = iface.poll(now, &mut *device, sockets);
+            if progress {
                 shared.progress.notify_all();
             }
-            match iface.poll_at(&mut *device, sockets) {
-                Some(at) => at.saturating_duration_since(now).min(MAX_SLEEP),
-                None => MAX_SLEEP,
+            if progress && busy < MAX_BUSY_POLLS {
+                // Batch: more may be waiting on the device or in the
+                // sockets; poll again before sleeping (the lock is let go
+                // in between for the user threads).
+                busy += 1;
+                Duration::ZERO
+            } else {
+                busy = 0;
+                let sleep = match iface.poll_at(&mut *device, sockets) {
+                    Some(at) => at.saturating_duration_since(now).min(MAX_SLEEP),
+                    None => MAX_SLEEP,
+                };
+                st.sleeping = !sleep.is_zero();
+                sleep
             }
         };
-        if !sleep.is_zero()
-            && let Err(e) = device.wait(sleep)
-        {
+        if sleep.is_zero() {
+            continue;
+        }
+        if let Err(e) = device.wait_or_wake(&shared.waker, sleep) {
             let mut st = shared.lock();
             st.error = Some(e.to_string());
             st.stop = true;
@@ -239,6 +390,11 @@ impl Stack {
             gateway: None,
             max_sockets: 1024,
             seed: None,
+            tcp_config: TcpConfig {
+                send_buffer: 1 << 20,
+                recv_buffer: 1 << 20,
+                ..TcpConfig::default()
+            },
         }
     }
 
@@ -267,6 +423,82 @@ impl Stack {
             handle: h,
             timeout: None,
         })
+    }
+
+    /// Opens a TCP socket listening on `local` (address `0.0.0.0`: any
+    /// of ours; port 0: an ephemeral one) with an accept queue of
+    /// `backlog` connections (at most [`MAX_BACKLOG`](crate::MAX_BACKLOG)).
+    pub fn tcp_listen(&self, local: SocketAddrV4, backlog: usize) -> io::Result<TcpListener> {
+        let mut st = self.shared.lock();
+        let h = st
+            .sockets
+            .add(TcpSocket::new(self.shared.tcp_config.clone()))?;
+        if let Err(e) = st.sockets.listen_tcp(h, local, backlog) {
+            st.sockets.remove(h);
+            return Err(e.into());
+        }
+        self.shared.kick(&mut st);
+        Ok(TcpListener {
+            shared: Arc::clone(&self.shared),
+            handle: h,
+            timeout: AtomicTimeout::default(),
+        })
+    }
+
+    /// Opens a TCP connection to `remote` from an address of ours and an
+    /// ephemeral port, waiting for the handshake to complete. Fails with
+    /// `ConnectionRefused` when the peer resets, `TimedOut` when it does
+    /// not answer (after the SYN retries of the [`TcpConfig`]).
+    pub fn tcp_connect(&self, remote: SocketAddrV4) -> io::Result<TcpStream> {
+        self.connect_inner(remote, None)
+    }
+
+    /// As [`tcp_connect`](Self::tcp_connect), failing with `TimedOut`
+    /// after `timeout`.
+    pub fn tcp_connect_timeout(
+        &self,
+        remote: SocketAddrV4,
+        timeout: StdDuration,
+    ) -> io::Result<TcpStream> {
+        self.connect_inner(remote, Some(timeout))
+    }
+
+    fn connect_inner(
+        &self,
+        remote: SocketAddrV4,
+        timeout: Option<StdDuration>,
+    ) -> io::Result<TcpStream> {
+        let h = {
+            let mut st = self.shared.lock();
+            let h = st
+                .sockets
+                .add(TcpSocket::new(self.shared.tcp_config.clone()))?;
+            if let Err(e) = st.sockets.connect_tcp(h, remote, None) {
+                st.sockets.remove(h);
+                return Err(e.into());
+            }
+            self.shared.kick(&mut st);
+            h
+        };
+        // From here on the stream owns the socket (and closes it when
+        // dropped, the failure paths included).
+        let stream = TcpStream::new(Arc::clone(&self.shared), h);
+        block_tcp(
+            &self.shared,
+            timeout,
+            h,
+            |t| !matches!(t.state(), TcpState::SynSent | TcpState::SynReceived),
+            |t| {
+                if t.is_established() {
+                    return Ok(());
+                }
+                if let Some(e) = t.connection().and_then(|c| c.error()) {
+                    return Err(crate::tcp::conn_error(e));
+                }
+                Err(t.take_error().unwrap_or(Error::NotConnected))
+            },
+        )?;
+        Ok(stream)
     }
 
     /// Opens a ping socket with a random identifier.
@@ -308,7 +540,9 @@ fn block<T>(
         if let Some(e) = &st.error {
             return Err(io::Error::other(e.clone()));
         }
-        match f(&mut st.sockets) {
+        let r = f(&mut st.sockets);
+        shared.kick(&mut st);
+        match r {
             Err(Error::WouldBlock | Error::QueueFull) => {}
             other => return other.map_err(io::Error::from),
         }
@@ -449,5 +683,468 @@ impl PingSocket {
 impl Drop for PingSocket {
     fn drop(&mut self) {
         self.shared.lock().sockets.remove(self.handle);
+    }
+}
+
+/// A timeout shared by reference: microseconds, 0 for none.
+#[derive(Debug, Default)]
+struct AtomicTimeout(AtomicU64);
+
+impl AtomicTimeout {
+    fn get(&self) -> Option<StdDuration> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(StdDuration::from_micros(us)),
+        }
+    }
+
+    /// As `std::net::TcpStream::set_read_timeout`: a zero duration is
+    /// refused.
+    fn set(&self, timeout: Option<StdDuration>) -> io::Result<()> {
+        let us = match timeout {
+            None => 0,
+            Some(d) if d.is_zero() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "cannot set a 0 duration timeout",
+                ));
+            }
+            Some(d) => u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1),
+        };
+        self.0.store(us, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Waits, up to `timeout`, until `ready` holds for the TCP socket `h`
+/// (looked at without touching it), then runs `op` on it; again while
+/// `op` says [`Error::WouldBlock`]. A socket that is gone counts as
+/// ready (`op` then reports it).
+fn block_tcp<T>(
+    shared: &Shared,
+    timeout: Option<StdDuration>,
+    h: SocketHandle,
+    ready: impl Fn(&TcpSocket) -> bool,
+    mut op: impl FnMut(&mut TcpSocket) -> Result<T, Error>,
+) -> io::Result<T> {
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let mut st = shared.lock();
+    loop {
+        if let Some(e) = &st.error {
+            return Err(io::Error::other(e.clone()));
+        }
+        let is_ready = match st.sockets.get(h) {
+            Some(Socket::Tcp(t)) => ready(t),
+            _ => true,
+        };
+        if is_ready {
+            let r = st.sockets.tcp(h).and_then(&mut op);
+            shared.kick(&mut st);
+            match r {
+                Err(Error::WouldBlock) => {}
+                other => return other.map_err(io::Error::from),
+            }
+        }
+        if st.stop {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "stack stopped"));
+        }
+        let wait = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+                }
+                left
+            }
+            None => StdDuration::from_secs(3600),
+        };
+        st = shared
+            .progress
+            .wait_timeout(st, wait)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|e| e.into_inner().0);
+    }
+}
+
+/// Whether a read would not wait: bytes, end of stream, or a connection
+/// that is over (the read reports how).
+fn read_ready(t: &TcpSocket) -> bool {
+    t.can_recv()
+        || t.recv_finished()
+        || !t.is_active()
+        || t.connection().is_some_and(|c| c.error().is_some())
+}
+
+/// Whether a write would not wait: room in the send buffer, or a
+/// connection that cannot send any more (the write reports why).
+fn write_ready(t: &TcpSocket) -> bool {
+    t.can_send()
+        || !t.is_active()
+        || t.connection().is_some_and(|c| {
+            c.error().is_some()
+                || !matches!(
+                    c.state(),
+                    TcpState::SynSent
+                        | TcpState::SynReceived
+                        | TcpState::Established
+                        | TcpState::CloseWait
+                )
+        })
+}
+
+/// A blocking listening TCP socket of a [`Stack`], in the manner of
+/// `std::net::TcpListener`. Stops listening when dropped (connections
+/// not yet accepted are reset).
+///
+/// ```no_run
+/// # fn demo(stack: &lamina_socket::stack::Stack) -> std::io::Result<()> {
+/// use std::io::{Read, Write};
+///
+/// let listener = stack.tcp_listen("0.0.0.0:7".parse().unwrap(), 128)?;
+/// for stream in listener.incoming() {
+///     let mut stream = stream?;
+///     std::thread::spawn(move || {
+///         let mut buf = [0u8; 4096];
+///         while let Ok(n @ 1..) = stream.read(&mut buf) {
+///             if stream.write_all(&buf[..n]).is_err() {
+///                 break;
+///             }
+///         }
+///     });
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct TcpListener {
+    shared: Arc<Shared>,
+    handle: SocketHandle,
+    timeout: AtomicTimeout,
+}
+
+impl core::fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("handle", &self.handle)
+            .finish()
+    }
+}
+
+impl TcpListener {
+    /// The address listened on.
+    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
+        let mut st = self.shared.lock();
+        st.sockets
+            .tcp(self.handle)?
+            .local_addr()
+            .ok_or_else(|| Error::NotConnected.into())
+    }
+
+    /// Sets how long [`accept`](Self::accept) waits (`None`: forever;
+    /// zero is refused).
+    pub fn set_timeout(&self, timeout: Option<StdDuration>) -> io::Result<()> {
+        self.timeout.set(timeout)
+    }
+
+    /// Waits for an established connection and gives its stream and the
+    /// peer's address.
+    pub fn accept(&self) -> io::Result<(TcpStream, SocketAddrV4)> {
+        let l = self.handle;
+        let mut st = self.shared.lock();
+        let deadline = self.timeout.get().map(|t| std::time::Instant::now() + t);
+        loop {
+            if let Some(e) = &st.error {
+                return Err(io::Error::other(e.clone()));
+            }
+            if st.sockets.tcp_pending(l) > 0 {
+                match st.sockets.accept_tcp(l) {
+                    Ok(h) => {
+                        let peer = st.sockets.tcp(h).ok().and_then(|t| t.peer_addr());
+                        self.shared.kick(&mut st);
+                        drop(st);
+                        let stream = TcpStream::new(Arc::clone(&self.shared), h);
+                        let peer = peer.ok_or_else(|| io::Error::from(Error::NotConnected))?;
+                        return Ok((stream, peer));
+                    }
+                    Err(Error::WouldBlock) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            } else if !matches!(st.sockets.get(l), Some(Socket::Tcp(t)) if t.is_listening()) {
+                return Err(Error::InvalidState.into());
+            }
+            if st.stop {
+                return Err(io::Error::new(io::ErrorKind::NotConnected, "stack stopped"));
+            }
+            let wait = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+                    }
+                    left
+                }
+                None => StdDuration::from_secs(3600),
+            };
+            st = self
+                .shared
+                .progress
+                .wait_timeout(st, wait)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+
+    /// The connections as they arrive, forever (as
+    /// `std::net::TcpListener::incoming`).
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self }
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        let _ = st.sockets.close_tcp(self.handle);
+        self.shared.kick(&mut st);
+    }
+}
+
+/// The iterator of [`TcpListener::incoming`]: never ends; each item is
+/// [`TcpListener::accept`]'s stream.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        Some(self.listener.accept().map(|(s, _)| s))
+    }
+}
+
+/// A blocking TCP connection of a [`Stack`], in the manner of
+/// `std::net::TcpStream`: [`Read`](io::Read) and [`Write`](io::Write)
+/// (on `&TcpStream` too, so that one thread may read while another
+/// writes). Dropping it closes the connection gracefully: queued data is
+/// still sent, then a FIN (RFC 9293 §3.10.4); see
+/// [`set_linger`](Self::set_linger).
+///
+/// ```no_run
+/// # fn demo(stack: &lamina_socket::stack::Stack) -> std::io::Result<()> {
+/// use std::io::{Read, Write};
+///
+/// let mut s = stack.tcp_connect("192.0.2.1:80".parse().unwrap())?;
+/// s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+/// let mut reply = Vec::new();
+/// s.read_to_end(&mut reply)?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct TcpStream {
+    shared: Arc<Shared>,
+    handle: SocketHandle,
+    read_timeout: AtomicTimeout,
+    write_timeout: AtomicTimeout,
+    /// `None`: close in the background; else how long `drop` waits for
+    /// the close to be acknowledged (zero: abort with a RST).
+    linger: Mutex<Option<StdDuration>>,
+}
+
+impl core::fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("handle", &self.handle)
+            .finish()
+    }
+}
+
+impl TcpStream {
+    fn new(shared: Arc<Shared>, handle: SocketHandle) -> TcpStream {
+        TcpStream {
+            shared,
+            handle,
+            read_timeout: AtomicTimeout::default(),
+            write_timeout: AtomicTimeout::default(),
+            linger: Mutex::new(None),
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut TcpSocket) -> R) -> io::Result<R> {
+        let mut st = self.shared.lock();
+        let r = f(st.sockets.tcp(self.handle)?);
+        self.shared.kick(&mut st);
+        Ok(r)
+    }
+
+    /// Our address.
+    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
+        self.with(|t| t.local_addr())?
+            .ok_or_else(|| Error::NotConnected.into())
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddrV4> {
+        self.with(|t| t.peer_addr())?
+            .ok_or_else(|| Error::NotConnected.into())
+    }
+
+    /// The RFC 9293 state of the connection.
+    pub fn state(&self) -> io::Result<TcpState> {
+        self.with(|t| t.state())
+    }
+
+    /// Closes the reading, writing or both halves (`Write` sends a FIN
+    /// after the queued data; `Read` discards what arrives).
+    pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        let how = match how {
+            std::net::Shutdown::Read => crate::Shutdown::Read,
+            std::net::Shutdown::Write => crate::Shutdown::Write,
+            std::net::Shutdown::Both => crate::Shutdown::Both,
+        };
+        self.with(|t| t.shutdown(how))?.map_err(io::Error::from)
+    }
+
+    /// Disables Nagle's algorithm (RFC 896) when `on`.
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.with(|t| t.set_nodelay(on))
+    }
+
+    /// Whether Nagle's algorithm is disabled.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.with(|t| t.config().nodelay)
+    }
+
+    /// Sets how long a read waits (`None`: forever; zero is refused).
+    /// A read that times out fails with `TimedOut`.
+    pub fn set_read_timeout(&self, timeout: Option<StdDuration>) -> io::Result<()> {
+        self.read_timeout.set(timeout)
+    }
+
+    /// Sets how long a write waits for room (`None`: forever; zero is
+    /// refused).
+    pub fn set_write_timeout(&self, timeout: Option<StdDuration>) -> io::Result<()> {
+        self.write_timeout.set(timeout)
+    }
+
+    /// The read timeout.
+    pub fn read_timeout(&self) -> Option<StdDuration> {
+        self.read_timeout.get()
+    }
+
+    /// The write timeout.
+    pub fn write_timeout(&self) -> Option<StdDuration> {
+        self.write_timeout.get()
+    }
+
+    /// As `SO_LINGER`: with `Some(t)`, dropping the stream waits up to
+    /// `t` for the queued data and the FIN to be acknowledged (a zero
+    /// `t` aborts with a RST instead, RFC 9293 §3.10.5); with `None`
+    /// (the default) the close goes on in the background.
+    pub fn set_linger(&self, linger: Option<StdDuration>) {
+        *self.linger.lock().unwrap_or_else(|e| e.into_inner()) = linger;
+    }
+
+    /// Copies received bytes into `buf` without consuming them, waiting
+    /// for some as a read does.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        block_tcp(
+            &self.shared,
+            self.read_timeout.get(),
+            self.handle,
+            read_ready,
+            |t| t.peek(buf),
+        )
+    }
+
+    fn read_inner(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        block_tcp(
+            &self.shared,
+            self.read_timeout.get(),
+            self.handle,
+            read_ready,
+            |t| t.recv(buf),
+        )
+    }
+
+    fn write_inner(&self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        block_tcp(
+            &self.shared,
+            self.write_timeout.get(),
+            self.handle,
+            write_ready,
+            |t| t.send(buf),
+        )
+    }
+}
+
+impl io::Read for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_inner(buf)
+    }
+}
+
+impl io::Read for &TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_inner(buf)
+    }
+}
+
+impl io::Write for TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_inner(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl io::Write for &TcpStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_inner(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for TcpStream {
+    fn drop(&mut self) {
+        let linger = *self.linger.lock().unwrap_or_else(|e| e.into_inner());
+        match linger {
+            Some(t) if t.is_zero() => {
+                let _ = self.with(|s| s.abort());
+            }
+            Some(t) => {
+                let _ = self.with(|s| s.close());
+                // Done once our FIN is acknowledged (or the connection
+                // is over).
+                let _ = block_tcp(
+                    &self.shared,
+                    Some(t),
+                    self.handle,
+                    |s| {
+                        !s.is_active()
+                            || matches!(
+                                s.state(),
+                                TcpState::FinWait2 | TcpState::TimeWait | TcpState::Closed
+                            )
+                    },
+                    |_| Ok(()),
+                );
+            }
+            None => {}
+        }
+        let mut st = self.shared.lock();
+        let _ = st.sockets.close_tcp(self.handle);
+        self.shared.kick(&mut st);
     }
 }

@@ -71,6 +71,13 @@ pub struct TcpConfig {
     pub delayed_ack: Duration,
     /// TIME-WAIT duration, 2*MSL (RFC 9293 §3.3.2). Default 60 s.
     pub time_wait: Duration,
+    /// How long a connection the application has [`close`]d waits in
+    /// FIN-WAIT-2 for the peer's FIN before it is dropped (Linux
+    /// `tcp_fin_timeout`), so that a peer that never closes cannot pin it.
+    /// Default 60 s.
+    ///
+    /// [`close`]: crate::Connection::close
+    pub fin_wait2_timeout: Duration,
     /// Offer and accept SACK (RFC 2018). Default true.
     pub sack: bool,
     /// Offer and accept timestamps (RFC 7323). Default true.
@@ -111,6 +118,7 @@ impl Default for TcpConfig {
             syn_retries: 6,
             delayed_ack: Duration::from_millis(40),
             time_wait: Duration::from_secs(60),
+            fin_wait2_timeout: Duration::from_secs(60),
             sack: true,
             timestamps: true,
             window_scale: true,

@@ -159,7 +159,7 @@ pub mod sack;
 mod seq;
 pub mod wire;
 
-pub use assembler::Assembler;
+pub use assembler::{Assembler, TooManyRanges};
 pub use cc::{AckEvent, AnyCc, CcAlgorithm, CongestionControl, Cubic, NewReno};
 pub use config::{Keepalive, TcpConfig};
 pub use conn::{ConnError, ConnStats, Connection, Outgoing, State, reset_for};
@@ -169,7 +169,7 @@ pub use isn::IsnGenerator;
 pub use listener::{Listener, ListenerStats, ListenerVerdict};
 pub use ring::RingBuffer;
 pub use rtt::RttEstimator;
-pub use sack::Scoreboard;
+pub use sack::{SackUpdate, Scoreboard};
 
 /// The README's examples, run as doctests so that it stays true.
 #[cfg(doctest)]

@@ -146,7 +146,10 @@ impl Listener {
         core::mem::size_of::<HalfOpen>()
     }
 
-    /// The next established connection, if any.
+    /// The next established connection, if any. Until accepted, a
+    /// connection lives in the listener: segments for it go through
+    /// [`on_segment`](Self::on_segment) and its ACKs come out of
+    /// [`poll_transmit`](Self::poll_transmit).
     pub fn accept(&mut self) -> Option<Connection> {
         self.accept_queue.pop_front()
     }
@@ -173,6 +176,17 @@ impl Listener {
         now: Instant,
     ) -> ListenerVerdict {
         let local = SocketAddrV4::new(local_ip, self.local.port());
+        // A connection waiting in the accept queue is still reached
+        // through the listener (the socket layer does not see it yet):
+        // its data is buffered and acknowledged, its RSTs honoured.
+        if let Some(c) = self
+            .accept_queue
+            .iter_mut()
+            .find(|c| c.remote() == remote && c.local() == local)
+        {
+            c.on_segment(seg, now);
+            return ListenerVerdict::Handled;
+        }
         let entry = self.find(local, remote);
         if seg.rst() {
             // RFC 9293 §3.10.7.2: a RST to LISTEN is ignored; one that
@@ -421,11 +435,25 @@ impl Listener {
         self.accept_queue.push_back(conn);
     }
 
-    /// The next SYN-ACK to send (first transmissions and retransmissions,
-    /// RFC 6298 backoff from the initial RTO): `(local, remote, header)`.
+    /// The next segment to send: a SYN-ACK (first transmissions and
+    /// retransmissions, RFC 6298 backoff from the initial RTO), or an ACK
+    /// of a connection waiting to be accepted: `(local, remote, header)`
+    /// (never any payload).
     /// Entries whose retries ran out (`config.syn_retries`) are dropped
     /// here. Call until `None`.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddrV4, SocketAddrV4, TcpRepr)> {
+        // Connections not accepted yet: their ACKs (they carry no data,
+        // the application has not written to them).
+        for c in self.accept_queue.iter_mut() {
+            if let Some(out) = c.poll_transmit(now)
+                && out.payload_len() == 0
+            {
+                let repr = out.repr;
+                return Some((c.local(), c.remote(), repr));
+            }
+        }
+        // Reset or timed-out ones are dropped from the queue.
+        self.accept_queue.retain(|c| !c.is_closed());
         let retries = self.config.syn_retries;
         let before = self.syn_queue.len();
         self.syn_queue
@@ -452,7 +480,7 @@ impl Listener {
             slot.send_now = false;
             slot.sent = true;
             slot.retransmits = retransmits;
-            slot.next_at = now + backoff;
+            slot.next_at = now.saturating_add(backoff);
         }
         let mut repr =
             self.syn_ack_repr(e.local, e.remote, e.iss, e.irs, self.our_mss(e.mss_limit));
@@ -471,9 +499,15 @@ impl Listener {
 
     /// When a SYN-ACK is due (`Some(Instant::ZERO)`: now).
     pub fn poll_at(&self) -> Option<Instant> {
-        self.syn_queue
+        let queued = self.accept_queue.iter().filter_map(|c| c.poll_at()).min();
+        let half_open = self
+            .syn_queue
             .iter()
             .map(|e| if e.send_now { Instant::ZERO } else { e.next_at })
-            .min()
+            .min();
+        match (queued, half_open) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }

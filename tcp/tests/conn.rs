@@ -1112,10 +1112,16 @@ fn first_flight_is_ten_segments_rfc6928() {
 
 #[test]
 fn congestion_control_is_chosen_per_connection() {
-    for (alg, name) in [(CcAlgorithm::Cubic, "cubic"), (CcAlgorithm::NewReno, "newreno")] {
+    for (alg, name) in [
+        (CcAlgorithm::Cubic, "cubic"),
+        (CcAlgorithm::NewReno, "newreno"),
+    ] {
         let c = TcpConfig { cc: alg, ..cfg() };
         let mut sim = Sim::established(81, &c, &cfg());
-        assert_eq!(lamina_tcp::CongestionControl::name(sim.a().congestion()), name);
+        assert_eq!(
+            lamina_tcp::CongestionControl::name(sim.a().congestion()),
+            name
+        );
     }
 }
 
@@ -1174,11 +1180,18 @@ fn limited_transmit_sends_new_data_on_the_first_two_dup_acks_rfc3042() {
         sim.transmit();
         assert_eq!(count(&sim), expect_new, "dup ACK {i}");
         let last = sim.segments(true).last().unwrap();
-        assert!(last.repr.seq_number.gt(una), "new data, not a retransmission");
+        assert!(
+            last.repr.seq_number.gt(una),
+            "new data, not a retransmission"
+        );
     }
     sim.inject(false, &dup);
     sim.transmit();
-    let last = sim.segments(true).filter(|s| s.len >= 1000).nth(12).unwrap();
+    let last = sim
+        .segments(true)
+        .filter(|s| s.len >= 1000)
+        .nth(12)
+        .unwrap();
     assert_eq!(last.repr.seq_number, una, "third dup ACK: fast retransmit");
     assert_eq!(sim.a().stats().fast_retransmits, 1);
 }
@@ -1218,7 +1231,11 @@ fn lost_fast_retransmission_is_detected_by_later_sacks_rfc6675() {
     let st = *sim.a().stats();
     assert_eq!(sim.b().recv_queue(), 1448 * 30);
     assert_eq!(st.timeouts, 0, "{st:?}");
-    assert!(sim.now - t0 < Duration::from_millis(200), "{}", sim.now - t0);
+    assert!(
+        sim.now - t0 < Duration::from_millis(200),
+        "{}",
+        sim.now - t0
+    );
 }
 
 #[test]
@@ -1233,4 +1250,50 @@ fn transfer_survives_loss_reordering_duplication_and_corruption_at_once() {
     let (x, y) = transfer(&mut sim, 2 << 20, 512 << 10, Duration::from_secs(3000));
     assert!(x == pattern(0, 2 << 20));
     assert!(y == pattern(0, 512 << 10));
+}
+
+#[test]
+fn closed_connection_does_not_wait_forever_in_fin_wait_2() {
+    let mut sim = Sim::established(88, &cfg(), &cfg());
+    sim.a().close();
+    sim.settle();
+    assert_eq!(sim.a().state(), State::FinWait2);
+    let t0 = sim.now;
+    sim.run_until(t0 + Duration::from_secs(120), |s| {
+        s.a.conn.as_ref().unwrap().is_closed()
+    });
+    let waited = sim.now - t0;
+    assert!(waited <= Duration::from_secs(61), "{waited}");
+    assert_eq!(sim.a().error(), None);
+    // A half-close (shutdown_write only) keeps waiting: the application
+    // still reads.
+    let mut sim = Sim::established(89, &cfg(), &cfg());
+    sim.a().shutdown_write();
+    sim.run_for(Duration::from_secs(300));
+    assert_eq!(sim.a().state(), State::FinWait2);
+}
+
+#[test]
+fn time_wait_reuse_without_timestamps_needs_a_higher_sequence_rfc9293_3_6_1() {
+    let c = TcpConfig {
+        timestamps: false,
+        ..cfg()
+    };
+    let mut sim = Sim::established(90, &c, &c);
+    sim.b().close();
+    sim.settle();
+    sim.a().close();
+    sim.settle();
+    assert_eq!(sim.b().state(), State::TimeWait);
+    let next = sim.snd_nxt(true);
+    // A SYN below RCV.NXT does not reuse the tuple...
+    let old = sim.repr(true, TcpFlags::SYN, next - 10, SeqNumber(0));
+    let bytes = wire(&old, A_IP, B_IP);
+    let seg = lamina_tcp::TcpSegment::parse(&bytes).unwrap();
+    assert!(!sim.b().accepts_syn_for_reuse(&seg));
+    // ...one above it does.
+    let new = sim.repr(true, TcpFlags::SYN, next + 1000, SeqNumber(0));
+    let bytes = wire(&new, A_IP, B_IP);
+    let seg = lamina_tcp::TcpSegment::parse(&bytes).unwrap();
+    assert!(sim.b().accepts_syn_for_reuse(&seg));
 }

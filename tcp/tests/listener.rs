@@ -21,6 +21,16 @@ fn memory_per_connection_and_syn_entry_is_small() {
     let conn = core::mem::size_of::<Connection>();
     let entry = Listener::syn_entry_size();
     println!("Connection: {conn} bytes (buffers excluded), SYN-queue entry: {entry} bytes");
+    println!(
+        "config {} cc {} rtt {} ring {} asm {} sb {} stats {}",
+        size_of::<TcpConfig>(),
+        size_of::<lamina_tcp::AnyCc>(),
+        size_of::<lamina_tcp::RttEstimator>(),
+        size_of::<lamina_tcp::RingBuffer>(),
+        size_of::<lamina_tcp::Assembler>(),
+        size_of::<lamina_tcp::Scoreboard>(),
+        size_of::<lamina_tcp::ConnStats>()
+    );
     assert!(conn < 1024, "{conn}");
     assert!(entry <= 64, "{entry}");
 }
@@ -417,4 +427,68 @@ fn data_arriving_before_the_lost_final_ack_completes_the_handshake_rfc9293_3_10_
     assert_eq!(sim.b().recv_queue(), 0, "held out of order");
     sim.settle();
     assert_eq!(sim.b().recv_queue(), 2896);
+}
+
+#[test]
+fn connection_waiting_in_accept_queue_still_receives_and_acks() {
+    let mut l = listener(cfg(), 4);
+    let src = SocketAddrV4::new(A_IP, 5000);
+    let now = lamina_netbuf::Instant::from_secs(1);
+    feed(&mut l, src, &syn(src, 100, false), now);
+    let sa = l.poll_transmit(now).unwrap().2;
+    let mut ack = TcpRepr {
+        src_port: 5000,
+        dst_port: 80,
+        seq_number: SeqNumber(101),
+        ack_number: sa.seq_number + 1,
+        flags: TcpFlags::ACK,
+        window_len: 100,
+        ..TcpRepr::default()
+    };
+    assert_eq!(feed(&mut l, src, &ack, now), ListenerVerdict::Handled);
+    assert_eq!(l.pending(), 1);
+    // Data before the application accepts: buffered, not reset.
+    ack.flags = TcpFlags::ACK | TcpFlags::PSH;
+    let out = lamina_tcp::Outgoing {
+        repr: ack,
+        payload: (b"early", &[]),
+    };
+    let mut buf = [0u8; 100];
+    let n = out.write(A_IP, B_IP, &mut buf, lamina_tcp::ChecksumMode::Compute);
+    let seg = TcpSegment::parse_verified(&buf[..n], A_IP, B_IP).unwrap();
+    assert_eq!(
+        l.on_segment(B_IP, src, &seg, 1460, now),
+        ListenerVerdict::Handled
+    );
+    // Its delayed ACK comes out of the listener.
+    let at = l.poll_at().unwrap();
+    assert!(at > now && at <= now + Duration::from_millis(200));
+    let (local, remote, repr) = l.poll_transmit(at).unwrap();
+    assert_eq!((local.port(), remote), (80, src));
+    assert_eq!(repr.ack_number, SeqNumber(106));
+    let mut c = l.accept().unwrap();
+    let mut got = [0u8; 16];
+    assert_eq!(c.recv(&mut got), Ok(5));
+    // A queued connection reset by its peer leaves the queue.
+    let src2 = SocketAddrV4::new(A_IP, 5001);
+    feed(&mut l, src2, &syn(src2, 100, false), now);
+    let sa = l.poll_transmit(now).unwrap().2;
+    let ack = TcpRepr {
+        src_port: 5001,
+        dst_port: 80,
+        seq_number: SeqNumber(101),
+        ack_number: sa.seq_number + 1,
+        flags: TcpFlags::ACK,
+        window_len: 100,
+        ..TcpRepr::default()
+    };
+    feed(&mut l, src2, &ack, now);
+    assert_eq!(l.pending(), 1);
+    let rst = TcpRepr {
+        flags: TcpFlags::RST,
+        ..ack
+    };
+    assert_eq!(feed(&mut l, src2, &rst, now), ListenerVerdict::Handled);
+    assert!(l.poll_transmit(now).is_none());
+    assert_eq!(l.pending(), 0);
 }

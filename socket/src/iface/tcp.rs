@@ -12,10 +12,11 @@ use lamina_tcp::{
     ChecksumMode, Connection, ListenerVerdict, Outgoing, State, TcpRepr, TcpSegment, reset_for,
 };
 
-use super::Interface;
+use super::{Interface, hooks_are_noop};
 use crate::tcp::Inner;
 use crate::{Error, SocketSet};
 use lamina_ipv4::hook::PacketHook;
+use lamina_netdev::{ChecksumProto, ChecksumSet};
 
 /// IPv4 and TCP headers without options: what the MSS leaves out of the
 /// MTU (RFC 9293 §3.7.1).
@@ -28,6 +29,7 @@ struct SegmentBody<'a, 'b> {
     out: &'b Outgoing<'a>,
     src: Ipv4Addr,
     dst: Ipv4Addr,
+    mode: ChecksumMode,
 }
 
 impl Serializer for SegmentBody<'_, '_> {
@@ -36,8 +38,7 @@ impl Serializer for SegmentBody<'_, '_> {
     }
 
     fn serialize_exact(&self, out: &mut [u8]) {
-        self.out
-            .write(self.src, self.dst, out, ChecksumMode::Compute);
+        self.out.write(self.src, self.dst, out, self.mode);
     }
 }
 
@@ -53,6 +54,24 @@ impl<H: PacketHook> Interface<H> {
             None => self.ports.first().map_or(1500, |p| p.mtu),
         };
         u16::try_from(mtu.saturating_sub(IP_TCP_HEADERS)).unwrap_or(u16::MAX)
+    }
+
+    /// The TCP checksum offload towards `dst`: when the outgoing device
+    /// computes TCP checksums and no hook will look at (and rewrite) the
+    /// datagram.
+    fn tcp_offload(&mut self, dst: Ipv4Addr) -> ChecksumSet {
+        if !hooks_are_noop::<H>() {
+            return ChecksumSet::EMPTY;
+        }
+        let Some(hit) = self.route_to(dst) else {
+            return ChecksumSet::EMPTY;
+        };
+        match self.ports.get(hit.port) {
+            Some(p) if p.rx_csum.tx.contains(ChecksumProto::Tcp) => {
+                ChecksumSet::of(ChecksumProto::Tcp)
+            }
+            _ => ChecksumSet::EMPTY,
+        }
     }
 
     /// Sends a bare TCP segment (RST, SYN-ACK, ACK) from `src` to `dst`.
@@ -77,6 +96,7 @@ impl<H: PacketHook> Interface<H> {
         &mut self,
         ip: &Ipv4Packet<'_>,
         bcast: bool,
+        verified: bool,
         sockets: &mut SocketSet,
         now: Instant,
     ) {
@@ -86,7 +106,13 @@ impl<H: PacketHook> Interface<H> {
             return;
         }
         let (src, dst) = (ip.src(), ip.dst());
-        let Ok(seg) = TcpSegment::parse_verified(ip.payload(), src, dst) else {
+        // The device may have verified the checksum already.
+        let parsed = if verified {
+            TcpSegment::parse(ip.payload())
+        } else {
+            TcpSegment::parse_verified(ip.payload(), src, dst)
+        };
+        let Ok(seg) = parsed else {
             self.stats.tcp_malformed += 1;
             return;
         };
@@ -98,6 +124,9 @@ impl<H: PacketHook> Interface<H> {
             && let Inner::Connected(c) = &mut t.inner
         {
             c.on_segment(&seg, now);
+            // What the segment allows (ACKs, data the window now admits)
+            // goes out on this poll.
+            t.dirty = true;
             // RFC 9293 §3.6.1: a SYN may reopen a tuple in TIME-WAIT; the
             // old incarnation closed and the SYN goes on to the listener.
             let reopened = c.state() == State::Closed && seg.syn() && !seg.ack();
@@ -114,7 +143,10 @@ impl<H: PacketHook> Interface<H> {
         }
         if let Some(slot) = sockets.tcp_listener_slot(local) {
             let mss_limit = self.tcp_mss_limit(src);
-            let verdict = match sockets.tcp_at(slot).map(|t| &mut t.inner) {
+            let verdict = match sockets.tcp_at(slot).map(|t| {
+                t.dirty = true;
+                &mut t.inner
+            }) {
                 Some(Inner::Listening(l)) => {
                     Some(l.listener.on_segment(dst, remote, &seg, mss_limit, now))
                 }
@@ -170,6 +202,12 @@ impl<H: PacketHook> Interface<H> {
                 }
                 Inner::Connected(mut c) => {
                     let (src, dst) = (*c.local().ip(), *c.remote().ip());
+                    let offload = self.tcp_offload(dst);
+                    let mode = if offload.is_empty() {
+                        ChecksumMode::Compute
+                    } else {
+                        ChecksumMode::Offload
+                    };
                     while let Some(out) = c.poll_transmit(now) {
                         let mut ip = Ipv4Repr::new(src, dst, IpProtocol::TCP);
                         ip.ttl = self.config.ttl;
@@ -178,12 +216,13 @@ impl<H: PacketHook> Interface<H> {
                             out: &out,
                             src,
                             dst,
+                            mode,
                         };
                         self.stats.tcp_out += 1;
                         sent = true;
                         // A datagram that cannot leave now (no ARP answer
                         // yet, queue full) is a loss TCP recovers from.
-                        let _ = self.send_ip(ip, body, now, sockets);
+                        let _ = self.send_ip_with(ip, body, offload, now, sockets);
                     }
                     if c.is_closed() {
                         sockets.tcp_unregister(c.local(), c.remote());

@@ -162,7 +162,7 @@ impl<C: CongestionControl> Connection<C> {
                 self.stats.unacceptable += 1;
                 self.ack_now = true;
                 if self.state == State::TimeWait && seg.fin() {
-                    self.time_wait_at = Some(now + self.config.time_wait);
+                    self.time_wait_at = Some(now.saturating_add(self.config.time_wait));
                 }
             }
             return;
@@ -364,7 +364,7 @@ impl<C: CongestionControl> Connection<C> {
                 }
             }
             self.rto_at = if self.snd_max.gt(self.snd_una) {
-                Some(now + self.rtt.rto())
+                Some(now.saturating_add(self.rtt.rto()))
             } else {
                 None
             };
@@ -373,7 +373,15 @@ impl<C: CongestionControl> Connection<C> {
             let fin_acked = self.fin_seq().is_some_and(|f| self.snd_una.gt(f));
             if fin_acked {
                 match self.state {
-                    State::FinWait1 => self.state = State::FinWait2,
+                    State::FinWait1 => {
+                        self.state = State::FinWait2;
+                        if self.orphaned {
+                            // Bounded wait for the peer's FIN (the
+                            // TIME-WAIT timer doubles as this one).
+                            self.time_wait_at =
+                                Some(now.saturating_add(self.config.fin_wait2_timeout));
+                        }
+                    }
                     State::Closing => self.enter_time_wait(now),
                     State::LastAck => {
                         self.enter_closed();
@@ -450,7 +458,9 @@ impl<C: CongestionControl> Connection<C> {
         self.recover = self.snd_max;
         self.cc.on_loss(flight, now);
         self.stats.fast_retransmits += 1;
-        self.high_rxt = self.snd_una;
+        // What an earlier recovery already retransmitted, and whose
+        // acknowledgment is still on its way, is not sent again.
+        self.high_rxt = self.high_rxt.max(self.snd_una);
         self.rtt_timing = None;
         if self.sack {
             self.stats.sack_recoveries += 1;
@@ -489,7 +499,7 @@ impl<C: CongestionControl> Connection<C> {
             if self.unacked_bytes >= 2 * full || delay.is_zero() {
                 self.ack_now = true;
             } else if self.delack_at.is_none() {
-                self.delack_at = Some(now + delay);
+                self.delack_at = Some(now.saturating_add(delay));
             }
             return;
         }
@@ -544,6 +554,6 @@ impl<C: CongestionControl> Connection<C> {
         self.rto_at = None;
         self.persist_at = None;
         self.delack_at = None;
-        self.time_wait_at = Some(now + self.config.time_wait);
+        self.time_wait_at = Some(now.saturating_add(self.config.time_wait));
     }
 }

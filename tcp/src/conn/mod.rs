@@ -331,6 +331,9 @@ pub struct Connection<C: CongestionControl = AnyCc> {
     rcv_fin: Option<SeqNumber>,
     fin_received: bool,
     read_closed: bool,
+    /// The application called `close` (not just `shutdown_write`): an
+    /// orphan, bounded in FIN-WAIT-2.
+    orphaned: bool,
 
     // ---- options ----
     sack: bool,
@@ -462,6 +465,7 @@ impl<C: CongestionControl> Connection<C> {
             rcv_fin: None,
             fin_received: false,
             read_closed: false,
+            orphaned: false,
             sack: config.sack,
             ts: config.timestamps,
             ts_recent: 0,
@@ -731,6 +735,11 @@ impl<C: CongestionControl> Connection<C> {
                 }
                 self.shutdown_read();
                 self.shutdown_write();
+                self.orphaned = true;
+                if self.state == State::FinWait2 && self.time_wait_at.is_none() {
+                    self.time_wait_at =
+                        Some(self.last_recv.saturating_add(self.config.fin_wait2_timeout));
+                }
             }
         }
     }

@@ -101,7 +101,7 @@ impl<C: CongestionControl> Connection<C> {
         if let Some(ut) = self.config.user_timeout
             && self.snd_max.gt(self.snd_una)
         {
-            consider(Some(self.progress_at + ut));
+            consider(Some(self.progress_at.saturating_add(ut)));
         }
         consider(self.keepalive_deadline());
         at
@@ -161,7 +161,7 @@ impl<C: CongestionControl> Connection<C> {
             self.probe_now = true;
             self.stats.window_probes += 1;
             self.persist_backoff = (self.persist_backoff + 1).min(16);
-            self.persist_at = Some(now + self.persist_interval());
+            self.persist_at = Some(now.saturating_add(self.persist_interval()));
         }
         if let Some(t) = self.keepalive_deadline()
             && now >= t
@@ -215,7 +215,7 @@ impl<C: CongestionControl> Connection<C> {
             // RFC 2018 §8: the receiver may have reneged; start afresh.
             self.scoreboard.clear();
         }
-        self.rto_at = Some(now + self.rtt.rto());
+        self.rto_at = Some(now.saturating_add(self.rtt.rto()));
     }
 
     fn can_send_data(&self) -> bool {
@@ -321,7 +321,11 @@ impl<C: CongestionControl> Connection<C> {
         } else {
             0
         };
-        let cwnd_room = (self.cc.window() + limited).saturating_sub(flight);
+        let cwnd_room = self
+            .cc
+            .window()
+            .saturating_add(limited)
+            .saturating_sub(flight);
         let wnd_end = self.snd_una + self.snd_wnd;
         let wnd_room = (wnd_end - self.snd_nxt).max(0) as u32;
         let unsent = self.unsent();
@@ -342,7 +346,7 @@ impl<C: CongestionControl> Connection<C> {
                 && self.snd_max == self.snd_una
                 && self.persist_at.is_none()
             {
-                self.persist_at = Some(now + self.persist_interval());
+                self.persist_at = Some(now.saturating_add(self.persist_interval()));
             }
             return None;
         }
@@ -367,7 +371,7 @@ impl<C: CongestionControl> Connection<C> {
                 if idle && len < unsent && len == wnd_room && self.persist_at.is_none() {
                     // Held back by a small window with nothing in flight:
                     // nothing would wake us but the persist timer.
-                    self.persist_at = Some(now + self.persist_interval());
+                    self.persist_at = Some(now.saturating_add(self.persist_interval()));
                 }
                 return None;
             }
@@ -410,7 +414,7 @@ impl<C: CongestionControl> Connection<C> {
             self.snd_max = end;
         }
         if self.rto_at.is_none() {
-            self.rto_at = Some(now + self.rtt.rto());
+            self.rto_at = Some(now.saturating_add(self.rtt.rto()));
         }
         self.last_send = now;
         self.stats.bytes_out += u64::from(len);
@@ -440,7 +444,7 @@ impl<C: CongestionControl> Connection<C> {
         self.snd_nxt = self.iss + 1;
         self.snd_max = self.iss + 1;
         if self.rto_at.is_none() {
-            self.rto_at = Some(now + self.rtt.rto());
+            self.rto_at = Some(now.saturating_add(self.rtt.rto()));
         }
         self.last_send = now;
         let window = (self.recv_window_max()).min(u32::from(u16::MAX)) as u16;
