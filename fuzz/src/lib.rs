@@ -8,6 +8,8 @@
 pub mod arp;
 pub mod arp_cache;
 pub mod ethernet;
+pub mod filter_hook;
+pub mod filter_rules;
 pub mod frame;
 pub mod icmp;
 pub mod icmp_policy;
@@ -67,4 +69,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("arp_cache", arp_cache::fuzz),
     ("icmp_policy", icmp_policy::fuzz),
     ("udp_table", udp_table::fuzz),
+    ("filter_rules", filter_rules::fuzz),
+    ("filter_hook", filter_hook::fuzz),
 ];

@@ -51,8 +51,11 @@ use core::ops::Range;
 /// assert_eq!(ring.slices(0, 4).0, b"abcd");
 /// ```
 pub struct RingBuffer {
-    /// The storage; its length is the capacity.
+    /// The storage: empty until the first byte is stored, then exactly
+    /// `cap` bytes (an idle connection's buffers cost nothing).
     buf: Box<[u8]>,
+    /// The capacity.
+    cap: usize,
     /// Physical index of logical offset 0; `< buf.len()` unless empty storage.
     head: usize,
     /// Readable bytes.
@@ -60,19 +63,35 @@ pub struct RingBuffer {
 }
 
 impl RingBuffer {
-    /// A ring holding up to `capacity` bytes, allocated now and never again.
+    /// A ring holding up to `capacity` bytes, allocated when the first
+    /// byte is stored, once, and never again.
     pub fn new(capacity: usize) -> RingBuffer {
         RingBuffer {
-            buf: vec![0u8; capacity].into_boxed_slice(),
+            buf: Box::default(),
+            cap: capacity,
             head: 0,
             len: 0,
         }
     }
 
+    /// Allocates the storage if it is not yet.
+    #[inline]
+    fn ensure_storage(&mut self) {
+        if self.buf.len() != self.cap {
+            self.buf = vec![0u8; self.cap].into_boxed_slice();
+        }
+    }
+
+    /// Whether the storage has been allocated (after the first byte
+    /// stored).
+    pub fn is_allocated(&self) -> bool {
+        self.cap == 0 || self.buf.len() == self.cap
+    }
+
     /// The fixed number of bytes the ring holds.
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.buf.len()
+        self.cap
     }
 
     /// Bytes readable, contiguous from the read head.
@@ -102,7 +121,7 @@ impl RingBuffer {
     /// Physical index of logical offset `logical` (`<= capacity()`).
     #[inline]
     fn phys(&self, logical: usize) -> usize {
-        let cap = self.buf.len();
+        let cap = self.cap;
         // head < cap and logical <= cap, and a slice is at most isize::MAX
         // bytes, so this cannot overflow.
         let p = self.head + logical;
@@ -117,13 +136,17 @@ impl RingBuffer {
             return (0..0, 0..0);
         }
         let start = self.phys(off);
-        let first = n.min(self.buf.len() - start);
+        let first = n.min(self.cap - start);
         (start..start + first, 0..n - first)
     }
 
     /// Copies `data` into logical `[off, off + data.len())`, which the
     /// caller keeps within the capacity.
     fn copy_in(&mut self, off: usize, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        self.ensure_storage();
         let (a, b) = self.spans(off, data.len());
         let (da, db) = data.split_at(a.len());
         if let Some(dst) = self.buf.get_mut(a) {
@@ -172,6 +195,9 @@ impl RingBuffer {
         let free = self.free();
         let offset = offset.min(free);
         let n = len.min(free - offset);
+        if n > 0 {
+            self.ensure_storage();
+        }
         let (a, b) = self.spans(self.len + offset, n);
         // `b`, when non-empty, starts at 0 and ends before `a` starts.
         let (lo, hi) = self.buf.split_at_mut(a.start);
@@ -183,7 +209,11 @@ impl RingBuffer {
     /// Makes the `n` bytes just past the readable end (placed there by
     /// [`write_at`](Self::write_at)) readable; clamped to `free()`.
     pub fn commit(&mut self, n: usize) {
-        self.len += n.min(self.free());
+        let n = n.min(self.free());
+        if n > 0 {
+            self.ensure_storage();
+        }
+        self.len += n;
     }
 
     /// Copies readable bytes from logical `offset` into `buf` without
@@ -220,7 +250,7 @@ impl RingBuffer {
         let n = n.min(self.len);
         if n > 0 {
             self.head = self.phys(n);
-            if self.head == self.buf.len() {
+            if self.head == self.cap {
                 self.head = 0;
             }
             self.len -= n;
@@ -269,6 +299,19 @@ mod tests {
     fn contents(r: &RingBuffer) -> Vec<u8> {
         let (a, b) = r.slices(0, r.len());
         [a, b].concat()
+    }
+
+    #[test]
+    fn storage_is_allocated_at_the_first_byte_stored() {
+        let mut r = RingBuffer::new(1 << 20);
+        assert!(!r.is_allocated());
+        assert_eq!((r.capacity(), r.free(), r.len()), (1 << 20, 1 << 20, 0));
+        assert_eq!(r.slices(0, 10), (&[][..], &[][..]));
+        assert_eq!(r.write(&[]), 0);
+        assert!(!r.is_allocated());
+        assert_eq!(r.write(b"x"), 1);
+        assert!(r.is_allocated());
+        assert_eq!(r.slices(0, 10).0, b"x");
     }
 
     #[test]
