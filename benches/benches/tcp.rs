@@ -35,7 +35,9 @@ const BULK: usize = 4 << 20;
 const BUF: usize = 1 << 20;
 
 fn link(mtu: usize) -> LinkConfig {
-    let l = LinkConfig::new().with_mtu(mtu).with_queue_len(if mtu > 1500 { 64 } else { 1024 });
+    let l = LinkConfig::new()
+        .with_mtu(mtu)
+        .with_queue_len(if mtu > 1500 { 64 } else { 1024 });
     if mtu > 1500 {
         l.with_checksum(ChecksumCapabilities::ALL)
     } else {
@@ -62,7 +64,11 @@ mod lamina_side {
                 .add_device(&dev, MacAddr::new(2, 0, 0, 0, 0, n))
                 .unwrap();
             iface
-                .add_address(id, format!("192.0.2.{n}/24").parse().unwrap(), Instant::ZERO)
+                .add_address(
+                    id,
+                    format!("192.0.2.{n}/24").parse().unwrap(),
+                    Instant::ZERO,
+                )
                 .unwrap();
             Host {
                 iface,
@@ -343,7 +349,11 @@ mod smol_side {
     impl Pair {
         fn connect(&mut self) {
             self.b.socket(self.s).listen(80).unwrap();
-            self.port = if self.port == 65535 { 49152 } else { self.port + 1 };
+            self.port = if self.port == 65535 {
+                49152
+            } else {
+                self.port + 1
+            };
             let cx = self.a.iface.context();
             self.a
                 .sockets
