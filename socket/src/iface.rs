@@ -2038,6 +2038,9 @@ impl<H: PacketHook> DeviceVisitor for TxVisitor<'_, H> {
             sent += self
                 .iface
                 .egress_direct(self.port, device, self.sockets, now);
+            sent += self
+                .iface
+                .tcp_egress_direct(self.port, device, self.sockets, now);
         }
         if sent > 0 {
             self.iface.stats.tx_frames += sent as u64;

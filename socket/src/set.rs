@@ -445,6 +445,11 @@ impl SocketSet {
                 .any(|s| s.socket.as_ref().is_some_and(Socket::has_tx))
     }
 
+    /// Notes that a socket may have something to send.
+    pub(crate) fn hint_tx(&mut self) {
+        self.tx_hint = true;
+    }
+
     /// Whether a socket may have queued something since the interface
     /// last found nothing to send.
     pub(crate) fn tx_hint(&self) -> bool {

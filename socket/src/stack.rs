@@ -66,12 +66,15 @@ pub trait WaitDevice: Device {
     }
 
     /// As [`wait`](Self::wait), but also returns early when `waker`
-    /// fires (a user thread queued data or read some). The default calls
-    /// [`Waker::park`]; a device with a descriptor should poll it
-    /// together with [`Waker::as_fd`] (as [`TapDevice`](lamina_netdev::TapDevice) does).
+    /// fires (a user thread queued data or read some). The default just
+    /// calls [`wait`](Self::wait) (user work is then noticed within the
+    /// timeout, at most a millisecond); a device with a descriptor should
+    /// poll it together with [`Waker::as_fd`] (as
+    /// [`TapDevice`](lamina_netdev::TapDevice) does), one without can
+    /// [`Waker::park`].
     fn wait_or_wake(&self, waker: &Waker, timeout: Duration) -> io::Result<()> {
-        waker.park(timeout);
-        Ok(())
+        let _ = waker;
+        self.wait(timeout)
     }
 }
 
@@ -86,7 +89,12 @@ impl WaitDevice for lamina_netdev::TapDevice {
     }
 }
 
-impl WaitDevice for lamina_netdev::Loopback {}
+impl WaitDevice for lamina_netdev::Loopback {
+    fn wait_or_wake(&self, waker: &Waker, timeout: Duration) -> io::Result<()> {
+        waker.park(timeout);
+        Ok(())
+    }
+}
 
 /// How user threads wake the [`Stack`] thread from its sleep on the
 /// device: a byte on a socket pair (which a device's wait polls beside
@@ -1146,5 +1154,170 @@ impl Drop for TcpStream {
         let mut st = self.shared.lock();
         let _ = st.sockets.close_tcp(self.handle);
         self.shared.kick(&mut st);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{ErrorKind, Read, Write};
+    use std::net::Shutdown;
+    use std::vec;
+
+    use lamina_netdev::{Capabilities, Loopback, Medium};
+
+    const ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+    fn stack() -> Stack {
+        let dev = Loopback::new(Capabilities::new(Medium::Ethernet, 1500), 256);
+        Stack::builder()
+            .address("192.0.2.2/24".parse().unwrap())
+            .seed(42)
+            .spawn(dev)
+            .unwrap()
+    }
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8).collect()
+    }
+
+    /// A blocking connection carries 4 MiB each way byte for byte, with
+    /// one thread writing while another reads (RFC 9293 §3.9.1 SEND and
+    /// RECEIVE), and the FIN reads as end of stream (§3.10.4).
+    #[test]
+    fn blocking_streams_carry_data_both_ways_and_end_with_eof() {
+        let stack = stack();
+        let listener = stack
+            .tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7), 8)
+            .unwrap();
+        assert_eq!(listener.local_addr().unwrap().port(), 7);
+        let server = std::thread::spawn(move || {
+            let (s, peer) = listener.accept().unwrap();
+            assert_eq!(*peer.ip(), ADDR);
+            // Echo until the client closes its side.
+            let mut buf = vec![0u8; 100_000];
+            let (mut r, mut w) = (&s, &s);
+            loop {
+                let n = r.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                w.write_all(&buf[..n]).unwrap();
+            }
+        });
+        let client = stack.tcp_connect(SocketAddrV4::new(ADDR, 7)).unwrap();
+        assert_eq!(client.peer_addr().unwrap(), SocketAddrV4::new(ADDR, 7));
+        assert_eq!(*client.local_addr().unwrap().ip(), ADDR);
+        client.set_nodelay(true).unwrap();
+        assert!(client.nodelay().unwrap());
+        let data = pattern(4 << 20);
+        let got = std::thread::scope(|scope| {
+            let reader = scope.spawn(|| {
+                let mut got = Vec::new();
+                (&client).read_to_end(&mut got).unwrap();
+                got
+            });
+            (&client).write_all(&data).unwrap();
+            client.shutdown(Shutdown::Write).unwrap();
+            reader.join().unwrap()
+        });
+        assert_eq!(got.len(), data.len());
+        assert!(got == data, "echoed bytes differ");
+        server.join().unwrap();
+    }
+
+    /// RFC 9293 §3.10.7.1: a SYN to a port nobody listens on is answered
+    /// with a RST, which `connect` reports as `ConnectionRefused`.
+    #[test]
+    fn connecting_to_a_closed_port_is_refused() {
+        let stack = stack();
+        let e = stack
+            .tcp_connect_timeout(SocketAddrV4::new(ADDR, 9), StdDuration::from_secs(10))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}");
+    }
+
+    /// Timeouts of `accept` and `read` fail with `TimedOut`; zero
+    /// durations are refused as std's are.
+    #[test]
+    fn accept_and_read_time_out() {
+        let stack = stack();
+        let listener = stack
+            .tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
+            .unwrap();
+        listener
+            .set_timeout(Some(StdDuration::from_millis(50)))
+            .unwrap();
+        assert_eq!(listener.accept().unwrap_err().kind(), ErrorKind::TimedOut);
+        assert_eq!(
+            listener
+                .set_timeout(Some(StdDuration::ZERO))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidInput
+        );
+        listener.set_timeout(None).unwrap();
+
+        let mut client = stack.tcp_connect(SocketAddrV4::new(ADDR, 80)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client
+            .set_read_timeout(Some(StdDuration::from_millis(50)))
+            .unwrap();
+        assert_eq!(client.read_timeout(), Some(StdDuration::from_millis(50)));
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            client.read(&mut buf).unwrap_err().kind(),
+            ErrorKind::TimedOut
+        );
+        // Data that arrives later is read.
+        (&server).write_all(b"late").unwrap();
+        let mut got = [0u8; 4];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"late");
+        assert_eq!(client.state().unwrap(), TcpState::Established);
+    }
+
+    /// Dropping a stream closes it gracefully (RFC 9293 §3.10.4): the
+    /// peer reads what was written, then end of stream; `peek` leaves
+    /// data in place.
+    #[test]
+    fn dropping_a_stream_sends_its_data_then_a_fin() {
+        let stack = stack();
+        let listener = stack.tcp_listen(SocketAddrV4::new(ADDR, 0), 8).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_ne!(port, 0);
+        let mut client = stack.tcp_connect(SocketAddrV4::new(ADDR, port)).unwrap();
+        client.write_all(b"hello, goodbye").unwrap();
+        client.set_linger(Some(StdDuration::from_secs(5)));
+        let server = listener.incoming().next().unwrap().unwrap();
+        drop(client);
+        let mut peeked = [0u8; 5];
+        let n = server.peek(&mut peeked).unwrap();
+        assert_eq!(&peeked[..n], &b"hello"[..n]);
+        let mut got = Vec::new();
+        (&server).read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"hello, goodbye");
+    }
+
+    /// SO_LINGER with a zero timeout aborts: the peer sees a reset
+    /// (RFC 9293 §3.10.5).
+    #[test]
+    fn zero_linger_resets_the_connection() {
+        let stack = stack();
+        let listener = stack
+            .tcp_listen(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7), 8)
+            .unwrap();
+        let client = stack.tcp_connect(SocketAddrV4::new(ADDR, 7)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.set_linger(Some(StdDuration::ZERO));
+        drop(client);
+        server
+            .set_read_timeout(Some(StdDuration::from_secs(5)))
+            .unwrap();
+        let mut buf = [0u8; 8];
+        let e = (&server).read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}");
+        // Writing after the reset fails too.
+        assert!((&server).write(b"x").is_err());
     }
 }

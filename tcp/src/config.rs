@@ -34,7 +34,9 @@ impl Default for Keepalive {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpConfig {
     /// Largest segment payload this side accepts and sends (the MSS it
-    /// announces), before clamping to the route (`mss_limit`). Default 1460.
+    /// announces), before clamping to the route (`mss_limit`). Default
+    /// 65495 (the IPv4 maximum): the route's MTU less 40 decides, as Linux
+    /// announces it; set it lower to clamp (as `TCP_MAXSEG` does).
     pub mss: u16,
     /// Send buffer size in bytes (allocated once). Default 64 KiB.
     pub send_buffer: usize,
@@ -104,7 +106,7 @@ pub struct TcpConfig {
 impl Default for TcpConfig {
     fn default() -> TcpConfig {
         TcpConfig {
-            mss: 1460,
+            mss: 65495,
             send_buffer: 64 * 1024,
             recv_buffer: 64 * 1024,
             nodelay: false,

@@ -119,6 +119,8 @@ impl<H: PacketHook> Interface<H> {
         self.stats.tcp_in += 1;
         let local = SocketAddrV4::new(dst, seg.dst_port());
         let remote = SocketAddrV4::new(src, seg.src_port());
+        // Whatever the segment concerns may have something to send now.
+        sockets.hint_tx();
         if let Some(slot) = sockets.tcp_conn_slot(local, remote)
             && let Some(t) = sockets.tcp_at(slot)
             && let Inner::Connected(c) = &mut t.inner
@@ -171,6 +173,120 @@ impl<H: PacketHook> Interface<H> {
         if let Some(rst) = reset_for(&seg) {
             let _ = self.send_tcp_repr(dst, src, &rst, now, sockets);
         }
+    }
+
+    /// Writes what the established connections routed out of device
+    /// `port` have to send straight into its transmit buffers: the
+    /// payload copied once from the connection's send buffer, the
+    /// headers written around it, the checksum left to the device where
+    /// it can. Only the simple case (an Ethernet device with nothing
+    /// queued, a resolved next hop, no hooks); everything else goes the
+    /// queued way in [`tcp_dispatch`](Self::tcp_dispatch). Returns the
+    /// frames sent.
+    pub(super) fn tcp_egress_direct<D: lamina_netdev::Device>(
+        &mut self,
+        port: usize,
+        device: &mut D,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) -> usize {
+        use lamina_ethernet::{EtherType, EthernetRepr};
+        use lamina_netdev::{Medium, TxMeta, TxToken};
+        if !hooks_are_noop::<H>() {
+            return 0;
+        }
+        let Some(p) = self.ports.get(port) else {
+            return 0;
+        };
+        if p.medium != Medium::Ethernet || !p.txq.is_empty() {
+            return 0;
+        }
+        let (our_mac, dev_mtu) = (p.mac, p.mtu);
+        let offload = if p.rx_csum.tx.contains(ChecksumProto::Tcp) {
+            ChecksumSet::of(ChecksumProto::Tcp)
+        } else {
+            ChecksumSet::EMPTY
+        };
+        let mode = if offload.is_empty() {
+            ChecksumMode::Compute
+        } else {
+            ChecksumMode::Offload
+        };
+        let mut sent = 0;
+        let count = sockets.tcp_slot_list().len();
+        for k in 0..count {
+            let Some(&slot) = sockets.tcp_slot_list().get(k) else {
+                break;
+            };
+            let Some(t) = sockets.tcp_at(slot) else {
+                continue;
+            };
+            if !t.dirty && t.poll_at().is_none_or(|at| at > now) {
+                continue;
+            }
+            let Inner::Connected(c) = &mut t.inner else {
+                continue;
+            };
+            if c.is_closed() {
+                continue;
+            }
+            let (src, dst) = (*c.local().ip(), *c.remote().ip());
+            let Some(m) = self.route_to(dst) else {
+                continue;
+            };
+            if m.port != port {
+                continue;
+            }
+            let mtu = m.mtu.map_or(dev_mtu, |r| dev_mtu.min(usize::from(r)));
+            let Some(mac) = self.neighbor_mac(port, m.next_hop, now) else {
+                continue;
+            };
+            let eth = EthernetRepr::new(our_mac, mac, EtherType::IPV4);
+            let mut drained = false;
+            loop {
+                // The buffer first: a segment taken from the connection
+                // must have somewhere to go.
+                let Some(mut token) = device.transmit(now) else {
+                    break;
+                };
+                let Some(out) = c.poll_transmit(now) else {
+                    drained = true;
+                    break;
+                };
+                let mut ip = Ipv4Repr::new(src, dst, IpProtocol::TCP);
+                ip.ttl = self.config.ttl;
+                ip.dont_fragment = true;
+                ip.identification = self.ids.next_id(src, dst, IpProtocol::TCP, &mut self.rng);
+                self.stats.tcp_out += 1;
+                if 20 + out.len() > mtu {
+                    // The MSS is clamped to the route MTU, so only a route
+                    // whose MTU shrank since: lost, and retransmitted.
+                    self.stats.tx_too_big += 1;
+                    continue;
+                }
+                let body = SegmentBody {
+                    out: &out,
+                    src,
+                    dst,
+                    mode,
+                };
+                let frame = body.wrap_in(&ip).wrap_in(eth);
+                let Ok(len) = frame.serialized_len() else {
+                    continue;
+                };
+                if !offload.is_empty() {
+                    let l3 = lamina_ethernet::HEADER_LEN as u16;
+                    token.set_meta(TxMeta::new().with_checksum_offload(offload, l3, l3 + 20));
+                }
+                if token.consume(len, |b| frame.serialize_exact(b)).is_ok() {
+                    sent += 1;
+                }
+            }
+            if drained {
+                t.dirty = false;
+            }
+        }
+        sent
     }
 
     /// Opens the connections that `connect` asked for, sends what every
