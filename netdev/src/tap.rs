@@ -159,6 +159,48 @@ impl TapDevice {
     }
 }
 
+impl TapDevice {
+    /// As [`wait`](Self::wait), but also returns when `extra` becomes
+    /// readable (an eventfd, pipe or socket another thread writes to wake
+    /// the waiter up): says whether a frame is ready on the TAP. The
+    /// caller drains `extra` itself.
+    pub fn wait_with(&self, extra: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+        let timeout_ms: libc::c_int = match timeout {
+            None => -1,
+            Some(d) => {
+                let ms = d.total_micros().div_ceil(1_000);
+                libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+            }
+        };
+        let mut pfds = [
+            libc::pollfd {
+                fd: self.file.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: extra.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        loop {
+            // SAFETY: `pfds` is an array of two valid, writable `pollfd`s
+            // and we pass its length; both descriptors stay open for the
+            // call (`self.file` is owned, `extra` is borrowed for it).
+            let rc =
+                unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
+            if rc >= 0 {
+                return Ok(rc > 0 && pfds[0].revents & libc::POLLIN != 0);
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+}
+
 impl AsRawFd for TapDevice {
     fn as_raw_fd(&self) -> RawFd {
         self.file.as_raw_fd()

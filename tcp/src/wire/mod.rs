@@ -321,6 +321,9 @@ impl<'a> TcpSegment<'a> {
     /// The first MSS option's value (RFC 9293 §3.7.1).
     #[inline]
     pub fn mss(&self) -> Option<u16> {
+        if self.no_option_but_timestamps() {
+            return None;
+        }
         self.options_iter().find_map(|o| match o {
             TcpOption::MaxSegmentSize(m) => Some(m),
             _ => None,
@@ -331,6 +334,9 @@ impl<'a> TcpSegment<'a> {
     /// a receiver clamps it to 14).
     #[inline]
     pub fn window_scale(&self) -> Option<u8> {
+        if self.no_option_but_timestamps() {
+            return None;
+        }
         self.options_iter().find_map(|o| match o {
             TcpOption::WindowScale(s) => Some(s),
             _ => None,
@@ -340,6 +346,9 @@ impl<'a> TcpSegment<'a> {
     /// Whether a SACK-permitted option is present (RFC 2018 §2).
     #[inline]
     pub fn sack_permitted(&self) -> bool {
+        if self.no_option_but_timestamps() {
+            return false;
+        }
         self.options_iter()
             .any(|o| matches!(o, TcpOption::SackPermitted))
     }
@@ -347,6 +356,9 @@ impl<'a> TcpSegment<'a> {
     /// The first SACK option's blocks (RFC 2018 §3).
     #[inline]
     pub fn sack_blocks(&self) -> Option<SackBlocks> {
+        if self.no_option_but_timestamps() {
+            return None;
+        }
         self.options_iter().find_map(|o| match o {
             TcpOption::Sack(b) => Some(b),
             _ => None,
@@ -356,10 +368,33 @@ impl<'a> TcpSegment<'a> {
     /// The first timestamps option (RFC 7323 §3).
     #[inline]
     pub fn timestamps(&self) -> Option<Timestamps> {
+        // The layout of nearly every segment of a connection with
+        // timestamps (RFC 7323 Appendix A): NOP, NOP, TS.
+        if let Some(([1, 1, 8, 10], rest)) = self.options.split_first_chunk::<4>()
+            && let Some((v, rest)) = rest.split_first_chunk::<4>()
+            && let Some((e, _)) = rest.split_first_chunk::<4>()
+        {
+            return Some(Timestamps {
+                tsval: u32::from_be_bytes(*v),
+                tsecr: u32::from_be_bytes(*e),
+            });
+        }
+        if self.options.is_empty() {
+            return None;
+        }
         self.options_iter().find_map(|o| match o {
             TcpOption::Timestamps(t) => Some(t),
             _ => None,
         })
+    }
+
+    /// Whether the options are none at all, or only the aligned
+    /// timestamps of RFC 7323 Appendix A (NOP, NOP, TS): the two layouts
+    /// of nearly every segment, answered without walking the options.
+    #[inline]
+    fn no_option_but_timestamps(&self) -> bool {
+        self.options.is_empty()
+            || (self.options.len() == 12 && self.options.get(..4) == Some(&[1, 1, 8, 10][..]))
     }
 
     /// Whether the checksum verifies against the pseudo-header of `src`
