@@ -1193,7 +1193,12 @@ impl<H: PacketHook> Interface<H> {
             }
             _ => {
                 if let Some(err) = received_error(&icmp) {
-                    self.error_to_socket(&err.flow, err.kind, sockets);
+                    let report = IcmpReport {
+                        kind: err.kind,
+                        hard: err.hard,
+                        mtu: err.next_hop_mtu,
+                    };
+                    self.error_to_socket(&err.flow, report, sockets, now);
                 }
             }
         }
@@ -1267,9 +1272,24 @@ impl<H: PacketHook> Interface<H> {
 
     /// Delivers an ICMP error (received, or decided locally) to the
     /// socket whose datagram it concerns.
-    fn error_to_socket(&mut self, flow: &QuotedFlow, kind: IcmpErrorKind, sockets: &mut SocketSet) {
+    fn error_to_socket(
+        &mut self,
+        flow: &QuotedFlow,
+        report: IcmpReport,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) {
+        let kind = report.kind;
         let err = Error::Icmp(kind);
         match (flow.protocol, flow.transport) {
+            (IpProtocol::TCP, QuotedTransport::Ports { src_port, dst_port }) => {
+                // The quoted segment is ours: its source is the local end.
+                let local = SocketAddrV4::new(flow.src, src_port);
+                let remote = SocketAddrV4::new(flow.dst, dst_port);
+                if self.tcp_icmp_error(local, remote, report, sockets, now) {
+                    self.stats.errors_to_sockets += 1;
+                }
+            }
             (IpProtocol::UDP, QuotedTransport::Ports { src_port, dst_port }) => {
                 let peer = SocketAddrV4::new(flow.dst, dst_port);
                 // The quoted datagram is ours: its source is the local end.
@@ -1307,7 +1327,7 @@ impl<H: PacketHook> Interface<H> {
         let ip = Ipv4Packet::parse(datagram).ok()?;
         let l4 = ip.payload();
         let transport = match ip.protocol() {
-            IpProtocol::UDP => match (l4.get(0..2), l4.get(2..4)) {
+            IpProtocol::UDP | IpProtocol::TCP => match (l4.get(0..2), l4.get(2..4)) {
                 (Some(a), Some(b)) => QuotedTransport::Ports {
                     src_port: u16::from_be_bytes([a[0], a[1]]),
                     dst_port: u16::from_be_bytes([b[0], b[1]]),
@@ -1695,7 +1715,12 @@ impl<H: PacketHook> Interface<H> {
             return;
         };
         if self.has_address(flow.src) {
-            self.error_to_socket(&flow, IcmpErrorKind::HostUnreachable, sockets);
+            let report = IcmpReport {
+                kind: IcmpErrorKind::HostUnreachable,
+                hard: true,
+                mtu: None,
+            };
+            self.error_to_socket(&flow, report, sockets, now);
         } else {
             let ctx = ErrorContext::default();
             self.send_error(
@@ -1933,6 +1958,16 @@ impl<H: PacketHook> Interface<H> {
         let m = self.route_to(dst)?;
         self.source_for(m.port, m.next_hop)
     }
+}
+
+/// What an ICMP error (or the local equivalent) says about a flow.
+#[derive(Debug, Clone, Copy)]
+struct IcmpReport {
+    kind: IcmpErrorKind,
+    /// Proof rather than a hint (RFC 1122 §4.2.3.9).
+    hard: bool,
+    /// For "fragmentation needed", the next hop's MTU.
+    mtu: Option<u16>,
 }
 
 /// One datagram taken from a socket.

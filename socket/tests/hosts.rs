@@ -634,3 +634,136 @@ fn output_dnat_reroutes_and_loopback_passes_every_local_hook() {
         &[P::Output, P::PostRouting, P::PreRouting, P::Input]
     );
 }
+
+/// Path MTU discovery (RFC 1191): a router whose next hop carries only
+/// 1000 bytes answers a full-sized TCP segment (DF set) with
+/// "fragmentation needed"; the sender shrinks its segments and the
+/// transfer completes, byte for byte.
+#[test]
+fn tcp_finds_a_smaller_path_mtu_through_a_router() {
+    use lamina_socket::TcpSocket;
+    let (pa, ra) = wire(link());
+    let (pb, rb) = wire(link());
+    let mut a = Host::new(1, InterfaceConfig::default(), vec![(pa, "192.0.2.10/25")]);
+    let mut b = Host::new(2, InterfaceConfig::default(), vec![(pb, "192.0.2.130/25")]);
+    let mut config = InterfaceConfig::default();
+    config.forwarding = true;
+    let mut r = Host::new(
+        3,
+        config,
+        vec![(ra, "192.0.2.1/25"), (rb, "192.0.2.129/25")],
+    );
+    // The far subnet's route carries 1000 bytes at most.
+    r.iface
+        .routes_mut()
+        .replace(
+            "192.0.2.128/25".parse().unwrap(),
+            Route::on_link(IfaceId(1)).with_mtu(1000),
+        )
+        .unwrap();
+    a.iface
+        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 1), IfaceId(0))
+        .unwrap();
+    b.iface
+        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 129), IfaceId(0))
+        .unwrap();
+    let b_ip = Ipv4Addr::new(192, 0, 2, 130);
+    let l = b.sockets.add(TcpSocket::default()).unwrap();
+    b.sockets
+        .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 4)
+        .unwrap();
+    let c = a.sockets.add(TcpSocket::default()).unwrap();
+    a.sockets
+        .connect_tcp(c, SocketAddrV4::new(b_ip, 80), None)
+        .unwrap();
+    let mut now = Instant::ZERO;
+    run(&mut [&mut a, &mut b, &mut r], &mut now, secs(1));
+    let s = b.sockets.accept_tcp(l).unwrap();
+    assert_eq!(a.sockets.tcp(c).unwrap().connection().unwrap().mss(), 1460);
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let (mut sent, mut got) = (0, Vec::new());
+    let mut buf = vec![0u8; 65536];
+    for _ in 0..2000 {
+        if sent < data.len()
+            && let Ok(n) = a.sockets.tcp(c).unwrap().send(&data[sent..])
+        {
+            sent += n;
+        }
+        run(
+            &mut [&mut a, &mut b, &mut r],
+            &mut now,
+            Duration::from_millis(10),
+        );
+        while let Ok(n) = b.sockets.tcp(s).unwrap().recv(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        if got.len() == data.len() {
+            break;
+        }
+    }
+    assert!(
+        got == data,
+        "received {} of {} bytes",
+        got.len(),
+        data.len()
+    );
+    assert_eq!(a.sockets.tcp(c).unwrap().connection().unwrap().mss(), 960);
+    assert!(r.iface.stats().tx_too_big > 0);
+}
+
+/// RFC 1122 §4.2.3.9 and §3.2.2.1: connecting to an on-link address
+/// nobody answers ARP for fails with "host unreachable" once resolution
+/// gives up, not after the SYN retries.
+#[test]
+fn tcp_connect_to_an_unresolvable_neighbour_is_host_unreachable() {
+    use lamina_socket::TcpSocket;
+    use lamina_socket::tcp_proto::ConnError;
+    let (mut a, _b) = two_hosts();
+    let c = a.sockets.add(TcpSocket::default()).unwrap();
+    a.sockets
+        .connect_tcp(c, SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 99), 80), None)
+        .unwrap();
+    let mut now = Instant::ZERO;
+    run(&mut [&mut a], &mut now, secs(10));
+    assert_eq!(
+        a.sockets.tcp(c).unwrap().send(b"x"),
+        Err(Error::Tcp(ConnError::HostUnreachable))
+    );
+}
+
+/// A router without a route answers Network Unreachable, a soft error
+/// for TCP (RFC 1122 §4.2.3.9): the connection keeps trying, and when it
+/// gives up it reports the network as unreachable rather than a bare
+/// timeout.
+#[test]
+fn tcp_reports_the_soft_error_behind_a_connect_timeout() {
+    use lamina_socket::TcpSocket;
+    use lamina_socket::tcp_proto::ConnError;
+    let (pa, ra) = wire(link());
+    let mut a = Host::new(1, InterfaceConfig::default(), vec![(pa, "192.0.2.10/25")]);
+    let mut config = InterfaceConfig::default();
+    config.forwarding = true;
+    let mut r = Host::new(3, config, vec![(ra, "192.0.2.1/25")]);
+    a.iface
+        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 1), IfaceId(0))
+        .unwrap();
+    let c = a.sockets.add(TcpSocket::default()).unwrap();
+    a.sockets
+        .connect_tcp(
+            c,
+            SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 7), 80),
+            None,
+        )
+        .unwrap();
+    let mut now = Instant::ZERO;
+    run(&mut [&mut a, &mut r], &mut now, secs(30));
+    assert!(a.sockets.tcp(c).unwrap().is_active(), "still trying");
+    run(&mut [&mut a, &mut r], &mut now, secs(300));
+    assert_eq!(
+        a.sockets.tcp(c).unwrap().send(b"x"),
+        Err(Error::Tcp(ConnError::NetworkUnreachable))
+    );
+}

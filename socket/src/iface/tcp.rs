@@ -289,6 +289,51 @@ impl<H: PacketHook> Interface<H> {
         sent
     }
 
+    /// Delivers an ICMP error about the segments of connection
+    /// `(local, remote)`: a smaller path MTU shrinks its segments (RFC
+    /// 1191), an unreachable ends it while it opens or is remembered as a
+    /// soft error (RFC 1122 §4.2.3.9). Returns whether a connection took
+    /// it.
+    pub(super) fn tcp_icmp_error(
+        &mut self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        report: super::IcmpReport,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) -> bool {
+        use lamina_icmp::IcmpErrorKind as K;
+        use lamina_tcp::ConnError;
+        let Some(slot) = sockets.tcp_conn_slot(local, remote) else {
+            return false;
+        };
+        let Some(t) = sockets.tcp_at(slot) else {
+            return false;
+        };
+        let Inner::Connected(c) = &mut t.inner else {
+            return false;
+        };
+        t.dirty = true;
+        match report.kind {
+            K::MessageTooLong => {
+                if let Some(mtu) = report.mtu {
+                    c.on_path_mtu(mtu, now);
+                }
+            }
+            K::TtlExceeded | K::ReassemblyTimeExceeded | K::ParameterProblem => {}
+            kind => {
+                let error = match kind {
+                    K::ConnectionRefused | K::ProtocolUnreachable => ConnError::Refused,
+                    K::NetworkUnreachable => ConnError::NetworkUnreachable,
+                    _ => ConnError::HostUnreachable,
+                };
+                c.on_icmp_unreachable(report.hard, error);
+            }
+        }
+        sockets.hint_tx();
+        true
+    }
+
     /// Opens the connections that `connect` asked for, sends what every
     /// TCP socket has (data, ACKs, SYN-ACKs, retransmissions, probes) and
     /// forgets closed connections. Returns whether anything was sent.

@@ -107,6 +107,15 @@ pub enum ConnError {
     /// "connection closing").
     #[error("connection closed for sending")]
     Closed,
+    /// An ICMP Destination Unreachable (host, or administratively
+    /// prohibited) ended the opening handshake, or was the last sign of
+    /// the peer before a timeout (RFC 1122 §4.2.3.9).
+    #[error("host unreachable")]
+    HostUnreachable,
+    /// An ICMP Network Unreachable ended the opening handshake, or was
+    /// the last sign of the peer before a timeout.
+    #[error("network unreachable")]
+    NetworkUnreachable,
 }
 
 impl ConnError {
@@ -120,6 +129,8 @@ impl ConnError {
             ConnError::TimedOut => ErrorKind::TimedOut,
             ConnError::Aborted => ErrorKind::ConnectionAborted,
             ConnError::Closed => ErrorKind::BrokenPipe,
+            ConnError::HostUnreachable => ErrorKind::HostUnreachable,
+            ConnError::NetworkUnreachable => ErrorKind::NetworkUnreachable,
         }
     }
 }
@@ -373,6 +384,8 @@ pub struct Connection<C: CongestionControl = AnyCc> {
     recover: SeqNumber,
     /// NewReno: retransmit the segment at `snd_una` next.
     rexmit_una: bool,
+    /// The last soft ICMP error, reported if the connection times out.
+    soft_error: Option<ConnError>,
     /// SND.MAX when SND.UNA was last retransmitted in recovery: SACKs
     /// beyond it reveal that retransmission lost.
     una_rexmit_mark: Option<SeqNumber>,
@@ -492,6 +505,7 @@ impl<C: CongestionControl> Connection<C> {
             recovery: None,
             recover: isn,
             rexmit_una: false,
+            soft_error: None,
             una_rexmit_mark: None,
             high_rxt: isn,
             scoreboard: Scoreboard::new(config.max_sack_blocks.max(1)),
@@ -812,6 +826,47 @@ impl<C: CongestionControl> Connection<C> {
         self.config.user_timeout = timeout;
     }
 
+    /// An ICMP Destination Unreachable about this connection's segments
+    /// (RFC 1122 §4.2.3.9, RFC 5927 §4): `hard` errors (protocol or port
+    /// unreachable, and the other codes the caller deems hard) end a
+    /// connection that is still opening, with `error`; every other case
+    /// is a soft error, remembered and reported only if the connection
+    /// later times out (as Linux does), because an attacker can forge
+    /// ICMP without seeing the connection.
+    pub fn on_icmp_unreachable(&mut self, hard: bool, error: ConnError) {
+        let opening = matches!(self.state, State::SynSent | State::SynReceived);
+        if hard && opening {
+            self.fail(error, false);
+        } else if self.state != State::Closed {
+            self.soft_error = Some(error);
+        }
+    }
+
+    /// An ICMP "fragmentation needed" (RFC 1191 §4, RFC 5927 §7): the
+    /// path carries at most `mtu` bytes, so segments shrink to fit (never
+    /// below 536 bytes of payload, the RFC 9293 default MSS, whatever a
+    /// forged message claims) and what is in flight is sent again at the
+    /// new size at once, without a congestion response (the loss was not
+    /// congestion). Returns whether the MSS went down.
+    pub fn on_path_mtu(&mut self, mtu: u16, now: Instant) -> bool {
+        let mss = mtu.saturating_sub(40).max(DEFAULT_MSS);
+        if mss >= self.snd_mss || self.state == State::Closed {
+            return false;
+        }
+        self.snd_mss = mss;
+        self.cc.set_mss(u32::from(mss));
+        if self.state.is_synchronized() && self.snd_max.gt(self.snd_una) {
+            self.snd_nxt = self.snd_una;
+            self.high_rxt = self.snd_una;
+            self.recovery = None;
+            self.dupacks = 0;
+            self.rtt_timing = None;
+            self.scoreboard.clear();
+            self.rto_at = Some(now.saturating_add(self.rtt.rto()));
+        }
+        true
+    }
+
     /// RFC 9293 §3.6.1 and RFC 6191: whether this SYN, arriving for a
     /// connection in TIME-WAIT, may open a new incarnation of the 4-tuple
     /// (its timestamp is newer than the last seen, or without timestamps
@@ -842,6 +897,11 @@ impl<C: CongestionControl> Connection<C> {
     }
 
     fn fail(&mut self, err: ConnError, send_rst: bool) {
+        // RFC 1122 §4.2.3.9: a timeout reports the soft error behind it.
+        let err = match (err, self.soft_error) {
+            (ConnError::TimedOut, Some(soft)) => soft,
+            _ => err,
+        };
         if send_rst && (self.state.is_synchronized() || self.state == State::SynReceived) {
             self.pending_rst = Some(self.rst_repr(self.snd_nxt));
         }
