@@ -411,3 +411,108 @@ fn a_transfer_with_checksum_offload() {
         0
     );
 }
+
+/// RFC 4987: 100,000 SYNs from spoofed sources (a SYN flood) fill the
+/// listener's SYN queue, which then answers with SYN cookies; a real
+/// client still connects and exchanges data, and every table stays
+/// within its bound.
+#[test]
+fn a_syn_flood_does_not_keep_a_real_client_out() {
+    use lamina_ethernet::{EtherType, EthernetRepr};
+    use lamina_ipv4::{IpProtocol, Ipv4Repr};
+    use lamina_netbuf::{Rng, Serializer};
+    use lamina_netdev::{Port, TxToken, hub};
+    use lamina_socket::tcp_proto::{SeqNumber, TcpFlags, TcpRepr};
+
+    let mut ports = hub(3, link().with_queue_len(4096)).into_iter();
+    let (pa, pb, mut attacker) = (
+        ports.next().unwrap(),
+        ports.next().unwrap(),
+        ports.next().unwrap(),
+    );
+    let (mut a, mut b) = (Host::new(pa, 1), Host::new(pb, 2));
+    let l = b.sockets.add(TcpSocket::default()).unwrap();
+    b.sockets
+        .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 16)
+        .unwrap();
+    let b_mac = MacAddr::new(2, 0, 0, 0, 0, 2);
+    let mut rng = SeededRng::new(99);
+    let mut now = Instant::ZERO;
+    let mut flood = |a: &mut Host<Port>, b: &mut Host<Port>, now: &mut Instant, n: usize| {
+        for _ in 0..n {
+            // Spoofed on-link sources, so that answers need ARP too.
+            let src = Ipv4Addr::new(192, 0, 2, 100 + (rng.next_u32() % 150) as u8);
+            let syn = TcpRepr {
+                src_port: (rng.next_u32() % 60_000) as u16 + 1024,
+                dst_port: 80,
+                seq_number: SeqNumber(rng.next_u32()),
+                flags: TcpFlags::SYN,
+                window_len: 65_535,
+                max_seg_size: Some(1460),
+                ..TcpRepr::default()
+            };
+            let frame = lamina_netbuf::serialize::EmptyBody
+                .wrap_in(syn.builder(src, B).unwrap())
+                .wrap_in(&Ipv4Repr::new(src, B, IpProtocol::TCP))
+                .wrap_in(EthernetRepr::new(
+                    MacAddr::new(2, 0, 0, 0, 9, 9),
+                    b_mac,
+                    EtherType::IPV4,
+                ))
+                .serialize_vec(0)
+                .unwrap();
+            // 100,000 SYNs a second.
+            *now += Duration::from_micros(10);
+            let now = *now;
+            if let Some(t) = attacker.transmit(now) {
+                let _ = t.consume(frame.len(), |buf| buf.copy_from_slice(frame.as_slice()));
+            }
+            // Keep the attacker's own receive queue drained.
+            while let Some((rx, _)) = attacker.receive(now) {
+                drop(rx);
+            }
+            b.poll(now);
+            // The real client keeps up with what the hub shows it.
+            a.poll(now);
+        }
+    };
+    flood(&mut a, &mut b, &mut now, 50_000);
+    // A real client connects in the middle of the flood.
+    let c = a.sockets.add(TcpSocket::default()).unwrap();
+    a.sockets
+        .connect_tcp(c, SocketAddrV4::new(B, 80), None)
+        .unwrap();
+    let mut server = None;
+    for _ in 0..200 {
+        flood(&mut a, &mut b, &mut now, 250);
+        a.poll(now);
+        b.poll(now);
+        if server.is_none() {
+            server = b.sockets.accept_tcp(l).ok();
+        }
+        if server.is_some() && a.tcp(c).is_established() {
+            break;
+        }
+    }
+    let s = server.expect("the real client got in");
+    assert!(a.tcp(c).is_established());
+    // The flood goes on to 100,000 SYNs; the connection lives through it.
+    flood(&mut a, &mut b, &mut now, 50_000);
+    assert!(a.tcp(c).is_established() && b.tcp(s).is_established());
+    a.tcp(c).send(b"through the flood").unwrap();
+    run_until(&mut a, &mut b, &mut now, Duration::from_secs(5), |_, b| {
+        b.tcp(s).can_recv()
+    });
+    let mut buf = [0u8; 32];
+    assert_eq!(b.tcp(s).recv(&mut buf), Ok(17));
+    // Bounded: the listener's queues, the neighbor cache, the socket set.
+    let config = b.tcp(l).config().clone();
+    let listener = b.tcp(l).listener().unwrap();
+    assert!(listener.half_open() <= config.syn_queue);
+    let stats = *listener.stats();
+    assert!(stats.syns >= 100_000, "{stats:?}");
+    assert!(stats.cookies_sent > 0, "{stats:?}");
+    let neighbors = b.iface.neighbors(lamina_ipv4::IfaceId(0)).unwrap();
+    assert!(neighbors.len() <= lamina_arp::NeighborConfig::DEFAULT.max_entries);
+    assert!(b.sockets.len() <= 64);
+}
