@@ -10,7 +10,9 @@ use lamina_ipv4::IfaceId;
 use lamina_ipv4::hook::{NoHooks, PacketHook};
 use lamina_netbuf::{Duration, Instant, SeededRng};
 use lamina_netdev::{LinkConfig, Port, wire};
-use lamina_socket::{IcmpSocket, Interface, InterfaceConfig, SocketSet, UdpSocket};
+use lamina_socket::{
+    Error, IcmpSocket, Interface, InterfaceConfig, SocketHandle, SocketSet, TcpSocket, UdpSocket,
+};
 
 /// One simulated host: an interface, its devices and its sockets.
 struct Host<H: PacketHook> {
@@ -103,6 +105,7 @@ table ip nat {
     chain prerouting {
         type nat hook prerouting priority dstnat; policy accept;
         iif 1 udp dport 5353 dnat to 192.168.1.10:53
+        iif 1 tcp dport 8080 dnat to 192.168.1.10:80
     }
     chain postrouting {
         type nat hook postrouting priority srcnat; policy accept;
@@ -115,6 +118,7 @@ table ip filter {
         ct state established,related accept
         iif 0 oif 1 accept
         iif 1 ip daddr 192.168.1.10 udp dport 53 ct state new accept
+        iif 1 ip daddr 192.168.1.10 tcp dport 80 ct state new accept
     }
 }";
 
@@ -464,4 +468,269 @@ fn firewall_rule_set_behaves_exactly_as_written() {
         1,
         "the ping to port 7"
     );
+}
+
+/// Moves `data` over a TCP connection between the LAN and WAN hosts
+/// (from the WAN side's socket `w` to the LAN side's `l` when `down`,
+/// else the other way) while all three run; returns what arrived.
+#[allow(clippy::too_many_arguments)]
+fn tcp_pump(
+    lan: &mut Host<NoHooks>,
+    router: &mut Host<Filter>,
+    wan: &mut Host<NoHooks>,
+    now: &mut Instant,
+    down: bool,
+    l: SocketHandle,
+    w: SocketHandle,
+    data: &[u8],
+) -> Vec<u8> {
+    let (mut sent, mut got) = (0, Vec::new());
+    let mut buf = vec![0u8; 65536];
+    for _ in 0..10_000 {
+        if sent < data.len() {
+            let tx = if down {
+                wan.sockets.tcp(w).unwrap()
+            } else {
+                lan.sockets.tcp(l).unwrap()
+            };
+            if let Ok(n) = tx.send(&data[sent..]) {
+                sent += n;
+            }
+        }
+        run(&mut [lan, router, wan], now, Duration::from_millis(5));
+        let rx = if down {
+            lan.sockets.tcp(l).unwrap()
+        } else {
+            wan.sockets.tcp(w).unwrap()
+        };
+        while let Ok(n) = rx.recv(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        if got.len() >= data.len() {
+            break;
+        }
+    }
+    got
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// RFC 3022 (NAPT) with TCP: a LAN host downloads 1 MiB from a WAN
+/// server through the masquerading router and uploads 256 KiB, byte for
+/// byte; the server sees the router's address.
+#[test]
+fn lan_host_exchanges_tcp_with_a_wan_server_through_masquerade() {
+    let (mut lan, mut router, mut wan) = nat_network();
+    let mut now = Instant::ZERO;
+    let listener = wan.sockets.add(TcpSocket::default()).unwrap();
+    wan.sockets
+        .listen_tcp(listener, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 4)
+        .unwrap();
+    let c = lan.sockets.add(TcpSocket::default()).unwrap();
+    lan.sockets
+        .connect_tcp(c, SocketAddrV4::new(WAN_HOST, 80), None)
+        .unwrap();
+    run(
+        &mut [&mut lan, &mut router, &mut wan],
+        &mut now,
+        Duration::from_secs(1),
+    );
+    let s = wan
+        .sockets
+        .accept_tcp(listener)
+        .expect("connected through the NAT");
+    let peer = wan.sockets.tcp(s).unwrap().peer_addr().unwrap();
+    assert_eq!(*peer.ip(), ROUTER_WAN, "the server sees the router");
+    let down = pattern(1 << 20);
+    let got = tcp_pump(&mut lan, &mut router, &mut wan, &mut now, true, c, s, &down);
+    assert!(
+        got == down,
+        "received {} of {} bytes",
+        got.len(),
+        down.len()
+    );
+    let up = pattern(256 << 10);
+    let got = tcp_pump(&mut lan, &mut router, &mut wan, &mut now, false, c, s, &up);
+    assert!(got == up, "sent {} of {} bytes", got.len(), up.len());
+}
+
+/// DNAT port forwarding (RFC 4787 §8 "hairpinning" aside): the WAN host
+/// reaches a LAN TCP service at the router's port 8080, and the service
+/// sees the WAN host's real address.
+#[test]
+fn port_forward_exposes_a_lan_tcp_service() {
+    let (mut lan, mut router, mut wan) = nat_network();
+    let mut now = Instant::ZERO;
+    let listener = lan.sockets.add(TcpSocket::default()).unwrap();
+    lan.sockets
+        .listen_tcp(listener, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 4)
+        .unwrap();
+    let c = wan.sockets.add(TcpSocket::default()).unwrap();
+    wan.sockets
+        .connect_tcp(c, SocketAddrV4::new(ROUTER_WAN, 8080), None)
+        .unwrap();
+    run(
+        &mut [&mut lan, &mut router, &mut wan],
+        &mut now,
+        Duration::from_secs(1),
+    );
+    let s = lan.sockets.accept_tcp(listener).expect("forwarded");
+    assert_eq!(
+        *lan.sockets.tcp(s).unwrap().peer_addr().unwrap().ip(),
+        WAN_HOST
+    );
+    let data = pattern(300_000);
+    let got = tcp_pump(&mut lan, &mut router, &mut wan, &mut now, true, s, c, &data);
+    assert!(got == data);
+    // Without the forward, the LAN service is out of reach.
+    let c2 = wan.sockets.add(TcpSocket::default()).unwrap();
+    wan.sockets
+        .connect_tcp(c2, SocketAddrV4::new(LAN_HOST, 80), None)
+        .unwrap();
+    run(
+        &mut [&mut lan, &mut router, &mut wan],
+        &mut now,
+        Duration::from_secs(5),
+    );
+    assert!(!wan.sockets.tcp(c2).unwrap().is_established());
+    assert!(lan.sockets.accept_tcp(listener).is_err());
+}
+
+/// The issue's firewall, exactly as written, with TCP: default drop,
+/// established allowed, ssh (TCP 22) allowed from one subnet only. A host
+/// of 192.0.2.0/26 connects to B's ssh port; a host of the same link
+/// outside that subnet cannot (its SYNs are dropped, it times out); B may
+/// not open connections towards either.
+#[test]
+fn firewall_allows_ssh_from_one_subnet_only() {
+    use lamina_netdev::hub;
+    let rules: Ruleset = "
+        table ip filter {
+            chain forward {
+                type filter hook forward priority 0; policy drop;
+                ct state established,related accept
+                ip saddr 192.0.2.0/26 tcp dport 22 ct state new accept
+            }
+        }"
+    .parse()
+    .unwrap();
+    let filter = Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(5)).unwrap();
+    let mut side = hub(3, link()).into_iter();
+    let (pa, pc, ra) = (
+        side.next().unwrap(),
+        side.next().unwrap(),
+        side.next().unwrap(),
+    );
+    let (pb, rb) = wire(link());
+    let mut a = Host::new(
+        1,
+        InterfaceConfig::default(),
+        NoHooks,
+        vec![(pa, "192.0.2.10/25")],
+    );
+    let mut c = Host::new(
+        4,
+        InterfaceConfig::default(),
+        NoHooks,
+        vec![(pc, "192.0.2.100/25")],
+    );
+    let mut b = Host::new(
+        2,
+        InterfaceConfig::default(),
+        NoHooks,
+        vec![(pb, "192.0.2.130/25")],
+    );
+    let mut config = InterfaceConfig::default();
+    config.forwarding = true;
+    let mut r = Host::new(
+        3,
+        config,
+        filter,
+        vec![(ra, "192.0.2.1/25"), (rb, "192.0.2.129/25")],
+    );
+    for h in [&mut a, &mut c] {
+        h.iface
+            .set_default_gateway(Ipv4Addr::new(192, 0, 2, 1), IfaceId(0))
+            .unwrap();
+    }
+    b.iface
+        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 129), IfaceId(0))
+        .unwrap();
+    let b_ip = Ipv4Addr::new(192, 0, 2, 130);
+    let ssh = b.sockets.add(TcpSocket::default()).unwrap();
+    b.sockets
+        .listen_tcp(ssh, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 22), 4)
+        .unwrap();
+    let mut now = Instant::ZERO;
+    let ca = a.sockets.add(TcpSocket::default()).unwrap();
+    a.sockets
+        .connect_tcp(ca, SocketAddrV4::new(b_ip, 22), None)
+        .unwrap();
+    let cc = c.sockets.add(TcpSocket::default()).unwrap();
+    c.sockets
+        .connect_tcp(cc, SocketAddrV4::new(b_ip, 22), None)
+        .unwrap();
+    run(
+        &mut [&mut a, &mut b, &mut c, &mut r],
+        &mut now,
+        Duration::from_secs(2),
+    );
+    let s = b.sockets.accept_tcp(ssh).expect("A may connect");
+    assert_eq!(
+        *b.sockets.tcp(s).unwrap().peer_addr().unwrap().ip(),
+        Ipv4Addr::new(192, 0, 2, 10)
+    );
+    assert!(a.sockets.tcp(ca).unwrap().is_established());
+    // Established traffic flows both ways.
+    a.sockets.tcp(ca).unwrap().send(b"ls").unwrap();
+    run(
+        &mut [&mut a, &mut b, &mut c, &mut r],
+        &mut now,
+        Duration::from_secs(1),
+    );
+    let mut buf = [0u8; 8];
+    assert_eq!(b.sockets.tcp(s).unwrap().recv(&mut buf), Ok(2));
+    b.sockets.tcp(s).unwrap().send(b"ok").unwrap();
+    run(
+        &mut [&mut a, &mut b, &mut c, &mut r],
+        &mut now,
+        Duration::from_secs(1),
+    );
+    assert_eq!(a.sockets.tcp(ca).unwrap().recv(&mut buf), Ok(2));
+    // C never gets in: its SYNs are dropped until it gives up.
+    assert!(!c.sockets.tcp(cc).unwrap().is_established());
+    assert!(b.sockets.accept_tcp(ssh).is_err());
+    run(
+        &mut [&mut a, &mut b, &mut c, &mut r],
+        &mut now,
+        Duration::from_secs(200),
+    );
+    assert!(matches!(
+        c.sockets.tcp(cc).unwrap().send(b"x"),
+        Err(Error::Tcp(_))
+    ));
+    // B may not open a connection towards A (new, not from the subnet).
+    let back = a.sockets.add(TcpSocket::default()).unwrap();
+    a.sockets
+        .listen_tcp(back, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 2222), 4)
+        .unwrap();
+    let cb = b.sockets.add(TcpSocket::default()).unwrap();
+    b.sockets
+        .connect_tcp(
+            cb,
+            SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 10), 2222),
+            None,
+        )
+        .unwrap();
+    run(
+        &mut [&mut a, &mut b, &mut c, &mut r],
+        &mut now,
+        Duration::from_secs(5),
+    );
+    assert!(a.sockets.accept_tcp(back).is_err());
 }

@@ -116,8 +116,11 @@ pub struct InterfaceStats {
     pub no_route: u64,
     /// Datagrams forwarded.
     pub forwarded: u64,
-    /// Datagrams a packet hook dropped (or queued).
+    /// Datagrams a packet hook dropped (or queued when the queue was
+    /// full).
     pub hook_dropped: u64,
+    /// Datagrams a packet hook queued for the user ([`Interface::take_queued`]).
+    pub hook_queued: u64,
     /// TCP segments received for us with a valid checksum.
     pub tcp_in: u64,
     /// TCP segments sent.
@@ -237,6 +240,8 @@ pub struct Interface<H: PacketHook = NoHooks> {
     /// Scratch space for datagrams the hooks inject (allocated on first
     /// use, only with hooks that inspect packets).
     inject_buf: Vec<u8>,
+    /// Datagrams queued by the hooks for the user.
+    queued: VecDeque<QueuedPacket>,
     /// The directed broadcast addresses of our subnets (prefixes up to
     /// /30), likewise.
     bcast_addrs: Vec<Ipv4Addr>,
@@ -273,6 +278,7 @@ impl<H: PacketHook> Interface<H> {
             route_cache: RouteCache::new(),
             local_addrs: Vec::new(),
             inject_buf: Vec::new(),
+            queued: VecDeque::new(),
             bcast_addrs: Vec::new(),
         }
     }
@@ -288,9 +294,8 @@ impl<H: PacketHook> Interface<H> {
     }
 
     /// Runs the hook at `point`; whether the datagram goes on. `Drop`,
-    /// `Stolen` and `Queue` all end its way here (`Queue` is counted in
-    /// [`InterfaceStats::hook_dropped`] too: there is no user-space queue
-    /// to hand it to).
+    /// `Stolen` and `Queue` all end its way here; `Queue` leaves a copy
+    /// for [`take_queued`](Self::take_queued).
     fn hook(
         &mut self,
         point: HookPoint,
@@ -306,11 +311,37 @@ impl<H: PacketHook> Interface<H> {
         {
             Verdict::Accept => true,
             Verdict::Stolen => false,
-            _ => {
+            Verdict::Queue(n) => {
+                // NFQUEUE-like: a copy for the user, who reads it with
+                // `take_queued` (and may reinject it through a device or
+                // a raw socket); the original goes no further.
+                if self.queued.len() < MAX_QUEUED {
+                    self.queued.push_back(QueuedPacket {
+                        queue: n,
+                        point,
+                        input: input.map(id),
+                        output: output.map(id),
+                        datagram: packet.to_vec(),
+                    });
+                    self.stats.hook_queued += 1;
+                } else {
+                    self.stats.hook_dropped += 1;
+                }
+                false
+            }
+            Verdict::Drop => {
                 self.stats.hook_dropped += 1;
                 false
             }
         }
+    }
+
+    /// The next datagram a packet hook queued ([`Verdict::Queue`]) for
+    /// user-space inspection, oldest first. At most [`MAX_QUEUED`] wait;
+    /// beyond that, queued datagrams are dropped (and counted in
+    /// [`InterfaceStats::hook_dropped`]).
+    pub fn take_queued(&mut self) -> Option<QueuedPacket> {
+        self.queued.pop_front()
     }
 
     /// The configuration.
@@ -1958,6 +1989,25 @@ impl<H: PacketHook> Interface<H> {
         let m = self.route_to(dst)?;
         self.source_for(m.port, m.next_hop)
     }
+}
+
+/// The most datagrams [`Interface::take_queued`] keeps waiting.
+pub const MAX_QUEUED: usize = 256;
+
+/// A datagram a packet hook queued for user-space inspection
+/// ([`Verdict::Queue`], as Linux's `NFQUEUE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedPacket {
+    /// The queue number the hook chose.
+    pub queue: u16,
+    /// Where it was queued.
+    pub point: HookPoint,
+    /// The device it came in on, if any.
+    pub input: Option<IfaceId>,
+    /// The device it was to leave by, if known.
+    pub output: Option<IfaceId>,
+    /// The IPv4 datagram, as the hook left it.
+    pub datagram: Vec<u8>,
 }
 
 /// What an ICMP error (or the local equivalent) says about a flow.

@@ -95,7 +95,7 @@ struct ReadmeDoctests;
 pub use devices::{DeviceSet, DeviceVisitor};
 pub use error::Error;
 pub use icmp::{EchoReplyMeta, EchoResponse, IcmpSocket, MAX_ECHO_DATA};
-pub use iface::{Interface, InterfaceConfig, InterfaceStats};
+pub use iface::{Interface, InterfaceConfig, InterfaceStats, MAX_QUEUED, QueuedPacket};
 /// The TCP protocol crate (configuration, states, errors), re-exported.
 pub use lamina_tcp as tcp_proto;
 pub use raw::RawSocket;

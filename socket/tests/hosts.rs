@@ -767,3 +767,66 @@ fn tcp_reports_the_soft_error_behind_a_connect_timeout() {
         Err(Error::Tcp(ConnError::NetworkUnreachable))
     );
 }
+
+/// Queues every received UDP datagram to queue 7.
+struct QueueUdp;
+
+impl lamina_ipv4::hook::PacketHook for QueueUdp {
+    fn hook(
+        &mut self,
+        point: lamina_ipv4::hook::HookPoint,
+        packet: &mut [u8],
+        _input: Option<IfaceId>,
+        _output: Option<IfaceId>,
+        _now: Instant,
+    ) -> lamina_ipv4::hook::Verdict {
+        use lamina_ipv4::hook::{HookPoint, Verdict};
+        if point == HookPoint::Input && packet.get(9) == Some(&17) {
+            Verdict::Queue(7)
+        } else {
+            Verdict::Accept
+        }
+    }
+}
+
+/// A `Queue` verdict hands the datagram to the user (as NFQUEUE does) and
+/// no further: the bound socket does not see it.
+#[test]
+fn queued_datagrams_reach_the_user_not_the_socket() {
+    use lamina_netbuf::SeededRng;
+    use lamina_socket::{Interface, SocketSet};
+    let (mut da, mut db) = wire(link());
+    let mut rng = SeededRng::new(12);
+    let mut a = Interface::new(InterfaceConfig::default(), &mut rng);
+    let ia = a.add_device(&da, MacAddr::new(2, 0, 0, 0, 0, 1)).unwrap();
+    a.add_address(ia, "192.0.2.1/24".parse().unwrap(), Instant::ZERO)
+        .unwrap();
+    let mut b = Interface::with_hooks(InterfaceConfig::default(), QueueUdp, &mut rng);
+    let ib = b.add_device(&db, MacAddr::new(2, 0, 0, 0, 0, 2)).unwrap();
+    b.add_address(ib, "192.0.2.2/24".parse().unwrap(), Instant::ZERO)
+        .unwrap();
+    let (mut sa, mut sb) = (SocketSet::new(4, &mut rng), SocketSet::new(4, &mut rng));
+    let server = sb.add(UdpSocket::default()).unwrap();
+    sb.bind_udp(server, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
+        .unwrap();
+    let udp = sa.add(UdpSocket::default()).unwrap();
+    sa.connect_udp(udp, SocketAddrV4::new(B, 7)).unwrap();
+    sa.udp(udp).unwrap().send(b"inspect me").unwrap();
+    let mut now = Instant::ZERO;
+    for _ in 0..20 {
+        a.poll(now, &mut da, &mut sa);
+        b.poll(now, &mut db, &mut sb);
+        now += Duration::from_millis(1);
+    }
+    let q = b.take_queued().expect("queued");
+    assert_eq!(q.queue, 7);
+    assert_eq!(q.point, lamina_ipv4::hook::HookPoint::Input);
+    assert!(q.datagram.ends_with(b"inspect me"));
+    assert_eq!(b.take_queued(), None);
+    assert_eq!(b.stats().hook_queued, 1);
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        sb.udp(server).unwrap().recv(&mut buf),
+        Err(Error::WouldBlock)
+    );
+}
