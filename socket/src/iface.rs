@@ -1227,7 +1227,13 @@ impl<H: PacketHook> Interface<H> {
                     let report = IcmpReport {
                         kind: err.kind,
                         hard: err.hard,
-                        mtu: err.next_hop_mtu,
+                        // Plausible as reported, or estimated for routers
+                        // older than RFC 1191 (which report zero).
+                        mtu: err.pmtu_estimate(),
+                        quoted_seq: err
+                            .quoted_transport
+                            .get(4..8)
+                            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
                     };
                     self.error_to_socket(&err.flow, report, sockets, now);
                 }
@@ -1750,6 +1756,7 @@ impl<H: PacketHook> Interface<H> {
                 kind: IcmpErrorKind::HostUnreachable,
                 hard: true,
                 mtu: None,
+                quoted_seq: None,
             };
             self.error_to_socket(&flow, report, sockets, now);
         } else {
@@ -2018,6 +2025,9 @@ struct IcmpReport {
     hard: bool,
     /// For "fragmentation needed", the next hop's MTU.
     mtu: Option<u16>,
+    /// The quoted TCP sequence number, when the error came from the
+    /// network (checked against the window, RFC 5927 §4.1).
+    quoted_seq: Option<u32>,
 }
 
 /// One datagram taken from a socket.

@@ -516,3 +516,89 @@ fn a_syn_flood_does_not_keep_a_real_client_out() {
     assert!(neighbors.len() <= lamina_arp::NeighborConfig::DEFAULT.max_entries);
     assert!(b.sockets.len() <= 64);
 }
+
+/// RFC 5927 §4.1 and RFC 1191: an ICMP "fragmentation needed" quoting a
+/// sequence number outside the connection's window (a blind attacker's
+/// guess) changes nothing; one quoting an in-flight segment shrinks the
+/// segments to the reported MTU.
+#[test]
+fn icmp_errors_must_quote_a_sequence_number_in_the_window() {
+    use lamina_ethernet::{EtherType, EthernetRepr};
+    use lamina_icmp::IcmpRepr;
+    use lamina_ipv4::{IpProtocol, Ipv4Repr};
+    use lamina_netbuf::Serializer;
+    use lamina_netdev::{Port, TxToken, hub};
+
+    let mut ports = hub(3, link()).into_iter();
+    let (pa, pb, mut attacker) = (
+        ports.next().unwrap(),
+        ports.next().unwrap(),
+        ports.next().unwrap(),
+    );
+    let (mut a, mut b) = (Host::new(pa, 1), Host::new(pb, 2));
+    let mut now = Instant::ZERO;
+    let (c, _s) = connect(&mut a, &mut b, &mut now, 80);
+    let local = a.tcp(c).local_addr().unwrap();
+    let a_ip = *local.ip();
+    // Data in flight, not yet acknowledged.
+    a.tcp(c).send(&[7u8; 1000]).unwrap();
+    a.poll(now);
+    assert!(a.tcp(c).connection().unwrap().in_flight() > 0);
+    let seq_in_flight = {
+        // The sequence number of the first unacknowledged byte: read it
+        // back from the segment A just put on the wire.
+        let mut seq = None;
+        while let Some((rx, _)) = attacker.receive(now) {
+            lamina_netdev::RxToken::consume(rx, |f| {
+                if f.len() > 54 && f[23] == 6 {
+                    seq = Some(u32::from_be_bytes([f[38], f[39], f[40], f[41]]));
+                }
+            });
+        }
+        seq.expect("A sent its data")
+    };
+    let mut send_frag_needed = |attacker: &mut Port, seq: u32, now: Instant| {
+        let mut quote = Vec::new();
+        let inner = Ipv4Repr::new(a_ip, B, IpProtocol::TCP);
+        let tcp_head = [
+            local.port().to_be_bytes().as_slice(),
+            &80u16.to_be_bytes(),
+            &seq.to_be_bytes(),
+        ]
+        .concat();
+        quote.extend_from_slice(
+            tcp_head
+                .as_slice()
+                .wrap_in(&inner)
+                .serialize_vec(0)
+                .unwrap()
+                .as_slice(),
+        );
+        // The quoted datagram claimed 1500 bytes.
+        quote[2..4].copy_from_slice(&1500u16.to_be_bytes());
+        let frame = quote
+            .as_slice()
+            .wrap_in(&IcmpRepr::fragmentation_needed(600))
+            .wrap_in(&Ipv4Repr::new(B, a_ip, IpProtocol::ICMP))
+            .wrap_in(EthernetRepr::new(
+                MacAddr::new(2, 0, 0, 0, 0, 2),
+                MacAddr::new(2, 0, 0, 0, 0, 1),
+                EtherType::IPV4,
+            ))
+            .serialize_vec(0)
+            .unwrap();
+        let t = attacker.transmit(now).unwrap();
+        t.consume(frame.len(), |buf| buf.copy_from_slice(frame.as_slice()))
+            .unwrap();
+    };
+    // A blind guess, half the sequence space away.
+    send_frag_needed(&mut attacker, seq_in_flight.wrapping_add(1 << 31), now);
+    now += Duration::from_millis(2);
+    a.poll(now);
+    assert_eq!(a.tcp(c).connection().unwrap().mss(), 1460);
+    // The real thing.
+    send_frag_needed(&mut attacker, seq_in_flight, now);
+    now += Duration::from_millis(2);
+    a.poll(now);
+    assert_eq!(a.tcp(c).connection().unwrap().mss(), 560);
+}

@@ -313,6 +313,11 @@ impl<H: PacketHook> Interface<H> {
         let Inner::Connected(c) = &mut t.inner else {
             return false;
         };
+        if let Some(seq) = report.quoted_seq
+            && !c.accepts_icmp_about(lamina_tcp::SeqNumber(seq))
+        {
+            return false;
+        }
         t.dirty = true;
         match report.kind {
             K::MessageTooLong => {

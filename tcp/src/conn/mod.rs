@@ -826,6 +826,14 @@ impl<C: CongestionControl> Connection<C> {
         self.config.user_timeout = timeout;
     }
 
+    /// Whether an ICMP error quoting a segment with sequence number `seq`
+    /// can be about this connection (RFC 5927 §4.1): SND.UNA <= seq <
+    /// SND.NXT, or exactly SND.UNA when nothing is in flight. Blind
+    /// attackers, who do not know the window, fail this check.
+    pub fn accepts_icmp_about(&self, seq: SeqNumber) -> bool {
+        seq == self.snd_una || (seq.ge(self.snd_una) && seq.lt(self.snd_max))
+    }
+
     /// An ICMP Destination Unreachable about this connection's segments
     /// (RFC 1122 §4.2.3.9, RFC 5927 §4): `hard` errors (protocol or port
     /// unreachable, and the other codes the caller deems hard) end a
