@@ -557,7 +557,7 @@ fn icmp_errors_must_quote_a_sequence_number_in_the_window() {
         }
         seq.expect("A sent its data")
     };
-    let mut send_frag_needed = |attacker: &mut Port, seq: u32, now: Instant| {
+    let send_frag_needed = |attacker: &mut Port, seq: u32, now: Instant| {
         let mut quote = Vec::new();
         let inner = Ipv4Repr::new(a_ip, B, IpProtocol::TCP);
         let tcp_head = [
