@@ -199,7 +199,8 @@ fn exchange<D1: Device, D2: Device>(
             }
         }
         if up_sent == up.len() && !closed_ours && t.is_established() {
-            t.close();
+            // Half-close: we keep reading what smoltcp still sends.
+            t.shutdown(lamina_socket::Shutdown::Write).unwrap();
             closed_ours = true;
         }
         loop {
@@ -253,8 +254,18 @@ fn exchange<D1: Device, D2: Device>(
             };
             assert!(
                 now < end,
-                "stalled: ours {:?} sent {up_sent} got {}, smoltcp {:?} sent {down_sent} got {}",
+                "stalled: ours {:?} ({:?}, {:?}) sent {up_sent} got {}, smoltcp {:?} sent {down_sent} got {}",
                 ours.sockets.tcp(h).unwrap().state(),
+                ours.sockets
+                    .tcp(h)
+                    .unwrap()
+                    .connection()
+                    .and_then(|c| c.error()),
+                ours.sockets
+                    .tcp(h)
+                    .unwrap()
+                    .connection()
+                    .map(|c| *c.stats()),
                 got_ours.len(),
                 smol.socket().state(),
                 got_smol.len()

@@ -1297,3 +1297,73 @@ fn time_wait_reuse_without_timestamps_needs_a_higher_sequence_rfc9293_3_6_1() {
     let seg = lamina_tcp::TcpSegment::parse(&bytes).unwrap();
     assert!(sim.b().accepts_syn_for_reuse(&seg));
 }
+
+/// RFC 6675 §2 ("DupAck"): an ACK that does not advance SND.UNA but
+/// reports new SACK information counts as a duplicate even when its
+/// window changed (Linux moves the window in every one); three of them
+/// start loss recovery at once rather than after a timeout.
+#[test]
+fn acks_with_new_sack_blocks_count_as_duplicates_whatever_their_window_rfc6675_2() {
+    let mut sim = Sim::established(91, &cfg(), &cfg());
+    // Everything A sends is lost: B will not answer by itself.
+    sim.ab.rule = Some(Box::new(|s| s.len > 0));
+    sim.a().set_nodelay(true);
+    sim.a().send(&pattern(0, 8 * 1448)).unwrap();
+    sim.transmit();
+    let una = sim
+        .segments(true)
+        .find(|s| s.len > 0)
+        .map(|s| s.repr.seq_number)
+        .expect("data sent");
+    let seq = sim.rcv_nxt(true);
+    for i in 0..3u32 {
+        let mut r = sim.repr(false, TcpFlags::ACK, seq, una);
+        r.window_len = 20_000 + 100 * i as u16;
+        r.sack_blocks = lamina_tcp::SackBlocks::from_slice(&[lamina_tcp::SackBlock {
+            left: una + 1448 * (i + 1),
+            right: una + 1448 * (i + 2),
+        }])
+        .unwrap();
+        sim.inject(false, &r);
+    }
+    sim.transmit();
+    let st = *sim.a().stats();
+    assert_eq!(st.dup_acks, 3, "{st:?}");
+    assert_eq!(st.fast_retransmits, 1, "{st:?}");
+    assert_eq!(st.timeouts, 0);
+}
+
+/// RFC 9293 §3.10.7.4 as Linux applies it: an empty segment exactly at
+/// the right edge of our window is processed and its acknowledgment
+/// taken. A peer that sent a window's worth of data (lost on the way)
+/// sends its ACKs there; dropping them as out of window stalled transfers
+/// against Linux.
+#[test]
+fn an_ack_at_the_right_edge_of_the_window_is_taken() {
+    let small = TcpConfig {
+        recv_buffer: 4096,
+        ..cfg()
+    };
+    let mut sim = Sim::established(92, &small, &cfg());
+    // A's advertised window (unscaled with so small a buffer).
+    let wnd = sim
+        .segments(true)
+        .last()
+        .map(|s| u32::from(s.repr.window_len))
+        .expect("A spoke");
+    assert!(wnd > 0);
+    // A sends data, which B never receives.
+    sim.ab.rule = Some(Box::new(|_| true));
+    sim.a().send(&pattern(0, 1000)).unwrap();
+    sim.transmit();
+    assert!(sim.a().in_flight() > 0);
+    // B's ACK of it, sequenced after a window's worth of B's own data.
+    let edge = sim.rcv_nxt(true) + wnd;
+    let r = sim.repr(false, TcpFlags::ACK, edge, sim.snd_nxt(true));
+    sim.inject(false, &r);
+    assert_eq!(
+        sim.a().in_flight(),
+        0,
+        "the ACK at the right edge was taken"
+    );
+}

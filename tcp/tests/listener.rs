@@ -422,9 +422,10 @@ fn data_arriving_before_the_lost_final_ack_completes_the_handshake_rfc9293_3_10_
     sim.transmit();
     sim.a().send(&pattern(1448, 1448)).unwrap();
     sim.run_for(Duration::from_millis(30));
-    // The second data segment (sequence beyond IRS+1) established it.
+    // The second data segment (sequence beyond IRS+1) established it; the
+    // first comes again soon (early retransmit, RFC 5827, on the
+    // duplicate ACK that SACKs the second).
     assert_eq!(sim.b().state(), State::Established);
-    assert_eq!(sim.b().recv_queue(), 0, "held out of order");
     sim.settle();
     assert_eq!(sim.b().recv_queue(), 2896);
 }

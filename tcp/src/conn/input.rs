@@ -102,7 +102,7 @@ impl<C: CongestionControl> Connection<C> {
         self.snd_nxt = self.snd_nxt.max(self.snd_una);
         self.recover = self.iss;
         self.high_rxt = self.snd_una;
-        self.cc.set_mss(u32::from(self.snd_mss));
+        self.cc.set_mss(self.smss());
         self.progress_at = now;
         self.last_send = now;
     }
@@ -147,7 +147,11 @@ impl<C: CongestionControl> Connection<C> {
         let wnd = (self.rcv_adv - self.rcv_nxt).max(0) as u32;
         let acceptable = match (seg_len, wnd) {
             (0, 0) => seq == self.rcv_nxt,
-            (0, _) => seq.in_window(self.rcv_nxt, wnd),
+            // An empty segment exactly at the right edge is taken too (as
+            // Linux's `tcp_sequence` does): a peer that filled the window
+            // sends its ACKs there, and dropping them stalls the
+            // connection (RFC 9293 §3.10.7.4's "special allowance").
+            (0, _) => seq.in_window(self.rcv_nxt, wnd) || seq == self.rcv_nxt + wnd,
             (_, 0) => false,
             (_, _) => {
                 seq.in_window(self.rcv_nxt, wnd)
@@ -357,7 +361,7 @@ impl<C: CongestionControl> Connection<C> {
                         acked,
                         rtt: sample,
                         in_flight: flight_before.saturating_sub(acked),
-                        app_limited: flight_before.saturating_add(u32::from(self.snd_mss)) < cwnd
+                        app_limited: flight_before.saturating_add(self.smss()) < cwnd
                             && self.unsent() == 0,
                     };
                     self.cc.on_ack(&ev, now);
@@ -393,25 +397,26 @@ impl<C: CongestionControl> Connection<C> {
         } else if ack == self.snd_una
             && payload_len == 0
             && !seg.fin()
-            && new_wnd == self.snd_wnd
+            && (new_wnd == self.snd_wnd || newly_sacked > 0)
             && self.snd_max.gt(self.snd_una)
         {
-            // RFC 5681 §2: a duplicate ACK.
+            // RFC 5681 §2: a duplicate ACK (same window); with SACK, any
+            // ACK that reports new SACK information, whatever its window
+            // (RFC 6675 §2 "DupAck": receivers such as Linux change the
+            // window in each).
             self.stats.dup_acks += 1;
             self.dupacks += 1;
             if self.recovery.is_none() {
                 let lost = self.dupacks >= DUP_THRESH
                     || (self.sack
                         && newly_sacked > 0
-                        && self.scoreboard.is_lost(
-                            self.snd_una,
-                            u32::from(self.snd_mss),
-                            DUP_THRESH,
-                        ));
+                        && self
+                            .scoreboard
+                            .is_lost(self.snd_una, self.smss(), DUP_THRESH));
                 // RFC 5827 early retransmit: with fewer than four segments
                 // outstanding and nothing new to send, fewer duplicate ACKs
                 // can ever come; one less than the outstanding count will do.
-                let mss = u32::from(self.snd_mss).max(1);
+                let mss = self.smss();
                 let oseg = flight_before.div_ceil(mss);
                 let early = self.unsent() == 0
                     && self.fin_seq().is_none_or(|f| self.snd_max.gt(f))

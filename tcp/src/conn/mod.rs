@@ -473,7 +473,13 @@ impl<C: CongestionControl> Connection<C> {
             rcv_nxt: SeqNumber(0),
             rcv_adv: SeqNumber(0),
             rcv_wscale: config.recv_window_scale(),
-            recv_buf: RingBuffer::new(config.recv_buffer.max(1)),
+            // Room for the rounding of scaled windows: an advertised right
+            // edge kept in place may reach up to 2^scale - 1 bytes past the
+            // configured buffer (RFC 7323 §2.4), and what the peer sends
+            // there must fit.
+            recv_buf: RingBuffer::new(
+                config.recv_buffer.max(1) + (1usize << config.recv_window_scale()) - 1,
+            ),
             assembler: Assembler::new(config.max_ooo_ranges.max(1)),
             rcv_fin: None,
             fin_received: false,
@@ -548,7 +554,7 @@ impl<C: CongestionControl> Connection<C> {
             c.rtt.sample(sample);
         }
         c.state = State::Established;
-        c.cc.set_mss(u32::from(c.snd_mss));
+        c.cc.set_mss(c.smss());
         c
     }
 
@@ -862,7 +868,7 @@ impl<C: CongestionControl> Connection<C> {
             return false;
         }
         self.snd_mss = mss;
-        self.cc.set_mss(u32::from(mss));
+        self.cc.set_mss(self.smss());
         if self.state.is_synchronized() && self.snd_max.gt(self.snd_una) {
             self.snd_nxt = self.snd_una;
             self.high_rxt = self.snd_una;
@@ -931,12 +937,23 @@ impl<C: CongestionControl> Connection<C> {
 
     /// The most window the receive buffer can offer now (bytes), capped to
     /// what the scaled 16-bit field can say.
+    /// SMSS as RFC 5681 §2 defines it for the congestion window: the
+    /// payload of a full-sized segment, options (timestamps) excluded, so
+    /// that a window of one segment holds one whole segment.
+    pub(crate) fn smss(&self) -> u32 {
+        let ts = if self.ts { 12 } else { 0 };
+        u32::from(self.snd_mss.saturating_sub(ts).max(1))
+    }
+
     fn recv_window_max(&self) -> u32 {
+        // The slack for scaled-window rounding is never offered itself.
+        let slack = self.recv_buf.capacity() - self.config.recv_buffer.max(1);
         let free = if self.read_closed {
             self.recv_buf.capacity()
         } else {
             self.recv_buf.free()
         };
+        let free = free.saturating_sub(slack);
         let cap = u32::from(u16::MAX) << self.rcv_wscale;
         (free as u32).min(cap)
     }

@@ -254,7 +254,9 @@ impl<C: CongestionControl> Connection<C> {
         }
         let sack = self.sack_blocks_now();
         let max_payload = self.max_payload(&sack);
-        let mss = u32::from(self.snd_mss);
+        // SMSS: a full segment's payload (RFC 5681 §2), for the window
+        // arithmetic.
+        let mss = self.smss();
         let data_end = self.buf_seq + self.send_buf.len() as u32;
         let fin_seq = self.fin_seq();
 
