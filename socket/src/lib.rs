@@ -16,16 +16,18 @@
 //!   different types) and the [`SocketSet`]; [`Interface::poll_at`] says
 //!   when to call again.
 //! - Sockets in a [`SocketSet`] named by [`SocketHandle`]s:
+//!   [`TcpSocket`] (listening with [`SocketSet::listen_tcp`] and
+//!   [`SocketSet::accept_tcp`], or connected with
+//!   [`SocketSet::connect_tcp`]; the protocol is `lamina-tcp`'s),
 //!   [`UdpSocket`], [`IcmpSocket`] (ping) and [`RawSocket`] (by IP
 //!   protocol number). Failures are an [`Error`], convertible to
 //!   `std::io::Error` with the `std` feature.
 //! - With `std`, [`stack`]: a `Stack` running the interface on a TAP (or
 //!   any device) in a background thread with the system clock, and
-//!   blocking `UdpSocket` and `PingSocket` wrappers.
+//!   blocking `TcpListener`, `TcpStream` (`std::io::Read` + `Write`),
+//!   `UdpSocket` and `PingSocket` wrappers.
 //! - [`dissect`]: a frame dissector over every wire crate, which the
 //!   `decode` example (a small tcpdump) and the capture-corpus tests use.
-//!
-//! TCP sockets are tracked in the project's issues.
 //!
 //! # Example
 //!
