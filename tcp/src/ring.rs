@@ -55,11 +55,11 @@ pub struct RingBuffer {
     /// `cap` bytes (an idle connection's buffers cost nothing).
     buf: Box<[u8]>,
     /// The capacity.
-    cap: usize,
+    cap: u32,
     /// Physical index of logical offset 0; `< buf.len()` unless empty storage.
-    head: usize,
+    head: u32,
     /// Readable bytes.
-    len: usize,
+    len: u32,
 }
 
 impl RingBuffer {
@@ -68,7 +68,9 @@ impl RingBuffer {
     pub fn new(capacity: usize) -> RingBuffer {
         RingBuffer {
             buf: Box::default(),
-            cap: capacity,
+            // Ring positions are 32-bit (this keeps a connection small):
+            // at most 4 GiB per buffer.
+            cap: u32::try_from(capacity).unwrap_or(u32::MAX),
             head: 0,
             len: 0,
         }
@@ -77,39 +79,39 @@ impl RingBuffer {
     /// Allocates the storage if it is not yet.
     #[inline]
     fn ensure_storage(&mut self) {
-        if self.buf.len() != self.cap {
-            self.buf = vec![0u8; self.cap].into_boxed_slice();
+        if self.buf.len() != self.cap as usize {
+            self.buf = vec![0u8; self.cap as usize].into_boxed_slice();
         }
     }
 
     /// Whether the storage has been allocated (after the first byte
     /// stored).
     pub fn is_allocated(&self) -> bool {
-        self.cap == 0 || self.buf.len() == self.cap
+        self.cap == 0 || self.buf.len() == self.cap as usize
     }
 
     /// The fixed number of bytes the ring holds.
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.cap
+        self.cap as usize
     }
 
     /// Bytes readable, contiguous from the read head.
     #[inline]
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Whether no byte is readable.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len as usize == 0
     }
 
     /// Room left: `capacity() - len()`.
     #[inline]
     pub fn free(&self) -> usize {
-        self.capacity() - self.len
+        self.capacity() - self.len as usize
     }
 
     /// Whether no more byte can be written.
@@ -121,10 +123,10 @@ impl RingBuffer {
     /// Physical index of logical offset `logical` (`<= capacity()`).
     #[inline]
     fn phys(&self, logical: usize) -> usize {
-        let cap = self.cap;
+        let cap = self.cap as usize;
         // head < cap and logical <= cap, and a slice is at most isize::MAX
         // bytes, so this cannot overflow.
-        let p = self.head + logical;
+        let p = self.head as usize + logical;
         if p >= cap { p - cap } else { p }
     }
 
@@ -136,7 +138,7 @@ impl RingBuffer {
             return (0..0, 0..0);
         }
         let start = self.phys(off);
-        let first = n.min(self.cap - start);
+        let first = n.min(self.cap as usize - start);
         (start..start + first, 0..n - first)
     }
 
@@ -162,8 +164,8 @@ impl RingBuffer {
     pub fn write(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(self.free());
         let data = data.get(..n).unwrap_or_default();
-        self.copy_in(self.len, data);
-        self.len += n;
+        self.copy_in(self.len as usize, data);
+        self.len += n as u32;
         n
     }
 
@@ -180,7 +182,7 @@ impl RingBuffer {
         }
         let n = data.len().min(free - offset);
         let data = data.get(..n).unwrap_or_default();
-        self.copy_in(self.len + offset, data);
+        self.copy_in(self.len as usize + offset, data);
         n
     }
 
@@ -198,7 +200,7 @@ impl RingBuffer {
         if n > 0 {
             self.ensure_storage();
         }
-        let (a, b) = self.spans(self.len + offset, n);
+        let (a, b) = self.spans(self.len as usize + offset, n);
         // `b`, when non-empty, starts at 0 and ends before `a` starts.
         let (lo, hi) = self.buf.split_at_mut(a.start);
         let first = hi.get_mut(..a.len()).unwrap_or_default();
@@ -213,17 +215,17 @@ impl RingBuffer {
         if n > 0 {
             self.ensure_storage();
         }
-        self.len += n;
+        self.len += n as u32;
     }
 
     /// Copies readable bytes from logical `offset` into `buf` without
     /// consuming them; returns how many were copied (0 when `offset` is at
     /// or past `len()`).
     pub fn peek(&self, offset: usize, buf: &mut [u8]) -> usize {
-        if offset >= self.len {
+        if offset >= self.len as usize {
             return 0;
         }
-        let n = buf.len().min(self.len - offset);
+        let n = buf.len().min(self.len as usize - offset);
         let (a, b) = self.slices(offset, n);
         let (da, rest) = buf.split_at_mut(a.len());
         da.copy_from_slice(a);
@@ -247,13 +249,13 @@ impl RingBuffer {
     /// [`write_at`](Self::write_at) keep their logical offsets relative to
     /// the readable end.
     pub fn consume(&mut self, n: usize) -> usize {
-        let n = n.min(self.len);
+        let n = n.min(self.len as usize);
         if n > 0 {
-            self.head = self.phys(n);
+            self.head = self.phys(n) as u32;
             if self.head == self.cap {
                 self.head = 0;
             }
-            self.len -= n;
+            self.len -= n as u32;
         }
         n
     }
@@ -262,8 +264,8 @@ impl RingBuffer {
     /// second is non-empty only when the range wraps), for zero-copy
     /// transmission. The range is clamped to `len()`.
     pub fn slices(&self, offset: usize, len: usize) -> (&[u8], &[u8]) {
-        let offset = offset.min(self.len);
-        let n = len.min(self.len - offset);
+        let offset = offset.min(self.len as usize);
+        let n = len.min(self.len as usize - offset);
         let (a, b) = self.spans(offset, n);
         (
             self.buf.get(a).unwrap_or_default(),

@@ -1367,3 +1367,40 @@ fn an_ack_at_the_right_edge_of_the_window_is_taken() {
         "the ACK at the right edge was taken"
     );
 }
+
+/// RFC 8985 §7 (tail loss probe): when the last segments of a burst are
+/// lost, nothing comes back to trigger fast retransmit; a probe after two
+/// round trips draws a SACK that reveals the loss, and recovery repairs
+/// it long before the retransmission timer would.
+#[test]
+fn a_tail_loss_is_repaired_by_a_probe_not_a_timeout_rfc8985_7() {
+    let mut sim = Sim::established(93, &cfg(), &cfg());
+    // Teach the RTT estimator first.
+    sim.a().send(&pattern(0, 20_000)).unwrap();
+    sim.settle();
+    let base = sim.b().recv_queue();
+    // Of the next six segments, the last two are lost.
+    let mut n = 0;
+    sim.ab.rule = Some(Box::new(move |s| {
+        if s.len > 0 {
+            n += 1;
+            n > 4 && n <= 6
+        } else {
+            false
+        }
+    }));
+    sim.a().set_nodelay(true);
+    sim.a().send(&pattern(20_000, 6 * 1448)).unwrap();
+    let t0 = sim.now;
+    sim.run_until(t0 + Duration::from_secs(5), |s| {
+        s.b.conn.as_ref().unwrap().recv_queue() == base + 6 * 1448
+    });
+    let st = *sim.a().stats();
+    assert_eq!(sim.b().recv_queue(), base + 6 * 1448);
+    assert_eq!(st.timeouts, 0, "{st:?}");
+    assert!(
+        sim.now - t0 < Duration::from_millis(150),
+        "{:?}",
+        sim.now - t0
+    );
+}

@@ -372,6 +372,9 @@ impl<C: CongestionControl> Connection<C> {
             } else {
                 None
             };
+            // Progress: a new tail loss probe episode.
+            self.tlp_out = false;
+            self.arm_tlp(now);
 
             // Our FIN acknowledged?
             let fin_acked = self.fin_seq().is_some_and(|f| self.snd_una.gt(f));
@@ -458,6 +461,8 @@ impl<C: CongestionControl> Connection<C> {
     /// Enters fast retransmit / fast recovery (RFC 5681 §3.2, RFC 6582,
     /// RFC 6675 §5).
     fn enter_recovery(&mut self, now: Instant) {
+        self.tlp_at = None;
+        self.tlp_fire = false;
         let flight = (self.snd_max - self.snd_una).max(0) as u32;
         self.recovery = Some(self.snd_max);
         self.recover = self.snd_max;

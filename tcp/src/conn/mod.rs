@@ -384,6 +384,11 @@ pub struct Connection<C: CongestionControl = AnyCc> {
     recover: SeqNumber,
     /// NewReno: retransmit the segment at `snd_una` next.
     rexmit_una: bool,
+    /// RFC 8985 §7 tail loss probe: when it fires, whether one is due now,
+    /// and whether one is out in this episode (at most one).
+    tlp_at: Option<Instant>,
+    tlp_fire: bool,
+    tlp_out: bool,
     /// The last soft ICMP error, reported if the connection times out.
     soft_error: Option<ConnError>,
     /// SND.MAX when SND.UNA was last retransmitted in recovery: SACKs
@@ -511,6 +516,9 @@ impl<C: CongestionControl> Connection<C> {
             recovery: None,
             recover: isn,
             rexmit_una: false,
+            tlp_at: None,
+            tlp_fire: false,
+            tlp_out: false,
             soft_error: None,
             una_rexmit_mark: None,
             high_rxt: isn,
@@ -940,6 +948,32 @@ impl<C: CongestionControl> Connection<C> {
     /// SMSS as RFC 5681 §2 defines it for the congestion window: the
     /// payload of a full-sized segment, options (timestamps) excluded, so
     /// that a window of one segment holds one whole segment.
+    /// RFC 8985 §7.2: the probe timeout, two smoothed RTTs (plus the
+    /// peer's worst-case delayed ACK when a single segment is out), never
+    /// beyond the retransmission timer.
+    pub(crate) fn arm_tlp(&mut self, now: Instant) {
+        self.tlp_at = None;
+        if !self.sack
+            || self.tlp_out
+            || self.recovery.is_some()
+            || !self.snd_max.gt(self.snd_una)
+            || !self.state.is_synchronized()
+        {
+            return;
+        }
+        let Some(srtt) = self.rtt.srtt() else {
+            return;
+        };
+        let mut pto = srtt.saturating_mul(2).max(Duration::from_millis(10));
+        if (self.snd_max - self.snd_una).max(0) as u32 <= self.smss() {
+            pto = pto.saturating_add(Duration::from_millis(200));
+        }
+        let at = now.saturating_add(pto);
+        if self.rto_at.is_none_or(|rto| at < rto) {
+            self.tlp_at = Some(at);
+        }
+    }
+
     pub(crate) fn smss(&self) -> u32 {
         let ts = if self.ts { 12 } else { 0 };
         u32::from(self.snd_mss.saturating_sub(ts).max(1))

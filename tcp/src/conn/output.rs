@@ -83,6 +83,7 @@ impl<C: CongestionControl> Connection<C> {
             || self.acks_owed > 0
             || self.probe_now
             || self.rexmit_una
+            || self.tlp_fire
             || (matches!(self.state, State::SynSent | State::SynReceived)
                 && self.snd_nxt == self.iss)
         {
@@ -96,6 +97,7 @@ impl<C: CongestionControl> Connection<C> {
         };
         consider(self.time_wait_at);
         consider(self.rto_at);
+        consider(self.tlp_at);
         consider(self.delack_at);
         consider(self.persist_at);
         if let Some(ut) = self.config.user_timeout
@@ -140,9 +142,22 @@ impl<C: CongestionControl> Connection<C> {
             self.fail(ConnError::TimedOut, true);
             return;
         }
+        if let Some(t) = self.tlp_at
+            && now >= t
+        {
+            // RFC 8985 §7.3: a probe, so that a tail loss is reported by
+            // SACK and repaired by fast recovery rather than a timeout.
+            self.tlp_at = None;
+            if self.recovery.is_none() && self.snd_max.gt(self.snd_una) {
+                self.tlp_fire = true;
+                self.tlp_out = true;
+            }
+        }
         if let Some(t) = self.rto_at
             && now >= t
         {
+            self.tlp_at = None;
+            self.tlp_fire = false;
             self.on_rto(now);
             if self.state == State::Closed {
                 return;
@@ -247,6 +262,36 @@ impl<C: CongestionControl> Connection<C> {
         u32::from(self.snd_mss.saturating_sub(opt).max(1))
     }
 
+    /// RFC 8985 §7.3: the tail loss probe: one new segment if the peer's
+    /// window allows (whatever the congestion window), else the last
+    /// segment sent, again.
+    fn plan_probe(&self, max_payload: u32) -> Option<Plan> {
+        let data_end = self.buf_seq + self.send_buf.len() as u32;
+        let fin_seq = self.fin_seq();
+        let unsent = self.unsent();
+        let wnd_end = self.snd_una + self.snd_wnd;
+        let wnd_room = (wnd_end - self.snd_nxt).max(0) as u32;
+        if unsent > 0 && wnd_room > 0 && self.snd_nxt == self.snd_max {
+            let seq = self.snd_nxt;
+            let len = unsent.min(max_payload).min(wnd_room);
+            let fin = fin_seq == Some(seq + len);
+            return Some(Plan { seq, len, fin });
+        }
+        let end = if self.snd_max.lt(data_end) {
+            self.snd_max
+        } else {
+            data_end
+        };
+        let start = end - max_payload.min((end - self.snd_una).max(0) as u32);
+        let len = (end - start).max(0) as u32;
+        let fin = fin_seq == Some(start + len) && fin_seq.is_some_and(|f| f.lt(self.snd_max));
+        (len > 0 || fin).then_some(Plan {
+            seq: start,
+            len,
+            fin,
+        })
+    }
+
     /// Chooses the data segment (with or without FIN) to send now.
     fn plan_data(&mut self, now: Instant) -> Option<Plan> {
         if !self.can_send_data() {
@@ -254,6 +299,12 @@ impl<C: CongestionControl> Connection<C> {
         }
         let sack = self.sack_blocks_now();
         let max_payload = self.max_payload(&sack);
+        if self.tlp_fire {
+            self.tlp_fire = false;
+            if let Some(plan) = self.plan_probe(max_payload) {
+                return Some(plan);
+            }
+        }
         // SMSS: a full segment's payload (RFC 5681 §2), for the window
         // arithmetic.
         let mss = self.smss();
@@ -409,6 +460,7 @@ impl<C: CongestionControl> Connection<C> {
                 self.rtt_timing = Some((end, now));
             }
         }
+        let new_data = end.gt(self.snd_max);
         if seq == self.snd_nxt || self.snd_nxt.lt(end) && self.recovery.is_none() {
             self.snd_nxt = end;
         }
@@ -417,6 +469,10 @@ impl<C: CongestionControl> Connection<C> {
         }
         if self.rto_at.is_none() {
             self.rto_at = Some(now.saturating_add(self.rtt.rto()));
+        }
+        if new_data {
+            // RFC 8985 §7.2: the probe timer restarts with new data.
+            self.arm_tlp(now);
         }
         self.last_send = now;
         self.stats.bytes_out += u64::from(len);
