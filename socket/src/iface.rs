@@ -788,19 +788,13 @@ impl<H: PacketHook> Interface<H> {
             (src, dst, usize::from(ip.total_len()))
         };
         // The way back must be this device, with a known neighbour.
-        let Some(m) = self.route_to(src) else {
-            return false;
-        };
-        if m.port != port {
-            return false;
-        }
-        let next_hop = m.next_hop;
         if !self.config.echo.should_answer(dst, false) {
             return false;
         }
-        let Some(mac) = self.neighbor_mac(port, next_hop, now) else {
+        let Some(hop) = self.direct_hop(port, usize::MAX, src, now) else {
             return false;
         };
+        let mac = hop.mac;
         if !self.icmp.reply_allowed(IcmpType::ECHO_REPLY, src, now) {
             return true;
         }
@@ -835,6 +829,29 @@ impl<H: PacketHook> Interface<H> {
             self.stats.tx_frames += 1;
         }
         true
+    }
+
+    /// The way to `dst` when it leaves by device `port` (of MTU
+    /// `dev_mtu`) through a resolved neighbour: what the direct transmit
+    /// paths need. `None` when it leaves elsewhere or waits for ARP.
+    #[inline]
+    fn direct_hop(
+        &mut self,
+        port: usize,
+        dev_mtu: usize,
+        dst: Ipv4Addr,
+        now: Instant,
+    ) -> Option<DirectHop> {
+        let m = self.route_to(dst)?;
+        if m.port != port {
+            return None;
+        }
+        let mac = self.neighbor_mac(port, m.next_hop, now)?;
+        Some(DirectHop {
+            next_hop: m.next_hop,
+            mtu: m.mtu.map_or(dev_mtu, |r| dev_mtu.min(usize::from(r))),
+            mac,
+        })
     }
 
     /// Writes the sockets' datagrams routed out of device `port` straight
@@ -880,26 +897,19 @@ impl<H: PacketHook> Interface<H> {
                 if dst.is_broadcast() || dst.is_loopback() || self.has_address(dst) {
                     break;
                 }
-                let Some(m) = self.route_to(dst) else {
+                let Some(hop) = self.direct_hop(port, mtu, dst, now) else {
                     break;
                 };
-                if m.port != port {
-                    break;
-                }
-                let next_hop = m.next_hop;
-                let mtu = m.mtu.map_or(mtu, |r| mtu.min(usize::from(r)));
+                let mtu = hop.mtu;
                 let src = if local.is_unspecified() {
-                    match self.source_for(port, next_hop) {
+                    match self.source_for(port, hop.next_hop) {
                         Some(a) => a,
                         None => break,
                     }
                 } else {
                     local
                 };
-                let Some(mac) = self.neighbor_mac(port, next_hop, now) else {
-                    break;
-                };
-                let eth = EthernetRepr::new(our_mac, mac, EtherType::IPV4);
+                let eth = EthernetRepr::new(our_mac, hop.mac, EtherType::IPV4);
                 let ok = match sockets.get_mut_quiet(handle) {
                     Some(Socket::Udp(u)) => {
                         let (Some(d), Some(l)) = (u.tx.peek(), u.local) else {
@@ -1996,6 +2006,16 @@ impl<H: PacketHook> Interface<H> {
         let m = self.route_to(dst)?;
         self.source_for(m.port, m.next_hop)
     }
+}
+
+/// A resolved next hop on the device a datagram leaves by.
+#[derive(Debug, Clone, Copy)]
+struct DirectHop {
+    next_hop: Ipv4Addr,
+    /// The route's MTU, or the device's.
+    mtu: usize,
+    /// The next hop's hardware address.
+    mac: MacAddr,
 }
 
 /// The most datagrams [`Interface::take_queued`] keeps waiting.

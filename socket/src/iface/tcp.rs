@@ -231,16 +231,10 @@ impl<H: PacketHook> Interface<H> {
                 continue;
             }
             let (src, dst) = (*c.local().ip(), *c.remote().ip());
-            let Some(m) = self.route_to(dst) else {
+            let Some(hop) = self.direct_hop(port, dev_mtu, dst, now) else {
                 continue;
             };
-            if m.port != port {
-                continue;
-            }
-            let mtu = m.mtu.map_or(dev_mtu, |r| dev_mtu.min(usize::from(r)));
-            let Some(mac) = self.neighbor_mac(port, m.next_hop, now) else {
-                continue;
-            };
+            let (mtu, mac) = (hop.mtu, hop.mac);
             let eth = EthernetRepr::new(our_mac, mac, EtherType::IPV4);
             let mut drained = false;
             loop {
