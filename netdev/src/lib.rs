@@ -75,6 +75,8 @@ pub mod fault;
 mod frame;
 mod link;
 mod loopback;
+#[cfg(all(feature = "testutils", target_os = "linux"))]
+pub mod netns;
 pub mod pcap;
 mod stats;
 #[cfg(all(feature = "std", target_os = "linux"))]

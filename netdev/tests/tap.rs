@@ -4,10 +4,9 @@
 //! skipped with a message elsewhere.
 #![cfg(all(target_os = "linux", feature = "std"))]
 
-use std::process::Command;
-
 use lamina_netbuf::Duration;
 use lamina_netbuf::time::StdClock;
+use lamina_netdev::netns::{self, Netns};
 use lamina_netdev::{Device, TapDevice, TxToken};
 
 const OUR_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x02, 0x02];
@@ -16,53 +15,17 @@ const KERNEL_IP: [u8; 4] = [192, 0, 2, 1];
 
 /// Runs `ip ARGS`, failing the test with its stderr on error.
 fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A network namespace that is deleted when dropped, panic or not.
-struct Netns(String);
-
-impl Netns {
-    fn create(name: String) -> Netns {
-        ip(&["netns", "add", &name]);
-        Netns(name)
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
+    netns::ip(args).expect("ip");
 }
 
 fn can_run() -> bool {
-    // The effective uid, through `id -u` to keep the test free of `unsafe`.
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    let root = uid.as_deref() == Some("0");
-    let tun = std::path::Path::new("/dev/net/tun").exists();
-    let ip_ok = Command::new("ip")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !(root && tun && ip_ok) {
-        eprintln!(
-            "SKIPPED: the TAP test needs root ({}), /dev/net/tun ({}) and iproute2 ({})",
-            if root { "ok" } else { "missing" },
-            if tun { "ok" } else { "missing" },
-            if ip_ok { "ok" } else { "missing" },
-        );
+    match netns::can_create() {
+        Ok(()) => true,
+        Err(why) => {
+            eprintln!("SKIPPED: the TAP test needs root, /dev/net/tun and iproute2: {why}");
+            false
+        }
     }
-    root && tun && ip_ok
 }
 
 fn arp_request() -> Vec<u8> {
@@ -96,13 +59,13 @@ fn kernel_answers_an_arp_request_written_into_the_tap() {
         return;
     }
     let pid = std::process::id();
-    let ns = Netns::create(format!("lamina-test-{pid}"));
+    let ns = Netns::create(&format!("lamina-test-{pid}")).expect("namespace");
     let mut tap = TapDevice::open(&format!("lmtap{}", pid % 1_000_000)).expect("open TAP");
     let name = tap.name().to_owned();
     // The open descriptor keeps working after the interface moves.
-    ip(&["link", "set", &name, "netns", &ns.0]);
-    ip(&["-n", &ns.0, "addr", "add", "192.0.2.1/24", "dev", &name]);
-    ip(&["-n", &ns.0, "link", "set", &name, "up"]);
+    ip(&["link", "set", &name, "netns", ns.name()]);
+    ip(&["-n", ns.name(), "addr", "add", "192.0.2.1/24", "dev", &name]);
+    ip(&["-n", ns.name(), "link", "set", &name, "up"]);
 
     let clock = StdClock::new();
     let request = arp_request();

@@ -16,89 +16,34 @@
 #![cfg(all(target_os = "linux", feature = "std"))]
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use lamina_netdev::TapDevice;
+use lamina_netdev::netns::{self, Netns};
 use lamina_socket::stack::Stack;
 
 const KERNEL: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 
 fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    netns::ip(args).expect("ip");
 }
 
-/// A network namespace deleted when dropped, panic or not.
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-impl Netns {
-    /// Runs `cmd` inside the namespace; its stdout, or a panic with its
-    /// stderr.
-    fn run(&self, cmd: &[&str], stdin: Option<&[u8]>) -> String {
-        use std::io::Write;
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .args(cmd)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        if let Some(input) = stdin
-            && let Some(mut i) = child.stdin.take()
-        {
-            i.write_all(input).expect("write stdin");
-        }
-        let out = child.wait_with_output().expect("wait");
-        assert!(
-            out.status.success(),
-            "{}: {}{}",
-            cmd.join(" "),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-fn have(cmd: &str, arg: &str) -> bool {
-    Command::new(cmd)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
+/// Runs `cmd` in the namespace; its stdout (a panic with its output
+/// otherwise).
+fn run(ns: &Netns, cmd: &[&str], stdin: Option<&[u8]>) -> String {
+    ns.run(cmd, stdin).expect("command in the namespace")
 }
 
 fn can_run() -> bool {
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    let checks = [
-        ("root", uid.as_deref() == Some("0")),
-        (
-            "/dev/net/tun",
-            std::path::Path::new("/dev/net/tun").exists(),
-        ),
-        ("iproute2", have("ip", "-V")),
-        ("ping", have("ping", "-V")),
-        ("socat", have("socat", "-V")),
-    ];
-    let missing: Vec<&str> = checks.iter().filter(|c| !c.1).map(|c| c.0).collect();
+    let mut missing: Vec<String> = netns::can_create().err().into_iter().collect();
+    for (what, ok) in [
+        ("ping", netns::have("ping", "-V")),
+        ("socat", netns::have("socat", "-V")),
+    ] {
+        if !ok {
+            missing.push(what.into());
+        }
+    }
     if !missing.is_empty() {
         eprintln!("SKIPPED: the interop test needs {}", missing.join(", "));
     }
@@ -112,14 +57,13 @@ fn interoperates_with_the_linux_kernel_over_tap() {
     }
     let pid = std::process::id();
     let ns_name = format!("lamina-interop-{pid}");
-    ip(&["netns", "add", &ns_name]);
-    let ns = Netns(ns_name);
+    let ns = Netns::create(&ns_name).expect("namespace");
     let tap = TapDevice::open(&format!("lmio{}", pid % 100_000)).expect("open TAP");
     let name = tap.name().to_owned();
     // The open descriptor keeps working after the interface moves.
-    ip(&["link", "set", &name, "netns", &ns.0]);
-    ip(&["-n", &ns.0, "addr", "add", "192.0.2.1/24", "dev", &name]);
-    ip(&["-n", &ns.0, "link", "set", &name, "up"]);
+    ip(&["link", "set", &name, "netns", ns.name()]);
+    ip(&["-n", ns.name(), "addr", "add", "192.0.2.1/24", "dev", &name]);
+    ip(&["-n", ns.name(), "link", "set", &name, "up"]);
 
     let stack = Stack::builder()
         .address("192.0.2.2/24".parse().unwrap())
@@ -140,7 +84,8 @@ fn interoperates_with_the_linux_kernel_over_tap() {
     });
 
     // The kernel pings us: 50 requests, 50 replies.
-    let out = ns.run(
+    let out = run(
+        &ns,
         &["ping", "-c", "50", "-i", "0.01", "-W", "2", "192.0.2.2"],
         None,
     );
@@ -148,7 +93,8 @@ fn interoperates_with_the_linux_kernel_over_tap() {
     report("ping -c 50", &out);
 
     // A 4000-byte ping, fragmented both ways over MTU 1500.
-    let out = ns.run(
+    let out = run(
+        &ns,
         &["ping", "-c", "3", "-s", "4000", "-W", "2", "192.0.2.2"],
         None,
     );
@@ -157,7 +103,8 @@ fn interoperates_with_the_linux_kernel_over_tap() {
 
     // UDP echo through socat, byte for byte.
     let payload: Vec<u8> = (0..1000u32).map(|i| b'a' + (i % 26) as u8).collect();
-    let got = ns.run(
+    let got = run(
+        &ns,
         &["socat", "-t", "2", "-", "UDP:192.0.2.2:7"],
         Some(&payload),
     );
@@ -189,7 +136,7 @@ fn interoperates_with_the_linux_kernel_over_tap() {
     );
 
     // The kernel's ARP entry for us is confirmed.
-    let neigh = ns.run(&["ip", "neigh", "show", "192.0.2.2"], None);
+    let neigh = run(&ns, &["ip", "neigh", "show", "192.0.2.2"], None);
     assert!(neigh.contains("REACHABLE"), "{neigh}");
     println!("interop: kernel neighbour entry: {}", neigh.trim());
 

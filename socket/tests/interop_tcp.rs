@@ -29,7 +29,7 @@
 #![cfg(all(target_os = "linux", feature = "std"))]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -44,14 +44,7 @@ fn env_bytes(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn have(cmd: &str, arg: &str) -> bool {
-    Command::new(cmd)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
+use lamina_netdev::netns::{self as shared_ns, have};
 
 /// Where the examples were built: `LAMINA_EXAMPLES_DIR`, or the
 /// `examples` folder beside this test's `deps` folder.
@@ -67,17 +60,11 @@ fn examples_dir() -> PathBuf {
 
 /// The reasons the tests cannot run here, if any.
 fn preflight(extra: &[(&str, &str)]) -> bool {
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
     let dir = examples_dir();
+    let privileged = shared_ns::can_create();
     let mut checks = vec![
         ("a release build", !cfg!(debug_assertions)),
-        ("root", uid.as_deref() == Some("0")),
-        ("/dev/net/tun", Path::new("/dev/net/tun").exists()),
-        ("iproute2", have("ip", "-V")),
+        ("root, /dev/net/tun and iproute2", privileged.is_ok()),
         ("curl", have("curl", "--version")),
         ("socat", have("socat", "-V")),
         ("sha256sum", have("sha256sum", "--version")),
@@ -111,50 +98,30 @@ fn check(out: &Output, what: &str) -> String {
 
 /// A network namespace with a persistent TAP `lt0` whose kernel side is
 /// 192.0.2.1/24; deleted (TAP included) when dropped, panic or not.
-struct Netns {
-    name: String,
-}
+struct Netns(shared_ns::Netns);
 
 const TAP: &str = "lt0";
 
 impl Netns {
     fn new(tag: &str) -> Netns {
         let name = format!("lamina-tcp-{tag}-{}", std::process::id());
-        let _ = Command::new("ip")
-            .args(["netns", "del", &name])
-            .stderr(Stdio::null())
-            .status();
-        check(
-            &Command::new("ip")
-                .args(["netns", "add", &name])
-                .output()
-                .expect("run ip"),
-            "ip netns add",
-        );
-        let ns = Netns { name };
+        let ns = Netns(shared_ns::Netns::create(&name).expect("namespace"));
         ns.sh(&format!(
             "ip tuntap add mode tap name {TAP} && ip addr add 192.0.2.1/24 dev {TAP} \
-             && ip link set {TAP} up && ip link set lo up"
+             && ip link set {TAP} up"
         ));
         ns
     }
 
     /// A command run inside the namespace.
     fn cmd(&self, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.name, program]);
-        c
+        self.0.command(program)
     }
 
     /// Runs a bash script inside the namespace (with `pipefail`); its
     /// stdout, or a panic with its output.
     fn sh(&self, script: &str) -> String {
-        let out = self
-            .cmd("bash")
-            .args(["-c", &format!("set -eo pipefail; {script}")])
-            .output()
-            .expect("run bash");
-        check(&out, script)
+        self.0.sh(script).expect("script in the namespace")
     }
 
     /// Starts an example inside the namespace on the TAP, as 192.0.2.2.
@@ -226,14 +193,6 @@ impl Netns {
     /// The packets the loss rules dropped (input, output).
     fn drops(&self) -> String {
         self.sh("nft list table ip lamina_loss | grep -o 'packets [0-9]*' | tr '\\n' ' '")
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
     }
 }
 

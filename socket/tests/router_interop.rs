@@ -44,39 +44,30 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use lamina_netbuf::{Rng, SeededRng};
+use lamina_netdev::netns as shared_ns;
 
 const BLOB_LEN: usize = 50 << 20;
 
 fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    shared_ns::ip(args).expect("ip");
 }
 
 /// A network namespace, deleted (with its TAP) when dropped.
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
+struct Netns(shared_ns::Netns);
 
 impl Netns {
     fn new(name: String) -> Netns {
-        ip(&["netns", "add", &name]);
-        let ns = Netns(name);
-        ip(&["-n", &ns.0, "link", "set", "lo", "up"]);
-        ns
+        Netns(shared_ns::Netns::create(&name).expect("namespace"))
+    }
+
+    fn name(&self) -> &str {
+        self.0.name()
     }
 
     fn command(&self, cmd: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0]).args(cmd);
+        let (program, args) = cmd.split_first().expect("a command");
+        let mut c = self.0.command(program);
+        c.args(args);
         c
     }
 
@@ -122,31 +113,18 @@ impl Drop for TempDir {
     }
 }
 
-fn have(cmd: &str, arg: &str) -> bool {
-    Command::new(cmd)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
 fn can_run() -> bool {
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    let checks = [
-        ("root", uid.as_deref() == Some("0")),
-        ("/dev/net/tun", Path::new("/dev/net/tun").exists()),
-        ("iproute2", have("ip", "-V")),
-        ("ping", have("ping", "-V")),
-        ("curl", have("curl", "--version")),
-        ("python3", have("python3", "--version")),
-        ("sha256sum", have("sha256sum", "--version")),
-    ];
-    let missing: Vec<&str> = checks.iter().filter(|c| !c.1).map(|c| c.0).collect();
+    let mut missing: Vec<String> = shared_ns::can_create().err().into_iter().collect();
+    for (what, cmd, arg) in [
+        ("ping", "ping", "-V"),
+        ("curl", "curl", "--version"),
+        ("python3", "python3", "--version"),
+        ("sha256sum", "sha256sum", "--version"),
+    ] {
+        if !shared_ns::have(cmd, arg) {
+            missing.push(what.into());
+        }
+    }
     if !missing.is_empty() {
         eprintln!(
             "SKIPPED: the router interop test needs {}",
@@ -270,18 +248,26 @@ fn lamina_nat_router_forwards_between_linux_namespaces() {
         (&lan, &lan_tap, "192.0.2.10/24"),
         (&wan, &wan_tap, "198.51.100.1/24"),
     ] {
-        ip(&["-n", &ns.0, "tuntap", "add", "dev", tap, "mode", "tap"]);
-        ip(&["-n", &ns.0, "addr", "add", addr, "dev", tap]);
-        ip(&["-n", &ns.0, "link", "set", tap, "up"]);
+        ip(&["-n", ns.name(), "tuntap", "add", "dev", tap, "mode", "tap"]);
+        ip(&["-n", ns.name(), "addr", "add", addr, "dev", tap]);
+        ip(&["-n", ns.name(), "link", "set", tap, "up"]);
     }
-    ip(&["-n", &lan.0, "route", "add", "default", "via", "192.0.2.1"]);
+    ip(&[
+        "-n",
+        lan.name(),
+        "route",
+        "add",
+        "default",
+        "via",
+        "192.0.2.1",
+    ]);
 
     let rules = dir.0.join("firewall.nft");
     std::fs::write(&rules, FIREWALL).expect("write rules");
     let mut child = Command::new(&router)
-        .args(["--lan", &lan_tap, "--lan-netns", &lan.0])
+        .args(["--lan", &lan_tap, "--lan-netns", lan.name()])
         .args(["--lan-addr", "192.0.2.1/24"])
-        .args(["--wan", &wan_tap, "--wan-netns", &wan.0])
+        .args(["--wan", &wan_tap, "--wan-netns", wan.name()])
         .args(["--wan-addr", "198.51.100.2/24", "--masquerade"])
         .args(["--forward", "8080:192.0.2.10:8000", "--seed", "7"])
         .arg("--rules")
@@ -379,7 +365,7 @@ fn lamina_nat_router_forwards_between_linux_namespaces() {
     // The firewall: even with a route, the WAN cannot ping the LAN host.
     ip(&[
         "-n",
-        &wan.0,
+        wan.name(),
         "route",
         "add",
         "192.0.2.0/24",
