@@ -1,5 +1,7 @@
-//! Hosts on in-memory wires with a fake clock, with a Lamina router
-//! running the filter between them: NAT (masquerade) for a LAN host,
+//! `lamina-filter` in a network: hosts on in-memory wires with a fake
+//! clock, with a Lamina router running the filter between them (here
+//! rather than in `lamina-filter`, which must not depend on this crate,
+//! even for tests): NAT (masquerade) for a LAN host,
 //! port forwarding of a LAN service, and a firewall rule set.
 
 use core::net::{Ipv4Addr, SocketAddrV4};
