@@ -445,8 +445,13 @@ impl<C: CongestionControl> Connection<C> {
             }
         }
 
-        // Window update (§3.10.7.4: SND.WL1 / SND.WL2 rule).
-        if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(ack)) {
+        // Window update (§3.10.7.4: SND.WL1 / SND.WL2 rule), only for an
+        // acceptable ACK (SND.UNA =< SEG.ACK): an older one, from a
+        // segment delayed in the network, carries an older window and is
+        // ignored for it, whatever its sequence number.
+        if ack.ge(self.snd_una)
+            && (self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(ack)))
+        {
             self.snd_wnd = new_wnd;
             self.max_snd_wnd = self.max_snd_wnd.max(new_wnd);
             self.snd_wl1 = seq;

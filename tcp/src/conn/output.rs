@@ -316,8 +316,15 @@ impl<C: CongestionControl> Connection<C> {
             if self.rexmit_una {
                 self.rexmit_una = false;
                 let seq = self.snd_una;
-                let len = ((data_end - seq).max(0) as u32).min(max_payload);
-                let fin = fin_seq == Some(seq + len);
+                // A retransmission resends what was sent, no further: new
+                // data must wait for the windows.
+                let sent_end = if self.snd_max.lt(data_end) {
+                    self.snd_max
+                } else {
+                    data_end
+                };
+                let len = ((sent_end - seq).max(0) as u32).min(max_payload);
+                let fin = fin_seq == Some(seq + len) && fin_seq.is_some_and(|f| f.lt(self.snd_max));
                 if len > 0 || fin {
                     return Some(Plan { seq, len, fin });
                 }
