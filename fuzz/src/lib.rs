@@ -17,7 +17,12 @@ pub mod ipv4;
 pub mod pci_config;
 pub mod reassembly;
 pub mod roundtrip;
+pub mod stack;
 pub mod tcp;
+pub mod tcp_buffers;
+pub mod tcp_conn;
+pub mod tcp_listener;
+pub mod tcp_sack;
 pub mod udp;
 pub mod udp_table;
 
@@ -71,4 +76,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("udp_table", udp_table::fuzz),
     ("filter_rules", filter_rules::fuzz),
     ("filter_hook", filter_hook::fuzz),
+    ("tcp_buffers", tcp_buffers::fuzz),
+    ("tcp_sack", tcp_sack::fuzz),
+    ("tcp_listener", tcp_listener::fuzz),
+    ("tcp_conn", tcp_conn::fuzz),
+    ("stack", stack::fuzz),
 ];
