@@ -436,12 +436,10 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
                     .map(|s| s.recv_from(&mut buf[..n]));
                 let _ = host.sockets.icmp(host.ping).map(|s| s.recv_echo());
             }
-            Op::Close { which } => {
-                if !host.tcp.is_empty() {
-                    let i = usize::from(which) % host.tcp.len();
-                    let h = host.tcp.swap_remove(i);
-                    let _ = host.sockets.close_tcp(h);
-                }
+            Op::Close { which } if !host.tcp.is_empty() => {
+                let i = usize::from(which) % host.tcp.len();
+                let h = host.tcp.swap_remove(i);
+                let _ = host.sockets.close_tcp(h);
             }
             Op::Abort { which } => {
                 if let Some(&h) = host.tcp.get(usize::from(which) % host.tcp.len().max(1))
