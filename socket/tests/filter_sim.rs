@@ -6,92 +6,15 @@
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
-use lamina_ethernet::MacAddr;
 use lamina_filter::{Filter, FilterConfig, Ruleset};
 use lamina_ipv4::IfaceId;
-use lamina_ipv4::hook::{NoHooks, PacketHook};
+use lamina_ipv4::hook::NoHooks;
 use lamina_netbuf::{Duration, Instant, SeededRng};
-use lamina_netdev::{LinkConfig, Port, wire};
-use lamina_socket::{
-    Error, IcmpSocket, Interface, InterfaceConfig, SocketHandle, SocketSet, TcpSocket, UdpSocket,
-};
+use lamina_netdev::{LinkConfig, wire};
+use lamina_socket::{Error, IcmpSocket, InterfaceConfig, SocketHandle, TcpSocket, UdpSocket};
 
-/// One simulated host: an interface, its devices and its sockets.
-struct Host<H: PacketHook> {
-    iface: Interface<H>,
-    devs: Vec<Port>,
-    sockets: SocketSet,
-}
-
-impl<H: PacketHook> Host<H> {
-    fn new(seed: u8, config: InterfaceConfig, hooks: H, ports: Vec<(Port, &str)>) -> Host<H> {
-        let mut rng = SeededRng::new(u64::from(seed));
-        let mut iface = Interface::with_hooks(config, hooks, &mut rng);
-        let mut devs = Vec::new();
-        for (i, (port, cidr)) in ports.into_iter().enumerate() {
-            let id = iface
-                .add_device(&port, MacAddr::new(2, 0, 0, 0, seed, i as u8))
-                .unwrap();
-            iface
-                .add_address(id, cidr.parse().unwrap(), Instant::ZERO)
-                .unwrap();
-            devs.push(port);
-        }
-        Host {
-            iface,
-            devs,
-            sockets: SocketSet::new(64, &mut rng),
-        }
-    }
-}
-
-trait Node {
-    fn poll(&mut self, now: Instant) -> bool;
-    fn poll_at(&mut self) -> Option<Instant>;
-}
-
-impl<H: PacketHook> Node for Host<H> {
-    fn poll(&mut self, now: Instant) -> bool {
-        self.iface.poll(now, &mut self.devs[..], &mut self.sockets)
-    }
-
-    fn poll_at(&mut self) -> Option<Instant> {
-        self.iface.poll_at(&mut self.devs[..], &self.sockets)
-    }
-}
-
-/// Polls every host until none makes progress, then jumps the clock to
-/// the earliest timer, for `span`.
-fn run(hosts: &mut [&mut dyn Node], now: &mut Instant, span: Duration) {
-    let until = *now + span;
-    let mut steps = 0u32;
-    loop {
-        loop {
-            steps += 1;
-            assert!(steps < 200_000, "simulation does not settle");
-            let mut progress = false;
-            for h in hosts.iter_mut() {
-                progress |= h.poll(*now);
-            }
-            if !progress {
-                break;
-            }
-        }
-        match hosts.iter_mut().filter_map(|h| h.poll_at()).min() {
-            Some(t) if t <= until => {
-                *now = if t > *now {
-                    t
-                } else {
-                    *now + Duration::from_micros(1)
-                };
-            }
-            _ => {
-                *now = (*now).max(until);
-                return;
-            }
-        }
-    }
-}
+mod common;
+use common::{Host, run};
 
 fn link() -> LinkConfig {
     LinkConfig::new().with_latency(Duration::from_millis(1))
@@ -129,7 +52,7 @@ table ip filter {
 fn nat_network() -> (Host<NoHooks>, Host<Filter>, Host<NoHooks>) {
     let (lan_a, lan_r) = wire(link());
     let (wan_r, wan_s) = wire(link());
-    let mut lan = Host::new(
+    let mut lan = Host::with_hooks(
         1,
         InterfaceConfig::default(),
         NoHooks,
@@ -138,7 +61,7 @@ fn nat_network() -> (Host<NoHooks>, Host<Filter>, Host<NoHooks>) {
     lan.iface
         .set_default_gateway(ROUTER_LAN, IfaceId(0))
         .unwrap();
-    let wan = Host::new(
+    let wan = Host::with_hooks(
         2,
         InterfaceConfig::default(),
         NoHooks,
@@ -150,7 +73,7 @@ fn nat_network() -> (Host<NoHooks>, Host<Filter>, Host<NoHooks>) {
     filter.set_interface_address(IfaceId(1), ROUTER_WAN);
     let mut config = InterfaceConfig::default();
     config.forwarding = true;
-    let router = Host::new(
+    let router = Host::with_hooks(
         3,
         config,
         filter,
@@ -358,13 +281,13 @@ fn firewall_rule_set_behaves_exactly_as_written() {
     let filter = Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(5)).unwrap();
     let (pa, ra) = wire(link());
     let (pb, rb) = wire(link());
-    let mut a = Host::new(
+    let mut a = Host::with_hooks(
         1,
         InterfaceConfig::default(),
         NoHooks,
         vec![(pa, "192.0.2.10/25")],
     );
-    let mut b = Host::new(
+    let mut b = Host::with_hooks(
         2,
         InterfaceConfig::default(),
         NoHooks,
@@ -372,7 +295,7 @@ fn firewall_rule_set_behaves_exactly_as_written() {
     );
     let mut config = InterfaceConfig::default();
     config.forwarding = true;
-    let mut r = Host::new(
+    let mut r = Host::with_hooks(
         3,
         config,
         filter,
@@ -629,19 +552,19 @@ fn firewall_allows_ssh_from_one_subnet_only() {
         side.next().unwrap(),
     );
     let (pb, rb) = wire(link());
-    let mut a = Host::new(
+    let mut a = Host::with_hooks(
         1,
         InterfaceConfig::default(),
         NoHooks,
         vec![(pa, "192.0.2.10/25")],
     );
-    let mut c = Host::new(
+    let mut c = Host::with_hooks(
         4,
         InterfaceConfig::default(),
         NoHooks,
         vec![(pc, "192.0.2.100/25")],
     );
-    let mut b = Host::new(
+    let mut b = Host::with_hooks(
         2,
         InterfaceConfig::default(),
         NoHooks,
@@ -649,7 +572,7 @@ fn firewall_allows_ssh_from_one_subnet_only() {
     );
     let mut config = InterfaceConfig::default();
     config.forwarding = true;
-    let mut r = Host::new(
+    let mut r = Host::with_hooks(
         3,
         config,
         filter,

@@ -3,13 +3,15 @@
 
 use lamina_ethernet::MacAddr;
 use lamina_ipv4::IfaceId;
+use lamina_ipv4::hook::{NoHooks, PacketHook};
 use lamina_netbuf::{Duration, Instant, SeededRng};
 use lamina_netdev::Port;
 use lamina_socket::{Interface, InterfaceConfig, SocketSet};
 
-/// One simulated host: an interface, its devices and its sockets.
-pub struct Host {
-    pub iface: Interface,
+/// One simulated host: an interface (with packet hooks `H`), its
+/// devices and its sockets.
+pub struct Host<H: PacketHook = NoHooks> {
+    pub iface: Interface<H>,
     pub devs: Vec<Port>,
     pub sockets: SocketSet,
 }
@@ -17,8 +19,20 @@ pub struct Host {
 impl Host {
     /// A host with one device per `(port, cidr)`, MAC `02:00:00:00:seed:index`.
     pub fn new(seed: u8, config: InterfaceConfig, ports: Vec<(Port, &str)>) -> Host {
+        Host::with_hooks(seed, config, NoHooks, ports)
+    }
+}
+
+impl<H: PacketHook> Host<H> {
+    /// As [`Host::new`], with packet hooks (a filter, NAT).
+    pub fn with_hooks(
+        seed: u8,
+        config: InterfaceConfig,
+        hooks: H,
+        ports: Vec<(Port, &str)>,
+    ) -> Host<H> {
         let mut rng = SeededRng::new(u64::from(seed));
-        let mut iface = Interface::new(config, &mut rng);
+        let mut iface = Interface::with_hooks(config, hooks, &mut rng);
         let mut devs = Vec::new();
         for (i, (port, cidr)) in ports.into_iter().enumerate() {
             let id = iface
@@ -46,10 +60,26 @@ impl Host {
     }
 }
 
+/// Something [`run`] drives: hosts of any hook type.
+pub trait Node {
+    fn poll(&mut self, now: Instant) -> bool;
+    fn poll_at(&mut self) -> Option<Instant>;
+}
+
+impl<H: PacketHook> Node for Host<H> {
+    fn poll(&mut self, now: Instant) -> bool {
+        Host::poll(self, now)
+    }
+
+    fn poll_at(&mut self) -> Option<Instant> {
+        Host::poll_at(self)
+    }
+}
+
 /// Polls every host until none makes progress, then jumps the clock to
 /// the earliest timer of any host or device, for `span` (or until
 /// nothing is pending). Panics on a busy loop.
-pub fn run(hosts: &mut [&mut Host], now: &mut Instant, span: Duration) {
+pub fn run(hosts: &mut [&mut dyn Node], now: &mut Instant, span: Duration) {
     let until = *now + span;
     let mut steps = 0u32;
     loop {
