@@ -659,3 +659,80 @@ fn firewall_allows_ssh_from_one_subnet_only() {
     );
     assert!(a.sockets.accept_tcp(back).is_err());
 }
+
+/// `reject` through a real router: the filter answers a forwarded TCP SYN
+/// with a RST and a UDP datagram with ICMP port unreachable, sent by the
+/// Interface from what the filter injects; the clients see "connection
+/// refused" at once rather than a timeout.
+#[test]
+fn reject_rules_answer_through_the_router() {
+    let rules: Ruleset = "
+        table ip filter {
+            chain forward {
+                type filter hook forward priority 0; policy accept;
+                tcp dport 23 reject with tcp reset
+                udp dport 69 reject with icmp type port-unreachable
+            }
+        }"
+    .parse()
+    .unwrap();
+    let filter = Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(6)).unwrap();
+    let (pa, ra) = wire(link());
+    let (pb, rb) = wire(link());
+    let mut a = Host::with_hooks(
+        1,
+        InterfaceConfig::default(),
+        NoHooks,
+        vec![(pa, "192.0.2.10/25")],
+    );
+    let mut b = Host::with_hooks(
+        2,
+        InterfaceConfig::default(),
+        NoHooks,
+        vec![(pb, "192.0.2.130/25")],
+    );
+    let mut config = InterfaceConfig::default();
+    config.forwarding = true;
+    let mut r = Host::with_hooks(
+        3,
+        config,
+        filter,
+        vec![(ra, "192.0.2.1/25"), (rb, "192.0.2.129/25")],
+    );
+    a.iface
+        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 1), IfaceId(0))
+        .unwrap();
+    b.iface
+        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 129), IfaceId(0))
+        .unwrap();
+    let b_ip = Ipv4Addr::new(192, 0, 2, 130);
+    // Something listens on B's telnet port: only the filter stops it.
+    let telnet = b.sockets.add(TcpSocket::default()).unwrap();
+    b.sockets
+        .listen_tcp(telnet, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 23), 4)
+        .unwrap();
+    let c = a.sockets.add(TcpSocket::default()).unwrap();
+    a.sockets
+        .connect_tcp(c, SocketAddrV4::new(b_ip, 23), None)
+        .unwrap();
+    let u = a.sockets.add(UdpSocket::default()).unwrap();
+    a.sockets
+        .connect_udp(u, SocketAddrV4::new(b_ip, 69))
+        .unwrap();
+    a.sockets.udp(u).unwrap().send(b"tftp?").unwrap();
+    let mut now = Instant::ZERO;
+    run(
+        &mut [&mut a, &mut b, &mut r],
+        &mut now,
+        Duration::from_millis(100),
+    );
+    assert_eq!(
+        a.sockets.tcp(c).unwrap().send(b"x"),
+        Err(Error::Tcp(lamina_socket::tcp_proto::ConnError::Refused))
+    );
+    assert_eq!(
+        a.sockets.udp(u).unwrap().take_error(),
+        Some(Error::Icmp(lamina_icmp::IcmpErrorKind::ConnectionRefused))
+    );
+    assert!(b.sockets.accept_tcp(telnet).is_err());
+}
