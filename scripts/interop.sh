@@ -36,4 +36,6 @@ if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
 fi
 # The TCP tests run the examples: build them with the tests, in release.
 cargo build --release -p lamina-socket --examples
+# The throughput figure: 1 GiB each way between Linux and tap-server.
+export LAMINA_INTEROP_BYTES="${LAMINA_INTEROP_BYTES:-1073741824}"
 cargo test --release -p lamina-socket --test interop --test interop_tcp -- --nocapture --test-threads=1
