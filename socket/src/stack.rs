@@ -535,6 +535,33 @@ impl Drop for Stack {
     }
 }
 
+/// Sleeps until the stack thread makes progress or `deadline` passes;
+/// fails once the stack has stopped or the deadline has passed.
+fn wait_for_progress<'a>(
+    shared: &'a Shared,
+    st: MutexGuard<'a, State>,
+    deadline: Option<std::time::Instant>,
+) -> io::Result<MutexGuard<'a, State>> {
+    if st.stop {
+        return Err(io::Error::new(io::ErrorKind::NotConnected, "stack stopped"));
+    }
+    let wait = match deadline {
+        Some(d) => {
+            let left = d.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+            }
+            left
+        }
+        None => StdDuration::from_secs(3600),
+    };
+    Ok(shared
+        .progress
+        .wait_timeout(st, wait)
+        .map(|(g, _)| g)
+        .unwrap_or_else(|e| e.into_inner().0))
+}
+
 /// Waits for `f` to stop returning [`Error::WouldBlock`] /
 /// [`Error::QueueFull`], up to `timeout`.
 fn block<T>(
@@ -554,24 +581,7 @@ fn block<T>(
             Err(Error::WouldBlock | Error::QueueFull) => {}
             other => return other.map_err(io::Error::from),
         }
-        if st.stop {
-            return Err(io::Error::new(io::ErrorKind::NotConnected, "stack stopped"));
-        }
-        let wait = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(std::time::Instant::now());
-                if left.is_zero() {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
-                }
-                left
-            }
-            None => StdDuration::from_secs(3600),
-        };
-        st = shared
-            .progress
-            .wait_timeout(st, wait)
-            .map(|(g, _)| g)
-            .unwrap_or_else(|e| e.into_inner().0);
+        st = wait_for_progress(shared, st, deadline)?;
     }
 }
 
@@ -753,24 +763,7 @@ fn block_tcp<T>(
                 other => return other.map_err(io::Error::from),
             }
         }
-        if st.stop {
-            return Err(io::Error::new(io::ErrorKind::NotConnected, "stack stopped"));
-        }
-        let wait = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(std::time::Instant::now());
-                if left.is_zero() {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
-                }
-                left
-            }
-            None => StdDuration::from_secs(3600),
-        };
-        st = shared
-            .progress
-            .wait_timeout(st, wait)
-            .map(|(g, _)| g)
-            .unwrap_or_else(|e| e.into_inner().0);
+        st = wait_for_progress(shared, st, deadline)?;
     }
 }
 

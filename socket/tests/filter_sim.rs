@@ -16,6 +16,31 @@ use lamina_socket::{Error, IcmpSocket, InterfaceConfig, SocketHandle, TcpSocket,
 mod common;
 use common::{Host, run};
 
+/// Hosts A (192.0.2.10/25) and B (192.0.2.130/25) on two subnets joined
+/// by a router (192.0.2.1, 192.0.2.129) that runs `rules`.
+fn routed_subnets(rules: Ruleset, seed: u64) -> (Host, Host, Host<Filter>) {
+    let filter = Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(seed)).unwrap();
+    let (pa, ra) = wire(link());
+    let (pb, rb) = wire(link());
+    let mut a = Host::new(1, InterfaceConfig::default(), vec![(pa, "192.0.2.10/25")]);
+    let mut b = Host::new(2, InterfaceConfig::default(), vec![(pb, "192.0.2.130/25")]);
+    let mut config = InterfaceConfig::default();
+    config.forwarding = true;
+    let r = Host::with_hooks(
+        3,
+        config,
+        filter,
+        vec![(ra, "192.0.2.1/25"), (rb, "192.0.2.129/25")],
+    );
+    a.iface
+        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 1), IfaceId(0))
+        .unwrap();
+    b.iface
+        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 129), IfaceId(0))
+        .unwrap();
+    (a, b, r)
+}
+
 fn link() -> LinkConfig {
     LinkConfig::new().with_latency(Duration::from_millis(1))
 }
@@ -278,35 +303,7 @@ fn firewall_rule_set_behaves_exactly_as_written() {
         }"
     .parse()
     .unwrap();
-    let filter = Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(5)).unwrap();
-    let (pa, ra) = wire(link());
-    let (pb, rb) = wire(link());
-    let mut a = Host::with_hooks(
-        1,
-        InterfaceConfig::default(),
-        NoHooks,
-        vec![(pa, "192.0.2.10/25")],
-    );
-    let mut b = Host::with_hooks(
-        2,
-        InterfaceConfig::default(),
-        NoHooks,
-        vec![(pb, "192.0.2.130/25")],
-    );
-    let mut config = InterfaceConfig::default();
-    config.forwarding = true;
-    let mut r = Host::with_hooks(
-        3,
-        config,
-        filter,
-        vec![(ra, "192.0.2.1/25"), (rb, "192.0.2.129/25")],
-    );
-    a.iface
-        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 1), IfaceId(0))
-        .unwrap();
-    b.iface
-        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 129), IfaceId(0))
-        .unwrap();
+    let (mut a, mut b, mut r) = routed_subnets(rules, 5);
     let (a_ip, b_ip) = (Ipv4Addr::new(192, 0, 2, 10), Ipv4Addr::new(192, 0, 2, 130));
     let mut now = Instant::ZERO;
     let mut buf = [0u8; 256];
@@ -676,35 +673,7 @@ fn reject_rules_answer_through_the_router() {
         }"
     .parse()
     .unwrap();
-    let filter = Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(6)).unwrap();
-    let (pa, ra) = wire(link());
-    let (pb, rb) = wire(link());
-    let mut a = Host::with_hooks(
-        1,
-        InterfaceConfig::default(),
-        NoHooks,
-        vec![(pa, "192.0.2.10/25")],
-    );
-    let mut b = Host::with_hooks(
-        2,
-        InterfaceConfig::default(),
-        NoHooks,
-        vec![(pb, "192.0.2.130/25")],
-    );
-    let mut config = InterfaceConfig::default();
-    config.forwarding = true;
-    let mut r = Host::with_hooks(
-        3,
-        config,
-        filter,
-        vec![(ra, "192.0.2.1/25"), (rb, "192.0.2.129/25")],
-    );
-    a.iface
-        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 1), IfaceId(0))
-        .unwrap();
-    b.iface
-        .set_default_gateway(Ipv4Addr::new(192, 0, 2, 129), IfaceId(0))
-        .unwrap();
+    let (mut a, mut b, mut r) = routed_subnets(rules, 6);
     let b_ip = Ipv4Addr::new(192, 0, 2, 130);
     // Something listens on B's telnet port: only the filter stops it.
     let telnet = b.sockets.add(TcpSocket::default()).unwrap();
