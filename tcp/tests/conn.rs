@@ -772,6 +772,69 @@ fn sack_recovers_several_losses_in_one_window_rfc6675() {
 }
 
 #[test]
+fn a_lost_retransmission_is_found_by_rack_without_a_timeout_rfc8985_6_2() {
+    let mut sim = Sim::established(56, &cfg(), &cfg());
+    sim.a().set_nodelay(true);
+    // The segment at 1448 is lost, and so is its first retransmission.
+    drop_data_once(&mut sim, &[1448, 1448]);
+    sim.a().send(&pattern(0, 1448 * 40)).unwrap();
+    sim.run_until(sim.now + Duration::from_secs(5), |s| {
+        s.b.conn.as_ref().unwrap().recv_queue() == 1448 * 40
+    });
+    let st = *sim.a().stats();
+    assert_eq!(sim.b().recv_queue(), 1448 * 40);
+    // Data sent after the first retransmission was SACKed before it:
+    // RACK declares the retransmission lost and sends it again, with no
+    // retransmission timeout (which would cost the whole window).
+    assert_eq!(st.timeouts, 0, "{st:?}");
+    let copies = sim
+        .segments(true)
+        .filter(|s| s.len > 0 && s.seq() == sim_seq(&sim, 1448))
+        .count();
+    assert_eq!(copies, 3, "{st:?}");
+    let mut got = vec![0; 1448 * 40];
+    sim.b().recv(&mut got).unwrap();
+    assert!(got == pattern(0, 1448 * 40));
+}
+
+/// Sequence number of byte `offset` of A's stream (A's ISS + 1 + offset).
+fn sim_seq(sim: &Sim, offset: u32) -> u32 {
+    let first = sim
+        .segments(true)
+        .find(|s| s.len > 0)
+        .map_or(0, |s| s.seq());
+    first.wrapping_add(offset)
+}
+
+#[test]
+fn rack_marks_a_loss_two_dupacks_cannot_by_time_rfc8985_6_2() {
+    let mut sim = Sim::established(57, &cfg(), &cfg());
+    sim.a().set_nodelay(true);
+    // Ten segments; the eighth is lost. Only two arrive after it: two
+    // duplicate ACKs, below DupThresh, with too many segments out for
+    // early retransmit (RFC 5827).
+    drop_data_once(&mut sim, &[1448 * 7]);
+    sim.a().send(&pattern(0, 1448 * 10)).unwrap();
+    let t0 = sim.now;
+    sim.run_until(sim.now + Duration::from_secs(5), |s| {
+        s.b.conn.as_ref().unwrap().recv_queue() == 1448 * 10
+    });
+    let st = *sim.a().stats();
+    assert_eq!(st.timeouts, 0, "{st:?}");
+    assert_eq!(st.retransmits, 1, "{st:?}");
+    // RTT 20 ms: the loss is declared one RTT plus a quarter of the
+    // minimum RTT after the segment left, well before a probe timeout
+    // (2 SRTT) or the RTO (200 ms) would have fired.
+    let resent = sim
+        .segments(true)
+        .filter(|s| s.len > 0 && s.seq() == sim_seq(&sim, 1448 * 7))
+        .nth(1)
+        .expect("retransmitted");
+    let after = resent.at - t0;
+    assert!(after < Duration::from_millis(35), "{after}");
+}
+
+#[test]
 fn dsack_blocks_below_the_cumulative_ack_are_tolerated_rfc2883() {
     let mut sim = Sim::established(56, &cfg(), &cfg());
     sim.a().send(&pattern(0, 3000)).unwrap();

@@ -280,6 +280,7 @@ impl<C: CongestionControl> Connection<C> {
     ) {
         let new_wnd = u32::from(seg.window_len()) << self.snd_wscale;
         let flight_before = (self.snd_max - self.snd_una).max(0) as u32;
+        let flight_una = self.snd_una;
         let mut newly_sacked = 0;
         if self.sack {
             if let Some(blocks) = seg.sack_blocks() {
@@ -290,8 +291,18 @@ impl<C: CongestionControl> Connection<C> {
                 };
                 let upd = self.scoreboard.on_ack(una, self.snd_max, blocks.as_slice());
                 newly_sacked = upd.newly_sacked;
+                if let Some(r) = self.rack.as_mut() {
+                    let b = blocks.as_slice();
+                    r.on_ack(una, b.get(usize::from(upd.dsack)..).unwrap_or(&[]), now);
+                    if upd.dsack {
+                        r.on_dsack(self.snd_max);
+                    }
+                }
             } else if ack.gt(self.snd_una) {
                 self.scoreboard.on_ack(ack, self.snd_max, &[]);
+                if let Some(r) = self.rack.as_mut() {
+                    r.on_ack(ack, &[], now);
+                }
             }
         }
 
@@ -304,7 +315,6 @@ impl<C: CongestionControl> Connection<C> {
             self.send_buf.consume(n);
             self.buf_seq += n as u32;
             self.snd_una = ack;
-            self.una_rexmit_mark = None;
             if self.snd_nxt.lt(ack) {
                 self.snd_nxt = ack;
             }
@@ -345,6 +355,9 @@ impl<C: CongestionControl> Connection<C> {
                     self.dupacks = 0;
                     self.rexmit_una = false;
                     self.cc.on_recovery_exit(now);
+                    if let Some(r) = self.rack.as_mut() {
+                        r.on_recovery_exit();
+                    }
                 }
                 Some(_) => {
                     // Partial ACK: NewReno retransmits the next hole
@@ -425,24 +438,15 @@ impl<C: CongestionControl> Connection<C> {
                     && self.fin_seq().is_none_or(|f| self.snd_max.gt(f))
                     && oseg < 4
                     && self.dupacks >= oseg.saturating_sub(1).max(1);
-                // RFC 6582 §3.2 step 2: not again for losses of the
-                // window already recovered from.
-                if (lost || early) && self.snd_una.gt(self.recover) {
+                if (lost || early) && self.may_enter_recovery() {
                     self.enter_recovery(now);
                 }
-            } else if self.sack
-                && newly_sacked > 0
-                && self
-                    .una_rexmit_mark
-                    .zip(self.scoreboard.highest_sacked())
-                    .is_some_and(|(mark, high)| high.gt(mark))
-            {
-                // Lost retransmission: data sent after our retransmission
-                // of SND.UNA has been SACKed while SND.UNA has not moved
-                // (as Linux's lost-retransmit detection): send it again.
-                self.una_rexmit_mark = None;
-                self.rexmit_una = true;
             }
+        }
+        // RFC 8985 §6.2: time-based loss detection on every ACK that
+        // delivered something (it also finds lost retransmissions).
+        if ack.ge(self.snd_una) && (ack.gt(flight_una) || newly_sacked > 0) {
+            self.rack_detect(now);
         }
 
         // Window update (§3.10.7.4: SND.WL1 / SND.WL2 rule), only for an
@@ -461,6 +465,28 @@ impl<C: CongestionControl> Connection<C> {
                 self.persist_backoff = 0;
             }
         }
+    }
+
+    /// RACK loss detection (RFC 8985 §6.2 step 5); a loss found outside
+    /// recovery starts one (§6.2: "enter fast recovery").
+    pub(super) fn rack_detect(&mut self, now: Instant) {
+        let in_recovery = self.recovery.is_some();
+        let srtt = self.rtt.srtt();
+        let Some(r) = self.rack.as_mut() else {
+            return;
+        };
+        if r.detect_loss(now, srtt, in_recovery) && !in_recovery && self.may_enter_recovery() {
+            self.enter_recovery(now);
+        }
+    }
+
+    /// Not again for losses of the window already recovered from: RFC
+    /// 6582 §3.2 step 2 (the cumulative ACK must cover more than
+    /// `recover`); with SACK, RFC 6675 §5.1 lets a new recovery start
+    /// once it covers `recover` (a loss of the very next segment after a
+    /// recovery would otherwise wait for the timeout).
+    fn may_enter_recovery(&self) -> bool {
+        self.snd_una.gt(self.recover) || (self.sack && self.snd_una == self.recover)
     }
 
     /// Enters fast retransmit / fast recovery (RFC 5681 §3.2, RFC 6582,

@@ -7,6 +7,7 @@
 //! [`send`](Connection::send) / [`recv`](Connection::recv) /
 //! [`close`](Connection::close) and friends.
 
+use alloc::boxed::Box;
 use core::fmt;
 use core::net::{Ipv4Addr, SocketAddrV4};
 
@@ -17,6 +18,7 @@ use crate::SeqNumber;
 use crate::assembler::Assembler;
 use crate::cc::{AnyCc, CongestionControl};
 use crate::config::{Keepalive, TcpConfig};
+use crate::rack::Rack;
 use crate::ring::RingBuffer;
 use crate::rtt::RttEstimator;
 use crate::sack::Scoreboard;
@@ -391,9 +393,10 @@ pub struct Connection<C: CongestionControl = AnyCc> {
     tlp_out: bool,
     /// The last soft ICMP error, reported if the connection times out.
     soft_error: Option<ConnError>,
-    /// SND.MAX when SND.UNA was last retransmitted in recovery: SACKs
-    /// beyond it reveal that retransmission lost.
-    una_rexmit_mark: Option<SeqNumber>,
+    /// RFC 8985 RACK: send times of the segments in flight, for
+    /// time-based loss detection (SACK connections, allocated with the
+    /// first data segment sent).
+    rack: Option<Box<Rack>>,
     high_rxt: SeqNumber,
     scoreboard: Scoreboard,
 
@@ -520,7 +523,7 @@ impl<C: CongestionControl> Connection<C> {
             tlp_fire: false,
             tlp_out: false,
             soft_error: None,
-            una_rexmit_mark: None,
+            rack: None,
             high_rxt: isn,
             scoreboard: Scoreboard::new(config.max_sack_blocks.max(1)),
             last_recv: now,
@@ -884,6 +887,9 @@ impl<C: CongestionControl> Connection<C> {
             self.dupacks = 0;
             self.rtt_timing = None;
             self.scoreboard.clear();
+            if let Some(r) = self.rack.as_mut() {
+                r.on_rto();
+            }
             self.rto_at = Some(now.saturating_add(self.rtt.rto()));
         }
         true
@@ -916,6 +922,7 @@ impl<C: CongestionControl> Connection<C> {
         self.probe_now = false;
         self.send_buf.clear();
         self.fin_queued = false;
+        self.rack = None;
     }
 
     fn fail(&mut self, err: ConnError, send_rst: bool) {

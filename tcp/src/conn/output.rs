@@ -5,8 +5,10 @@ use lamina_netbuf::Instant;
 
 use super::{Connection, DUP_THRESH, Outgoing, State};
 use crate::cc::CongestionControl;
+use crate::rack::Rack;
 use crate::wire::{SackBlocks, TcpFlags, TcpRepr, Timestamps};
 use crate::{ConnError, SeqNumber};
+use alloc::boxed::Box;
 
 /// Bytes the timestamps option takes in a segment (10, padded to 12).
 const TS_OPTION_LEN: u16 = 12;
@@ -100,6 +102,7 @@ impl<C: CongestionControl> Connection<C> {
         consider(self.tlp_at);
         consider(self.delack_at);
         consider(self.persist_at);
+        consider(self.rack.as_ref().and_then(|r| r.timer()));
         if let Some(ut) = self.config.user_timeout
             && self.snd_max.gt(self.snd_una)
         {
@@ -162,6 +165,12 @@ impl<C: CongestionControl> Connection<C> {
             if self.state == State::Closed {
                 return;
             }
+        }
+        if let Some(t) = self.rack.as_ref().and_then(|r| r.timer())
+            && now >= t
+        {
+            // RFC 8985 §6.3: the reordering window of a segment passed.
+            self.rack_detect(now);
         }
         if let Some(t) = self.delack_at
             && now >= t
@@ -229,8 +238,27 @@ impl<C: CongestionControl> Connection<C> {
             self.high_rxt = self.snd_una;
             // RFC 2018 §8: the receiver may have reneged; start afresh.
             self.scoreboard.clear();
+            if let Some(r) = self.rack.as_mut() {
+                r.on_rto();
+            }
         }
         self.rto_at = Some(now.saturating_add(self.rtt.rto()));
+    }
+
+    /// Bytes in flight during recovery. With every segment's fate in
+    /// RACK's log: sent, less SACKed, less marked lost and not sent again
+    /// (RFC 8985 with RFC 6675's pipe: a retransmitted segment counts
+    /// once). Otherwise RFC 6675's pipe from the scoreboard and DupThresh.
+    fn pipe(&self, mss: u32) -> u32 {
+        let flight = (self.snd_max - self.snd_una).max(0) as u32;
+        match self.rack.as_ref() {
+            Some(r) if r.covers(self.snd_max) => flight
+                .saturating_sub(self.scoreboard.sacked_bytes())
+                .saturating_sub(r.lost_bytes()),
+            _ => self
+                .scoreboard
+                .pipe(self.snd_una, self.snd_max, self.high_rxt, mss, DUP_THRESH),
+        }
     }
 
     fn can_send_data(&self) -> bool {
@@ -329,14 +357,21 @@ impl<C: CongestionControl> Connection<C> {
                     return Some(Plan { seq, len, fin });
                 }
             } else if self.sack {
-                let pipe = self.scoreboard.pipe(
-                    self.snd_una,
-                    self.snd_max,
-                    self.high_rxt,
-                    mss,
-                    DUP_THRESH,
-                );
+                let pipe = self.pipe(mss);
                 if pipe < self.cc.window() {
+                    // RACK's lost segments first (RFC 8985 §6.2 step 5),
+                    // whether sent once or retransmitted already.
+                    if let Some((seq, l)) = self.rack.as_ref().and_then(|r| r.next_lost())
+                        && seq.ge(self.snd_una)
+                        && seq.lt(self.snd_max)
+                    {
+                        let avail = (data_end - seq).max(0) as u32;
+                        let len = l.min(max_payload).min(avail);
+                        let fin = fin_seq == Some(seq + len);
+                        if len > 0 || fin {
+                            return Some(Plan { seq, len, fin });
+                        }
+                    }
                     let wnd_end = self.snd_una + self.snd_wnd;
                     let new_end = if wnd_end.lt(data_end) {
                         wnd_end
@@ -366,10 +401,7 @@ impl<C: CongestionControl> Connection<C> {
 
         // New data, or go-back-N after a timeout (snd_nxt < snd_max).
         let flight = match self.recovery {
-            Some(_) if self.sack => {
-                self.scoreboard
-                    .pipe(self.snd_una, self.snd_max, self.high_rxt, mss, DUP_THRESH)
-            }
+            Some(_) if self.sack => self.pipe(mss),
             Some(_) => ((self.snd_max - self.snd_una).max(0) as u32)
                 .saturating_sub(self.dupacks.saturating_mul(mss)),
             None => (self.snd_nxt - self.snd_una).max(0) as u32,
@@ -445,9 +477,6 @@ impl<C: CongestionControl> Connection<C> {
         let end = seq + len + u32::from(fin);
         if seq.lt(self.snd_max) {
             self.stats.retransmits += 1;
-            if seq == self.snd_una && self.recovery.is_some() {
-                self.una_rexmit_mark = Some(self.snd_max);
-            }
             if self.rtt_timing.is_some_and(|(e, _)| e.gt(seq)) {
                 // Karn's rule: a retransmitted segment is not timed.
                 self.rtt_timing = None;
@@ -468,6 +497,12 @@ impl<C: CongestionControl> Connection<C> {
             }
         }
         let new_data = end.gt(self.snd_max);
+        if self.sack && self.state.is_synchronized() {
+            let cap = self.config.send_buffer / self.smss().max(1) as usize + 16;
+            self.rack
+                .get_or_insert_with(|| Box::new(Rack::new(cap)))
+                .on_send(seq, end, now, seq.lt(self.snd_max));
+        }
         if seq == self.snd_nxt || self.snd_nxt.lt(end) && self.recovery.is_none() {
             self.snd_nxt = end;
         }
