@@ -24,8 +24,11 @@
 //! message otherwise. Sizes: `LAMINA_INTEROP_BYTES` (default 100 MiB) for
 //! the throughput runs, `LAMINA_INTEROP_LOSS_BYTES` (default 4 MiB) under
 //! loss (Lamina sending, and the echo; Linux sends 100 MiB). Lamina's
-//! sending under loss is slow (no RACK/TLP yet: lost retransmissions and
-//! tail losses wait for the 200 ms minimum RTO), hence the smaller size.
+//! sending under loss is slower than Linux's: RACK (RFC 8985) and tail
+//! loss probes find most losses, but a lost retransmission with nothing
+//! sent after it, or a lost last ACK during recovery, still waits for the
+//! 200 ms minimum RTO, which dominates on a TAP's sub-millisecond RTT;
+//! hence the smaller size.
 #![cfg(all(target_os = "linux", feature = "std"))]
 
 use std::io::{BufRead, BufReader, Read, Write};
