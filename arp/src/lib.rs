@@ -1,32 +1,8 @@
 //! ARP (RFC 826) for Ethernet and IPv4, for the
 //! [Lamina](https://github.com/lamina-net/lamina) TCP/IPv4 stack:
 //! zero-copy parsing and in-place building of the 28-byte packets that map
-//! IPv4 addresses to MAC addresses.
-//!
-//! - [`ArpPacket`]: the borrowed view; [`parse`](ArpPacket::parse) accepts
-//!   only hardware type 1 with 6-byte addresses and protocol 0x0800 with
-//!   4-byte addresses ([`Error::UnsupportedHardware`],
-//!   [`Error::UnsupportedProtocol`]), and ignores trailing Ethernet padding.
-//! - [`ArpRepr`]: the owned packet and its
-//!   [`PacketBuilder`](lamina_netbuf::PacketBuilder), with
-//!   [`request`](ArpRepr::request), [`reply_to`](ArpRepr::reply_to),
-//!   [`gratuitous`](ArpRepr::gratuitous) and [`probe`](ArpRepr::probe)
-//!   (RFC 5227), and the Ethernet header that carries it
-//!   ([`ethernet_repr`](ArpRepr::ethernet_repr)).
-//! - [`ArpOperation`]: the opcode, with the RFC 826/903/2390 values named.
-//! - [`NeighborCache`]: the sans-I/O neighbor cache of one interface:
-//!   states (INCOMPLETE, REACHABLE, STALE, DELAY, PROBE, FAILED, static)
-//!   and their timers, request retries and rate limiting (RFC 1122
-//!   §2.3.2.1), RFC 826 learning, answers for our addresses only,
-//!   gratuitous announcements and conflict detection (RFC 5227), and a
-//!   bounded queue of packets awaiting resolution per neighbour. Tuned by
-//!   [`NeighborConfig`] (Linux defaults); see the [`cache`] module for the
-//!   calling protocol.
-//!
-//! The crate is `#![no_std]` and has no `unsafe`; the wire format
-//! allocates nothing, the cache uses `alloc`. The `std` feature (default)
-//! only forwards to the dependencies; `arbitrary` implements
-//! `arbitrary::Arbitrary` for [`ArpRepr`] and [`ArpOperation`].
+//! IPv4 addresses to MAC addresses, and the sans-I/O neighbor cache that
+//! resolves next hops with them.
 //!
 //! # Example: resolving a neighbour
 //!
@@ -84,6 +60,33 @@
 //! assert_eq!(cache.stats().resolutions, 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # What is in the crate
+//!
+//! - [`ArpPacket`]: the borrowed view; [`parse`](ArpPacket::parse) accepts
+//!   only hardware type 1 with 6-byte addresses and protocol 0x0800 with
+//!   4-byte addresses ([`Error::UnsupportedHardware`],
+//!   [`Error::UnsupportedProtocol`]), and ignores trailing Ethernet padding.
+//! - [`ArpRepr`]: the owned packet and its
+//!   [`PacketBuilder`](lamina_netbuf::PacketBuilder), with
+//!   [`request`](ArpRepr::request), [`reply_to`](ArpRepr::reply_to),
+//!   [`gratuitous`](ArpRepr::gratuitous) and [`probe`](ArpRepr::probe)
+//!   (RFC 5227), and the Ethernet header that carries it
+//!   ([`ethernet_repr`](ArpRepr::ethernet_repr)).
+//! - [`ArpOperation`]: the opcode, with the RFC 826/903/2390 values named.
+//! - [`NeighborCache`]: the sans-I/O neighbor cache of one interface:
+//!   states (INCOMPLETE, REACHABLE, STALE, DELAY, PROBE, FAILED, static)
+//!   and their timers, request retries and rate limiting (RFC 1122
+//!   §2.3.2.1), RFC 826 learning, answers for our addresses only,
+//!   gratuitous announcements and conflict detection (RFC 5227), and a
+//!   bounded queue of packets awaiting resolution per neighbour. Tuned by
+//!   [`NeighborConfig`] (Linux defaults); see the [`cache`] module for the
+//!   calling protocol.
+//!
+//! The crate is `#![no_std]` and has no `unsafe`; the wire format
+//! allocates nothing, the cache uses `alloc`. The `std` feature (default)
+//! only forwards to the dependencies; `arbitrary` implements
+//! `arbitrary::Arbitrary` for [`ArpRepr`] and [`ArpOperation`].
 //!
 //! # Example: answering a request
 //!

@@ -2,25 +2,6 @@
 //! stack: MAC addresses, EtherTypes, Ethernet II and IEEE 802.3 frames with
 //! stacked 802.1Q/802.1ad VLAN tags, and the CRC-32 frame check sequence.
 //!
-//! - [`MacAddr`]: a 48-bit address (`Display` as `aa:bb:cc:dd:ee:ff`,
-//!   `FromStr` from `:`- or `-`-separated hex), usable inside zerocopy
-//!   header structs.
-//! - [`EtherType`]: the Length/Type field, with named constants.
-//! - [`EthernetFrame`]: a zero-copy view. [`parse`](EthernetFrame::parse)
-//!   takes a frame without FCS, [`parse_with_fcs`](EthernetFrame::parse_with_fcs)
-//!   one with, and [`fcs_ok`](EthernetFrame::fcs_ok) /
-//!   [`parse_with_fcs_verified`](EthernetFrame::parse_with_fcs_verified)
-//!   check it. Up to [`MAX_VLAN_TAGS`] tags are read; an 802.3 frame's
-//!   payload is cut at its length field.
-//! - [`EthernetRepr`] / [`EthernetBuilder`]: the owned header and its
-//!   [`PacketBuilder`](lamina_netbuf::PacketBuilder), which pads to the
-//!   60-byte minimum and can append the FCS.
-//! - [`fcs`]: the IEEE 802.3 CRC-32 (slicing-by-8).
-//!
-//! The crate is `#![no_std]`, allocates nothing, and has no `unsafe`. The
-//! `std` feature (default) only forwards to `lamina-netbuf`; `arbitrary`
-//! implements `arbitrary::Arbitrary` for the owned types.
-//!
 //! # Example
 //!
 //! Build a tagged frame around a payload, then read it back:
@@ -49,6 +30,27 @@
 //! assert_eq!(parsed.to_repr(), repr);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # What is in the crate
+//!
+//! - [`MacAddr`]: a 48-bit address (`Display` as `aa:bb:cc:dd:ee:ff`,
+//!   `FromStr` from `:`- or `-`-separated hex), usable inside zerocopy
+//!   header structs.
+//! - [`EtherType`]: the Length/Type field, with named constants.
+//! - [`EthernetFrame`]: a zero-copy view. [`parse`](EthernetFrame::parse)
+//!   takes a frame without FCS, [`parse_with_fcs`](EthernetFrame::parse_with_fcs)
+//!   one with, and [`fcs_ok`](EthernetFrame::fcs_ok) /
+//!   [`parse_with_fcs_verified`](EthernetFrame::parse_with_fcs_verified)
+//!   check it. Up to [`MAX_VLAN_TAGS`] tags are read; an 802.3 frame's
+//!   payload is cut at its length field.
+//! - [`EthernetRepr`] / [`EthernetBuilder`]: the owned header and its
+//!   [`PacketBuilder`](lamina_netbuf::PacketBuilder), which pads to the
+//!   60-byte minimum and can append the FCS.
+//! - [`fcs`]: the IEEE 802.3 CRC-32 (slicing-by-8).
+//!
+//! The crate is `#![no_std]`, allocates nothing, and has no `unsafe`. The
+//! `std` feature (default) only forwards to `lamina-netbuf`; `arbitrary`
+//! implements `arbitrary::Arbitrary` for the owned types.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -4,6 +4,51 @@
 //! `lamina-ipv4` (so that `lamina-socket` never depends on this crate and
 //! pays nothing without it).
 //!
+//! # Example
+//!
+//! A host's input firewall, in the `nft`-like syntax: replies to its own
+//! flows, and DNS and NTP from its subnet; everything else is dropped.
+//!
+//! ```
+//! use core::net::Ipv4Addr;
+//! use lamina_filter::{Filter, FilterConfig, Ruleset};
+//! use lamina_ipv4::hook::{HookPoint, PacketHook, Verdict};
+//! use lamina_ipv4::{IfaceId, IpProtocol, Ipv4Repr};
+//! use lamina_netbuf::{Instant, SeededRng, Serializer};
+//! use lamina_udp::UdpRepr;
+//!
+//! let rules: Ruleset = "
+//!     table ip filter {
+//!         chain input {
+//!             type filter hook input priority 0; policy drop;
+//!             ct state established,related accept
+//!             ip saddr 192.0.2.0/24 udp dport { 53, 123 } ct state new accept
+//!         }
+//!     }"
+//! .parse()
+//! .unwrap();
+//! let mut filter = Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(1)).unwrap();
+//!
+//! let datagram = |src: Ipv4Addr, port: u16| {
+//!     let udp = UdpRepr { src_port: 40000, dst_port: port };
+//!     let ip = Ipv4Repr::new(src, Ipv4Addr::new(192, 0, 2, 1), IpProtocol::UDP);
+//!     b"query".wrap_in(udp.builder(ip.src, ip.dst)).wrap_in(&ip).serialize_vec(0).unwrap()
+//! };
+//! let mut judge = |mut d: lamina_netbuf::PacketBuf| {
+//!     let now = Instant::ZERO;
+//!     let lan = Some(IfaceId(0));
+//!     match filter.hook(HookPoint::PreRouting, d.as_mut_slice(), lan, None, now) {
+//!         Verdict::Accept => filter.hook(HookPoint::Input, d.as_mut_slice(), lan, None, now),
+//!         v => v,
+//!     }
+//! };
+//! assert_eq!(judge(datagram(Ipv4Addr::new(192, 0, 2, 7), 53)), Verdict::Accept);
+//! assert_eq!(judge(datagram(Ipv4Addr::new(192, 0, 2, 7), 22)), Verdict::Drop);
+//! assert_eq!(judge(datagram(Ipv4Addr::new(203, 0, 113, 5), 53)), Verdict::Drop);
+//! ```
+//!
+//! # What is in the crate
+//!
 //! - [`Ruleset`] → [`Table`] → [`Chain`] → [`Rule`]: the typed model.
 //!   Base chains attach to a hook with a priority (netfilter's order:
 //!   destination NAT −100, filter 0, source NAT 100) and a default
@@ -52,46 +97,6 @@
 //!
 //! A datagram's mark lives while it crosses the hooks of one way through
 //! the stack (it is not stored in the flow).
-//!
-//! # Example
-//!
-//! ```
-//! use core::net::Ipv4Addr;
-//! use lamina_filter::{Filter, FilterConfig, Ruleset};
-//! use lamina_ipv4::hook::{HookPoint, PacketHook, Verdict};
-//! use lamina_ipv4::{IfaceId, IpProtocol, Ipv4Repr};
-//! use lamina_netbuf::{Instant, SeededRng, Serializer};
-//! use lamina_udp::UdpRepr;
-//!
-//! let rules: Ruleset = "
-//!     table ip filter {
-//!         chain input {
-//!             type filter hook input priority 0; policy drop;
-//!             ct state established,related accept
-//!             ip saddr 192.0.2.0/24 udp dport { 53, 123 } ct state new accept
-//!         }
-//!     }"
-//! .parse()
-//! .unwrap();
-//! let mut filter = Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(1)).unwrap();
-//!
-//! let datagram = |src: Ipv4Addr, port: u16| {
-//!     let udp = UdpRepr { src_port: 40000, dst_port: port };
-//!     let ip = Ipv4Repr::new(src, Ipv4Addr::new(192, 0, 2, 1), IpProtocol::UDP);
-//!     b"query".wrap_in(udp.builder(ip.src, ip.dst)).wrap_in(&ip).serialize_vec(0).unwrap()
-//! };
-//! let mut judge = |mut d: lamina_netbuf::PacketBuf| {
-//!     let now = Instant::ZERO;
-//!     let lan = Some(IfaceId(0));
-//!     match filter.hook(HookPoint::PreRouting, d.as_mut_slice(), lan, None, now) {
-//!         Verdict::Accept => filter.hook(HookPoint::Input, d.as_mut_slice(), lan, None, now),
-//!         v => v,
-//!     }
-//! };
-//! assert_eq!(judge(datagram(Ipv4Addr::new(192, 0, 2, 7), 53)), Verdict::Accept);
-//! assert_eq!(judge(datagram(Ipv4Addr::new(192, 0, 2, 7), 22)), Verdict::Drop);
-//! assert_eq!(judge(datagram(Ipv4Addr::new(203, 0, 113, 5), 53)), Verdict::Drop);
-//! ```
 #![no_std]
 #![forbid(unsafe_code)]
 

@@ -7,6 +7,41 @@
 //! [`Rng`](lamina_netbuf::Rng), and nothing is sent; the functions say
 //! what to send.
 //!
+//! # Example
+//!
+//! ```
+//! use core::net::Ipv4Addr;
+//! use lamina_icmp::{ErrorBuilder, IcmpMessage, IcmpPacket, IcmpRepr, TimeExceededCode};
+//! use lamina_ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
+//! use lamina_netbuf::Serializer;
+//!
+//! let me = Ipv4Addr::new(192, 0, 2, 1);
+//! let router = Ipv4Addr::new(192, 0, 2, 254);
+//! let target = Ipv4Addr::new(198, 51, 100, 9);
+//!
+//! // A ping whose TTL runs out at a router...
+//! let ping = IcmpRepr::EchoRequest { ident: 7, seq_no: 1 };
+//! let ip = Ipv4Repr { ttl: 1, ..Ipv4Repr::new(me, target, IpProtocol::ICMP) };
+//! let sent = b"0123456789".wrap_in(&ping).wrap_in(&ip).serialize_vec(0)?;
+//!
+//! // ...which answers with Time Exceeded, quoting it.
+//! let err = ErrorBuilder::new(
+//!     IcmpRepr::TimeExceeded { code: TimeExceededCode::TtlExceeded },
+//!     sent.as_slice(),
+//! )
+//! .unwrap();
+//! let back = err.wrap_in(&Ipv4Repr::new(router, me, IpProtocol::ICMP)).serialize_vec(0)?;
+//!
+//! // The sender matches it to its ping.
+//! let outer = Ipv4Packet::parse_verified(back.as_slice()).unwrap();
+//! let icmp = IcmpPacket::parse_verified(outer.payload()).unwrap();
+//! let IcmpMessage::TimeExceeded { code, quote } = icmp.message() else { panic!() };
+//! assert_eq!(code, TimeExceededCode::TtlExceeded);
+//! assert_eq!(quote.icmp_ident_seq(), Some((7, 1)));
+//! assert_eq!(icmp.quoted().unwrap().dst(), target);
+//! # Ok::<(), lamina_netbuf::Error>(())
+//! ```
+//!
 //! # The wire format
 //!
 //! - [`IcmpPacket`]: a zero-copy view of a message, checked on parse
@@ -49,41 +84,6 @@
 //! per-destination table, once. The `std` feature adds the
 //! `std::io::ErrorKind` conversion; `arbitrary` implements
 //! `arbitrary::Arbitrary` for [`IcmpRepr`].
-//!
-//! # Example
-//!
-//! ```
-//! use core::net::Ipv4Addr;
-//! use lamina_icmp::{ErrorBuilder, IcmpMessage, IcmpPacket, IcmpRepr, TimeExceededCode};
-//! use lamina_ipv4::{IpProtocol, Ipv4Packet, Ipv4Repr};
-//! use lamina_netbuf::Serializer;
-//!
-//! let me = Ipv4Addr::new(192, 0, 2, 1);
-//! let router = Ipv4Addr::new(192, 0, 2, 254);
-//! let target = Ipv4Addr::new(198, 51, 100, 9);
-//!
-//! // A ping whose TTL runs out at a router...
-//! let ping = IcmpRepr::EchoRequest { ident: 7, seq_no: 1 };
-//! let ip = Ipv4Repr { ttl: 1, ..Ipv4Repr::new(me, target, IpProtocol::ICMP) };
-//! let sent = b"0123456789".wrap_in(&ping).wrap_in(&ip).serialize_vec(0)?;
-//!
-//! // ...which answers with Time Exceeded, quoting it.
-//! let err = ErrorBuilder::new(
-//!     IcmpRepr::TimeExceeded { code: TimeExceededCode::TtlExceeded },
-//!     sent.as_slice(),
-//! )
-//! .unwrap();
-//! let back = err.wrap_in(&Ipv4Repr::new(router, me, IpProtocol::ICMP)).serialize_vec(0)?;
-//!
-//! // The sender matches it to its ping.
-//! let outer = Ipv4Packet::parse_verified(back.as_slice()).unwrap();
-//! let icmp = IcmpPacket::parse_verified(outer.payload()).unwrap();
-//! let IcmpMessage::TimeExceeded { code, quote } = icmp.message() else { panic!() };
-//! assert_eq!(code, TimeExceededCode::TtlExceeded);
-//! assert_eq!(quote.icmp_ident_seq(), Some((7, 1)));
-//! assert_eq!(icmp.quoted().unwrap().dst(), target);
-//! # Ok::<(), lamina_netbuf::Error>(())
-//! ```
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

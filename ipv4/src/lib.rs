@@ -5,53 +5,6 @@
 //! reassembly, IP identification, and the packet-hook trait that
 //! `lamina-filter` implements.
 //!
-//! The wire format:
-//!
-//! - [`Ipv4Cidr`] and [`Ipv4AddrExt`]: prefixes and address
-//!   classification (martian sources and destinations, RFC 1812 §5.3.7).
-//! - [`IpProtocol`]: the protocol field, with named constants.
-//! - [`Ipv4Packet`]: a zero-copy view of a datagram, checked on parse
-//!   (version, IHL, total length, every option), with a lenient
-//!   [`parse_truncated`](Ipv4Packet::parse_truncated) for captures cut
-//!   short and ICMP quotes, and fragment helpers a reassembler builds on.
-//!   [`Ipv4Header`] is the raw fixed header for reading fields of a header
-//!   that does not pass those checks.
-//! - [`Ipv4Option`] and [`Ipv4OptionIter`]: Record Route, Source Routes,
-//!   Timestamp, Router Alert and raw unknown options (RFC 791, 1108, 2113,
-//!   7126).
-//! - [`Ipv4Repr`]: the owned header, a
-//!   [`PacketBuilder`](lamina_netbuf::PacketBuilder) that computes the
-//!   total length and the checksum (or leaves it to the device,
-//!   [`ChecksumMode::Offload`]).
-//!
-//! The machinery, plain data structures driven by their callers (time is
-//! an [`Instant`](lamina_netbuf::Instant) passed in, randomness an
-//! injected [`Rng`](lamina_netbuf::Rng)); each module documents its
-//! calling protocol:
-//!
-//! - [`route`]: [`RoutingTable`], longest-prefix match through a
-//!   compressed multibit trie (tens of millions of lookups a second on
-//!   100,000 prefixes), routes with gateway, interface, MTU and metric, a
-//!   default route, a bounded number of routes.
-//! - [`forward`]: the router's decision for a datagram not addressed to
-//!   it, with the TTL decremented in place and the checksum updated
-//!   incrementally (RFC 1812, RFC 1624).
-//! - [`fragment`]: [`Fragmenter`], an allocation-free iterator of
-//!   fragments to serialize straight into transmit buffers (RFC 791).
-//! - [`reassembly`]: [`Reassembler`], bounded in datagrams, bytes and
-//!   fragments, with timeouts, dropping whole datagrams on overlap (RFC
-//!   5722, as Linux does for IPv4).
-//! - [`ident`]: [`IpIdGenerator`], identifiers from keyed per-destination
-//!   counters rather than a global one (RFC 7739).
-//! - [`hook`]: [`PacketHook`], the netfilter-style hook points, and
-//!   [`NoHooks`].
-//!
-//! The crate is `#![no_std]` and needs `alloc` for the routing table and
-//! the reassembler (the wire format allocates nothing). The `std` feature
-//! adds nothing yet. The `arbitrary` feature implements
-//! `arbitrary::Arbitrary` for the owned wire types, for property tests
-//! and fuzzing.
-//!
 //! # Example
 //!
 //! ```
@@ -100,6 +53,55 @@
 //! assert_eq!(table.lookup(Ipv4Addr::new(203, 0, 113, 1)).unwrap().next_hop(dst), Ipv4Addr::new(192, 0, 2, 1));
 //! # Ok::<(), lamina_ipv4::Error>(())
 //! ```
+//!
+//! # What is in the crate
+//!
+//! The wire format:
+//!
+//! - [`Ipv4Cidr`] and [`Ipv4AddrExt`]: prefixes and address
+//!   classification (martian sources and destinations, RFC 1812 §5.3.7).
+//! - [`IpProtocol`]: the protocol field, with named constants.
+//! - [`Ipv4Packet`]: a zero-copy view of a datagram, checked on parse
+//!   (version, IHL, total length, every option), with a lenient
+//!   [`parse_truncated`](Ipv4Packet::parse_truncated) for captures cut
+//!   short and ICMP quotes, and fragment helpers a reassembler builds on.
+//!   [`Ipv4Header`] is the raw fixed header for reading fields of a header
+//!   that does not pass those checks.
+//! - [`Ipv4Option`] and [`Ipv4OptionIter`]: Record Route, Source Routes,
+//!   Timestamp, Router Alert and raw unknown options (RFC 791, 1108, 2113,
+//!   7126).
+//! - [`Ipv4Repr`]: the owned header, a
+//!   [`PacketBuilder`](lamina_netbuf::PacketBuilder) that computes the
+//!   total length and the checksum (or leaves it to the device,
+//!   [`ChecksumMode::Offload`]).
+//!
+//! The machinery, plain data structures driven by their callers (time is
+//! an [`Instant`](lamina_netbuf::Instant) passed in, randomness an
+//! injected [`Rng`](lamina_netbuf::Rng)); each module documents its
+//! calling protocol:
+//!
+//! - [`route`]: [`RoutingTable`], longest-prefix match through a
+//!   compressed multibit trie (tens of millions of lookups a second on
+//!   100,000 prefixes), routes with gateway, interface, MTU and metric, a
+//!   default route, a bounded number of routes.
+//! - [`forward`]: the router's decision for a datagram not addressed to
+//!   it, with the TTL decremented in place and the checksum updated
+//!   incrementally (RFC 1812, RFC 1624).
+//! - [`fragment`]: [`Fragmenter`], an allocation-free iterator of
+//!   fragments to serialize straight into transmit buffers (RFC 791).
+//! - [`reassembly`]: [`Reassembler`], bounded in datagrams, bytes and
+//!   fragments, with timeouts, dropping whole datagrams on overlap (RFC
+//!   5722, as Linux does for IPv4).
+//! - [`ident`]: [`IpIdGenerator`], identifiers from keyed per-destination
+//!   counters rather than a global one (RFC 7739).
+//! - [`hook`]: [`PacketHook`], the netfilter-style hook points, and
+//!   [`NoHooks`].
+//!
+//! The crate is `#![no_std]` and needs `alloc` for the routing table and
+//! the reassembler (the wire format allocates nothing). The `std` feature
+//! adds nothing yet. The `arbitrary` feature implements
+//! `arbitrary::Arbitrary` for the owned wire types, for property tests
+//! and fuzzing.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -2,25 +2,9 @@
 //! randomness: the ground every crate of the
 //! [Lamina](https://github.com/lamina-net/lamina) TCP/IPv4 stack stands on.
 //!
-//! - [`PacketBuf`]: an owned buffer with head room and tail room
-//!   (`push`/`pull`/`put`/`trim`), backed by a `Vec`, a [`BufferPool`] slot
-//!   or (feature `bytes`) `BytesMut`.
-//! - [`serialize`]: a body wrapped in layer builders, serialized into one
-//!   buffer in one pass, innermost layer first.
-//! - [`checksum`]: RFC 1071 with SIMD kernels, the IPv4 pseudo-header, and
-//!   RFC 1624 incremental update.
-//! - [`time`]: [`Instant`] and [`Duration`] in microseconds, supplied by
-//!   the caller (nothing here reads a clock).
-//! - [`rng`]: the injected [`Rng`] and a seeded default.
-//!
-//! The crate is `#![no_std]` and needs `alloc`. The `std` feature (on by
-//! default) adds run-time CPU feature detection for the checksum and a
-//! `std::time` clock; `bytes` adds conversions to and from the `bytes`
-//! crate.
-//!
 //! # Example
 //!
-//! Building a packet of three toy layers around a payload, in one buffer:
+//! Building a packet of two toy layers around a payload, in one buffer:
 //!
 //! ```
 //! use lamina_netbuf::checksum;
@@ -57,6 +41,28 @@
 //! assert_eq!(checksum::checksum(&frame.as_slice()[2..13]), 0);
 //! # Ok::<(), lamina_netbuf::Error>(())
 //! ```
+//!
+//! # What is in the crate
+//!
+//! - [`PacketBuf`]: an owned buffer with head room and tail room
+//!   (`push`/`pull`/`put`/`trim`), backed by a `Vec`, a [`BufferPool`] slot
+//!   or (feature `bytes`) `BytesMut`.
+//! - [`serialize`]: a body wrapped in layer builders, serialized into one
+//!   buffer in one pass, innermost layer first.
+//! - [`checksum`]: RFC 1071 with SIMD kernels, the IPv4 pseudo-header, and
+//!   RFC 1624 incremental update.
+//! - [`time`]: [`Instant`] and [`Duration`] in microseconds, supplied by
+//!   the caller (nothing here reads a clock).
+//! - [`rng`]: the injected [`Rng`] and a seeded default.
+//! - [`hash`]: SipHash-2-4, the keyed hash behind IP identifiers, TCP
+//!   initial sequence numbers, SYN cookies and ephemeral ports.
+//! - [`BufferPool`]: fixed-size buffers allocated once and recycled, for
+//!   drivers' fast paths.
+//!
+//! The crate is `#![no_std]` and needs `alloc`. The `std` feature (on by
+//! default) adds run-time CPU feature detection for the checksum and a
+//! `std::time` clock; `bytes` adds conversions to and from the `bytes`
+//! crate.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -3,29 +3,6 @@
 //! link or capture plugs in, and the devices every test of the stack runs
 //! on.
 //!
-//! - [`Device`]: zero-copy and batched. [`receive`](Device::receive) lends
-//!   the driver's buffer ([`RxToken`], mutable so that a router can rewrite
-//!   in place) together with a [`TxToken`] for a reply;
-//!   [`transmit`](Device::transmit) lends a device buffer to write the frame
-//!   straight into; [`poll_rx`](Device::poll_rx) handles at most a budget of
-//!   frames (NAPI-style) so one busy device cannot starve others;
-//!   [`poll_at`](Device::poll_at) says when time alone makes the device
-//!   ready, for fake-clock simulations. No `std`, no allocation on the fast
-//!   path.
-//! - [`Capabilities`] (medium, MTU, burst, checksum offload per protocol
-//!   and direction, TSO), [`RxMeta`]/[`TxMeta`] per frame, and [`Stats`]
-//!   kept by every device.
-//! - Devices: [`Loopback`]; in-memory links, a [`wire`] (two ends) and a
-//!   [`hub`] (N ports), with latency and bandwidth on the caller's clock;
-//!   [`FaultInjector`] (seeded loss, duplication, reordering, corruption,
-//!   delay, rate limit); [`pcap::PcapReplay`] (a capture as a device);
-//!   with feature `std`, [`pcap::PcapWriter`] (record any device to pcap or
-//!   pcapng) and, on Linux, [`TapDevice`].
-//!
-//! The crate is `#![no_std]` with `alloc`. The default `std` feature adds
-//! the pcap writer, `std::io` sources for replay and the TAP device. Only
-//! the TAP module uses `unsafe` (an ioctl and `poll(2)`).
-//!
 //! # Example
 //!
 //! Two hosts on a wire with 5 ms of latency, driven by a fake clock that
@@ -60,6 +37,36 @@
 //! assert_eq!(a.poll_at(), Some(Instant::from_millis(10)));
 //! # Ok::<(), lamina_netdev::Error>(())
 //! ```
+//!
+//! # What is in the crate
+//!
+//! - [`Device`]: zero-copy and batched. [`receive`](Device::receive) lends
+//!   the driver's buffer ([`RxToken`], mutable so that a router can rewrite
+//!   in place) together with a [`TxToken`] for a reply;
+//!   [`transmit`](Device::transmit) lends a device buffer to write the frame
+//!   straight into; [`poll_rx`](Device::poll_rx) handles at most a budget of
+//!   frames (NAPI-style) so one busy device cannot starve others;
+//!   [`poll_at`](Device::poll_at) says when time alone makes the device
+//!   ready, for fake-clock simulations. No `std`, no allocation on the fast
+//!   path.
+//! - [`Capabilities`] (medium, MTU, burst, checksum offload per protocol
+//!   and direction, TSO), [`RxMeta`]/[`TxMeta`] per frame, and [`Stats`]
+//!   kept by every device.
+//! - Devices: [`Loopback`]; in-memory links, a [`wire`] (two ends) and a
+//!   [`hub`] (N ports), with latency and bandwidth on the caller's clock;
+//!   [`FaultInjector`] (seeded loss, duplication, reordering, corruption,
+//!   delay, rate limit); [`pcap::PcapReplay`] (a capture as a device);
+//!   with feature `std`, [`pcap::PcapWriter`] (record any device to pcap or
+//!   pcapng), `pcap::PcapNgFile` (several devices into one pcapng file, an
+//!   interface each) and, on Linux, [`TapDevice`].
+//! - For tests (feature `testutils`): `pcap::corpus` finds and reads a
+//!   corpus of captures with tshark's decodes (`LAMINA_PCAP_DIR`), and, on
+//!   Linux, `netns` makes throwaway network namespaces for tests against
+//!   the kernel.
+//!
+//! The crate is `#![no_std]` with `alloc`. The default `std` feature adds
+//! the pcap writer, `std::io` sources for replay and the TAP device. Only
+//! the TAP module uses `unsafe` (an ioctl and `poll(2)`).
 #![no_std]
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

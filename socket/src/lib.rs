@@ -1,34 +1,6 @@
 //! The Lamina network stack assembled: the [`Interface`] that ties devices
 //! to the protocol layers, and the socket API.
 //!
-//! It is part of [Lamina](https://github.com/lamina-net/lamina), a TCP/IPv4
-//! stack built as a family of independent crates. It is `#![no_std]` (with
-//! `alloc`); the `std` feature adds only conveniences (the
-//! `std::io::Error` conversion and the [`stack`] module).
-//!
-//! - [`Interface`]: one host (or router) over one or more devices, with
-//!   several addresses per device, a routing table, an ARP neighbor cache
-//!   per Ethernet device, echo replies, rate-limited ICMP errors, received
-//!   ICMP errors delivered to the socket they concern, forwarding,
-//!   fragmentation and reassembly, and packet hooks (`lamina-ipv4`). It
-//!   owns no clock, device or socket: [`Interface::poll`] takes `now`, a
-//!   [`DeviceSet`] (one device, a slice, or a tuple of devices of
-//!   different types) and the [`SocketSet`]; [`Interface::poll_at`] says
-//!   when to call again.
-//! - Sockets in a [`SocketSet`] named by [`SocketHandle`]s:
-//!   [`TcpSocket`] (listening with [`SocketSet::listen_tcp`] and
-//!   [`SocketSet::accept_tcp`], or connected with
-//!   [`SocketSet::connect_tcp`]; the protocol is `lamina-tcp`'s),
-//!   [`UdpSocket`], [`IcmpSocket`] (ping) and [`RawSocket`] (by IP
-//!   protocol number). Failures are an [`Error`], convertible to
-//!   `std::io::Error` with the `std` feature.
-//! - With `std`, [`stack`]: a `Stack` running the interface on a TAP (or
-//!   any device) in a background thread with the system clock, and
-//!   blocking `TcpListener`, `TcpStream` (`std::io::Read` + `Write`),
-//!   `UdpSocket` and `PingSocket` wrappers.
-//! - [`dissect`]: a frame dissector over every wire crate, which the
-//!   `decode` example (a small tcpdump) and the capture-corpus tests use.
-//!
 //! # Example
 //!
 //! Two hosts on an in-memory wire; one pings the other (ARP resolution
@@ -67,6 +39,39 @@
 //! assert_eq!((reply.src, reply.seq_no, &reply.data[..]), (Ipv4Addr::new(192, 0, 2, 2), 1, &b"hello"[..]));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # What is in the crate
+//!
+//! - [`Interface`]: one host (or router) over one or more devices, with
+//!   several addresses per device, a routing table, an ARP neighbor cache
+//!   per Ethernet device, echo replies, rate-limited ICMP errors, received
+//!   ICMP errors delivered to the socket they concern, forwarding,
+//!   fragmentation and reassembly, and packet hooks (`lamina-ipv4`). It
+//!   owns no clock, device or socket: [`Interface::poll`] takes `now`, a
+//!   [`DeviceSet`] (one device, a slice, or a tuple of devices of
+//!   different types) and the [`SocketSet`]; [`Interface::poll_at`] says
+//!   when to call again.
+//! - Sockets in a [`SocketSet`] named by [`SocketHandle`]s:
+//!   [`TcpSocket`] (listening with [`SocketSet::listen_tcp`] and
+//!   [`SocketSet::accept_tcp`], or connected with
+//!   [`SocketSet::connect_tcp`]; the protocol is `lamina-tcp`'s),
+//!   [`UdpSocket`], [`IcmpSocket`] (ping) and [`RawSocket`] (by IP
+//!   protocol number). Failures are an [`Error`], convertible to
+//!   `std::io::Error` with the `std` feature.
+//! - With `std`, [`stack`]: a `Stack` running the interface on a TAP (or
+//!   any device) in a background thread with the system clock, and
+//!   blocking `TcpListener`, `TcpStream` (`std::io::Read` + `Write`),
+//!   `UdpSocket` and `PingSocket` wrappers.
+//! - [`dissect`]: a frame dissector over every wire crate, which the
+//!   `decode` example (a small tcpdump) and the capture-corpus tests use.
+//! - [`guide`]: how to embed Lamina in your own OS (clock, `Device`,
+//!   `Hal`, the poll loop), write tests with the fake clock and virtual
+//!   wires, and replay a pcap corpus in your tests.
+//!
+//! It is part of [Lamina](https://github.com/lamina-net/lamina), a TCP/IPv4
+//! stack built as a family of independent crates. It is `#![no_std]` (with
+//! `alloc`); the `std` feature adds only conveniences (the
+//! `std::io::Error` conversion and the [`stack`] module).
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -79,6 +84,7 @@ pub mod devices;
 pub mod dissect;
 mod dst_cache;
 mod error;
+pub mod guide;
 mod icmp;
 mod iface;
 mod queue;

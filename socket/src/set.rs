@@ -224,12 +224,10 @@ impl SocketSet {
 
     /// The socket `handle` names.
     pub fn get_mut(&mut self, handle: SocketHandle) -> Option<&mut Socket> {
+        // A TCP socket marks itself due when a call gives it something to
+        // send; the set only notes that the user was here.
         self.tx_hint = true;
-        let s = self.get_mut_quiet(handle)?;
-        if let Socket::Tcp(t) = s {
-            t.dirty = true;
-        }
-        Some(s)
+        self.get_mut_quiet(handle)
     }
 
     /// As [`get_mut`](Self::get_mut), for the interface's own accesses

@@ -76,7 +76,7 @@ pub struct TcpSocket {
     /// Unaccepted connections of a listener that was closed: the
     /// interface resets them.
     pub(crate) abandoned: Vec<crate::SocketHandle>,
-    /// Touched by its user since the interface last served it (data
+    /// Given something to send by its user since the interface last served it (data
     /// queued, buffer read, close...): served on the next poll even
     /// without a timer due.
     pub(crate) dirty: bool,
@@ -229,7 +229,10 @@ impl TcpSocket {
         }
         match c.send(data).map_err(conn_error)? {
             0 if !data.is_empty() => Err(Error::WouldBlock),
-            n => Ok(n),
+            n => {
+                self.dirty = true;
+                Ok(n)
+            }
         }
     }
 
@@ -248,7 +251,11 @@ impl TcpSocket {
                 Some(e) => Err(conn_error(e)),
                 None => Err(Error::WouldBlock),
             },
-            Ok(n) => Ok(n),
+            Ok(n) => {
+                // The window opened: an update may be due.
+                self.dirty = true;
+                Ok(n)
+            }
             Err(e) => Err(conn_error(e)),
         }
     }
@@ -272,6 +279,7 @@ impl TcpSocket {
         if matches!(how, Shutdown::Write | Shutdown::Both) {
             c.shutdown_write();
         }
+        self.dirty = true;
         Ok(())
     }
 
@@ -279,6 +287,7 @@ impl TcpSocket {
     /// §3.10.4). A listening socket stops listening (its queued
     /// connections are reset).
     pub fn close(&mut self) {
+        self.dirty = true;
         match &mut self.inner {
             Inner::Connected(c) => c.close(),
             Inner::Listening(l) => {
@@ -293,6 +302,7 @@ impl TcpSocket {
     /// Aborts: a RST to the peer, queued data discarded (RFC 9293
     /// §3.10.5; `SO_LINGER` with a zero timeout).
     pub fn abort(&mut self) {
+        self.dirty = true;
         match &mut self.inner {
             Inner::Connected(c) => c.abort(),
             Inner::Listening(_) => self.close(),
@@ -307,6 +317,8 @@ impl TcpSocket {
         self.config.nodelay = on;
         if let Inner::Connected(c) = &mut self.inner {
             c.set_nodelay(on);
+            // Data Nagle held back may go now.
+            self.dirty = true;
         }
     }
 
@@ -315,6 +327,7 @@ impl TcpSocket {
         self.config.keepalive = keepalive;
         if let Inner::Connected(c) = &mut self.inner {
             c.set_keepalive(keepalive);
+            self.dirty = true;
         }
     }
 
@@ -325,6 +338,7 @@ impl TcpSocket {
         self.config.user_timeout = timeout;
         if let Inner::Connected(c) = &mut self.inner {
             c.set_user_timeout(timeout);
+            self.dirty = true;
         }
     }
 

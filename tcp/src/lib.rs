@@ -91,7 +91,8 @@
 //!   challenge ACKs, TIME-WAIT), with send and receive [`RingBuffer`]s,
 //!   out-of-order reassembly ([`Assembler`]), RFC 6298 retransmission
 //!   ([`RttEstimator`]), NewReno fast recovery (RFC 5681, 6582) and SACK
-//!   loss recovery ([`Scoreboard`], RFC 6675), window scaling and
+//!   loss recovery ([`Scoreboard`], RFC 6675) with RACK time-based loss
+//!   detection ([`Rack`], RFC 8985), window scaling and
 //!   timestamps with PAWS (RFC 7323), Nagle, delayed ACKs, silly-window
 //!   avoidance, zero-window probes and keepalive, and congestion control
 //!   behind the [`CongestionControl`] trait ([`NewReno`], [`Cubic`]).

@@ -295,7 +295,7 @@ impl Rack {
         }
     }
 
-    /// A loss recovery ended: after [`REO_WND_PERSIST`] of them without a
+    /// A loss recovery ended: after 16 of them without a
     /// D-SACK the reordering window shrinks back (RFC 8985 §6.2 step 4).
     pub fn on_recovery_exit(&mut self) {
         self.reo_wnd_persist = self.reo_wnd_persist.saturating_sub(1);
@@ -414,8 +414,8 @@ impl Rack {
     }
 
     /// Whether every segment sent up to `snd_max` is tracked (the log was
-    /// never full while they were sent), so that [`lost_bytes`]
-    /// (Self::lost_bytes) accounts for all the flight.
+    /// never full while they were sent), so that
+    /// [`lost_bytes`](Self::lost_bytes) accounts for all the flight.
     pub fn covers(&self, snd_max: SeqNumber) -> bool {
         !self.untracked && self.log.back().is_none_or(|e| e.end == snd_max)
     }

@@ -3,6 +3,28 @@
 //! UDP sockets from: the port table, receive queues, the checksum policy
 //! and the counters.
 //!
+//! # Example: the wire format
+//!
+//! ```
+//! use core::net::Ipv4Addr;
+//! use lamina_netbuf::Serializer;
+//! use lamina_udp::{ChecksumStatus, UdpPacket, UdpRepr};
+//!
+//! let (src, dst) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 53));
+//! let repr = UdpRepr { src_port: 49152, dst_port: 53 };
+//!
+//! // Build: the header goes in front of the payload, checksum included.
+//! let datagram = b"hello".wrap_in(repr.builder(src, dst)).serialize_vec(0)?;
+//! assert_eq!(datagram.len(), 8 + 5);
+//!
+//! // Parse, verifying the checksum against the pseudo-header.
+//! let udp = UdpPacket::parse_verified(datagram.as_slice(), src, dst).unwrap();
+//! assert_eq!(udp.to_repr(), repr);
+//! assert_eq!(udp.payload(), b"hello");
+//! assert_eq!(udp.checksum_status(src, dst), ChecksumStatus::Good);
+//! # Ok::<(), lamina_netbuf::Error>(())
+//! ```
+//!
 //! # The wire format ([`wire`], re-exported here)
 //!
 //! - [`UdpPacket`]: a zero-copy view of a datagram. [`UdpPacket::parse`]
@@ -38,28 +60,6 @@
 //! `alloc` (the table and the queues allocate; the wire format does not);
 //! the `std` feature adds only conveniences, and `arbitrary` derives
 //! `arbitrary::Arbitrary` for [`UdpRepr`].
-//!
-//! # Example: the wire format
-//!
-//! ```
-//! use core::net::Ipv4Addr;
-//! use lamina_netbuf::Serializer;
-//! use lamina_udp::{ChecksumStatus, UdpPacket, UdpRepr};
-//!
-//! let (src, dst) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 53));
-//! let repr = UdpRepr { src_port: 49152, dst_port: 53 };
-//!
-//! // Build: the header goes in front of the payload, checksum included.
-//! let datagram = b"hello".wrap_in(repr.builder(src, dst)).serialize_vec(0)?;
-//! assert_eq!(datagram.len(), 8 + 5);
-//!
-//! // Parse, verifying the checksum against the pseudo-header.
-//! let udp = UdpPacket::parse_verified(datagram.as_slice(), src, dst).unwrap();
-//! assert_eq!(udp.to_repr(), repr);
-//! assert_eq!(udp.payload(), b"hello");
-//! assert_eq!(udp.checksum_status(src, dst), ChecksumStatus::Good);
-//! # Ok::<(), lamina_netbuf::Error>(())
-//! ```
 //!
 //! # Example: the receive path
 //!

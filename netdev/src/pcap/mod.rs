@@ -17,7 +17,10 @@ pub use reader::{
 };
 pub use replay::{PcapReplay, ReplayRxToken, ReplayTxToken};
 #[cfg(feature = "std")]
-pub use writer::{PcapFormat, PcapWriter, PcapWriterRxToken, PcapWriterTxToken};
+pub use writer::{
+    PcapFormat, PcapNgCapture, PcapNgCaptureRxToken, PcapNgCaptureTxToken, PcapNgFile, PcapWriter,
+    PcapWriterRxToken, PcapWriterTxToken,
+};
 
 use crate::Medium;
 
