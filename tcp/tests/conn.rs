@@ -1467,3 +1467,63 @@ fn a_tail_loss_is_repaired_by_a_probe_not_a_timeout_rfc8985_7() {
         sim.now - t0
     );
 }
+
+/// RFC 9293 §3.8.6 / §3.10.7.4: an acceptable ACK carried by an older
+/// segment of the peer's (its retransmission) moves SND.UNA but fails
+/// the SND.WL1/SND.WL2 test, so it brings no window; the right edge the
+/// peer offered stays where it was instead of sliding with SND.UNA.
+/// Found by the `tcp_conn` fuzz target.
+#[test]
+fn an_ack_from_an_older_segment_does_not_stretch_the_window_past_the_offered_edge() {
+    let c = TcpConfig {
+        timestamps: false,
+        sack: false,
+        window_scale: false,
+        nodelay: true,
+        ..cfg()
+    };
+    // B's buffer (400 bytes) makes a 200-byte window worth sending into
+    // (sender-side SWS avoidance wants half the largest window offered).
+    let cb = TcpConfig {
+        recv_buffer: 400,
+        ..c.clone()
+    };
+    let mut sim = Sim::established(58, &c, &cb);
+    // From here on B is played by hand.
+    sim.ba.rule = Some(Box::new(|_| true));
+    sim.ab.rule = Some(Box::new(|_| true));
+    let a0 = sim.snd_nxt(true);
+    let s = sim.snd_nxt(false);
+    // B offers a window of 200 bytes.
+    let mut w = sim.repr(false, TcpFlags::ACK, s, a0);
+    w.window_len = 200;
+    sim.inject(false, &w);
+    sim.a().send(&pattern(0, 2000)).unwrap();
+    sim.transmit();
+    sim.run_for(Duration::from_millis(1));
+    // B's second data segment arrives first (out of order): it
+    // acknowledges 100 bytes and offers 300 more (edge a0+400, and A
+    // sends up to it); SND.WL1 becomes S+10.
+    let mut r2 = sim.repr(false, TcpFlags::ACK | TcpFlags::PSH, s + 10, a0 + 100);
+    r2.window_len = 300;
+    sim.inject_data(false, &r2, &[2; 10]);
+    sim.run_for(Duration::from_millis(1));
+    // Then its first segment (seq S < SND.WL1), which fills the hole and
+    // acknowledges all 400 bytes: SND.UNA moves to a0+400, but the window
+    // it carries is not taken. The edge offered is still a0+400.
+    let mut r1 = r2;
+    r1.seq_number = s;
+    r1.ack_number = a0 + 400;
+    sim.inject_data(false, &r1, &[1; 10]);
+    sim.run_for(Duration::from_millis(50));
+    let sent: Vec<_> = sim
+        .segments(true)
+        .filter(|x| x.len > 0)
+        .map(|x| ((x.repr.seq_number - a0) as u32, x.len))
+        .collect();
+    assert!(
+        sent.iter().all(|&(o, l)| o + l as u32 <= 400),
+        "sent beyond the offered edge a0+400: {sent:?}"
+    );
+    assert_eq!(sent.iter().map(|&(_, l)| l).sum::<usize>(), 400, "{sent:?}");
+}

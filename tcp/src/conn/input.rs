@@ -314,6 +314,13 @@ impl<C: CongestionControl> Connection<C> {
             let n = (upto - self.buf_seq).max(0) as usize;
             self.send_buf.consume(n);
             self.buf_seq += n as u32;
+            // SND.WND counts from SND.UNA: keep the right edge the peer
+            // offered where it was. (An ACK carried by an older segment,
+            // a retransmission of the peer's, moves SND.UNA but fails the
+            // SND.WL1/WL2 test below; the window it would otherwise keep
+            // would stretch past anything the peer offered.)
+            let edge = self.snd_una + self.snd_wnd;
+            self.snd_wnd = (edge - ack).max(0) as u32;
             self.snd_una = ack;
             if self.snd_nxt.lt(ack) {
                 self.snd_nxt = ack;
