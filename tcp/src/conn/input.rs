@@ -314,13 +314,6 @@ impl<C: CongestionControl> Connection<C> {
             let n = (upto - self.buf_seq).max(0) as usize;
             self.send_buf.consume(n);
             self.buf_seq += n as u32;
-            // SND.WND counts from SND.UNA: keep the right edge the peer
-            // offered where it was. (An ACK carried by an older segment,
-            // a retransmission of the peer's, moves SND.UNA but fails the
-            // SND.WL1/WL2 test below; the window it would otherwise keep
-            // would stretch past anything the peer offered.)
-            let edge = self.snd_una + self.snd_wnd;
-            self.snd_wnd = (edge - ack).max(0) as u32;
             self.snd_una = ack;
             if self.snd_nxt.lt(ack) {
                 self.snd_nxt = ack;
@@ -459,9 +452,16 @@ impl<C: CongestionControl> Connection<C> {
         // Window update (§3.10.7.4: SND.WL1 / SND.WL2 rule), only for an
         // acceptable ACK (SND.UNA =< SEG.ACK): an older one, from a
         // segment delayed in the network, carries an older window and is
-        // ignored for it, whatever its sequence number.
+        // ignored for it, whatever its sequence number. An ACK that moves
+        // SND.UNA always brings the window, as in Linux: the peer sent it
+        // after everything it acknowledged before, even when it rides on
+        // an older sequence number (a retransmission of the peer's).
+        // Without this, SND.WND would keep counting from the new SND.UNA
+        // and stretch past any edge the peer offered.
         if ack.ge(self.snd_una)
-            && (self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(ack)))
+            && (ack.gt(flight_una)
+                || self.snd_wl1.lt(seq)
+                || (self.snd_wl1 == seq && self.snd_wl2.le(ack)))
         {
             self.snd_wnd = new_wnd;
             self.max_snd_wnd = self.max_snd_wnd.max(new_wnd);

@@ -251,13 +251,8 @@ impl<C: CongestionControl> Connection<C> {
     /// once). Otherwise RFC 6675's pipe from the scoreboard and DupThresh.
     fn pipe(&self, mss: u32) -> u32 {
         let flight = (self.snd_max - self.snd_una).max(0) as u32;
-        // RACK tracks data; a FIN sent after it is not in the log.
-        let data_max = match self.fin_seq() {
-            Some(f) if f.lt(self.snd_max) => f,
-            _ => self.snd_max,
-        };
         match self.rack.as_ref() {
-            Some(r) if r.covers(data_max) => flight
+            Some(r) if r.covers(self.snd_max) => flight
                 .saturating_sub(self.scoreboard.sacked_bytes())
                 .saturating_sub(r.lost_bytes()),
             _ => self
@@ -502,13 +497,18 @@ impl<C: CongestionControl> Connection<C> {
             }
         }
         let new_data = end.gt(self.snd_max);
-        if self.sack && len > 0 && self.state.is_synchronized() {
-            // (A FIN alone is not tracked: no log for connections that
-            // never send data.)
-            let cap = self.config.send_buffer / self.smss().max(1) as usize + 16;
-            self.rack
-                .get_or_insert_with(|| Box::new(Rack::new(cap)))
-                .on_send(seq, end, now, seq.lt(self.snd_max));
+        if self.sack && self.state.is_synchronized() {
+            // The log comes with the first data (a connection that only
+            // ever sends its FIN needs none); from then on the FIN is
+            // tracked like data, so that a lost one marked for
+            // retransmission is marked sent again once it goes.
+            if len > 0 && self.rack.is_none() {
+                let cap = self.config.send_buffer / self.smss().max(1) as usize + 16;
+                self.rack = Some(Box::new(Rack::new(cap)));
+            }
+            if let Some(r) = self.rack.as_mut() {
+                r.on_send(seq, end, now, seq.lt(self.snd_max));
+            }
         }
         if seq == self.snd_nxt || self.snd_nxt.lt(end) && self.recovery.is_none() {
             self.snd_nxt = end;
