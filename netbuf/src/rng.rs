@@ -38,14 +38,17 @@ pub trait Rng {
         if bound == 0 {
             return 0;
         }
-        // Lemire's multiply-and-reject method.
-        let threshold = bound.wrapping_neg() % bound;
-        loop {
-            let m = u64::from(self.next_u32()) * u64::from(bound);
-            if (m as u32) >= threshold {
-                return (m >> 32) as u32;
+        // Lemire's multiply-and-reject method. The rejection threshold
+        // (2^32 mod bound) is below `bound`, so a low half at or above
+        // `bound` is accepted without computing it (and its division).
+        let mut m = u64::from(self.next_u32()) * u64::from(bound);
+        if (m as u32) < bound {
+            let threshold = bound.wrapping_neg() % bound;
+            while (m as u32) < threshold {
+                m = u64::from(self.next_u32()) * u64::from(bound);
             }
         }
+        (m >> 32) as u32
     }
 
     /// A uniformly distributed number in `lo..=hi` (`lo` if `hi < lo`).
@@ -136,6 +139,32 @@ mod tests {
         }
         assert!(seen.iter().all(|s| *s));
         assert_eq!(r.below(0), 0);
+    }
+
+    /// The shortcut that skips the threshold's division draws exactly
+    /// what the plain multiply-and-reject method draws (same values, same
+    /// number of draws), so seeded sequences do not change.
+    #[test]
+    fn below_matches_plain_multiply_and_reject() {
+        fn plain(r: &mut SeededRng, bound: u32) -> u32 {
+            let threshold = bound.wrapping_neg() % bound;
+            loop {
+                let m = u64::from(r.next_u32()) * u64::from(bound);
+                if (m as u32) >= threshold {
+                    return (m >> 32) as u32;
+                }
+            }
+        }
+        for bound in [1u32, 2, 3, 7, 1000, 0x8000_0001, 0xffff_fff0, u32::MAX] {
+            let (mut a, mut b) = (
+                SeededRng::new(u64::from(bound)),
+                SeededRng::new(u64::from(bound)),
+            );
+            for _ in 0..2000 {
+                assert_eq!(a.below(bound), plain(&mut b, bound), "bound {bound}");
+            }
+            assert_eq!(a.next_u64(), b.next_u64());
+        }
     }
 
     #[test]

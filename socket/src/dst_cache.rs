@@ -8,7 +8,9 @@
 //! of routes, addresses or devices); a hardware address holds while its
 //! neighbor cache's [`epoch`](lamina_arp::NeighborCache::epoch) is
 //! unchanged and, for a REACHABLE entry, until its reachable time ends
-//! ([`lookup_cacheable`](lamina_arp::NeighborCache::lookup_cacheable)).
+//! ([`lookup_cacheable`](lamina_arp::NeighborCache::lookup_cacheable));
+//! for an entry watched on every use (STALE, DELAY, PROBE), at the same
+//! instant only (a repeated lookup then would change nothing).
 //! Both caches are direct-mapped and fixed in size: a collision just
 //! replaces the older entry.
 
@@ -99,8 +101,13 @@ struct MacSlot {
     used: bool,
     /// The neighbor cache's epoch when made.
     epoch: u64,
-    /// Valid before this instant; `None`: until the epoch changes.
+    /// Valid before this instant (at it only, with `instant`); `None`:
+    /// until the epoch changes.
     until: Option<Instant>,
+    /// Valid at the instant `until` only: an entry the neighbor cache
+    /// watches on every use (STALE, DELAY, PROBE), whose lookup, repeated
+    /// at the same instant under the same epoch, changes nothing.
+    instant: bool,
     mac: MacAddr,
 }
 
@@ -118,6 +125,7 @@ impl MacCache {
                 used: false,
                 epoch: 0,
                 until: None,
+                instant: false,
                 mac: MacAddr::UNSPECIFIED,
             }; MAC_SLOTS],
         }
@@ -127,12 +135,18 @@ impl MacCache {
     #[inline]
     pub(crate) fn get(&self, ip: Ipv4Addr, epoch: u64, now: Instant) -> Option<MacAddr> {
         let s = self.slots.get(slot_of(ip, MAC_SLOTS))?;
-        let fresh = s.until.is_none_or(|u| now < u);
+        let fresh = match s.until {
+            None => true,
+            Some(u) if s.instant => now == u,
+            Some(u) => now < u,
+        };
         (s.used && s.epoch == epoch && s.ip == ip && fresh).then_some(s.mac)
     }
 
     /// Remembers `mac` for `ip` (as `lookup_cacheable` answered under
-    /// `epoch`). Answers valid only at this instant are not kept.
+    /// `epoch`). Answers valid only at this instant are kept for this
+    /// instant: a batch of datagrams to a neighbor in DELAY looks it up
+    /// once.
     #[inline]
     pub(crate) fn put(
         &mut self,
@@ -142,7 +156,7 @@ impl MacCache {
         until: Option<Instant>,
         now: Instant,
     ) {
-        if until.is_some_and(|u| u <= now) {
+        if until.is_some_and(|u| u < now) {
             return;
         }
         if let Some(s) = self.slots.get_mut(slot_of(ip, MAC_SLOTS)) {
@@ -151,6 +165,7 @@ impl MacCache {
                 used: true,
                 epoch,
                 until,
+                instant: until == Some(now),
                 mac,
             };
         }
@@ -190,9 +205,16 @@ mod tests {
         assert_eq!(c.get(ip(9), 7, t), Some(mac));
         assert_eq!(c.get(ip(9), 8, t), None, "the neighbor cache changed");
         assert_eq!(c.get(ip(9), 7, Instant::from_micros(2000)), None, "expired");
-        // Valid only now: not kept.
+        // Valid only now (a DELAY entry: another lookup at the same
+        // instant changes nothing in the neighbor cache): kept for this
+        // instant, not the next.
         c.put(ip(10), 7, mac, Some(t), t);
-        assert_eq!(c.get(ip(10), 7, t), None);
+        assert_eq!(c.get(ip(10), 7, t), Some(mac));
+        assert_eq!(c.get(ip(10), 7, Instant::from_micros(1001)), None);
+        assert_eq!(c.get(ip(10), 8, t), None, "the neighbor cache changed");
+        // Already past: not kept.
+        c.put(ip(12), 7, mac, Some(t), Instant::from_micros(1001));
+        assert_eq!(c.get(ip(12), 7, Instant::from_micros(1001)), None);
         // Static: kept until the epoch moves.
         c.put(ip(11), 7, mac, None, t);
         assert_eq!(

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
 use crate::Error;
-use crate::queue::{Bounded, Sized2, Spares};
+use crate::queue::Datagrams;
 
 /// An Echo Reply received by an [`IcmpSocket`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,25 +15,6 @@ pub struct EchoResponse {
     pub seq_no: u16,
     /// The echoed data.
     pub data: Vec<u8>,
-}
-
-impl Sized2 for EchoResponse {
-    fn size(&self) -> usize {
-        self.data.len()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct EchoOut {
-    pub(crate) dst: Ipv4Addr,
-    pub(crate) seq_no: u16,
-    pub(crate) data: Vec<u8>,
-}
-
-impl Sized2 for EchoOut {
-    fn size(&self) -> usize {
-        self.data.len()
-    }
 }
 
 /// What [`IcmpSocket::recv_echo_into`] received.
@@ -62,13 +43,13 @@ pub const MAX_ECHO_DATA: usize = 65_507;
 #[derive(Debug, Clone)]
 pub struct IcmpSocket {
     pub(crate) ident: Option<u16>,
-    pub(crate) rx: Bounded<EchoResponse>,
-    pub(crate) tx: Bounded<EchoOut>,
+    /// Echo Replies received: who answered, the sequence number.
+    pub(crate) rx: Datagrams<(Ipv4Addr, u16)>,
+    /// Echo Requests to send: the destination, the sequence number.
+    pub(crate) tx: Datagrams<(Ipv4Addr, u16)>,
     pub(crate) error: Option<Error>,
     pub(crate) ttl: u8,
     pub(crate) rx_dropped: u64,
-    /// Payload buffers kept for reuse.
-    spare: Spares,
 }
 
 impl Default for IcmpSocket {
@@ -83,12 +64,11 @@ impl IcmpSocket {
     pub fn new(packets: usize, bytes: usize) -> IcmpSocket {
         IcmpSocket {
             ident: None,
-            rx: Bounded::new(packets, bytes),
-            tx: Bounded::new(packets, bytes),
+            rx: Datagrams::new(packets, bytes),
+            tx: Datagrams::new(packets, bytes),
             error: None,
             ttl: 64,
             rx_dropped: 0,
-            spare: Spares::default(),
         }
     }
 
@@ -119,11 +99,11 @@ impl IcmpSocket {
         if data.len() > MAX_ECHO_DATA || !self.tx.fits(data.len()) {
             return Err(Error::TooLong);
         }
-        let data = self.spare.copy_of(data);
-        self.tx.push(EchoOut { dst, seq_no, data }).map_err(|e| {
-            self.spare.recycle(e.data);
-            Error::QueueFull
-        })
+        if self.tx.push((dst, seq_no), data) {
+            Ok(())
+        } else {
+            Err(Error::QueueFull)
+        }
     }
 
     /// The next Echo Reply, or the pending error, or
@@ -132,7 +112,14 @@ impl IcmpSocket {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        self.rx.pop().ok_or(Error::WouldBlock)
+        let (&(src, seq_no), data) = self.rx.front().ok_or(Error::WouldBlock)?;
+        let r = EchoResponse {
+            src,
+            seq_no,
+            data: data.to_vec(),
+        };
+        self.rx.drop_front();
+        Ok(r)
     }
 
     /// The next Echo Reply copied into `buf` (cut to its length, as
@@ -143,24 +130,19 @@ impl IcmpSocket {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        let r = self.rx.pop().ok_or(Error::WouldBlock)?;
-        let n = r.data.len().min(buf.len());
-        if let (Some(out), Some(src)) = (buf.get_mut(..n), r.data.get(..n)) {
-            out.copy_from_slice(src);
+        let (&(src, seq_no), data) = self.rx.front().ok_or(Error::WouldBlock)?;
+        let n = data.len().min(buf.len());
+        if let (Some(out), Some(d)) = (buf.get_mut(..n), data.get(..n)) {
+            out.copy_from_slice(d);
         }
         let meta = EchoReplyMeta {
-            src: r.src,
-            seq_no: r.seq_no,
+            src,
+            seq_no,
             len: n,
-            data_len: r.data.len(),
+            data_len: data.len(),
         };
-        self.spare.recycle(r.data);
+        self.rx.drop_front();
         Ok(meta)
-    }
-
-    /// Keeps `v` for reuse if there is room.
-    pub(crate) fn recycle(&mut self, v: Vec<u8>) {
-        self.spare.recycle(v);
     }
 
     /// Takes the pending error, if any.
@@ -179,14 +161,8 @@ impl IcmpSocket {
     }
 
     pub(crate) fn deliver(&mut self, src: Ipv4Addr, seq_no: u16, data: &[u8]) {
-        if !self.rx.has_room(data.len()) {
+        if !self.rx.push((src, seq_no), data) {
             self.rx_dropped += 1;
-            return;
-        }
-        let data = self.spare.copy_of(data);
-        if let Err(r) = self.rx.push(EchoResponse { src, seq_no, data }) {
-            self.rx_dropped += 1;
-            self.spare.recycle(r.data);
         }
     }
 }

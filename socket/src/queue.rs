@@ -1,62 +1,101 @@
-//! A FIFO bounded in packets and in bytes.
+//! The sockets' datagram queues: bounded in packets and in bytes, the
+//! payloads back to back in one buffer.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-/// Something whose payload size counts against a byte limit.
-pub(crate) trait Sized2 {
-    fn size(&self) -> usize;
-}
-
-/// A FIFO holding at most `max_packets` items and `max_bytes` payload
-/// bytes; a push that would exceed either is refused (tail drop).
+/// A FIFO of datagrams (each a small header `M` and its payload) whose
+/// payloads lie back to back in one byte buffer: no buffer per datagram.
+/// At most `max_packets` datagrams and `max_bytes` payload bytes wait; a
+/// push that would exceed either is refused (tail drop).
+///
+/// Pushing appends to the buffer, popping advances a read offset; the
+/// buffer is emptied whenever the queue is, and compacted when the bytes
+/// already read outweigh those waiting, so it never holds more than
+/// about twice `max_bytes`.
 #[derive(Debug, Clone)]
-pub(crate) struct Bounded<T> {
-    items: VecDeque<T>,
-    bytes: usize,
+pub(crate) struct Datagrams<M> {
+    /// Each datagram's header and payload length, oldest first.
+    items: VecDeque<(M, usize)>,
+    /// The payloads, the oldest starting at `read`.
+    bytes: Vec<u8>,
+    read: usize,
     max_packets: usize,
     max_bytes: usize,
 }
 
-impl<T: Sized2> Bounded<T> {
-    pub(crate) fn new(max_packets: usize, max_bytes: usize) -> Bounded<T> {
-        Bounded {
+/// Read bytes below this are never worth a compaction.
+const COMPACT_MIN: usize = 4096;
+
+impl<M> Datagrams<M> {
+    pub(crate) fn new(max_packets: usize, max_bytes: usize) -> Datagrams<M> {
+        Datagrams {
             items: VecDeque::new(),
-            bytes: 0,
+            bytes: Vec::new(),
+            read: 0,
             max_packets,
             max_bytes,
         }
     }
 
-    /// Whether an item of `size` bytes would be accepted now.
-    pub(crate) fn has_room(&self, size: usize) -> bool {
-        self.items.len() < self.max_packets && self.bytes.saturating_add(size) <= self.max_bytes
+    /// Payload bytes waiting.
+    #[inline]
+    fn queued_bytes(&self) -> usize {
+        self.bytes.len() - self.read
     }
 
-    /// Whether an item of `size` bytes could ever be accepted.
+    /// Whether a datagram of `size` bytes would be accepted now.
+    #[inline]
+    pub(crate) fn has_room(&self, size: usize) -> bool {
+        self.items.len() < self.max_packets
+            && self.queued_bytes().saturating_add(size) <= self.max_bytes
+    }
+
+    /// Whether a datagram of `size` bytes could ever be accepted.
     pub(crate) fn fits(&self, size: usize) -> bool {
         self.max_packets > 0 && size <= self.max_bytes
     }
 
-    pub(crate) fn push(&mut self, item: T) -> Result<(), T> {
-        if !self.has_room(item.size()) {
-            return Err(item);
+    /// Queues `meta` and a copy of `data`; `false` (nothing queued) when
+    /// there is no room.
+    #[inline]
+    pub(crate) fn push(&mut self, meta: M, data: &[u8]) -> bool {
+        if !self.has_room(data.len()) {
+            return false;
         }
-        self.bytes += item.size();
-        self.items.push_back(item);
-        Ok(())
+        if self.read >= COMPACT_MIN && self.read >= self.queued_bytes() {
+            self.bytes.drain(..self.read);
+            self.read = 0;
+        }
+        self.bytes.extend_from_slice(data);
+        self.items.push_back((meta, data.len()));
+        true
     }
 
-    pub(crate) fn pop(&mut self) -> Option<T> {
-        let item = self.items.pop_front()?;
-        self.bytes -= item.size();
-        Some(item)
+    /// The oldest datagram.
+    #[inline]
+    pub(crate) fn front(&self) -> Option<(&M, &[u8])> {
+        let (meta, len) = self.items.front()?;
+        let data = self.bytes.get(self.read..self.read + len)?;
+        Some((meta, data))
     }
 
-    pub(crate) fn peek(&self) -> Option<&T> {
-        self.items.front()
+    /// Drops the oldest datagram; whether there was one.
+    #[inline]
+    pub(crate) fn drop_front(&mut self) -> bool {
+        let Some((_, len)) = self.items.pop_front() else {
+            return false;
+        };
+        if self.items.is_empty() {
+            self.bytes.clear();
+            self.read = 0;
+        } else {
+            self.read += len;
+        }
+        true
     }
 
+    /// Datagrams waiting.
     pub(crate) fn len(&self) -> usize {
         self.items.len()
     }
@@ -66,37 +105,49 @@ impl<T: Sized2> Bounded<T> {
     }
 }
 
-/// Payload buffers kept for reuse (at most [`SPARE_BUFFERS`] of at most
-/// [`SPARE_CAPACITY`] bytes), so that a steady flow of datagrams through
-/// a socket allocates nothing once warm.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Spares {
-    bufs: Vec<Vec<u8>>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Payload buffers a socket keeps for reuse.
-pub(crate) const SPARE_BUFFERS: usize = 32;
-/// The largest buffer a socket keeps for reuse (a full Ethernet frame's
-/// payload, rounded up).
-pub(crate) const SPARE_CAPACITY: usize = 2048;
-
-impl Spares {
-    /// A buffer holding a copy of `data`, reused if one is spare.
-    pub(crate) fn copy_of(&mut self, data: &[u8]) -> Vec<u8> {
-        match self.bufs.pop() {
-            Some(mut v) if data.len() <= v.capacity() => {
-                v.clear();
-                v.extend_from_slice(data);
-                v
-            }
-            _ => data.to_vec(),
+    #[test]
+    fn datagrams_keep_order_and_bounds() {
+        let mut q: Datagrams<u8> = Datagrams::new(3, 10);
+        assert!(q.push(1, b"abc"));
+        assert!(q.push(2, b"defg"));
+        assert!(!q.push(3, b"hijk"), "11 bytes exceed the byte bound");
+        assert!(q.push(3, b"hij"));
+        assert!(!q.push(4, b""), "the packet bound");
+        assert_eq!(q.front(), Some((&1, &b"abc"[..])));
+        assert!(q.drop_front());
+        assert!(q.push(4, b"k"));
+        let mut got = Vec::new();
+        while let Some((m, d)) = q.front() {
+            got.push((*m, d.to_vec()));
+            q.drop_front();
         }
+        assert_eq!(
+            got,
+            [
+                (2, b"defg".to_vec()),
+                (3, b"hij".to_vec()),
+                (4, b"k".to_vec())
+            ]
+        );
+        assert!(!q.drop_front());
+        assert!(q.is_empty());
     }
 
-    /// Keeps `v` for reuse if there is room.
-    pub(crate) fn recycle(&mut self, v: Vec<u8>) {
-        if self.bufs.len() < SPARE_BUFFERS && v.capacity() <= SPARE_CAPACITY {
-            self.bufs.push(v);
+    #[test]
+    fn datagrams_buffer_stays_bounded_when_never_drained() {
+        let mut q: Datagrams<()> = Datagrams::new(64, 8192);
+        let data = [7u8; 1000];
+        for i in 0..10_000 {
+            assert!(q.push((), &data), "push {i}");
+            if q.len() > 4 {
+                assert!(q.drop_front());
+            }
+            assert!(q.bytes.len() <= 2 * 8192 + COMPACT_MIN + data.len());
         }
+        assert_eq!(q.front().map(|(_, d)| d.len()), Some(1000));
     }
 }

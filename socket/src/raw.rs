@@ -1,24 +1,11 @@
 //! Raw IPv4 sockets.
 
-use alloc::vec::Vec;
 use core::net::Ipv4Addr;
 
 use lamina_ipv4::IpProtocol;
 
 use crate::Error;
-use crate::queue::{Bounded, Sized2};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RawData {
-    pub(crate) addr: Ipv4Addr,
-    pub(crate) data: Vec<u8>,
-}
-
-impl Sized2 for RawData {
-    fn size(&self) -> usize {
-        self.data.len()
-    }
-}
+use crate::queue::Datagrams;
 
 /// A raw IPv4 socket for one protocol number, as Linux's `SOCK_RAW`: it
 /// receives a copy of every datagram of that protocol addressed to the
@@ -28,8 +15,10 @@ impl Sized2 for RawData {
 #[derive(Debug, Clone)]
 pub struct RawSocket {
     pub(crate) protocol: IpProtocol,
-    pub(crate) rx: Bounded<RawData>,
-    pub(crate) tx: Bounded<RawData>,
+    /// Received datagrams (whole), by source.
+    pub(crate) rx: Datagrams<Ipv4Addr>,
+    /// Payloads to send, by destination.
+    pub(crate) tx: Datagrams<Ipv4Addr>,
     pub(crate) ttl: u8,
     pub(crate) rx_dropped: u64,
 }
@@ -40,8 +29,8 @@ impl RawSocket {
     pub fn new(protocol: IpProtocol, packets: usize, bytes: usize) -> RawSocket {
         RawSocket {
             protocol,
-            rx: Bounded::new(packets, bytes),
-            tx: Bounded::new(packets, bytes),
+            rx: Datagrams::new(packets, bytes),
+            tx: Datagrams::new(packets, bytes),
             ttl: 64,
             rx_dropped: 0,
         }
@@ -66,23 +55,23 @@ impl RawSocket {
         if payload.len() > 65_515 || !self.tx.fits(payload.len()) {
             return Err(Error::TooLong);
         }
-        self.tx
-            .push(RawData {
-                addr: dst,
-                data: payload.to_vec(),
-            })
-            .map_err(|_| Error::QueueFull)
+        if self.tx.push(dst, payload) {
+            Ok(())
+        } else {
+            Err(Error::QueueFull)
+        }
     }
 
     /// Copies the next received datagram (IPv4 header included) into
     /// `buf`, cut to its length; returns the bytes copied and the source.
     pub fn recv_from(&mut self, buf: &mut [u8]) -> Result<(usize, Ipv4Addr), Error> {
-        let d = self.rx.pop().ok_or(Error::WouldBlock)?;
-        let n = d.data.len().min(buf.len());
-        if let (Some(out), Some(src)) = (buf.get_mut(..n), d.data.get(..n)) {
+        let (&from, data) = self.rx.front().ok_or(Error::WouldBlock)?;
+        let n = data.len().min(buf.len());
+        if let (Some(out), Some(src)) = (buf.get_mut(..n), data.get(..n)) {
             out.copy_from_slice(src);
         }
-        Ok((n, d.addr))
+        self.rx.drop_front();
+        Ok((n, from))
     }
 
     /// Whether a datagram waits.
@@ -96,14 +85,7 @@ impl RawSocket {
     }
 
     pub(crate) fn deliver(&mut self, src: Ipv4Addr, datagram: &[u8]) {
-        if self
-            .rx
-            .push(RawData {
-                addr: src,
-                data: datagram.to_vec(),
-            })
-            .is_err()
-        {
+        if !self.rx.push(src, datagram) {
             self.rx_dropped += 1;
         }
     }

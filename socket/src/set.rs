@@ -401,7 +401,7 @@ impl SocketSet {
                 && let Ok(u) = self.udp(h)
             {
                 // No port: the datagrams cannot leave.
-                while u.tx.pop().is_some() {}
+                while u.tx.drop_front() {}
                 u.error = Some(Error::AddrNotAvailable);
             }
         }
@@ -509,11 +509,14 @@ impl SocketSet {
             let config = t.config.clone();
             Listener::new(local, config, backlog.clamp(1, MAX_BACKLOG), &mut self.rng)
         };
-        self.tcp(handle)?.inner = Inner::Listening(Box::new(Listening {
+        let t = self.tcp(handle)?;
+        t.inner = Inner::Listening(Box::new(Listening {
             listener,
             ready: alloc::collections::VecDeque::new(),
             backlog: backlog.clamp(1, MAX_BACKLOG),
         }));
+        // Served (and its timers read) on the next poll.
+        t.dirty = true;
         self.tcp_listeners.insert(local, handle.index);
         Ok(local)
     }
@@ -585,6 +588,7 @@ impl SocketSet {
             let key = (conn.local(), conn.remote());
             let mut socket = TcpSocket::new(config);
             socket.inner = Inner::Connected(Box::new(conn));
+            socket.dirty = true;
             let Ok(h) = self.add(socket) else { return };
             self.tcp_conns.insert(key, h.index);
             if let Some(Inner::Listening(l)) = self.tcp_at(index).map(|t| &mut t.inner) {

@@ -80,6 +80,11 @@ pub struct TcpSocket {
     /// queued, buffer read, close...): served on the next poll even
     /// without a timer due.
     pub(crate) dirty: bool,
+    /// The connection's (or listener's) next timer, as of the last time
+    /// the interface served the socket (valid while not `dirty`: every
+    /// change to the connection marks it dirty, and serving it refreshes
+    /// this).
+    pub(crate) timer: Option<lamina_netbuf::Instant>,
 }
 
 impl Default for TcpSocket {
@@ -103,6 +108,7 @@ impl TcpSocket {
             orphan: false,
             abandoned: Vec::new(),
             dirty: false,
+            timer: None,
         }
     }
 
@@ -357,8 +363,18 @@ impl TcpSocket {
         match &self.inner {
             Inner::Closed => None,
             Inner::Connecting { .. } => Some(lamina_netbuf::Instant::ZERO),
+            Inner::Listening(_) | Inner::Connected(_) => self.timer,
+        }
+    }
+
+    /// Served by the interface: nothing pending but the timers, which
+    /// are read once here rather than on every poll.
+    pub(crate) fn served(&mut self) {
+        self.dirty = false;
+        self.timer = match &self.inner {
+            Inner::Closed | Inner::Connecting { .. } => None,
             Inner::Listening(l) => l.listener.poll_at(),
             Inner::Connected(c) => c.poll_at(),
-        }
+        };
     }
 }

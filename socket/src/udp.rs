@@ -1,12 +1,9 @@
 //! UDP sockets.
 
-use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
 
-use lamina_udp::RxQueue;
-
 use crate::Error;
-use crate::queue::{Bounded, Sized2, Spares};
+use crate::queue::Datagrams;
 
 /// The buffer limits of a [`UdpSocket`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,19 +32,6 @@ impl Default for UdpConfig {
     }
 }
 
-/// A datagram waiting to be sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TxDatagram {
-    pub(crate) dst: SocketAddrV4,
-    pub(crate) data: Vec<u8>,
-}
-
-impl Sized2 for TxDatagram {
-    fn size(&self) -> usize {
-        self.data.len()
-    }
-}
-
 /// The largest UDP payload an IPv4 datagram carries (65535 − 20 − 8).
 pub const MAX_UDP_PAYLOAD: usize = 65_507;
 
@@ -61,21 +45,24 @@ pub const MAX_UDP_PAYLOAD: usize = 65_507;
 /// [`SocketSet::connect_udp`](crate::SocketSet::connect_udp): the set
 /// keeps the port table (`lamina_udp::UdpTable`) that demultiplexes
 /// received datagrams. A socket that sends while unbound is given an
-/// ephemeral port by the interface. Payloads are copied once into the socket on send and
-/// once out of the frame on receive.
+/// ephemeral port by the interface. Payloads are copied once into the
+/// socket on send and once out of the frame on receive; each queue keeps
+/// its payloads back to back in one buffer, so a steady flow allocates
+/// nothing.
 #[derive(Debug, Clone)]
 pub struct UdpSocket {
     pub(crate) local: Option<SocketAddrV4>,
     pub(crate) remote: Option<SocketAddrV4>,
-    pub(crate) rx: RxQueue,
-    pub(crate) tx: Bounded<TxDatagram>,
+    /// Received datagrams: (source, local address they were sent to).
+    pub(crate) rx: Datagrams<(SocketAddrV4, Ipv4Addr)>,
+    /// Datagrams to send, by destination.
+    pub(crate) tx: Datagrams<SocketAddrV4>,
+    rx_dropped: u64,
     pub(crate) error: Option<Error>,
     pub(crate) broadcast: bool,
     pub(crate) recv_errors: bool,
     pub(crate) ttl: u8,
     pub(crate) dont_fragment: bool,
-    /// Payload buffers kept for reuse.
-    spare: Spares,
 }
 
 impl Default for UdpSocket {
@@ -90,14 +77,14 @@ impl UdpSocket {
         UdpSocket {
             local: None,
             remote: None,
-            rx: RxQueue::new(config.rx_packets, config.rx_bytes),
-            tx: Bounded::new(config.tx_packets, config.tx_bytes),
+            rx: Datagrams::new(config.rx_packets, config.rx_bytes),
+            tx: Datagrams::new(config.tx_packets, config.tx_bytes),
+            rx_dropped: 0,
             error: None,
             broadcast: false,
             recv_errors: false,
             ttl: 64,
             dont_fragment: false,
-            spare: Spares::default(),
         }
     }
 
@@ -162,23 +149,11 @@ impl UdpSocket {
         if data.len() > MAX_UDP_PAYLOAD || !self.tx.fits(data.len()) {
             return Err(Error::TooLong);
         }
-        if !self.tx.has_room(data.len()) {
-            return Err(Error::QueueFull);
+        if self.tx.push(dst, data) {
+            Ok(())
+        } else {
+            Err(Error::QueueFull)
         }
-        let data = self.buffer_with(data);
-        self.tx
-            .push(TxDatagram { dst, data })
-            .map_err(|_| Error::QueueFull)
-    }
-
-    /// A buffer holding a copy of `data`, reused if one is spare.
-    fn buffer_with(&mut self, data: &[u8]) -> Vec<u8> {
-        self.spare.copy_of(data)
-    }
-
-    /// Keeps `v` for reuse if there is room.
-    pub(crate) fn recycle(&mut self, v: Vec<u8>) {
-        self.spare.recycle(v);
     }
 
     /// Queues `data` for the connected peer.
@@ -195,13 +170,13 @@ impl UdpSocket {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        let d = self.rx.pop().ok_or(Error::WouldBlock)?;
-        let n = d.payload.len().min(buf.len());
-        if let (Some(out), Some(src)) = (buf.get_mut(..n), d.payload.get(..n)) {
+        let ((from, _), payload) = self.rx.front().ok_or(Error::WouldBlock)?;
+        let from = *from;
+        let n = payload.len().min(buf.len());
+        if let (Some(out), Some(src)) = (buf.get_mut(..n), payload.get(..n)) {
             out.copy_from_slice(src);
         }
-        let from = d.src;
-        self.recycle(d.payload);
+        self.rx.drop_front();
         Ok((n, from))
     }
 
@@ -214,8 +189,8 @@ impl UdpSocket {
     /// the local address it was sent to.
     pub fn peek(&self) -> Result<(&[u8], SocketAddrV4, Ipv4Addr), Error> {
         self.rx
-            .peek()
-            .map(|d| (d.payload.as_slice(), d.src, d.dst))
+            .front()
+            .map(|(&(src, dst), payload)| (payload, src, dst))
             .ok_or(Error::WouldBlock)
     }
 
@@ -246,20 +221,17 @@ impl UdpSocket {
 
     /// Datagrams dropped because the receive queue was full.
     pub fn rx_dropped(&self) -> u64 {
-        self.rx.drops()
+        self.rx_dropped
     }
 
     /// Queues a received datagram; `false` if the queue was full (the
     /// drop is counted).
     pub(crate) fn deliver(&mut self, src: SocketAddrV4, dst: Ipv4Addr, data: &[u8]) -> bool {
-        if !self.rx.has_room(data.len()) {
-            // Counted as a drop by the queue.
-            return self.rx.push_slice(src, dst, data).is_ok();
+        let queued = self.rx.push((src, dst), data);
+        if !queued {
+            self.rx_dropped += 1;
         }
-        let payload = self.buffer_with(data);
-        self.rx
-            .push(lamina_udp::RxDatagram { src, dst, payload })
-            .is_ok()
+        queued
     }
 }
 

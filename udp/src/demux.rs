@@ -625,6 +625,15 @@ impl<H: Copy + Ord> UdpTable<H> {
                 return Some(h);
             }
         }
+        // The common case, one local address (often the wildcard) on the
+        // port: one look at it instead of two searches.
+        if e.unconnected.len() == 1 {
+            return e
+                .unconnected
+                .first_key_value()
+                .filter(|(a, _)| **a == dst || **a == any)
+                .and_then(|(_, l)| newest(l));
+        }
         e.unconnected
             .get(&dst)
             .and_then(newest)

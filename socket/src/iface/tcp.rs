@@ -277,7 +277,7 @@ impl<H: PacketHook> Interface<H> {
                 }
             }
             if drained {
-                t.dirty = false;
+                t.served();
             }
         }
         sent
@@ -351,10 +351,10 @@ impl<H: PacketHook> Interface<H> {
                 continue;
             }
             t.dirty = false;
-            let config = t.config.clone();
             let inner = core::mem::replace(&mut t.inner, Inner::Closed);
             let (inner, error) = match inner {
                 Inner::Connecting { remote, local } => {
+                    let config = t.config.clone();
                     match self.tcp_open(remote, local, &config, slot, now, sockets) {
                         Ok(conn) => (Inner::Connected(Box::new(conn)), None),
                         Err(e) => (Inner::Closed, Some(e)),
@@ -403,6 +403,9 @@ impl<H: PacketHook> Interface<H> {
             let mut abandoned = alloc::vec::Vec::new();
             if let Some(t) = sockets.tcp_at(slot) {
                 t.inner = inner;
+                if !t.dirty {
+                    t.served();
+                }
                 if error.is_some() && t.error.is_none() {
                     t.error = error;
                 }
