@@ -1528,3 +1528,44 @@ fn an_ack_moving_snd_una_on_an_older_segment_brings_its_window() {
     );
     assert_eq!(sent.iter().map(|&(_, l)| l).sum::<usize>(), 600, "{sent:?}");
 }
+
+/// RFC 9293 §3.10.7.4: a zero-length segment is acceptable only at or
+/// after the receiver's RCV.NXT. After a retransmission timeout rewinds
+/// SND.NXT, a pure ACK must still carry the highest sequence number sent
+/// (as Linux's do): the peer may hold everything up to it, and would
+/// drop an ACK numbered at the rewound SND.NXT unread. (Two sides in
+/// timeout recovery once dropped each other's ACKs for ever. Found by the
+/// `tcp_conn` fuzz target.)
+#[test]
+fn a_pure_ack_after_a_timeout_carries_the_highest_sequence_sent_rfc9293_3_10_7_4() {
+    let mut sim = Sim::established(59, &cfg(), &cfg());
+    sim.a().set_nodelay(true);
+    // B receives everything, but its ACKs are lost: A times out, rewinds
+    // SND.NXT and resends the first segment.
+    sim.ba.rule = Some(Box::new(|_| true));
+    let a0 = sim.snd_nxt(true);
+    let s = sim.snd_nxt(false);
+    sim.a().send(&pattern(0, 1448 * 4)).unwrap();
+    sim.transmit();
+    sim.run_for(Duration::from_millis(250));
+    assert_eq!(sim.a().stats().timeouts, 1);
+    let top = a0 + 1448 * 4;
+    // Data from B that acknowledges nothing new arrives; A answers with a
+    // pure ACK (delayed; its window for new data is full).
+    let before = sim.segments(true).count();
+    let mut r = sim.repr(false, TcpFlags::ACK | TcpFlags::PSH, s, a0);
+    r.window_len = 65535;
+    sim.inject_data(false, &r, &[9; 10]);
+    sim.run_for(Duration::from_millis(250));
+    let acks: Vec<_> = sim
+        .segments(true)
+        .skip(before)
+        .filter(|x| x.len == 0)
+        .map(|x| x.repr.seq_number)
+        .collect();
+    assert!(!acks.is_empty());
+    assert!(
+        acks.iter().all(|&q| q == top),
+        "pure ACKs numbered {acks:?}, highest sent {top:?}"
+    );
+}

@@ -62,7 +62,7 @@ impl<C: CongestionControl> Connection<C> {
         }
         if self.ack_now || self.acks_owed > 0 {
             self.acks_owed = self.acks_owed.saturating_sub(1);
-            let repr = self.header(self.snd_nxt, TcpFlags::ACK, now);
+            let repr = self.header(self.ack_seq(), TcpFlags::ACK, now);
             return Some(self.finish(repr));
         }
         None
@@ -243,6 +243,25 @@ impl<C: CongestionControl> Connection<C> {
             }
         }
         self.rto_at = Some(now.saturating_add(self.rtt.rto()));
+    }
+
+    /// The sequence number of a pure ACK: the highest sent (SND.MAX), as
+    /// Linux does, not SND.NXT, which a retransmission timeout rewinds: a
+    /// peer that already holds data beyond the rewound point finds a
+    /// zero-length segment below its RCV.NXT unacceptable (RFC 9293
+    /// §3.10.7.4) and ignores the acknowledgment it carries (two sides
+    /// after timeouts then drop each other's ACKs for ever). Never beyond
+    /// the right edge of the peer's window, should that have shrunk
+    /// (then the edge, or SND.NXT if that is further).
+    fn ack_seq(&self) -> SeqNumber {
+        let edge = self.snd_una + self.snd_wnd;
+        if self.snd_max.le(edge) {
+            self.snd_max
+        } else if self.snd_nxt.lt(edge) {
+            edge
+        } else {
+            self.snd_nxt
+        }
     }
 
     /// Bytes in flight during recovery. With every segment's fate in
