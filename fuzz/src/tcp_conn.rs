@@ -323,7 +323,7 @@ impl Run {
                     "accepted in {:?} without an error",
                     c.state()
                 );
-                self.server = Some(c);
+                self.server = Some(*c);
                 // The ACK that completed the handshake acknowledged the
                 // ISN (of a queued SYN-ACK or a cookie); the window edges
                 // shown so far count from it.

@@ -434,7 +434,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
                         assert_eq!(seg.to_repr(), out.repr);
                     }
                     if r.accepted.len() < 4 {
-                        r.accepted.push(c);
+                        r.accepted.push(*c);
                     }
                 }
                 r.bounds();

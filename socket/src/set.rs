@@ -97,9 +97,9 @@ pub struct SocketSet {
     icmp_idents: Vec<(u16, u32)>,
     /// TCP connections by (local, remote) address: the slot of their
     /// socket.
-    tcp_conns: BTreeMap<(SocketAddrV4, SocketAddrV4), u32>,
+    tcp_conns: BTreeMap<ConnKey, u32>,
     /// Listening TCP sockets by local address (`0.0.0.0`: any).
-    tcp_listeners: BTreeMap<SocketAddrV4, u32>,
+    tcp_listeners: BTreeMap<ListenKey, u32>,
     /// Slots holding a TCP socket (for the interface's timer and transmit
     /// pass).
     tcp_slots: Vec<u32>,
@@ -196,12 +196,16 @@ impl SocketSet {
             return None;
         }
         let s = slot.socket.take()?;
-        if matches!(s, Socket::Raw(_)) {
-            self.raw_count -= 1;
-        }
-        self.icmp_idents.retain(|&(_, i)| i != handle.index);
         slot.generation = slot.generation.wrapping_add(1);
-        self.udp.unbind(handle);
+        // Each kind's own registrations only.
+        match s {
+            Socket::Raw(_) => self.raw_count -= 1,
+            Socket::Icmp(_) => self.icmp_idents.retain(|&(_, i)| i != handle.index),
+            Socket::Udp(_) => {
+                self.udp.unbind(handle);
+            }
+            Socket::Tcp(_) => {}
+        }
         self.free.push(handle.index);
         self.len -= 1;
         let mut s = s;
@@ -211,7 +215,17 @@ impl SocketSet {
             // `close_tcp`). A listener's unaccepted connections are reset.
             let index = handle.index;
             self.tcp_slots.retain(|&i| i != index);
-            self.tcp_conns.retain(|_, i| *i != index);
+            // Its connection's demultiplexing entry by key (not a scan of
+            // every connection), if it is still this slot's; a connected
+            // socket stays `Connected`, so nothing else can name the slot.
+            if let Inner::Connected(c) = &t.inner {
+                let key = ConnKey::new(c.local(), c.remote());
+                if self.tcp_conns.get(&key) == Some(&index) {
+                    self.tcp_conns.remove(&key);
+                }
+            }
+            // A listener closed by its user stays registered until purged:
+            // the few listeners are scanned.
             self.tcp_listeners.retain(|_, i| *i != index);
             let mut abandoned = core::mem::take(&mut t.abandoned);
             if let Inner::Listening(l) = &mut t.inner {
@@ -497,8 +511,8 @@ impl SocketSet {
             local
         };
         let any = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port());
-        let clash = self.tcp_listeners.contains_key(&local)
-            || self.tcp_listeners.contains_key(&any)
+        let clash = self.tcp_listeners.contains_key(&ListenKey::new(local))
+            || self.tcp_listeners.contains_key(&ListenKey::new(any))
             || (local.ip().is_unspecified()
                 && self.tcp_listeners.keys().any(|l| l.port() == local.port()));
         if clash {
@@ -517,7 +531,8 @@ impl SocketSet {
         }));
         // Served (and its timers read) on the next poll.
         t.dirty = true;
-        self.tcp_listeners.insert(local, handle.index);
+        self.tcp_listeners
+            .insert(ListenKey::new(local), handle.index);
         Ok(local)
     }
 
@@ -585,9 +600,9 @@ impl SocketSet {
                 }
                 _ => return,
             };
-            let key = (conn.local(), conn.remote());
+            let key = ConnKey::new(conn.local(), conn.remote());
             let mut socket = TcpSocket::new(config);
-            socket.inner = Inner::Connected(Box::new(conn));
+            socket.inner = Inner::Connected(conn);
             socket.dirty = true;
             let Ok(h) = self.add(socket) else { return };
             self.tcp_conns.insert(key, h.index);
@@ -667,10 +682,12 @@ impl SocketSet {
         (0..span)
             .map(|i| first + ((start + i) % span) as u16)
             .find(|&p| {
-                !self.tcp_listeners.contains_key(&SocketAddrV4::new(ip, p))
+                !self
+                    .tcp_listeners
+                    .contains_key(&ListenKey::new(SocketAddrV4::new(ip, p)))
                     && !self
                         .tcp_listeners
-                        .contains_key(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, p))
+                        .contains_key(&ListenKey::new(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, p)))
             })
     }
 
@@ -695,11 +712,14 @@ impl SocketSet {
             let next = self.port_counter.wrapping_add(i);
             let port = first + (offset.wrapping_add(next) % span) as u16;
             let local = SocketAddrV4::new(local_ip, port);
-            let listened = self.tcp_listeners.contains_key(&local)
+            let listened = self.tcp_listeners.contains_key(&ListenKey::new(local))
                 || self
                     .tcp_listeners
-                    .contains_key(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
-            if !listened && !self.tcp_conns.contains_key(&(local, remote)) {
+                    .contains_key(&ListenKey::new(SocketAddrV4::new(
+                        Ipv4Addr::UNSPECIFIED,
+                        port,
+                    )));
+            if !listened && !self.tcp_conns.contains_key(&ConnKey::new(local, remote)) {
                 self.port_counter = next.wrapping_add(1);
                 return Some(port);
             }
@@ -719,26 +739,32 @@ impl SocketSet {
 
     /// The slot of the connection `(local, remote)`.
     pub(crate) fn tcp_conn_slot(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<u32> {
-        self.tcp_conns.get(&(local, remote)).copied()
+        self.tcp_conns.get(&ConnKey::new(local, remote)).copied()
     }
 
     /// The slot of the listener for `local` (exact, then any address).
     pub(crate) fn tcp_listener_slot(&self, local: SocketAddrV4) -> Option<u32> {
-        self.tcp_listeners.get(&local).copied().or_else(|| {
-            self.tcp_listeners
-                .get(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, local.port()))
-                .copied()
-        })
+        self.tcp_listeners
+            .get(&ListenKey::new(local))
+            .copied()
+            .or_else(|| {
+                self.tcp_listeners
+                    .get(&ListenKey::new(SocketAddrV4::new(
+                        Ipv4Addr::UNSPECIFIED,
+                        local.port(),
+                    )))
+                    .copied()
+            })
     }
 
     /// Registers the connection `(local, remote)` of slot `index`.
     pub(crate) fn tcp_register(&mut self, local: SocketAddrV4, remote: SocketAddrV4, index: u32) {
-        self.tcp_conns.insert((local, remote), index);
+        self.tcp_conns.insert(ConnKey::new(local, remote), index);
     }
 
     /// Forgets the connection `(local, remote)` (it closed).
     pub(crate) fn tcp_unregister(&mut self, local: SocketAddrV4, remote: SocketAddrV4) {
-        self.tcp_conns.remove(&(local, remote));
+        self.tcp_conns.remove(&ConnKey::new(local, remote));
     }
 
     /// Forgets the listeners whose socket no longer listens (closed by
@@ -912,5 +938,35 @@ mod tests {
         );
         s.disconnect_udp(h).unwrap();
         assert_eq!(s.udp(h).unwrap().peer_addr(), None);
+    }
+}
+
+/// A TCP connection's (local, remote) addresses packed into one integer:
+/// the demultiplexing map compares two words instead of four fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct ConnKey(u128);
+
+impl ConnKey {
+    fn new(local: SocketAddrV4, remote: SocketAddrV4) -> ConnKey {
+        ConnKey(
+            (u128::from(local.ip().to_bits()) << 64)
+                | (u128::from(local.port()) << 48)
+                | (u128::from(remote.ip().to_bits()) << 16)
+                | u128::from(remote.port()),
+        )
+    }
+}
+
+/// A listener's local address packed into one integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct ListenKey(u64);
+
+impl ListenKey {
+    fn new(local: SocketAddrV4) -> ListenKey {
+        ListenKey((u64::from(local.ip().to_bits()) << 16) | u64::from(local.port()))
+    }
+
+    fn port(self) -> u16 {
+        self.0 as u16
     }
 }

@@ -78,12 +78,12 @@ pub struct Assembler {
 impl Assembler {
     /// An empty assembler holding at most `max_ranges` disjoint
     /// out-of-order ranges, plus possibly one at offset 0 (storage
-    /// allocated now, never again). With `max_ranges` 0 it keeps no
+    /// allocated at the first range, once). With `max_ranges` 0 it keeps no
     /// out-of-order data at all, only the in-order range.
     pub fn new(max_ranges: usize) -> Assembler {
         Assembler {
             // One more slot for a range at offset 0 (see `add`).
-            spans: Vec::with_capacity(max_ranges.saturating_add(1)),
+            spans: Vec::new(),
             max: max_ranges,
             clock: 0,
         }
@@ -138,6 +138,9 @@ impl Assembler {
             // No overlap: a new range at index i.
             if offset != 0 && self.out_of_order() >= self.max {
                 return Err(TooManyRanges);
+            }
+            if self.spans.capacity() == 0 {
+                self.spans.reserve_exact(self.max.saturating_add(1));
             }
             self.spans.insert(
                 i,

@@ -18,7 +18,7 @@
 //! let now = Instant::ZERO;
 //! let mut listener = Listener::new(sb, config.clone(), 8, &mut SeededRng::new(1));
 //! let mut client = Connection::connect(ca, sb, &config, SeqNumber(7), 1460, now);
-//! let mut server: Option<Connection> = None;
+//! let mut server: Option<Box<Connection>> = None;
 //! let mut buf = [0u8; 1600];
 //! client.send(b"hello")?;
 //! for _ in 0..10 {
@@ -185,6 +185,6 @@ struct ReadmeDoctests;
 pub use seq::SeqNumber;
 pub use wire::{
     ChecksumMode, HEADER_LEN, IP_PROTOCOL, MAX_HEADER_LEN, MAX_OPTIONS_LEN, OptionBytes, SackBlock,
-    SackBlocks, TcpBuilder, TcpFlags, TcpHeader, TcpOption, TcpOptionIter, TcpOptions, TcpRepr,
-    TcpSegment, Timestamps,
+    SackBlocks, SynOptions, TcpBuilder, TcpFlags, TcpHeader, TcpOption, TcpOptionIter, TcpOptions,
+    TcpRepr, TcpSegment, Timestamps,
 };

@@ -2,6 +2,7 @@
 //! half-open entries, SYN cookies when it is full, and a bounded accept
 //! queue of established connections.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddrV4};
@@ -88,7 +89,7 @@ pub struct Listener {
     isn: IsnGenerator,
     cookies: SynCookies,
     syn_queue: Vec<HalfOpen>,
-    accept_queue: VecDeque<Connection>,
+    accept_queue: VecDeque<Box<Connection>>,
     stats: ListenerStats,
 }
 
@@ -149,8 +150,9 @@ impl Listener {
     /// The next established connection, if any. Until accepted, a
     /// connection lives in the listener: segments for it go through
     /// [`on_segment`](Self::on_segment) and its ACKs come out of
-    /// [`poll_transmit`](Self::poll_transmit).
-    pub fn accept(&mut self) -> Option<Connection> {
+    /// [`poll_transmit`](Self::poll_transmit). Boxed, as it was queued
+    /// (a connection is a few hundred bytes: moved by pointer).
+    pub fn accept(&mut self) -> Option<Box<Connection>> {
         self.accept_queue.pop_front()
     }
 
@@ -234,10 +236,11 @@ impl Listener {
             return ListenerVerdict::Dropped;
         }
         let our_mss = self.our_mss(mss_limit);
-        let peer_mss = seg.mss().unwrap_or(536);
-        let peer_ws = seg.window_scale().filter(|_| self.config.window_scale);
-        let sack = seg.sack_permitted() && self.config.sack;
-        let peer_ts = seg.timestamps().filter(|_| self.config.timestamps);
+        let opts = seg.syn_options();
+        let peer_mss = opts.mss.unwrap_or(536);
+        let peer_ws = opts.window_scale.filter(|_| self.config.window_scale);
+        let sack = opts.sack_permitted && self.config.sack;
+        let peer_ts = opts.timestamps.filter(|_| self.config.timestamps);
         if self.syn_queue.len() < self.config.syn_queue {
             let iss = self.isn.isn(local, remote, now);
             self.syn_queue.push(HalfOpen {
@@ -417,7 +420,9 @@ impl Listener {
     ) {
         let mss = u32::from(self.our_mss(mss_limit).min(neg.peer_mss));
         let cc = AnyCc::new(self.config.cc, mss);
-        let mut conn = Connection::from_handshake(
+        // Boxed once here: the accept queue and the socket that takes the
+        // connection move a pointer, not the connection.
+        let mut conn = Box::new(Connection::from_handshake(
             local,
             remote,
             &self.config,
@@ -428,7 +433,7 @@ impl Listener {
             rtt,
             now,
             cc,
-        );
+        ));
         // The final ACK may carry data, a window, a FIN.
         conn.on_segment(seg, now);
         self.stats.established += 1;

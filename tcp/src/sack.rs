@@ -82,10 +82,11 @@ pub struct Scoreboard {
 
 impl Scoreboard {
     /// An empty scoreboard holding at most `max_blocks` disjoint ranges
-    /// (storage allocated now, never again).
+    /// (storage allocated at the first range, once: most connections never
+    /// see a SACK block).
     pub fn new(max_blocks: usize) -> Scoreboard {
         Scoreboard {
-            ranges: Vec::with_capacity(max_blocks),
+            ranges: Vec::new(),
             max: max_blocks,
             sacked: 0,
         }
@@ -181,6 +182,9 @@ impl Scoreboard {
             // `i` is within bounds for consistent sequence numbers; the
             // clamp only guards against a caller's inconsistent ones.
             let i = i.min(self.ranges.len());
+            if self.ranges.capacity() == 0 {
+                self.ranges.reserve_exact(self.max);
+            }
             self.ranges.insert(i, SackBlock { left, right });
             self.sacked = self.sacked.saturating_add(n);
             return n;

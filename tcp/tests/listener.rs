@@ -240,7 +240,7 @@ fn cookie_round_trip(ts: bool) -> Connection {
     assert_eq!(l.stats().cookies_accepted, 1);
     let conn = l.accept().unwrap();
     assert_eq!(conn.state(), State::Established);
-    conn
+    *conn
 }
 
 #[test]

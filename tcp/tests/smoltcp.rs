@@ -245,7 +245,7 @@ impl Pair {
                 reply = Some(r);
             }
             if self.conn.is_none() {
-                self.conn = l.accept();
+                self.conn = l.accept().map(|c| *c);
             }
         }
         if let Some(r) = reply {

@@ -333,6 +333,41 @@ impl<H: PacketHook> Interface<H> {
         true
     }
 
+    /// Opens the connections that `connect` asked for (before the direct
+    /// transmit pass, so that their SYNs take it); the ones that fail
+    /// keep their error. Only when a user call may have asked for one.
+    pub(super) fn tcp_open_pending(&mut self, now: Instant, sockets: &mut SocketSet) {
+        if !sockets.tx_hint() {
+            return;
+        }
+        let count = sockets.tcp_slot_list().len();
+        for k in 0..count {
+            let Some(&slot) = sockets.tcp_slot_list().get(k) else {
+                break;
+            };
+            let Some(t) = sockets.tcp_at(slot) else {
+                continue;
+            };
+            let Inner::Connecting { remote, local } = t.inner else {
+                continue;
+            };
+            let config = t.config.clone();
+            let opened = self.tcp_open(remote, local, &config, slot, now, sockets);
+            if let Some(t) = sockets.tcp_at(slot) {
+                match opened {
+                    Ok(conn) => t.inner = Inner::Connected(Box::new(conn)),
+                    Err(e) => {
+                        t.inner = Inner::Closed;
+                        if t.error.is_none() {
+                            t.error = Some(e);
+                        }
+                    }
+                }
+                t.dirty = true;
+            }
+        }
+    }
+
     /// Opens the connections that `connect` asked for, sends what every
     /// TCP socket has (data, ACKs, SYN-ACKs, retransmissions, probes) and
     /// forgets closed connections. Returns whether anything was sent.

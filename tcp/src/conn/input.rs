@@ -55,11 +55,12 @@ impl<C: CongestionControl> Connection<C> {
         // Our SYN announced this window (unscaled, RFC 7323 §2.2).
         self.rcv_adv = self.rcv_nxt + self.recv_window_max().min(u32::from(u16::MAX));
         self.last_recv = now;
+        let opts = seg.syn_options();
         let neg = Negotiated {
-            peer_mss: seg.mss().unwrap_or(DEFAULT_MSS),
-            snd_wscale: seg.window_scale(),
-            sack: seg.sack_permitted(),
-            ts_recent: seg.timestamps().map(|t| t.tsval),
+            peer_mss: opts.mss.unwrap_or(DEFAULT_MSS),
+            snd_wscale: opts.window_scale,
+            sack: opts.sack_permitted,
+            ts_recent: opts.timestamps.map(|t| t.tsval),
             ts_offset: None,
         };
         self.apply_negotiated(neg);
@@ -71,7 +72,7 @@ impl<C: CongestionControl> Connection<C> {
         self.ack_now = true;
         if ack_ok {
             if self.ts {
-                if let Some(t) = seg.timestamps() {
+                if let Some(t) = opts.timestamps {
                     self.rtt_from_tsecr(t.tsecr, now);
                 }
             } else if let Some((end, sent)) = self.rtt_timing.take()

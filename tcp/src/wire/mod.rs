@@ -365,6 +365,30 @@ impl<'a> TcpSegment<'a> {
         })
     }
 
+    /// The options a SYN negotiates, found in one walk over the options
+    /// (the accessors [`mss`](Self::mss), [`window_scale`](Self::window_scale),
+    /// [`sack_permitted`](Self::sack_permitted) and
+    /// [`timestamps`](Self::timestamps) each walk them): the first of
+    /// each kind counts, as with the accessors.
+    #[inline]
+    pub fn syn_options(&self) -> SynOptions {
+        let mut o = SynOptions::default();
+        if self.no_option_but_timestamps() {
+            o.timestamps = self.timestamps();
+            return o;
+        }
+        for opt in self.options_iter() {
+            match opt {
+                TcpOption::MaxSegmentSize(m) if o.mss.is_none() => o.mss = Some(m),
+                TcpOption::WindowScale(s) if o.window_scale.is_none() => o.window_scale = Some(s),
+                TcpOption::SackPermitted => o.sack_permitted = true,
+                TcpOption::Timestamps(t) if o.timestamps.is_none() => o.timestamps = Some(t),
+                _ => {}
+            }
+        }
+        o
+    }
+
     /// The first timestamps option (RFC 7323 §3).
     #[inline]
     pub fn timestamps(&self) -> Option<Timestamps> {
@@ -455,6 +479,20 @@ impl<'a> TcpSegment<'a> {
         }
         repr
     }
+}
+
+/// The options a SYN or SYN-ACK negotiates, from
+/// [`TcpSegment::syn_options`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SynOptions {
+    /// The first MSS option's value (RFC 9293 §3.7.1).
+    pub mss: Option<u16>,
+    /// The first window-scale option's shift count, as sent (RFC 7323 §2).
+    pub window_scale: Option<u8>,
+    /// Whether a SACK-permitted option is present (RFC 2018 §2).
+    pub sack_permitted: bool,
+    /// The first timestamps option (RFC 7323 §3).
+    pub timestamps: Option<Timestamps>,
 }
 
 /// Every field of a TCP header a user sets, with the options Lamina

@@ -711,6 +711,16 @@ fn property_build_then_parse_gives_back_the_repr() {
         assert_eq!(s.sack_permitted(), repr.sack_permitted);
         assert_eq!(s.sack_blocks().unwrap_or_default(), repr.sack_blocks);
         assert_eq!(s.timestamps(), repr.timestamps);
+        let o = s.syn_options();
+        assert_eq!(
+            (o.mss, o.window_scale, o.sack_permitted, o.timestamps),
+            (
+                repr.max_seg_size,
+                repr.window_scale,
+                repr.sack_permitted,
+                repr.timestamps
+            )
+        );
         built += 1;
     }
     assert!(built > 2000, "only {built} reprs were buildable");
@@ -722,6 +732,11 @@ fn exercise(s: &TcpSegment<'_>) {
     let _ = (s.window_len(), s.checksum(), s.urgent_pointer(), s.flags());
     let _ = (s.mss(), s.window_scale(), s.sack_permitted());
     let _ = (s.sack_blocks(), s.timestamps(), s.segment_len());
+    let o = s.syn_options();
+    assert_eq!(o.mss, s.mss());
+    assert_eq!(o.window_scale, s.window_scale());
+    assert_eq!(o.sack_permitted, s.sack_permitted());
+    assert_eq!(o.timestamps, s.timestamps());
     let _ = s.checksum_ok(A, B);
     assert!(s.options_iter().count() <= s.options().len());
     assert!(s.header_len() >= HEADER_LEN);

@@ -307,7 +307,7 @@ impl Sim {
                 ListenerVerdict::Handled => {
                     let free = host.conn.as_ref().is_none_or(|c| c.is_closed());
                     if free && let Some(c) = l.accept() {
-                        host.conn = Some(c);
+                        host.conn = Some(*c);
                     }
                 }
                 ListenerVerdict::Dropped => {}
