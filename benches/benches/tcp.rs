@@ -15,6 +15,13 @@
 //!   nothing, close both ways until both sockets are closed (elements:
 //!   connections).
 //!
+//! - `lamina/ping-pong-1`, `smoltcp/ping-pong-1`, `lamina/ping-pong-10k`,
+//!   `smoltcp/ping-pong-10k`: one 64-byte message sent on an established
+//!   connection and echoed back by the peer, with 1 or 10,000
+//!   established connections open on both hosts (all but one idle):
+//!   what activity costs when a host holds many connections (elements:
+//!   round trips).
+//!
 //! Both stacks copy the payload in and out of their socket buffers with
 //! the same calls a user makes, and use 1 MiB socket buffers.
 //!
@@ -33,6 +40,8 @@ const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const BULK: usize = 4 << 20;
 /// Socket buffer sizes, both stacks.
 const BUF: usize = 1 << 20;
+/// Socket buffer sizes in the many-connections benchmark, both stacks.
+const SMALL: usize = 4096;
 
 fn link(mtu: usize) -> LinkConfig {
     let l = LinkConfig::new()
@@ -73,7 +82,7 @@ mod lamina_side {
             Host {
                 iface,
                 dev,
-                sockets: SocketSet::new(64, &mut rng),
+                sockets: SocketSet::new(16_384, &mut rng),
             }
         }
 
@@ -86,6 +95,18 @@ mod lamina_side {
         TcpConfig {
             send_buffer: BUF,
             recv_buffer: BUF,
+            ..TcpConfig::default()
+        }
+    }
+
+    /// The many-connections benchmark's sockets: small buffers, and (as
+    /// on the smoltcp side, whose clock stands still here) no delayed
+    /// ACKs.
+    fn small() -> TcpConfig {
+        TcpConfig {
+            send_buffer: SMALL,
+            recv_buffer: SMALL,
+            delayed_ack: lamina_netbuf::Duration::ZERO,
             ..TcpConfig::default()
         }
     }
@@ -168,6 +189,86 @@ mod lamina_side {
                 }
             }
             got
+        }
+
+        /// Opens `n` more connections (in batches) and keeps them all.
+        pub fn open_many(&mut self, n: usize) -> Vec<(SocketHandle, SocketHandle)> {
+            let mut out = Vec::with_capacity(n);
+            let mut clients = Vec::new();
+            while out.len() < n {
+                let batch = (n - out.len()).min(32);
+                for _ in 0..batch {
+                    let c = self.a.sockets.add(TcpSocket::new(small())).unwrap();
+                    self.a
+                        .sockets
+                        .connect_tcp(c, SocketAddrV4::new(B, 80), None)
+                        .unwrap();
+                    clients.push(c);
+                }
+                let mut accepted = Vec::new();
+                for _ in 0..10_000 {
+                    let now = self.now;
+                    self.a.poll(now);
+                    self.b.poll(now);
+                    while let Ok(s) = self.b.sockets.accept_tcp(self.listener) {
+                        accepted.push(s);
+                    }
+                    if accepted.len() == clients.len()
+                        && clients
+                            .iter()
+                            .all(|&c| self.a.sockets.tcp(c).unwrap().is_established())
+                    {
+                        break;
+                    }
+                }
+                assert_eq!(accepted.len(), clients.len(), "connections not accepted");
+                // Pair client and server by their addresses.
+                for c in clients.drain(..) {
+                    let local = self.a.sockets.tcp(c).unwrap().local_addr().unwrap();
+                    let s = *accepted
+                        .iter()
+                        .find(|&&s| self.b.sockets.tcp(s).unwrap().peer_addr() == Some(local))
+                        .unwrap();
+                    out.push((c, s));
+                }
+            }
+            out
+        }
+
+        /// [`ping_pong`](Self::ping_pong) on the pair's own connection.
+        pub fn ping_pong_main(&mut self, msg: &[u8], buf: &mut [u8]) {
+            let conn = self.conn.unwrap();
+            self.ping_pong(conn, msg, buf);
+        }
+
+        /// Sends `msg` on `conn` and has the peer echo it back.
+        pub fn ping_pong(
+            &mut self,
+            (c, s): (SocketHandle, SocketHandle),
+            msg: &[u8],
+            buf: &mut [u8],
+        ) {
+            assert_eq!(self.a.sockets.tcp(c).unwrap().send(msg), Ok(msg.len()));
+            let mut got = 0;
+            let mut echoed = 0;
+            while got < msg.len() {
+                let now = self.now;
+                self.a.poll(now);
+                self.b.poll(now);
+                let t = self.b.sockets.tcp(s).unwrap();
+                if let Ok(n) = t.recv(buf)
+                    && n > 0
+                {
+                    assert_eq!(t.send(&buf[..n]), Ok(n));
+                    echoed += n;
+                }
+                let _ = echoed;
+                self.b.poll(now);
+                self.a.poll(now);
+                if let Ok(n) = self.a.sockets.tcp(c).unwrap().recv(buf) {
+                    got += n;
+                }
+            }
         }
 
         /// Connects, accepts and closes one connection.
@@ -321,6 +422,16 @@ mod smol_side {
         s
     }
 
+    /// A socket of the many-connections benchmark: small buffers.
+    fn small_socket() -> tcp::Socket<'static> {
+        let mut s = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; SMALL]),
+            tcp::SocketBuffer::new(vec![0; SMALL]),
+        );
+        s.set_ack_delay(None);
+        s
+    }
+
     pub struct Pair {
         a: Host,
         b: Host,
@@ -368,6 +479,86 @@ mod smol_side {
                 }
             }
             panic!("smoltcp did not connect");
+        }
+
+        /// Opens `n` more connections (in batches) and keeps them all.
+        pub fn open_many(&mut self, n: usize) -> Vec<(SocketHandle, SocketHandle)> {
+            let mut out = Vec::with_capacity(n);
+            while out.len() < n {
+                let batch = (n - out.len()).min(32);
+                let mut pairs = Vec::new();
+                for _ in 0..batch {
+                    let mut srv = small_socket();
+                    srv.listen(80).unwrap();
+                    let s = self.b.sockets.add(srv);
+                    let c = self.a.sockets.add(small_socket());
+                    self.port = if self.port == 65535 {
+                        49152
+                    } else {
+                        self.port + 1
+                    };
+                    let cx = self.a.iface.context();
+                    self.a
+                        .sockets
+                        .get_mut::<tcp::Socket<'static>>(c)
+                        .connect(cx, (IpAddress::Ipv4(B), 80), self.port)
+                        .unwrap();
+                    pairs.push((c, s));
+                }
+                for _ in 0..10_000 {
+                    self.a.poll();
+                    self.b.poll();
+                    if pairs.iter().all(|&(c, s)| {
+                        self.a.socket(c).state() == tcp::State::Established
+                            && self.b.socket(s).state() == tcp::State::Established
+                    }) {
+                        break;
+                    }
+                }
+                // A listener takes whichever SYN comes: pair by address.
+                let servers: Vec<SocketHandle> = pairs.iter().map(|&(_, s)| s).collect();
+                for &(c, _) in &pairs {
+                    let local = self.a.socket(c).local_endpoint().unwrap();
+                    let s = *servers
+                        .iter()
+                        .find(|&&s| self.b.socket(s).remote_endpoint() == Some(local))
+                        .expect("smoltcp connection established");
+                    out.push((c, s));
+                }
+            }
+            out
+        }
+
+        /// [`ping_pong`](Self::ping_pong) on the pair's own connection.
+        pub fn ping_pong_main(&mut self, msg: &[u8], buf: &mut [u8]) {
+            let conn = (self.c, self.s);
+            self.ping_pong(conn, msg, buf);
+        }
+
+        /// Sends `msg` on `conn` and has the peer echo it back.
+        pub fn ping_pong(
+            &mut self,
+            (c, s): (SocketHandle, SocketHandle),
+            msg: &[u8],
+            buf: &mut [u8],
+        ) {
+            assert_eq!(self.a.socket(c).send_slice(msg), Ok(msg.len()));
+            let mut got = 0;
+            while got < msg.len() {
+                self.a.poll();
+                self.b.poll();
+                let t = self.b.socket(s);
+                if let Ok(n) = t.recv_slice(buf)
+                    && n > 0
+                {
+                    assert_eq!(t.send_slice(&buf[..n]), Ok(n));
+                }
+                self.b.poll();
+                self.a.poll();
+                if let Ok(n) = self.a.socket(c).recv_slice(buf) {
+                    got += n;
+                }
+            }
         }
 
         pub fn bulk(&mut self, data: &[u8], buf: &mut [u8]) -> usize {
@@ -452,6 +643,36 @@ fn tcp(c: &mut Criterion) {
     g.bench_function("lamina/handshake", |b| b.iter(|| l.handshake()));
     let mut s = smol_side::pair(1500);
     g.bench_function("smoltcp/handshake", |b| b.iter(|| s.handshake()));
+
+    // Activity among many connections: the pairs already hold one
+    // connection each; open the rest, then ping-pong on the last one.
+    let msg = [0x5au8; 64];
+    for n in [1usize, 10_000] {
+        let mut l = lamina_side::pair(1500);
+        let conns = l.open_many(n - 1);
+        let conn = conns.last().copied();
+        let name = if n == 1 {
+            "1".into()
+        } else {
+            format!("{}k", n / 1000)
+        };
+        g.bench_function(format!("lamina/ping-pong-{name}"), |b| {
+            b.iter(|| match conn {
+                Some(c) => l.ping_pong(c, &msg, &mut buf),
+                None => l.ping_pong_main(&msg, &mut buf),
+            })
+        });
+        drop(l);
+        let mut s = smol_side::pair(1500);
+        let conns = s.open_many(n - 1);
+        let conn = conns.last().copied();
+        g.bench_function(format!("smoltcp/ping-pong-{name}"), |b| {
+            b.iter(|| match conn {
+                Some(c) => s.ping_pong(c, &msg, &mut buf),
+                None => s.ping_pong_main(&msg, &mut buf),
+            })
+        });
+    }
     g.finish();
 }
 

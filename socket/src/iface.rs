@@ -619,6 +619,7 @@ impl<H: PacketHook> Interface<H> {
             work |= self.service_neighbors(now, sockets);
             // Transmit: ARP, queued frames, then socket data written
             // straight into the devices' buffers where the path is simple.
+            sockets.tcp_collect(now);
             self.tcp_open_pending(now, sockets);
             let sockets_idle = !sockets.tx_hint();
             for i in 0..n {

@@ -1,12 +1,13 @@
 //! The [`SocketSet`] and its handles.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BinaryHeap};
 use alloc::vec::Vec;
+use core::cmp::Reverse;
 use core::net::{Ipv4Addr, SocketAddrV4};
 
 use lamina_netbuf::hash::siphash24;
-use lamina_netbuf::{Rng, SeededRng};
+use lamina_netbuf::{Instant, Rng, SeededRng};
 use lamina_tcp::{IsnGenerator, Listener};
 use lamina_udp::{BindOptions, PortRange, UdpTable, UdpTableConfig};
 
@@ -100,9 +101,24 @@ pub struct SocketSet {
     tcp_conns: BTreeMap<ConnKey, u32>,
     /// Listening TCP sockets by local address (`0.0.0.0`: any).
     tcp_listeners: BTreeMap<ListenKey, u32>,
-    /// Slots holding a TCP socket (for the interface's timer and transmit
-    /// pass).
+    /// Slots holding a TCP socket.
     tcp_slots: Vec<u32>,
+    /// Slots holding a datagram socket (UDP, ICMP, raw): the transmit
+    /// scans go over these only, never over the TCP sockets.
+    dgram_slots: Vec<u32>,
+    /// TCP slots that may have something to do now (a user call, a
+    /// segment, an ICMP error), each listed once while its socket's
+    /// `queued` flag is set.
+    tcp_due: Vec<u32>,
+    /// TCP timers as (deadline, slot), earliest first. Entries are not
+    /// removed when a timer changes: one counts only while it is its
+    /// socket's `scheduled` deadline. Rebuilt when stale entries
+    /// outnumber the sockets.
+    tcp_timers: BinaryHeap<Reverse<(Instant, u32)>>,
+    /// The TCP slots the interface serves on the current pass: the due
+    /// ones and those whose timer expired. A poll costs what the active
+    /// sockets cost, however many idle connections the set holds.
+    tcp_work: Vec<u32>,
     /// RFC 6528 initial sequence numbers of active opens.
     isn: IsnGenerator,
     /// RFC 6056 algorithm 3: the secret of the per-destination offset,
@@ -133,6 +149,10 @@ impl SocketSet {
             tcp_conns: BTreeMap::new(),
             tcp_listeners: BTreeMap::new(),
             tcp_slots: Vec::new(),
+            dgram_slots: Vec::new(),
+            tcp_due: Vec::new(),
+            tcp_timers: BinaryHeap::new(),
+            tcp_work: Vec::new(),
             isn: IsnGenerator::new(rng),
             port_key: [rng.next_u64(), rng.next_u64()],
             port_counter: 0,
@@ -168,6 +188,8 @@ impl SocketSet {
             slot.socket = socket;
             if is_tcp {
                 self.tcp_slots.push(index);
+            } else {
+                self.dgram_slots.push(index);
             }
             return Ok(SocketHandle {
                 index,
@@ -177,6 +199,8 @@ impl SocketSet {
         let index = self.slots.len() as u32;
         if is_tcp {
             self.tcp_slots.push(index);
+        } else {
+            self.dgram_slots.push(index);
         }
         self.slots.push(Slot {
             generation: 0,
@@ -198,6 +222,9 @@ impl SocketSet {
         let s = slot.socket.take()?;
         slot.generation = slot.generation.wrapping_add(1);
         // Each kind's own registrations only.
+        if !matches!(s, Socket::Tcp(_)) {
+            self.dgram_slots.retain(|&i| i != handle.index);
+        }
         match s {
             Socket::Raw(_) => self.raw_count -= 1,
             Socket::Icmp(_) => self.icmp_idents.retain(|&(_, i)| i != handle.index),
@@ -238,9 +265,13 @@ impl SocketSet {
 
     /// The socket `handle` names.
     pub fn get_mut(&mut self, handle: SocketHandle) -> Option<&mut Socket> {
-        // A TCP socket marks itself due when a call gives it something to
-        // send; the set only notes that the user was here.
+        // A TCP socket marks itself dirty when a call gives it something
+        // to send; the set notes that the user was here, and which TCP
+        // socket to look at on the next poll.
         self.tx_hint = true;
+        if let Some(Socket::Tcp(_)) = self.get_mut_quiet(handle) {
+            self.tcp_mark(handle.index);
+        }
         self.get_mut_quiet(handle)
     }
 
@@ -390,9 +421,11 @@ impl SocketSet {
     /// Gives every unbound UDP socket with datagrams to send an
     /// ephemeral port.
     pub(crate) fn autobind(&mut self) {
-        let needed = self.slots.iter().any(
-            |s| matches!(&s.socket, Some(Socket::Udp(u)) if u.local.is_none() && !u.tx.is_empty()),
-        );
+        let unbound = |s: &Slot| matches!(&s.socket, Some(Socket::Udp(u)) if u.local.is_none() && !u.tx.is_empty());
+        let needed = self
+            .dgram_slots
+            .iter()
+            .any(|&i| self.slots.get(i as usize).is_some_and(unbound));
         if !needed {
             return;
         }
@@ -432,29 +465,32 @@ fn udp_table_config(capacity: usize) -> UdpTableConfig {
 }
 
 impl SocketSet {
-    /// The first socket at index `from` or later with datagrams to send,
-    /// and the index after it (to iterate while mutating the set).
+    /// The first datagram socket at position `from` or later of the
+    /// datagram-socket list with datagrams to send, and the position
+    /// after it (to iterate while mutating the set).
     pub(crate) fn next_with_tx(&self, from: usize) -> Option<(SocketHandle, usize)> {
-        let rest = self.slots.get(from..)?;
-        let i = rest
-            .iter()
-            .position(|s| s.socket.as_ref().is_some_and(Socket::has_tx))?;
-        let index = from + i;
-        let generation = rest.get(i)?.generation;
-        let handle = SocketHandle {
-            index: index as u32,
-            generation,
-        };
-        Some((handle, index + 1))
+        let rest = self.dgram_slots.get(from..)?;
+        rest.iter().enumerate().find_map(|(k, &index)| {
+            let slot = self.slots.get(index as usize)?;
+            slot.socket.as_ref().is_some_and(Socket::has_tx).then_some((
+                SocketHandle {
+                    index,
+                    generation: slot.generation,
+                },
+                from + k + 1,
+            ))
+        })
     }
 
     /// Whether any socket has datagrams to send.
     pub(crate) fn has_pending_tx(&self) -> bool {
         self.tx_hint
-            && self
-                .slots
-                .iter()
-                .any(|s| s.socket.as_ref().is_some_and(Socket::has_tx))
+            && self.dgram_slots.iter().any(|&i| {
+                self.slots
+                    .get(i as usize)
+                    .and_then(|s| s.socket.as_ref())
+                    .is_some_and(Socket::has_tx)
+            })
     }
 
     /// Notes that a socket may have something to send.
@@ -605,6 +641,7 @@ impl SocketSet {
             socket.inner = Inner::Connected(conn);
             socket.dirty = true;
             let Ok(h) = self.add(socket) else { return };
+            self.tcp_mark(h.index);
             self.tcp_conns.insert(key, h.index);
             if let Some(Inner::Listening(l)) = self.tcp_at(index).map(|t| &mut t.inner) {
                 l.ready.push_back(h);
@@ -779,11 +816,6 @@ impl SocketSet {
         });
     }
 
-    /// The slots holding TCP sockets.
-    pub(crate) fn tcp_slot_list(&self) -> &[u32] {
-        &self.tcp_slots
-    }
-
     /// The TCP socket in slot `index`.
     pub(crate) fn tcp_at(&mut self, index: u32) -> Option<&mut TcpSocket> {
         match self.slots.get_mut(index as usize)?.socket.as_mut()? {
@@ -792,15 +824,114 @@ impl SocketSet {
         }
     }
 
-    /// The earliest timer of any TCP socket.
-    pub(crate) fn tcp_poll_at(&self) -> Option<lamina_netbuf::Instant> {
-        self.tcp_slots
+    /// The earliest timer of any TCP socket, or earlier: the due sockets'
+    /// own answers and the earliest timer entry, which may be stale (a
+    /// timer that moved or a socket removed since) and so only early, never
+    /// late.
+    pub(crate) fn tcp_poll_at(&self) -> Option<Instant> {
+        let timers = self.tcp_timers.peek().map(|Reverse((at, _))| *at);
+        self.tcp_due
             .iter()
             .filter_map(|&i| match self.slots.get(i as usize)?.socket.as_ref()? {
                 Socket::Tcp(t) => t.poll_at(),
                 _ => None,
             })
+            .chain(timers)
             .min()
+    }
+
+    /// Lists the TCP socket in slot `index` for the next pass of the
+    /// interface (once until that pass takes it).
+    pub(crate) fn tcp_mark(&mut self, index: u32) {
+        if let Some(Slot {
+            socket: Some(Socket::Tcp(t)),
+            ..
+        }) = self.slots.get_mut(index as usize)
+            && !t.queued
+        {
+            t.queued = true;
+            self.tcp_due.push(index);
+        }
+    }
+
+    /// Records the timer the TCP socket in slot `index` has after being
+    /// served (a new heap entry only when it changed).
+    pub(crate) fn tcp_schedule(&mut self, index: u32) {
+        let Some(Slot {
+            socket: Some(Socket::Tcp(t)),
+            ..
+        }) = self.slots.get_mut(index as usize)
+        else {
+            return;
+        };
+        if t.timer == t.scheduled {
+            return;
+        }
+        t.scheduled = t.timer;
+        if let Some(at) = t.timer {
+            self.tcp_timers.push(Reverse((at, index)));
+        }
+        if self.tcp_timers.len() > 2 * self.tcp_slots.len() + 64 {
+            self.rebuild_tcp_timers();
+        }
+    }
+
+    /// Drops the stale timer entries: one entry per socket with a timer.
+    fn rebuild_tcp_timers(&mut self) {
+        let mut entries = core::mem::take(&mut self.tcp_timers).into_vec();
+        entries.clear();
+        for &index in &self.tcp_slots {
+            if let Some(Slot {
+                socket: Some(Socket::Tcp(t)),
+                ..
+            }) = self.slots.get(index as usize)
+                && let Some(at) = t.scheduled
+            {
+                entries.push(Reverse((at, index)));
+            }
+        }
+        self.tcp_timers = BinaryHeap::from(entries);
+    }
+
+    /// Starts a pass of the interface over the TCP sockets at `now`: the
+    /// work list gets the due sockets and those whose timer expired.
+    pub(crate) fn tcp_collect(&mut self, now: Instant) {
+        self.tcp_work.clear();
+        for &index in &self.tcp_due {
+            if let Some(Slot {
+                socket: Some(Socket::Tcp(t)),
+                ..
+            }) = self.slots.get_mut(index as usize)
+            {
+                t.queued = false;
+            }
+        }
+        self.tcp_work.append(&mut self.tcp_due);
+        while let Some(&Reverse((at, index))) = self.tcp_timers.peek() {
+            if at > now {
+                break;
+            }
+            self.tcp_timers.pop();
+            if let Some(Slot {
+                socket: Some(Socket::Tcp(t)),
+                ..
+            }) = self.slots.get_mut(index as usize)
+                && t.scheduled == Some(at)
+            {
+                t.scheduled = None;
+                self.tcp_work.push(index);
+            }
+        }
+    }
+
+    /// The TCP slots of the current pass.
+    pub(crate) fn tcp_work(&self) -> &[u32] {
+        &self.tcp_work
+    }
+
+    /// Ends the current pass (its sockets are served).
+    pub(crate) fn tcp_work_done(&mut self) {
+        self.tcp_work.clear();
     }
 
     /// The ICMP socket bound to echo identifier `ident`.

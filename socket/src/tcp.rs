@@ -85,6 +85,11 @@ pub struct TcpSocket {
     /// change to the connection marks it dirty, and serving it refreshes
     /// this).
     pub(crate) timer: Option<lamina_netbuf::Instant>,
+    /// Listed in the set's due list (until the interface's next pass
+    /// takes it).
+    pub(crate) queued: bool,
+    /// The deadline of this socket's live entry in the set's timer heap.
+    pub(crate) scheduled: Option<lamina_netbuf::Instant>,
 }
 
 impl Default for TcpSocket {
@@ -109,6 +114,8 @@ impl TcpSocket {
             abandoned: Vec::new(),
             dirty: false,
             timer: None,
+            queued: false,
+            scheduled: None,
         }
     }
 

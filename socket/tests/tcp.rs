@@ -22,6 +22,10 @@ struct Host<D: Device> {
 
 impl<D: Device> Host<D> {
     fn new(dev: D, n: u8) -> Host<D> {
+        Host::with_capacity(dev, n, 64)
+    }
+
+    fn with_capacity(dev: D, n: u8, capacity: usize) -> Host<D> {
         let mut rng = SeededRng::new(u64::from(n));
         let mut iface = Interface::new(InterfaceConfig::default(), &mut rng);
         let id = iface
@@ -34,7 +38,7 @@ impl<D: Device> Host<D> {
         Host {
             iface,
             dev,
-            sockets: SocketSet::new(64, &mut rng),
+            sockets: SocketSet::new(capacity, &mut rng),
         }
     }
 
@@ -295,6 +299,118 @@ fn a_listener_serves_several_connections_at_once() {
         let n = b.tcp(s).recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], format!("client {i}").as_bytes());
     }
+}
+
+/// Many connections at once over a lossy link, each with its own
+/// retransmission, delayed-ACK and TIME-WAIT timers (kept by the socket
+/// set in a timer heap, not found by scanning every socket): every
+/// connection delivers its data byte for byte both ways, and once all
+/// are closed with `close_tcp` and their TIME-WAITs (RFC 9293 §3.6.1)
+/// have run out, the sets are empty.
+#[test]
+fn three_hundred_connections_each_keep_their_own_timers() {
+    const N: usize = 300;
+    let faults = FaultConfig::new().with_loss(0.05);
+    let (da, db) = wire(link());
+    let da = FaultInjector::new(da, 11).with_tx(faults);
+    let db = FaultInjector::new(db, 12).with_tx(faults);
+    let mut a = Host::with_capacity(da, 1, N + 1);
+    let mut b = Host::with_capacity(db, 2, N + 1);
+    let mut now = Instant::ZERO;
+    let l = b.sockets.add(TcpSocket::default()).unwrap();
+    b.sockets
+        .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 64)
+        .unwrap();
+    let mut clients = Vec::new();
+    let mut servers = Vec::new();
+    // Connect in batches the accept queue holds.
+    while clients.len() < N {
+        for _ in 0..32.min(N - clients.len()) {
+            let c = a.sockets.add(TcpSocket::default()).unwrap();
+            a.sockets
+                .connect_tcp(c, SocketAddrV4::new(B, 80), None)
+                .unwrap();
+            clients.push(c);
+        }
+        run_until(
+            &mut a,
+            &mut b,
+            &mut now,
+            Duration::from_secs(120),
+            |a, b| {
+                while let Ok(s) = b.sockets.accept_tcp(l) {
+                    servers.push(s);
+                }
+                servers.len() == clients.len() && clients.iter().all(|&c| a.tcp(c).is_established())
+            },
+        );
+    }
+    // Each client sends its own 3000 bytes; each server echoes them back.
+    let msg = |i: usize| pattern(3000, i as u8);
+    let peer_of = |a: &mut Host<_>, c| a.tcp(c).local_addr().unwrap();
+    let mut pair = Vec::new();
+    for (i, &c) in clients.iter().enumerate() {
+        let local = peer_of(&mut a, c);
+        let s = *servers
+            .iter()
+            .find(|&&s| b.tcp(s).peer_addr() == Some(local))
+            .unwrap();
+        assert_eq!(a.tcp(c).send(&msg(i)), Ok(3000));
+        pair.push((c, s, Vec::new(), Vec::new()));
+    }
+    let mut buf = vec![0u8; 4096];
+    run_until(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(600),
+        |a, b| {
+            for (c, s, at_server, back) in pair.iter_mut() {
+                while let Ok(n) = b.tcp(*s).recv(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    at_server.extend_from_slice(&buf[..n]);
+                    assert_eq!(b.tcp(*s).send(&buf[..n]), Ok(n));
+                }
+                while let Ok(n) = a.tcp(*c).recv(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    back.extend_from_slice(&buf[..n]);
+                }
+            }
+            pair.iter().all(|p| p.3.len() >= 3000)
+        },
+    );
+    for (i, (_, _, at_server, back)) in pair.iter().enumerate() {
+        assert_eq!(at_server, &msg(i), "connection {i} to the server");
+        assert_eq!(back, &msg(i), "connection {i} back");
+    }
+    // Close everything; the orphaned sockets go once closed.
+    for &(c, s, _, _) in &pair {
+        a.sockets.close_tcp(c).unwrap();
+        b.sockets.close_tcp(s).unwrap();
+    }
+    b.sockets.remove(l);
+    let closing = now;
+    run_until(
+        &mut a,
+        &mut b,
+        &mut now,
+        Duration::from_secs(600),
+        |a, b| a.sockets.is_empty() && b.sockets.is_empty(),
+    );
+    // The active closers waited out TIME-WAIT (60 s by default).
+    assert!(now.saturating_duration_since(closing) >= Duration::from_secs(60));
+    let (fa, fb) = (a.dev.fault_stats().tx, b.dev.fault_stats().tx);
+    assert!(fa.dropped > 0 && fb.dropped > 0, "{fa:?} {fb:?}");
+    println!(
+        "dropped {} / {} frames; closed after {:?}",
+        fa.dropped,
+        fb.dropped,
+        now.saturating_duration_since(closing)
+    );
 }
 
 /// A 4 MiB transfer over links that lose 5% of frames and reorder

@@ -132,8 +132,9 @@ impl<H: PacketHook> Interface<H> {
             // RFC 9293 §3.6.1: a SYN may reopen a tuple in TIME-WAIT; the
             // old incarnation closed and the SYN goes on to the listener.
             let reopened = c.state() == State::Closed && seg.syn() && !seg.ack();
-            if c.is_closed() {
-                let orphan = t.orphan;
+            let (closed, orphan) = (c.is_closed(), t.orphan);
+            sockets.tcp_mark(slot);
+            if closed {
                 sockets.tcp_unregister(local, remote);
                 if orphan && let Some(h) = sockets.handle_at(slot) {
                     sockets.remove(h);
@@ -145,6 +146,7 @@ impl<H: PacketHook> Interface<H> {
         }
         if let Some(slot) = sockets.tcp_listener_slot(local) {
             let mss_limit = self.tcp_mss_limit(src);
+            sockets.tcp_mark(slot);
             let verdict = match sockets.tcp_at(slot).map(|t| {
                 t.dirty = true;
                 &mut t.inner
@@ -213,9 +215,9 @@ impl<H: PacketHook> Interface<H> {
             ChecksumMode::Offload
         };
         let mut sent = 0;
-        let count = sockets.tcp_slot_list().len();
+        let count = sockets.tcp_work().len();
         for k in 0..count {
-            let Some(&slot) = sockets.tcp_slot_list().get(k) else {
+            let Some(&slot) = sockets.tcp_work().get(k) else {
                 break;
             };
             let Some(t) = sockets.tcp_at(slot) else {
@@ -278,6 +280,7 @@ impl<H: PacketHook> Interface<H> {
             }
             if drained {
                 t.served();
+                sockets.tcp_schedule(slot);
             }
         }
         sent
@@ -329,20 +332,18 @@ impl<H: PacketHook> Interface<H> {
                 c.on_icmp_unreachable(report.hard, error);
             }
         }
+        sockets.tcp_mark(slot);
         sockets.hint_tx();
         true
     }
 
     /// Opens the connections that `connect` asked for (before the direct
     /// transmit pass, so that their SYNs take it); the ones that fail
-    /// keep their error. Only when a user call may have asked for one.
+    /// keep their error.
     pub(super) fn tcp_open_pending(&mut self, now: Instant, sockets: &mut SocketSet) {
-        if !sockets.tx_hint() {
-            return;
-        }
-        let count = sockets.tcp_slot_list().len();
+        let count = sockets.tcp_work().len();
         for k in 0..count {
-            let Some(&slot) = sockets.tcp_slot_list().get(k) else {
+            let Some(&slot) = sockets.tcp_work().get(k) else {
                 break;
             };
             let Some(t) = sockets.tcp_at(slot) else {
@@ -373,9 +374,9 @@ impl<H: PacketHook> Interface<H> {
     /// forgets closed connections. Returns whether anything was sent.
     pub(super) fn tcp_dispatch(&mut self, now: Instant, sockets: &mut SocketSet) -> bool {
         let mut sent = false;
-        let count = sockets.tcp_slot_list().len();
+        let count = sockets.tcp_work().len();
         for k in 0..count {
-            let Some(&slot) = sockets.tcp_slot_list().get(k) else {
+            let Some(&slot) = sockets.tcp_work().get(k) else {
                 break;
             };
             let Some(t) = sockets.tcp_at(slot) else {
@@ -440,7 +441,10 @@ impl<H: PacketHook> Interface<H> {
                 t.inner = inner;
                 if !t.dirty {
                     t.served();
+                    sockets.tcp_schedule(slot);
                 }
+            }
+            if let Some(t) = sockets.tcp_at(slot) {
                 if error.is_some() && t.error.is_none() {
                     t.error = error;
                 }
@@ -452,6 +456,7 @@ impl<H: PacketHook> Interface<H> {
                 sockets.remove(h);
             }
         }
+        sockets.tcp_work_done();
         sent
     }
 
