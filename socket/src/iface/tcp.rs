@@ -27,6 +27,8 @@ const IP_TCP_HEADERS: usize = 40;
 /// included.
 struct SegmentBody<'a, 'b> {
     out: &'b Outgoing<'a>,
+    /// `out.len()`, computed once (each layer around the body asks).
+    len: usize,
     src: Ipv4Addr,
     dst: Ipv4Addr,
     mode: ChecksumMode,
@@ -34,7 +36,7 @@ struct SegmentBody<'a, 'b> {
 
 impl Serializer for SegmentBody<'_, '_> {
     fn serialized_len(&self) -> Result<usize, lamina_netbuf::Error> {
-        Ok(self.out.len())
+        Ok(self.len)
     }
 
     fn serialize_exact(&self, out: &mut [u8]) {
@@ -254,7 +256,8 @@ impl<H: PacketHook> Interface<H> {
                 ip.dont_fragment = true;
                 ip.identification = self.ids.next_id(src, dst, IpProtocol::TCP, &mut self.rng);
                 self.stats.tcp_out += 1;
-                if 20 + out.len() > mtu {
+                let seg_len = out.len();
+                if 20 + seg_len > mtu {
                     // The MSS is clamped to the route MTU, so only a route
                     // whose MTU shrank since: lost, and retransmitted.
                     self.stats.tx_too_big += 1;
@@ -262,6 +265,7 @@ impl<H: PacketHook> Interface<H> {
                 }
                 let body = SegmentBody {
                     out: &out,
+                    len: seg_len,
                     src,
                     dst,
                     mode,
@@ -410,6 +414,7 @@ impl<H: PacketHook> Interface<H> {
                         ip.dont_fragment = true;
                         let body = SegmentBody {
                             out: &out,
+                            len: out.len(),
                             src,
                             dst,
                             mode,
