@@ -797,6 +797,40 @@ fn a_lost_retransmission_is_found_by_rack_without_a_timeout_rfc8985_6_2() {
     assert!(got == pattern(0, 1448 * 40));
 }
 
+/// A recovery whose retransmission is lost with nothing sent after it:
+/// no later segment can show RACK the loss, and the tail loss probe is
+/// not for recoveries (RFC 8985 §7). The recovery probe resends the hole
+/// after a probe timeout, long before the 200 ms RTO, and without the
+/// timeout's collapse of the window.
+#[test]
+fn a_lost_last_retransmission_is_resent_by_a_recovery_probe_not_the_rto() {
+    let mut sim = Sim::established(58, &cfg(), &cfg());
+    sim.a().set_nodelay(true);
+    // Five segments, all of the data: the second is lost, and so is its
+    // retransmission, the last segment the recovery sends.
+    drop_data_once(&mut sim, &[1448, 1448]);
+    sim.a().send(&pattern(0, 1448 * 5)).unwrap();
+    let t0 = sim.now;
+    sim.run_until(sim.now + Duration::from_secs(5), |s| {
+        s.b.conn.as_ref().unwrap().recv_queue() == 1448 * 5
+    });
+    let st = *sim.a().stats();
+    assert_eq!(st.timeouts, 0, "{st:?}");
+    assert_eq!(st.recovery_probes, 1, "{st:?}");
+    let copies: Vec<_> = sim
+        .segments(true)
+        .filter(|s| s.len > 0 && s.seq() == sim_seq(&sim, 1448))
+        .collect();
+    assert_eq!(copies.len(), 3, "{st:?}");
+    // RTT 20 ms: the probe goes two SRTTs after the retransmission.
+    let gap = copies[2].at - copies[1].at;
+    assert!(gap < Duration::from_millis(100), "{gap}");
+    assert!(copies[2].at - t0 < Duration::from_millis(150));
+    let mut got = vec![0; 1448 * 5];
+    sim.b().recv(&mut got).unwrap();
+    assert!(got == pattern(0, 1448 * 5));
+}
+
 /// Sequence number of byte `offset` of A's stream (A's ISS + 1 + offset).
 fn sim_seq(sim: &Sim, offset: u32) -> u32 {
     let first = sim

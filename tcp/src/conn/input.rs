@@ -35,7 +35,7 @@ impl<C: CongestionControl> Connection<C> {
         let ack_ok = seg.ack() && ack.gt(self.iss) && ack.le(self.snd_max);
         if seg.ack() && !ack_ok {
             if !seg.rst() {
-                self.pending_rst = Some(self.rst_repr(ack));
+                self.pending_rst = Some(ack);
             }
             self.stats.unacceptable += 1;
             return;
@@ -213,7 +213,7 @@ impl<C: CongestionControl> Connection<C> {
                 self.snd_wl2 = ack;
                 self.enter_established(now);
             } else {
-                self.pending_rst = Some(self.rst_repr(ack));
+                self.pending_rst = Some(ack);
                 return;
             }
         }

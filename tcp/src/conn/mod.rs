@@ -181,6 +181,12 @@ pub struct ConnStats {
     pub window_probes: u64,
     /// Keepalive probes sent (RFC 9293 §3.8.4).
     pub keepalive_probes: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub loss_probes: u64,
+    /// Recovery probes sent: the first hole resent when a loss recovery
+    /// heard nothing for a probe timeout (see [`Connection`]'s loss
+    /// recovery notes).
+    pub recovery_probes: u64,
 }
 
 /// A segment to send: the header and the payload, borrowed from the send
@@ -297,6 +303,20 @@ pub(crate) struct Negotiated {
 /// [`poll_transmit`](Self::poll_transmit) until it returns `None` after
 /// every input (segment, `send`, `recv`, `close`, ...) and when the time
 /// [`poll_at`](Self::poll_at) gave comes.
+///
+/// # Loss recovery
+///
+/// Three duplicate ACKs or RACK (RFC 8985 §6) start a recovery: NewReno
+/// (RFC 6582) without SACK, the SACK scoreboard (RFC 6675) with it, RACK's
+/// lost segments resent first and new data sent as the pipe allows. A
+/// tail loss probe (RFC 8985 §7) guards the end of a flight outside
+/// recovery. Inside one, when the ACK clock stops for a probe timeout
+/// (two smoothed RTTs plus 2 ms) — the last retransmissions and
+/// what followed them lost, or their ACKs — the first hole is resent once
+/// (a *recovery probe*, counted in [`ConnStats::recovery_probes`]): RACK
+/// cannot see such a loss, since no later segment is delivered, and the
+/// retransmission timeout would cost at least 200 ms and the window.
+/// The timeout (RFC 6298) stays the last resort.
 #[derive(Debug)]
 pub struct Connection<C: CongestionControl = AnyCc> {
     local: SocketAddrV4,
@@ -362,7 +382,8 @@ pub struct Connection<C: CongestionControl = AnyCc> {
     acks_owed: u8,
     delack_at: Option<Instant>,
     unacked_bytes: u32,
-    pending_rst: Option<TcpRepr>,
+    /// A reset to send, by its sequence number.
+    pending_rst: Option<SeqNumber>,
     /// A probe (window or keepalive, `<SEQ=SND.UNA-1>`) to send.
     probe_now: bool,
     challenge_window: Instant,
@@ -786,7 +807,7 @@ impl<C: CongestionControl> Connection<C> {
                 | State::FinWait2
                 | State::CloseWait
         ) {
-            self.pending_rst = Some(self.rst_repr(self.snd_nxt));
+            self.pending_rst = Some(self.snd_nxt);
         }
         if self.error.is_none() && self.state != State::Closed && self.state != State::TimeWait {
             self.error = Some(ConnError::Aborted);
@@ -932,7 +953,7 @@ impl<C: CongestionControl> Connection<C> {
             _ => err,
         };
         if send_rst && (self.state.is_synchronized() || self.state == State::SynReceived) {
-            self.pending_rst = Some(self.rst_repr(self.snd_nxt));
+            self.pending_rst = Some(self.snd_nxt);
         }
         self.error = Some(err);
         self.recv_buf.clear();
@@ -962,7 +983,6 @@ impl<C: CongestionControl> Connection<C> {
         self.tlp_at = None;
         if !self.sack
             || self.tlp_out
-            || self.recovery.is_some()
             || !self.snd_max.gt(self.snd_una)
             || !self.state.is_synchronized()
         {
@@ -971,8 +991,15 @@ impl<C: CongestionControl> Connection<C> {
         let Some(srtt) = self.rtt.srtt() else {
             return;
         };
-        let mut pto = srtt.saturating_mul(2).max(Duration::from_millis(10));
-        if (self.snd_max - self.snd_una).max(0) as u32 <= self.smss() {
+        // RFC 8985 §7.2: two smoothed RTTs; plus 2 ms (as Linux adds two
+        // jiffies), so that a receiver's scheduling noise on a fast path
+        // does not fire probes for segments it is about to acknowledge.
+        let mut pto = srtt
+            .saturating_mul(2)
+            .saturating_add(Duration::from_millis(2));
+        // A lone segment's ACK may be delayed (RFC 8985 §7.2), but not
+        // one that fills a hole (RFC 5681 §4.2): no allowance in recovery.
+        if self.recovery.is_none() && (self.snd_max - self.snd_una).max(0) as u32 <= self.smss() {
             pto = pto.saturating_add(Duration::from_millis(200));
         }
         let at = now.saturating_add(pto);

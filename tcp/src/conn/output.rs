@@ -31,7 +31,8 @@ impl<C: CongestionControl> Connection<C> {
         if self.pending_rst.is_none() {
             self.on_timers(now);
         }
-        if let Some(rst) = self.pending_rst.take() {
+        if let Some(seq) = self.pending_rst.take() {
+            let rst = self.rst_repr(seq);
             self.stats.segments_out += 1;
             return Some(Outgoing {
                 repr: rst,
@@ -151,9 +152,23 @@ impl<C: CongestionControl> Connection<C> {
             // RFC 8985 §7.3: a probe, so that a tail loss is reported by
             // SACK and repaired by fast recovery rather than a timeout.
             self.tlp_at = None;
-            if self.recovery.is_none() && self.snd_max.gt(self.snd_una) {
-                self.tlp_fire = true;
+            if self.snd_max.gt(self.snd_una) {
                 self.tlp_out = true;
+                if self.recovery.is_none() {
+                    self.tlp_fire = true;
+                    self.stats.loss_probes += 1;
+                } else {
+                    // A recovery that heard nothing for a probe timeout:
+                    // its last retransmissions (and whatever followed
+                    // them) were lost, or their ACKs were, and no later
+                    // segment will tell RACK. Resend the first hole once
+                    // now rather than wait for the RTO (which would also
+                    // collapse the window): its ACK, or D-SACK, restarts
+                    // the ACK clock. RFC 8985 §7 leaves recoveries to
+                    // RACK; this covers the case RACK cannot see.
+                    self.rexmit_una = true;
+                    self.stats.recovery_probes += 1;
+                }
             }
         }
         if let Some(t) = self.rto_at
@@ -538,15 +553,29 @@ impl<C: CongestionControl> Connection<C> {
         if self.rto_at.is_none() {
             self.rto_at = Some(now.saturating_add(self.rtt.rto()));
         }
-        if new_data {
-            // RFC 8985 §7.2: the probe timer restarts with new data.
+        if new_data || self.recovery.is_some() {
+            // RFC 8985 §7.2: the probe timer restarts with new data (and,
+            // in a recovery, with every retransmission: see `on_timers`).
             self.arm_tlp(now);
         }
         self.last_send = now;
         self.stats.bytes_out += u64::from(len);
         let mut flags = TcpFlags::ACK;
         let data_end = self.buf_seq + self.send_buf.len() as u32;
-        if len > 0 && seq + len == data_end {
+        // PSH when nothing more goes out now (RFC 9293 §3.9.1): the send
+        // buffer is empty, or this segment fills the congestion or the
+        // peer's window. A receiver that delays ACKs (Linux does, up to
+        // its delayed-ACK timer, while the application has not read)
+        // answers a pushed segment once it is read, rather than on its
+        // timer, which would otherwise idle a window-limited sender.
+        let flight = (self.snd_max - self.snd_una).max(0) as u32;
+        let wnd_end = self.snd_una + self.snd_wnd;
+        if len > 0
+            && (seq + len == data_end
+                || (new_data
+                    && (flight.saturating_add(self.smss()) > self.cc.window()
+                        || (seq + len).ge(wnd_end))))
+        {
             flags |= TcpFlags::PSH;
         }
         if fin {
