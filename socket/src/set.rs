@@ -264,15 +264,23 @@ impl SocketSet {
     }
 
     /// The socket `handle` names.
+    #[inline]
     pub fn get_mut(&mut self, handle: SocketHandle) -> Option<&mut Socket> {
         // A TCP socket marks itself dirty when a call gives it something
         // to send; the set notes that the user was here, and which TCP
         // socket to look at on the next poll.
         self.tx_hint = true;
-        if let Some(Socket::Tcp(_)) = self.get_mut_quiet(handle) {
-            self.tcp_mark(handle.index);
+        let slot = self.slots.get_mut(handle.index as usize)?;
+        if slot.generation != handle.generation {
+            return None;
         }
-        self.get_mut_quiet(handle)
+        if let Some(Socket::Tcp(t)) = &mut slot.socket
+            && !t.queued
+        {
+            t.queued = true;
+            self.tcp_due.push(handle.index);
+        }
+        slot.socket.as_mut()
     }
 
     /// As [`get_mut`](Self::get_mut), for the interface's own accesses
@@ -286,6 +294,7 @@ impl SocketSet {
     }
 
     /// The UDP socket `handle` names.
+    #[inline]
     pub fn udp(&mut self, handle: SocketHandle) -> Result<&mut UdpSocket, Error> {
         match self.get_mut(handle) {
             Some(Socket::Udp(s)) => Ok(s),
@@ -294,6 +303,7 @@ impl SocketSet {
     }
 
     /// The ICMP echo socket `handle` names.
+    #[inline]
     pub fn icmp(&mut self, handle: SocketHandle) -> Result<&mut IcmpSocket, Error> {
         match self.get_mut(handle) {
             Some(Socket::Icmp(s)) => Ok(s),
@@ -302,6 +312,7 @@ impl SocketSet {
     }
 
     /// The raw socket `handle` names.
+    #[inline]
     pub fn raw(&mut self, handle: SocketHandle) -> Result<&mut RawSocket, Error> {
         match self.get_mut(handle) {
             Some(Socket::Raw(s)) => Ok(s),
@@ -515,6 +526,7 @@ impl SocketSet {
     }
 
     /// The TCP socket `handle` names.
+    #[inline]
     pub fn tcp(&mut self, handle: SocketHandle) -> Result<&mut TcpSocket, Error> {
         match self.get_mut(handle) {
             Some(Socket::Tcp(s)) => Ok(s),
@@ -895,8 +907,22 @@ impl SocketSet {
 
     /// Starts a pass of the interface over the TCP sockets at `now`: the
     /// work list gets the due sockets and those whose timer expired.
+    #[inline]
     pub(crate) fn tcp_collect(&mut self, now: Instant) {
         self.tcp_work.clear();
+        if self.tcp_due.is_empty()
+            && self
+                .tcp_timers
+                .peek()
+                .is_none_or(|Reverse((at, _))| *at > now)
+        {
+            return;
+        }
+        self.tcp_collect_due(now);
+    }
+
+    /// The work of [`tcp_collect`](Self::tcp_collect) when there is some.
+    fn tcp_collect_due(&mut self, now: Instant) {
         for &index in &self.tcp_due {
             if let Some(Slot {
                 socket: Some(Socket::Tcp(t)),
