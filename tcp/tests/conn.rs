@@ -1021,6 +1021,38 @@ fn delayed_ack_waits_for_timer_or_second_segment_rfc9293_3_8_6_3() {
     assert_eq!((ack.at - t1).total_millis(), 10);
 }
 
+/// After a silence longer than the RTO (the sender most likely timed out
+/// and restarts from one segment), lone segments are acknowledged at
+/// once — as Linux's quick-ACK mode does — instead of on the delayed-ACK
+/// timer, which would hold every round trip of the restart by 40 ms.
+#[test]
+fn lone_segments_after_a_silence_longer_than_the_rto_are_acked_at_once() {
+    let mut sim = Sim::established(64, &cfg(), &cfg());
+    sim.a().send(&[1; 100]).unwrap();
+    sim.run_for(Duration::from_millis(100));
+    // 2 s of silence (the RTO here is the 200 ms minimum).
+    sim.run_for(Duration::from_secs(2));
+    for i in 0..3 {
+        sim.a().send(&[2; 100]).unwrap();
+        let t = sim.now;
+        sim.run_for(Duration::from_millis(100));
+        let ack = sim.segments(false).find(|s| s.at > t).unwrap().clone();
+        // Arrives at +10 ms and is answered on arrival.
+        assert_eq!((ack.at - t).total_millis(), 10, "segment {i}");
+    }
+    // Data that keeps flowing is delayed as usual again once the quick
+    // ACKs are spent (16, as Linux's TCP_MAX_QUICKACKS).
+    for _ in 0..16 {
+        sim.a().send(&[3; 100]).unwrap();
+        sim.run_for(Duration::from_millis(100));
+    }
+    sim.a().send(&[4; 100]).unwrap();
+    let t = sim.now;
+    sim.run_for(Duration::from_millis(100));
+    let ack = sim.segments(false).find(|s| s.at > t).unwrap().clone();
+    assert_eq!((ack.at - t).total_millis(), 50);
+}
+
 #[test]
 fn out_of_order_segment_is_acked_immediately_and_reassembled_rfc5681_4_2() {
     let mut sim = Sim::established(62, &cfg(), &cfg());

@@ -7,6 +7,9 @@ use crate::cc::{AckEvent, CongestionControl};
 use crate::wire::TcpSegment;
 use crate::{ConnError, SeqNumber};
 
+/// Quick ACKs after a silence (Linux's `TCP_MAX_QUICKACKS`).
+const QUICK_ACKS: u8 = 16;
+
 impl<C: CongestionControl> Connection<C> {
     /// Processes a received segment, already checksum-verified and
     /// demultiplexed to this connection's 4-tuple. Call
@@ -541,11 +544,24 @@ impl<C: CongestionControl> Connection<C> {
                 self.ack_now = true;
             }
             self.unacked_bytes = self.unacked_bytes.saturating_add(n as u32);
+            // After a silence longer than the RTO the peer has likely
+            // timed out and sends one segment at a time: acknowledge the
+            // next segments at once rather than on the delayed-ACK timer.
+            if self
+                .last_data_at
+                .is_some_and(|t| now.saturating_duration_since(t) > self.rtt.rto())
+            {
+                self.quick_acks = QUICK_ACKS;
+            }
+            self.last_data_at = Some(now);
             // RFC 9293 §3.8.6.3: ACK at least every second full segment;
             // otherwise within the delayed-ACK timeout.
             let delay = self.config.delayed_ack_timeout();
             let full = u32::from(self.rcv_mss) - if self.ts { 12 } else { 0 };
-            if self.unacked_bytes >= 2 * full || delay.is_zero() {
+            if self.quick_acks > 0 {
+                self.quick_acks -= 1;
+                self.ack_now = true;
+            } else if self.unacked_bytes >= 2 * full || delay.is_zero() {
                 self.ack_now = true;
             } else if self.delack_at.is_none() {
                 self.delack_at = Some(now.saturating_add(delay));
@@ -554,6 +570,7 @@ impl<C: CongestionControl> Connection<C> {
         }
         // Out of order, or filling a hole: ACK at once (RFC 5681 §4.2).
         self.ack_now = true;
+        self.last_data_at = Some(now);
         let n = self.recv_buf.write_at(offset, data);
         if n == 0 {
             return;

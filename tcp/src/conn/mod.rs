@@ -380,6 +380,13 @@ pub struct Connection<C: CongestionControl = AnyCc> {
     /// Duplicate ACKs owed: one per out-of-order segment (RFC 5681 §4.2),
     /// even when several arrived between two `poll_transmit` calls.
     acks_owed: u8,
+    /// Data segments still to acknowledge at once (quick ACKs, as Linux
+    /// does after a silence longer than the RTO: the peer has likely
+    /// timed out and restarts from one segment, which a delayed ACK
+    /// would hold for the whole timer).
+    quick_acks: u8,
+    /// When in-order data last arrived.
+    last_data_at: Option<Instant>,
     delack_at: Option<Instant>,
     unacked_bytes: u32,
     /// A reset to send, by its sequence number.
@@ -523,6 +530,8 @@ impl<C: CongestionControl> Connection<C> {
             last_ack_sent: SeqNumber(0),
             ack_now: false,
             acks_owed: 0,
+            quick_acks: 0,
+            last_data_at: None,
             delack_at: None,
             unacked_bytes: 0,
             pending_rst: None,
