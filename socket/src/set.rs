@@ -867,7 +867,10 @@ impl SocketSet {
     }
 
     /// Records the timer the TCP socket in slot `index` has after being
-    /// served (a new heap entry only when it changed).
+    /// served. A live entry at or before the timer is kept (a timer that
+    /// moved later, as the RTO does with every ACK, costs no new entry:
+    /// the old one brings the socket back early, once, and it is
+    /// rescheduled then); an earlier timer gets a new entry.
     pub(crate) fn tcp_schedule(&mut self, index: u32) {
         let Some(Slot {
             socket: Some(Socket::Tcp(t)),
@@ -876,13 +879,14 @@ impl SocketSet {
         else {
             return;
         };
-        if t.timer == t.scheduled {
+        let Some(at) = t.timer else {
+            return;
+        };
+        if t.scheduled.is_some_and(|s| s <= at) {
             return;
         }
-        t.scheduled = t.timer;
-        if let Some(at) = t.timer {
-            self.tcp_timers.push(Reverse((at, index)));
-        }
+        t.scheduled = Some(at);
+        self.tcp_timers.push(Reverse((at, index)));
         if self.tcp_timers.len() > 2 * self.tcp_slots.len() + 64 {
             self.rebuild_tcp_timers();
         }
@@ -896,10 +900,12 @@ impl SocketSet {
             if let Some(Slot {
                 socket: Some(Socket::Tcp(t)),
                 ..
-            }) = self.slots.get(index as usize)
-                && let Some(at) = t.scheduled
+            }) = self.slots.get_mut(index as usize)
             {
-                entries.push(Reverse((at, index)));
+                t.scheduled = t.timer;
+                if let Some(at) = t.timer {
+                    entries.push(Reverse((at, index)));
+                }
             }
         }
         self.tcp_timers = BinaryHeap::from(entries);

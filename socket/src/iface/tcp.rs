@@ -386,8 +386,13 @@ impl<H: PacketHook> Interface<H> {
             let Some(t) = sockets.tcp_at(slot) else {
                 continue;
             };
-            // Due at all? (Most sockets, most of the time, are not.)
+            // Due at all? A socket whose timer moved later since it was
+            // scheduled (or one touched without effect) is not: it goes
+            // back to the timer heap.
             if t.poll_at().is_none_or(|at| at > now) {
+                if t.scheduled.is_none() && t.timer.is_some() {
+                    sockets.tcp_schedule(slot);
+                }
                 continue;
             }
             t.dirty = false;
