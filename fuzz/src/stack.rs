@@ -479,7 +479,25 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         assert!(neighbors.len() <= lamina_arp::NeighborConfig::DEFAULT.max_entries);
         let r = host.iface.reassembler();
         assert!(r.len() <= InterfaceConfig::default().reassembly.max_datagrams);
-        let _ = host.iface.poll_at(&mut host.dev, &host.sockets);
+        // No timer is missed: the interface asks to be polled no later
+        // than any connection or listener wants (the set keeps them in a
+        // timer heap and a due list, not by scanning every socket).
+        let at = host.iface.poll_at(&mut host.dev, &host.sockets);
+        for &h in host.tcp.iter().chain([&host.listener]) {
+            let wanted = match host.sockets.get(h) {
+                Some(lamina_socket::Socket::Tcp(t)) => t
+                    .connection()
+                    .and_then(|c| c.poll_at())
+                    .or_else(|| t.listener().and_then(|l| l.poll_at())),
+                _ => None,
+            };
+            if let Some(w) = wanted {
+                assert!(
+                    at.is_some_and(|a| a <= w.max(now)),
+                    "poll_at {at:?} later than a socket's timer {w:?} (now {now:?})"
+                );
+            }
+        }
     }
     // Time heals: ten minutes on, every timer has run and the TCP
     // connections that saw no peer have given up.
