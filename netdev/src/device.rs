@@ -1,5 +1,6 @@
 //! The [`Device`] trait and its tokens.
 
+use alloc::vec::Vec;
 use core::num::NonZeroU16;
 
 use lamina_netbuf::Instant;
@@ -100,6 +101,56 @@ pub trait RxToken {
     fn consume<R, F>(self, f: F) -> R
     where
         F: FnOnce(&mut [u8]) -> R;
+
+    /// Whether [`consume_keep`](Self::consume_keep) can give the frame's
+    /// buffer away (the default: no).
+    fn can_keep(&self) -> bool {
+        false
+    }
+
+    /// As [`consume`](Self::consume), but `f` may ask to keep the frame's
+    /// buffer by returning `true` with its result: when
+    /// [`can_keep`](Self::can_keep) said so, the device then gives the
+    /// buffer away and it comes back here as a [`KeptFrame`] (and never
+    /// otherwise; a device that cannot keep frames ignores the request).
+    /// A stack keeps a frame to queue its payload where it is instead of
+    /// copying it; the buffer can go back to the device with
+    /// [`Device::recycle`] once read.
+    fn consume_keep<R, F>(self, f: F) -> (R, Option<KeptFrame>)
+    where
+        F: FnOnce(&mut [u8]) -> (R, bool),
+        Self: Sized,
+    {
+        (self.consume(|frame| f(frame).0), None)
+    }
+}
+
+/// A received frame whose buffer the device gave away
+/// ([`RxToken::consume_keep`]): the frame is `buf[..len]`.
+#[derive(Debug)]
+pub struct KeptFrame {
+    /// The device's buffer, now owned.
+    pub buf: Vec<u8>,
+    /// The frame's length at the start of `buf`.
+    pub len: usize,
+}
+
+/// What [`Device::poll_rx_keep`] hands its handler.
+#[derive(Debug)]
+pub enum RxEvent<'f, T> {
+    /// A received frame, in the device's buffer.
+    Frame {
+        /// The frame.
+        frame: &'f mut [u8],
+        /// What the device knows about it.
+        meta: RxMeta,
+        /// A token to answer it on the same device.
+        reply: T,
+        /// Whether the handler may keep the buffer (by returning `true`).
+        can_keep: bool,
+    },
+    /// The buffer of the frame the handler just asked to keep.
+    Kept(KeptFrame),
 }
 
 /// The right to transmit one frame. Holding a token reserves a slot in the
@@ -137,6 +188,16 @@ pub trait TxToken {
 /// allocated on the fast path. A device with nothing to receive, or no room
 /// to transmit, returns `None` (back-pressure: the stack keeps its packet
 /// and tries again later).
+///
+/// # Keeping received buffers
+///
+/// A device that can give a received buffer away says so with
+/// [`RxToken::can_keep`]; a stack that would otherwise copy a large
+/// payload out of the frame (TCP into its receive buffer) then keeps the
+/// whole buffer with [`RxToken::consume_keep`] (or
+/// [`poll_rx_keep`](Self::poll_rx_keep)) and gives it back with
+/// [`recycle`](Self::recycle) once read. The in-memory [`Port`](crate::Port)s
+/// do; the default is not to.
 ///
 /// # Batches and fairness (NAPI)
 ///
@@ -239,6 +300,47 @@ pub trait Device {
         }
         done
     }
+
+    /// As [`poll_rx`](Self::poll_rx), for a handler that may keep frames:
+    /// it gets each frame as [`RxEvent::Frame`] and returns whether to keep
+    /// its buffer; a kept buffer follows at once as [`RxEvent::Kept`] (the
+    /// handler's answer to that event is ignored). Returns how many frames
+    /// it handled.
+    #[inline]
+    fn poll_rx_keep<F>(&mut self, now: Instant, budget: usize, mut handler: F) -> usize
+    where
+        F: FnMut(RxEvent<'_, Self::TxToken<'_>>) -> bool,
+    {
+        let mut done = 0;
+        while done < budget {
+            let Some((rx, tx)) = self.receive(now) else {
+                break;
+            };
+            let meta = rx.meta();
+            let can_keep = rx.can_keep();
+            let ((), kept) = rx.consume_keep(|frame| {
+                let keep = handler(RxEvent::Frame {
+                    frame,
+                    meta,
+                    reply: tx,
+                    can_keep,
+                });
+                ((), keep && can_keep)
+            });
+            if let Some(k) = kept {
+                handler(RxEvent::Kept(k));
+            }
+            done += 1;
+        }
+        done
+    }
+
+    /// Takes back the buffer of a frame given away earlier
+    /// ([`KeptFrame::buf`]) for reuse; a device that cannot use it (or has
+    /// enough) drops it. The default drops it.
+    fn recycle(&mut self, buf: Vec<u8>) {
+        drop(buf);
+    }
 }
 
 impl<D: Device + ?Sized> Device for &mut D {
@@ -273,6 +375,10 @@ impl<D: Device + ?Sized> Device for &mut D {
 
     fn flush(&mut self, now: Instant) {
         (**self).flush(now)
+    }
+
+    fn recycle(&mut self, buf: Vec<u8>) {
+        (**self).recycle(buf)
     }
 }
 

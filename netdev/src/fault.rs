@@ -730,6 +730,34 @@ impl<D: Device> RxToken for FaultRxToken<'_, D> {
             None => f(&mut []),
         }
     }
+
+    /// A frame passed through untouched can be kept where the inner
+    /// device allows it; held and corrupted ones cannot.
+    fn can_keep(&self) -> bool {
+        matches!(&self.kind, Some(RxKind::Pass { token, corrupt: None }) if token.can_keep())
+    }
+
+    fn consume_keep<R, F>(mut self, f: F) -> (R, Option<crate::KeptFrame>)
+    where
+        F: FnOnce(&mut [u8]) -> (R, bool),
+    {
+        match self.kind.take() {
+            Some(RxKind::Pass {
+                token,
+                corrupt: None,
+            }) => {
+                let side = &mut *self.side;
+                token.consume_keep(|buf| {
+                    side.stats.count_rx(buf.len());
+                    f(buf)
+                })
+            }
+            kind => {
+                self.kind = kind;
+                (self.consume(|buf| f(buf).0), None)
+            }
+        }
+    }
 }
 
 impl<D: Device> Drop for FaultRxToken<'_, D> {
@@ -948,6 +976,10 @@ impl<D: Device> Device for FaultInjector<D> {
     fn flush(&mut self, now: Instant) {
         self.flush_tx(now);
         self.inner.flush(now);
+    }
+
+    fn recycle(&mut self, buf: alloc::vec::Vec<u8>) {
+        self.inner.recycle(buf);
     }
 }
 

@@ -79,6 +79,23 @@ impl FreeList {
         None
     }
 
+    /// Forgets a buffer taken from this list that will not come back (a
+    /// frame given away): one more may be allocated.
+    #[inline]
+    pub(crate) fn release(&mut self) {
+        self.allocated = self.allocated.saturating_sub(1);
+    }
+
+    /// Takes in a buffer from outside (one released earlier) if it has this
+    /// list's size and the list is below its bound; drops it otherwise.
+    #[inline]
+    pub(crate) fn adopt(&mut self, buf: Vec<u8>) {
+        if buf.len() == self.buf_len && self.allocated < self.limit {
+            self.allocated += 1;
+            self.free.push(buf);
+        }
+    }
+
     /// Returns a buffer taken from this list. An empty stand-in buffer (left
     /// behind by `mem::take`) is ignored.
     #[inline]

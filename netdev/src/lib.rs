@@ -91,7 +91,7 @@ mod stats;
 mod tap;
 
 pub use caps::{Capabilities, ChecksumCapabilities, ChecksumProto, ChecksumSet, Medium, Tso};
-pub use device::{Device, RxMeta, RxToken, TxMeta, TxToken};
+pub use device::{Device, KeptFrame, RxEvent, RxMeta, RxToken, TxMeta, TxToken};
 pub use error::Error;
 pub use fault::{FaultConfig, FaultCounters, FaultInjector, FaultStats, RateLimit};
 pub use link::{LinkConfig, Port, PortRxToken, PortTxToken, hub, wire};

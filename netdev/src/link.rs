@@ -9,6 +9,7 @@ use core::mem;
 
 use lamina_netbuf::{Duration, Instant};
 
+use crate::KeptFrame;
 use crate::frame::{Frame, FreeList};
 use crate::{
     Capabilities, ChecksumCapabilities, ChecksumSet, Device, Error, Medium, RxMeta, RxToken, Stats,
@@ -404,6 +405,29 @@ impl RxToken for PortRxToken<'_> {
     {
         f(self.frame.data_mut())
     }
+
+    #[inline]
+    fn can_keep(&self) -> bool {
+        true
+    }
+
+    /// A kept buffer leaves the link's bounded set of buffers (a new one is
+    /// allocated in its place when needed); [`Port::recycle`] takes it
+    /// back.
+    #[inline]
+    fn consume_keep<R, F>(mut self, f: F) -> (R, Option<KeptFrame>)
+    where
+        F: FnOnce(&mut [u8]) -> (R, bool),
+    {
+        let (r, keep) = f(self.frame.data_mut());
+        if !keep {
+            return (r, None);
+        }
+        let buf = mem::take(&mut self.frame.buf);
+        self.link.borrow_mut().free.release();
+        let len = self.frame.len;
+        (r, Some(KeptFrame { buf, len }))
+    }
 }
 
 impl Drop for PortRxToken<'_> {
@@ -489,6 +513,12 @@ impl Device for Port {
             now,
             offload: ChecksumSet::EMPTY,
         })
+    }
+
+    /// Takes back a kept frame's buffer into the link's free list (one of
+    /// the link's size, while the link has fewer than its bound).
+    fn recycle(&mut self, buf: Vec<u8>) {
+        self.link.borrow_mut().free.adopt(buf);
     }
 
     fn capabilities(&self) -> Capabilities {

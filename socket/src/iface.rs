@@ -25,7 +25,7 @@ use lamina_ipv4::{
     IfaceId, IpProtocol, Ipv4Cidr, Ipv4Header, Ipv4Packet, Ipv4Repr, Route, RoutingTable,
 };
 use lamina_netbuf::{Instant, PacketBuf, Rng, SeededRng, Serializer};
-use lamina_netdev::{ChecksumProto, ChecksumSet, Device, Medium, RxMeta, TxMeta, TxToken};
+use lamina_netdev::{ChecksumProto, ChecksumSet, Device, Medium, RxEvent, RxMeta, TxMeta, TxToken};
 use lamina_udp::{ChecksumPolicy, UdpRepr, UdpStats};
 
 use crate::devices::{CapsVisitor, DeviceSet, DeviceVisitor, PollAtVisitor};
@@ -125,6 +125,9 @@ pub struct InterfaceStats {
     pub tcp_in: u64,
     /// TCP segments sent.
     pub tcp_out: u64,
+    /// TCP payloads queued in the buffer they arrived in (given away by
+    /// the device) instead of copied.
+    pub tcp_payloads_kept: u64,
     /// TCP segments dropped as malformed or with a bad checksum.
     pub tcp_malformed: u64,
     /// TCP segments that reached no connection or listener (answered
@@ -283,7 +286,23 @@ pub struct Interface<H: PacketHook = NoHooks> {
     /// A UDP, echo or raw payload on its way from a socket through the
     /// queued path (kept for reuse).
     udp_scratch: Vec<u8>,
+    /// The frame being received, as (address, length), when its device
+    /// can give its buffer away: a large in-order TCP payload in it is then
+    /// queued where it is instead of copied.
+    rx_keepable: Option<(usize, usize)>,
+    /// The connection (slot) and offset in the frame of a payload left in
+    /// the frame being received, for the buffer to come.
+    rx_kept: Option<(u32, usize)>,
+    /// Buffers read out of TCP receive queues, for their device.
+    spare_bufs: Vec<Vec<u8>>,
 }
+
+/// Payloads at least this long are queued in their own buffer rather than
+/// copied, where the device can give buffers away (64 KiB frames; a
+/// 1500-byte frame is copied: too small to be worth its buffer).
+const KEEP_MIN: usize = 8192;
+/// Spare buffers held for the devices, at most.
+const SPARE_BUFS: usize = 64;
 
 impl Interface<NoHooks> {
     /// An interface with no device yet and no packet hooks. `rng` seeds
@@ -319,6 +338,9 @@ impl<H: PacketHook> Interface<H> {
             queued: VecDeque::new(),
             bcast_addrs: Vec::new(),
             udp_scratch: Vec::new(),
+            rx_keepable: None,
+            rx_kept: None,
+            spare_bufs: Vec::new(),
         }
     }
 
@@ -2453,14 +2475,39 @@ impl<H: PacketHook> DeviceVisitor for RxVisitor<'_, H> {
         let budget = self.iface.config.budget;
         let (iface, sockets, port, now) =
             (&mut *self.iface, &mut *self.sockets, self.port, self.now);
-        device.poll_rx(now, budget, |frame, meta, reply| {
-            if !iface.fast_udp(port, frame, meta, sockets)
-                && !iface.fast_echo_reply(port, frame, meta, sockets)
-                && !iface.fast_echo(port, frame, meta, reply, sockets, now)
-            {
+        let n = device.poll_rx_keep(now, budget, |event| match event {
+            RxEvent::Frame {
+                frame,
+                meta,
+                reply,
+                can_keep,
+            } => {
+                iface.tcp_cancel_kept(sockets);
+                if iface.fast_udp(port, frame, meta, sockets)
+                    || iface.fast_echo_reply(port, frame, meta, sockets)
+                    || iface.fast_echo(port, frame, meta, reply, sockets, now)
+                {
+                    return false;
+                }
+                iface.rx_keepable = (can_keep && frame.len() >= KEEP_MIN)
+                    .then_some((frame.as_ptr() as usize, frame.len()));
                 iface.receive_frame(port, frame, meta, sockets, now);
+                iface.rx_keepable = None;
+                iface.rx_kept.is_some()
             }
-        })
+            RxEvent::Kept(kept) => {
+                iface.tcp_attach_kept(kept, sockets);
+                false
+            }
+        });
+        // A payload whose buffer did not come (a device that broke its
+        // word) is withdrawn: the peer sends it again.
+        self.iface.tcp_cancel_kept(self.sockets);
+        // Buffers read out of receive queues go back to a device.
+        while let Some(buf) = self.iface.spare_bufs.pop() {
+            device.recycle(buf);
+        }
+        n
     }
 }
 

@@ -159,6 +159,7 @@ mod error;
 pub mod isn;
 mod listener;
 pub mod rack;
+mod recvq;
 pub mod ring;
 pub mod rtt;
 pub mod sack;

@@ -127,7 +127,25 @@ impl<H: PacketHook> Interface<H> {
             && let Some(t) = sockets.tcp_at(slot)
             && let Inner::Connected(c) = &mut t.inner
         {
-            c.on_segment(&seg, now);
+            // A large payload in a frame the device can give away stays
+            // in it (queued by the connection, attached once the device
+            // hands the buffer over): one copy fewer.
+            let payload = seg.payload();
+            let at = payload.as_ptr() as usize;
+            match self.rx_keepable {
+                Some((base, len))
+                    if payload.len() >= super::KEEP_MIN
+                        && at >= base
+                        && at + payload.len() <= base + len
+                        && hooks_are_noop::<H>() =>
+                {
+                    if c.on_segment_deferring(&seg, now, super::KEEP_MIN) > 0 {
+                        self.rx_kept = Some((slot, at - base));
+                        self.stats.tcp_payloads_kept += 1;
+                    }
+                }
+                _ => c.on_segment(&seg, now),
+            }
             // What the segment allows (ACKs, data the window now admits)
             // goes out on this poll.
             t.dirty = true;
@@ -176,6 +194,44 @@ impl<H: PacketHook> Interface<H> {
         self.stats.tcp_no_socket += 1;
         if let Some(rst) = reset_for(&seg) {
             let _ = self.send_tcp_repr(dst, src, &rst, now, sockets);
+        }
+    }
+
+    /// Hands the buffer of the frame being received to the connection that
+    /// left its payload in it, and takes the buffers it has read out.
+    pub(super) fn tcp_attach_kept(
+        &mut self,
+        kept: lamina_netdev::KeptFrame,
+        sockets: &mut SocketSet,
+    ) {
+        let Some((slot, start)) = self.rx_kept.take() else {
+            return;
+        };
+        let Some(t) = sockets.tcp_at(slot) else {
+            return;
+        };
+        let Inner::Connected(c) = &mut t.inner else {
+            return;
+        };
+        if kept.len < start || !c.attach_payload(kept.buf, start) {
+            c.cancel_payload();
+        }
+        while let Some(b) = c.take_spare_buffer() {
+            if self.spare_bufs.len() < super::SPARE_BUFS {
+                self.spare_bufs.push(b);
+            }
+        }
+    }
+
+    /// Withdraws a payload left in a frame whose buffer never came.
+    pub(super) fn tcp_cancel_kept(&mut self, sockets: &mut SocketSet) {
+        let Some((slot, _)) = self.rx_kept.take() else {
+            return;
+        };
+        if let Some(t) = sockets.tcp_at(slot)
+            && let Inner::Connected(c) = &mut t.inner
+        {
+            c.cancel_payload();
         }
     }
 
@@ -386,6 +442,14 @@ impl<H: PacketHook> Interface<H> {
             let Some(t) = sockets.tcp_at(slot) else {
                 continue;
             };
+            // Receive buffers read out since: back to a device.
+            if let Inner::Connected(c) = &mut t.inner {
+                while let Some(b) = c.take_spare_buffer() {
+                    if self.spare_bufs.len() < super::SPARE_BUFS {
+                        self.spare_bufs.push(b);
+                    }
+                }
+            }
             // Due at all? A socket whose timer moved later since it was
             // scheduled (or one touched without effect) is not: it goes
             // back to the timer heap.

@@ -537,7 +537,16 @@ impl<C: CongestionControl> Connection<C> {
             return;
         }
         if offset == 0 && self.assembler.is_empty() {
-            let n = self.recv_buf.write(data);
+            let n = if self.defer_min > 0
+                && data.len() >= self.defer_min as usize
+                && self.recv_buf.defer(data.len())
+            {
+                // Left in the segment's buffer (see `on_segment_deferring`).
+                self.deferred = data.len() as u32;
+                data.len()
+            } else {
+                self.recv_buf.write(data)
+            };
             self.rcv_nxt += n as u32;
             self.stats.bytes_in += n as u64;
             if n < data.len() {

@@ -8,6 +8,7 @@
 //! [`close`](Connection::close) and friends.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::fmt;
 use core::net::{Ipv4Addr, SocketAddrV4};
 
@@ -19,6 +20,7 @@ use crate::assembler::Assembler;
 use crate::cc::{AnyCc, CongestionControl};
 use crate::config::{Keepalive, TcpConfig};
 use crate::rack::Rack;
+use crate::recvq::RecvQueue;
 use crate::ring::RingBuffer;
 use crate::rtt::RttEstimator;
 use crate::sack::Scoreboard;
@@ -358,7 +360,12 @@ pub struct Connection<C: CongestionControl = AnyCc> {
     /// Right edge of the window last announced (never moved left).
     rcv_adv: SeqNumber,
     rcv_wscale: u8,
-    recv_buf: RingBuffer,
+    recv_buf: RecvQueue,
+    /// While `on_segment_deferring` runs: the smallest in-order payload
+    /// left in its buffer rather than copied (0: none).
+    defer_min: u32,
+    /// The payload length `on_segment_deferring` left in its buffer.
+    deferred: u32,
     assembler: Assembler,
     /// Sequence number of a FIN received ahead of a hole.
     rcv_fin: Option<SeqNumber>,
@@ -513,9 +520,11 @@ impl<C: CongestionControl> Connection<C> {
             // edge kept in place may reach up to 2^scale - 1 bytes past the
             // configured buffer (RFC 7323 §2.4), and what the peer sends
             // there must fit.
-            recv_buf: RingBuffer::new(
+            recv_buf: RecvQueue::new(
                 config.recv_buffer.max(1) + (1usize << config.recv_window_scale()) - 1,
             ),
+            defer_min: 0,
+            deferred: 0,
             assembler: Assembler::new(config.max_ooo_ranges.max(1)),
             rcv_fin: None,
             fin_received: false,
@@ -732,9 +741,65 @@ impl<C: CongestionControl> Connection<C> {
         Ok(n)
     }
 
+    /// As [`on_segment`](Self::on_segment), for a segment whose buffer the
+    /// caller can hand over: an in-order payload of at least `min_len`
+    /// bytes (and no FIN) that fits is taken as received without being
+    /// copied, and its length returned (0 when the payload was copied as
+    /// usual, or there was none). The caller must then give the buffer
+    /// holding it to [`attach_payload`](Self::attach_payload) before
+    /// anything else touches the connection, or withdraw it with
+    /// [`cancel_payload`](Self::cancel_payload); until then the bytes are
+    /// counted, not readable.
+    ///
+    /// This saves the copy into the receive buffer for large segments
+    /// (64 KiB frames): [`recv`](Self::recv) copies straight out of the
+    /// segment's own buffer.
+    pub fn on_segment_deferring(
+        &mut self,
+        seg: &TcpSegment<'_>,
+        now: Instant,
+        min_len: usize,
+    ) -> usize {
+        self.deferred = 0;
+        self.defer_min = if seg.fin() {
+            0
+        } else {
+            u32::try_from(min_len.max(1)).unwrap_or(u32::MAX)
+        };
+        self.on_segment(seg, now);
+        self.defer_min = 0;
+        core::mem::take(&mut self.deferred) as usize
+    }
+
+    /// The buffer of the payload [`on_segment_deferring`](Self::on_segment_deferring)
+    /// left in place: `buf[start..start + len]` is that payload. False when
+    /// no payload is pending or `buf` is too short (nothing changes).
+    pub fn attach_payload(&mut self, buf: Vec<u8>, start: usize) -> bool {
+        self.recv_buf.attach(buf, start)
+    }
+
+    /// Withdraws the payload [`on_segment_deferring`](Self::on_segment_deferring)
+    /// left in place when its buffer cannot be had: the bytes count as never
+    /// received (the peer retransmits them). Returns their length.
+    pub fn cancel_payload(&mut self) -> usize {
+        let n = self.recv_buf.cancel_pending();
+        if n > 0 {
+            self.rcv_nxt -= n as u32;
+            self.stats.bytes_in = self.stats.bytes_in.saturating_sub(n as u64);
+            self.unacked_bytes = self.unacked_bytes.saturating_sub(n as u32);
+        }
+        n
+    }
+
+    /// A buffer handed over with [`attach_payload`](Self::attach_payload)
+    /// that has been read to its end, for its device to reuse.
+    pub fn take_spare_buffer(&mut self) -> Option<Vec<u8>> {
+        self.recv_buf.take_spare()
+    }
+
     /// Copies readable bytes into `buf` without consuming them.
     pub fn peek(&self, buf: &mut [u8]) -> usize {
-        self.recv_buf.peek(0, buf)
+        self.recv_buf.peek(buf)
     }
 
     /// After the application read: announce a window that opened by at
