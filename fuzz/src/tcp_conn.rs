@@ -130,6 +130,17 @@ struct Run {
     disrupted: bool,
     /// Scratch space for outgoing segments.
     wire: Vec<u8>,
+    /// Payloads at least this long reach the connections through
+    /// `on_segment_deferring` (left in their buffer, attached after; 0:
+    /// never).
+    defer_min: usize,
+    /// Every how many deferred payloads one is withdrawn instead
+    /// (`cancel_payload`, as when a device broke its word); 0: never.
+    cancel_every: u8,
+    /// Deferred payloads so far.
+    deferred: u32,
+    /// The final phase: no withdrawal (liveness).
+    healing: bool,
 }
 
 impl Run {
@@ -301,10 +312,35 @@ impl Run {
         }
         s.last_in = Some(repr);
         let now = self.now;
+        let (defer_min, cancel_every, healing) = (self.defer_min, self.cancel_every, self.healing);
+        let deliver_conn = |c: &mut Connection, deferred: &mut u32| {
+            if defer_min == 0 {
+                c.on_segment(&seg, now);
+                return;
+            }
+            // The payload left in "its buffer" (here a copy of it between
+            // junk bytes), attached after, or withdrawn now and then.
+            let n = c.on_segment_deferring(&seg, now, defer_min);
+            if n == 0 {
+                return;
+            }
+            assert_eq!(n, seg.payload().len(), "a payload deferred in part");
+            *deferred += 1;
+            if !healing && cancel_every > 0 && *deferred % u32::from(cancel_every) == 0 {
+                assert_eq!(c.cancel_payload(), n);
+                return;
+            }
+            let mut buf = vec![0xa5; (*deferred % 7) as usize];
+            let start = buf.len();
+            buf.extend_from_slice(seg.payload());
+            buf.extend_from_slice(&[0x5a; 3]);
+            assert!(c.attach_payload(buf, start), "the payload did not attach");
+            while c.take_spare_buffer().is_some() {}
+        };
         if side == CLIENT {
-            self.client.on_segment(&seg, now);
+            deliver_conn(&mut self.client, &mut self.deferred);
         } else if let Some(c) = self.server.as_mut() {
-            c.on_segment(&seg, now);
+            deliver_conn(c, &mut self.deferred);
         } else {
             let v = self.listener.on_segment(
                 IP[SERVER],
@@ -526,6 +562,14 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         forged: false,
         disrupted: false,
         wire: Vec::new(),
+        defer_min: match u.int_in_range(0..=3u8)? {
+            0 | 1 => 0,
+            2 => 1,
+            _ => usize::from(u.arbitrary::<u16>()? % 2048),
+        },
+        cancel_every: u.int_in_range(0..=5u8)?,
+        deferred: 0,
+        healing: false,
     };
     r.transmit();
     let mut steps = 0;
@@ -710,6 +754,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
 /// move data are not limited (a 1-byte window moves one byte a round);
 /// 500 rounds in a row without a byte read, or no timer left, is a stall.
 fn heal(r: &mut Run) {
+    r.healing = true;
     let mut idle = 0;
     let mut stalled = false;
     for _ in 0..200_000 {

@@ -538,7 +538,7 @@ impl<C: CongestionControl> Connection<C> {
         }
         if offset == 0 && self.assembler.is_empty() {
             let n = if self.defer_min > 0
-                && data.len() >= self.defer_min as usize
+                && data.len() == self.defer_min as usize
                 && self.recv_buf.defer(data.len())
             {
                 // Left in the segment's buffer (see `on_segment_deferring`).

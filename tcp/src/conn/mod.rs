@@ -361,8 +361,9 @@ pub struct Connection<C: CongestionControl = AnyCc> {
     rcv_adv: SeqNumber,
     rcv_wscale: u8,
     recv_buf: RecvQueue,
-    /// While `on_segment_deferring` runs: the smallest in-order payload
-    /// left in its buffer rather than copied (0: none).
+    /// While `on_segment_deferring` runs: the length of the segment's
+    /// payload, which is left in its buffer rather than copied if it comes
+    /// whole and in order (0: none).
     defer_min: u32,
     /// The payload length `on_segment_deferring` left in its buffer.
     deferred: u32,
@@ -742,9 +743,9 @@ impl<C: CongestionControl> Connection<C> {
     }
 
     /// As [`on_segment`](Self::on_segment), for a segment whose buffer the
-    /// caller can hand over: an in-order payload of at least `min_len`
-    /// bytes (and no FIN) that fits is taken as received without being
-    /// copied, and its length returned (0 when the payload was copied as
+    /// caller can hand over: a payload of at least `min_len` bytes (and no
+    /// FIN) that comes whole at RCV.NXT and fits is taken as received
+    /// without being copied, and its length returned (0 when the payload was copied as
     /// usual, or there was none). The caller must then give the buffer
     /// holding it to [`attach_payload`](Self::attach_payload) before
     /// anything else touches the connection, or withdraw it with
@@ -761,10 +762,14 @@ impl<C: CongestionControl> Connection<C> {
         min_len: usize,
     ) -> usize {
         self.deferred = 0;
-        self.defer_min = if seg.fin() {
+        // Only a whole payload (not one trimmed to RCV.NXT): the caller
+        // knows where the segment's payload starts, not where a part of it
+        // does.
+        let len = seg.payload().len();
+        self.defer_min = if seg.fin() || len < min_len.max(1) {
             0
         } else {
-            u32::try_from(min_len.max(1)).unwrap_or(u32::MAX)
+            u32::try_from(len).unwrap_or(0)
         };
         self.on_segment(seg, now);
         self.defer_min = 0;
