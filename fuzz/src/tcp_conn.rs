@@ -326,7 +326,7 @@ impl Run {
             }
             assert_eq!(n, seg.payload().len(), "a payload deferred in part");
             *deferred += 1;
-            if !healing && cancel_every > 0 && *deferred % u32::from(cancel_every) == 0 {
+            if !healing && cancel_every > 0 && deferred.is_multiple_of(u32::from(cancel_every)) {
                 assert_eq!(c.cancel_payload(), n);
                 return;
             }
