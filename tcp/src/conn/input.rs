@@ -537,8 +537,11 @@ impl<C: CongestionControl> Connection<C> {
             return;
         }
         if offset == 0 && self.assembler.is_empty() {
+            // Not with a FIN waiting beyond (it would be taken at the new
+            // RCV.NXT, and a withdrawn payload could not give it back).
             let n = if self.defer_min > 0
                 && data.len() == self.defer_min as usize
+                && self.rcv_fin.is_none()
                 && self.recv_buf.defer(data.len())
             {
                 // Left in the segment's buffer (see `on_segment_deferring`).
