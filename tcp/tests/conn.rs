@@ -797,6 +797,38 @@ fn a_lost_retransmission_is_found_by_rack_without_a_timeout_rfc8985_6_2() {
     assert!(got == pattern(0, 1448 * 40));
 }
 
+/// RFC 9293 §3.9.1: PSH when nothing more goes out now. A sender with
+/// more data queued than its initial window of ten segments (RFC 6928)
+/// pushes the tenth (a receiver that delays ACKs, as Linux does until
+/// the application has read, answers a pushed segment sooner), and only
+/// the last of the stream after that.
+#[test]
+fn the_last_segment_a_window_allows_is_pushed_rfc9293_3_9_1() {
+    let mut sim = Sim::established(65, &cfg(), &cfg());
+    sim.a().set_nodelay(true);
+    sim.a().send(&pattern(0, 1448 * 14)).unwrap();
+    let t0 = sim.now;
+    // The first flight, before any ACK returns (RTT 20 ms).
+    sim.run_for(Duration::from_millis(5));
+    let first: Vec<_> = sim
+        .segments(true)
+        .filter(|s| s.at >= t0 && s.len > 0)
+        .cloned()
+        .collect();
+    assert_eq!(first.len(), 10);
+    let pushed: Vec<bool> = first.iter().map(|s| s.has(TcpFlags::PSH)).collect();
+    assert_eq!(pushed.iter().filter(|&&p| p).count(), 1, "{pushed:?}");
+    assert!(pushed[9], "{pushed:?}");
+    sim.run_for(Duration::from_millis(200));
+    let all: Vec<_> = sim
+        .segments(true)
+        .filter(|s| s.at >= t0 && s.len > 0)
+        .cloned()
+        .collect();
+    assert_eq!(all.len(), 14);
+    assert!(all[13].has(TcpFlags::PSH), "the end of the data is pushed");
+}
+
 /// A recovery whose retransmission is lost with nothing sent after it:
 /// no later segment can show RACK the loss, and the tail loss probe is
 /// not for recoveries (RFC 8985 §7). The recovery probe resends the hole
