@@ -301,7 +301,9 @@ pub trait Device {
         done
     }
 
-    /// As [`poll_rx`](Self::poll_rx), for a handler that may keep frames:
+    /// As [`poll_rx`](Self::poll_rx), for a handler that may keep frames
+    /// (`lamina-socket`'s interface receives through this one: a device
+    /// that overrides `poll_rx` should override it too):
     /// it gets each frame as [`RxEvent::Frame`] and returns whether to keep
     /// its buffer; a kept buffer follows at once as [`RxEvent::Kept`] (the
     /// handler's answer to that event is ignored). Returns how many frames

@@ -297,8 +297,9 @@ pub struct Interface<H: PacketHook = NoHooks> {
     spare_bufs: Vec<Vec<u8>>,
 }
 
-/// Payloads at least this long are queued in their own buffer rather than
-/// copied, where the device can give buffers away (64 KiB frames; a
+/// Payloads at least this long, in frames filling at least half of the
+/// device's largest frame, are queued in their own buffer rather than
+/// copied where the device can give buffers away (64 KiB frames; a
 /// 1500-byte frame is copied: too small to be worth its buffer).
 const KEEP_MIN: usize = 8192;
 /// Spare buffers held for the devices, at most.
@@ -2489,7 +2490,13 @@ impl<H: PacketHook> DeviceVisitor for RxVisitor<'_, H> {
                 {
                     return false;
                 }
-                iface.rx_keepable = (can_keep && frame.len() >= KEEP_MIN)
+                // Only frames filling at least half of a device buffer (of
+                // the device's largest frame): a kept buffer then holds at
+                // most twice the payload the window counts.
+                let largest = iface.ports.get(port).map_or(usize::MAX, |p| p.mtu + 14);
+                iface.rx_keepable = (can_keep
+                    && frame.len() >= KEEP_MIN
+                    && frame.len().saturating_mul(2) >= largest)
                     .then_some((frame.as_ptr() as usize, frame.len()));
                 iface.receive_frame(port, frame, meta, sockets, now);
                 iface.rx_keepable = None;
