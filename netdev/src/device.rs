@@ -400,6 +400,34 @@ mod tests {
         })
     }
 
+    /// A device that cannot keep frames (the default) never hands one
+    /// over, whatever the handler asks.
+    #[test]
+    fn a_device_without_keeping_ignores_the_request() {
+        let mut lo = Loopback::new(Capabilities::default(), 4);
+        lo.transmit(Instant::ZERO)
+            .unwrap()
+            .consume(3, |f| f.copy_from_slice(b"abc"))
+            .unwrap();
+        let mut seen = 0;
+        let mut kept = 0;
+        lo.poll_rx_keep(Instant::ZERO, 4, |ev| match ev {
+            RxEvent::Frame {
+                frame, can_keep, ..
+            } => {
+                assert!(!can_keep);
+                assert_eq!(frame, b"abc");
+                seen += 1;
+                true
+            }
+            RxEvent::Kept(_) => {
+                kept += 1;
+                false
+            }
+        });
+        assert_eq!((seen, kept), (1, 0));
+    }
+
     #[test]
     fn poll_rx_stops_at_the_budget() {
         let mut lo = Loopback::new(Capabilities::default(), 16);

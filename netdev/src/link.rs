@@ -542,6 +542,7 @@ impl Device for Port {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RxEvent;
     use alloc::vec;
 
     fn send(p: &mut Port, now: Instant, tag: u8, len: usize) {
@@ -704,5 +705,60 @@ mod tests {
         }
         let link = a.link.borrow();
         assert!(link.free.allocated_for_tests() <= 2 * (8 + 2) + 2);
+    }
+
+    #[test]
+    fn a_kept_frame_leaves_the_link_and_comes_back_with_recycle() {
+        let (mut a, mut b) = wire(LinkConfig::new().with_queue_len(4));
+        send(&mut a, Instant::ZERO, 7, 100);
+        let before = a.link.borrow().free.allocated_for_tests();
+        let mut events = alloc::vec::Vec::new();
+        let n = b.poll_rx_keep(Instant::ZERO, 8, |ev| match ev {
+            RxEvent::Frame {
+                frame, can_keep, ..
+            } => {
+                events.push((frame[0], frame.len(), can_keep));
+                true
+            }
+            RxEvent::Kept(k) => {
+                assert_eq!((k.buf[0], k.len), (7, 100));
+                events.push((k.buf[0], usize::MAX, false));
+                b_kept(k);
+                false
+            }
+        });
+        assert_eq!(n, 1);
+        assert_eq!(events, [(7, 100, true), (7, usize::MAX, false)]);
+        // The buffer left the link's accounting...
+        assert_eq!(a.link.borrow().free.allocated_for_tests(), before - 1);
+        // ...and a buffer of the link's size comes back in.
+        let buf = vec![0u8; a.link.borrow().free.buf_len()];
+        b.recycle(buf);
+        assert_eq!(a.link.borrow().free.allocated_for_tests(), before);
+        // One of another size is refused (dropped).
+        b.recycle(vec![0u8; 10]);
+        assert_eq!(a.link.borrow().free.allocated_for_tests(), before);
+    }
+
+    /// Where a test puts a kept frame (dropped).
+    fn b_kept(k: KeptFrame) {
+        drop(k);
+    }
+
+    #[test]
+    fn a_frame_not_asked_for_is_not_kept() {
+        let (mut a, mut b) = wire(LinkConfig::new());
+        send(&mut a, Instant::ZERO, 1, 60);
+        let mut kept = 0;
+        b.poll_rx_keep(Instant::ZERO, 8, |ev| {
+            if let RxEvent::Kept(_) = ev {
+                kept += 1;
+            }
+            false
+        });
+        assert_eq!(kept, 0);
+        // The buffer went back to the free list.
+        send(&mut a, Instant::ZERO, 2, 60);
+        assert_eq!(recv(&mut b, Instant::ZERO).map(|r| r.0), Some(2));
     }
 }
