@@ -723,7 +723,7 @@ mod tests {
             RxEvent::Kept(k) => {
                 assert_eq!((k.buf[0], k.len), (7, 100));
                 events.push((k.buf[0], usize::MAX, false));
-                b_kept(k);
+                drop(k);
                 false
             }
         });
@@ -738,11 +738,6 @@ mod tests {
         // One of another size is refused (dropped).
         b.recycle(vec![0u8; 10]);
         assert_eq!(a.link.borrow().free.allocated_for_tests(), before);
-    }
-
-    /// Where a test puts a kept frame (dropped).
-    fn b_kept(k: KeptFrame) {
-        drop(k);
     }
 
     #[test]
