@@ -814,9 +814,18 @@ impl<D: Device> TxToken for FaultTxToken<'_, D> {
             return Ok(f(side.scratch(len)));
         }
         let in_place = !draws.reorder && draws.delay(&side.cfg).is_zero();
+        // A frame corrupted on the link fails the receiving device's
+        // checksum check: it must not go out with checksums left to the
+        // device (which would vouch for them), but as it is, to be verified
+        // (and dropped) by the receiver.
+        let tx_meta = if draws.corrupt.is_some() {
+            TxMeta::default()
+        } else {
+            self.meta
+        };
         if in_place && let Some(mut token) = self.inner.take() {
-            token.set_meta(self.meta);
-            let meta = self.meta;
+            token.set_meta(tx_meta);
+            let meta = tx_meta;
             let res = token.consume(len, |buf| {
                 let r = f(buf);
                 if let Some(bits) = draws.corrupt
@@ -862,7 +871,7 @@ impl<D: Device> TxToken for FaultTxToken<'_, D> {
             buf.get(..len).unwrap_or_default(),
             now,
             RxMeta::default(),
-            self.meta,
+            tx_meta,
             draws,
             Direction::Tx,
         );
@@ -1130,6 +1139,28 @@ mod tests {
         assert!(rx_all(&mut inj, Instant::ZERO).is_empty());
         assert_eq!(inj.poll_at(), Some(Instant::from_millis(3)));
         assert_eq!(rx_all(&mut inj, Instant::from_millis(3)), [1]);
+    }
+
+    /// Corruption on transmit models the link: the frame must reach the
+    /// receiver unverified (its checksums left to the sending device
+    /// cannot vouch for it), so that the receiver checks and drops it.
+    #[test]
+    fn a_frame_corrupted_on_transmit_is_not_vouched_for_by_checksum_offload() {
+        let caps = Capabilities::default().with_checksum(ChecksumCapabilities::ALL);
+        for corrupt in [0.0, 1.0] {
+            let mut inj = FaultInjector::new(Loopback::new(caps, 16), 9)
+                .with_tx(FaultConfig::new().with_corrupt(corrupt));
+            let mut tx = inj.transmit(Instant::ZERO).unwrap();
+            tx.set_meta(TxMeta::new().with_checksum_offload(ChecksumSet::ALL, 14, 34));
+            tx.consume(100, |f| f.fill(0)).unwrap();
+            let (rx, _) = inj.receive(Instant::ZERO).unwrap();
+            let verified = rx.meta().checksum_verified;
+            if corrupt > 0.0 {
+                assert!(verified.is_empty(), "{verified:?}");
+            } else {
+                assert_eq!(verified, ChecksumSet::ALL);
+            }
+        }
     }
 
     #[test]

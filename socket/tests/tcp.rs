@@ -586,7 +586,8 @@ fn large_payloads_are_queued_in_their_own_frames_and_read_exactly() {
     );
 }
 
-/// The same with 5% loss, reordering and duplication each way: kept
+/// The same with 5% loss, 5% reordering, 2% duplication and 1% corruption
+/// each way: kept
 /// frames mix with out-of-order data copied into the ring, and the
 /// stream still arrives byte for byte.
 #[test]
@@ -598,7 +599,8 @@ fn kept_payloads_mix_with_out_of_order_data_under_faults() {
     let faults = FaultConfig::new()
         .with_loss(0.05)
         .with_reorder(0.05, 3)
-        .with_duplicate(0.02);
+        .with_duplicate(0.02)
+        .with_corrupt(0.01);
     let (da, db) = wire(jumbo);
     let da = FaultInjector::new(da, 21).with_tx(faults);
     let db = FaultInjector::new(db, 22).with_tx(faults);
