@@ -144,6 +144,14 @@
 //! Several devices go to `poll` as a tuple or a slice
 //! ([`DeviceSet`](crate::devices::DeviceSet)).
 //!
+//! A driver whose receive buffers can leave it (and be refilled from a
+//! pool) may also answer `RxToken::can_keep` with `true` and implement
+//! `consume_keep` and `Device::recycle`: the interface then queues large
+//! TCP payloads (frames of 8 KiB and more, filling at least half of the
+//! largest frame) in the buffer they arrived in instead of copying them,
+//! and hands each buffer back through `recycle` once the application has
+//! read it. The defaults (never keep) are always correct.
+//!
 //! # Your `Hal`, for the PCI drivers
 //!
 //! `lamina-drivers-pci` brings e1000 and virtio-net drivers that already
