@@ -295,7 +295,16 @@ pub struct Interface<H: PacketHook = NoHooks> {
     rx_kept: Option<(u32, usize)>,
     /// Buffers read out of TCP receive queues, for their device.
     spare_bufs: Vec<Vec<u8>>,
+    /// A listener's segments on their way out (kept for reuse).
+    listener_out: Vec<(
+        core::net::SocketAddrV4,
+        core::net::SocketAddrV4,
+        lamina_tcp::TcpRepr,
+    )>,
 }
+
+/// A listener's segments taken per pass of the direct transmit.
+const LISTENER_BATCH: usize = 64;
 
 /// Payloads at least this long, in frames filling at least half of the
 /// device's largest frame, are queued in their own buffer rather than
@@ -342,6 +351,7 @@ impl<H: PacketHook> Interface<H> {
             rx_keepable: None,
             rx_kept: None,
             spare_bufs: Vec::new(),
+            listener_out: Vec::new(),
         }
     }
 
@@ -1220,7 +1230,9 @@ impl<H: PacketHook> Interface<H> {
         sent
     }
 
-    /// Handles one received frame from port `port`.
+    /// Handles one received frame from port `port`. (Inlined into the
+    /// receive loop, its one caller: the per-frame cost counts.)
+    #[inline(always)]
     fn receive_frame(
         &mut self,
         port: usize,
@@ -2493,14 +2505,16 @@ impl<H: PacketHook> DeviceVisitor for RxVisitor<'_, H> {
                 // Only frames filling at least half of a device buffer (of
                 // the device's largest frame): a kept buffer then holds at
                 // most twice the payload the window counts.
-                let largest = iface.ports.get(port).map_or(usize::MAX, |p| p.mtu + 14);
-                iface.rx_keepable = (can_keep
+                let keepable = can_keep
                     && frame.len() >= KEEP_MIN
-                    && frame.len().saturating_mul(2) >= largest)
-                    .then_some((frame.as_ptr() as usize, frame.len()));
+                    && frame.len().saturating_mul(2)
+                        >= iface.ports.get(port).map_or(usize::MAX, |p| p.mtu + 14);
+                if keepable {
+                    iface.rx_keepable = Some((frame.as_ptr() as usize, frame.len()));
+                }
                 iface.receive_frame(port, frame, meta, sockets, now);
                 iface.rx_keepable = None;
-                iface.rx_kept.is_some()
+                keepable && iface.rx_kept.is_some()
             }
             RxEvent::Kept(kept) => {
                 iface.tcp_attach_kept(kept, sockets);

@@ -12,7 +12,7 @@ use lamina_tcp::{
     ChecksumMode, Connection, ListenerVerdict, Outgoing, State, TcpRepr, TcpSegment, reset_for,
 };
 
-use super::{Interface, hooks_are_noop};
+use super::{Interface, LISTENER_BATCH, hooks_are_noop};
 use crate::tcp::Inner;
 use crate::{Error, SocketSet};
 use lamina_ipv4::hook::PacketHook;
@@ -197,6 +197,49 @@ impl<H: PacketHook> Interface<H> {
         }
     }
 
+    /// Writes a bare segment (SYN-ACK, ACK, RST) from `src` to `dst`
+    /// straight into a transmit buffer of device `port`: `Some(frames
+    /// sent)`, or `None` when the next hop is not known or the device has
+    /// no buffer (then nothing was sent).
+    #[allow(clippy::too_many_arguments)]
+    fn tcp_repr_direct<D: lamina_netdev::Device>(
+        &mut self,
+        port: usize,
+        device: &mut D,
+        dev_mtu: usize,
+        (src, dst): (Ipv4Addr, Ipv4Addr),
+        repr: &TcpRepr,
+        mode: ChecksumMode,
+        now: Instant,
+    ) -> Option<usize> {
+        use lamina_ethernet::{EtherType, EthernetRepr};
+        use lamina_netdev::{TxMeta, TxToken};
+        let our_mac = self.ports.get(port)?.mac;
+        let hop = self.direct_hop(port, dev_mtu, dst, now)?;
+        let builder = repr.builder(src, dst).ok()?.checksum(mode);
+        let mut ip = Ipv4Repr::new(src, dst, IpProtocol::TCP);
+        ip.ttl = self.config.ttl;
+        ip.dont_fragment = true;
+        ip.identification = self.ids.next_id(src, dst, IpProtocol::TCP, &mut self.rng);
+        let eth = EthernetRepr::new(our_mac, hop.mac, EtherType::IPV4);
+        let frame = EmptyBody.wrap_in(builder).wrap_in(&ip).wrap_in(eth);
+        let len = frame.serialized_len().ok()?;
+        if len > hop.mtu + lamina_ethernet::HEADER_LEN {
+            return None;
+        }
+        let mut token = device.transmit(now)?;
+        if mode == ChecksumMode::Offload {
+            let l3 = lamina_ethernet::HEADER_LEN as u16;
+            token.set_meta(TxMeta::new().with_checksum_offload(
+                ChecksumSet::of(ChecksumProto::Tcp),
+                l3,
+                l3 + 20,
+            ));
+        }
+        token.consume(len, |b| frame.serialize_exact(b)).ok()?;
+        Some(1)
+    }
+
     /// Hands the buffer of the frame being received to the connection that
     /// left its payload in it, and takes the buffers it has read out.
     pub(super) fn tcp_attach_kept(
@@ -224,6 +267,7 @@ impl<H: PacketHook> Interface<H> {
     }
 
     /// Withdraws a payload left in a frame whose buffer never came.
+    #[inline]
     pub(super) fn tcp_cancel_kept(&mut self, sockets: &mut SocketSet) {
         let Some((slot, _)) = self.rx_kept.take() else {
             return;
@@ -282,6 +326,37 @@ impl<H: PacketHook> Interface<H> {
                 continue;
             };
             if !t.dirty && t.poll_at().is_none_or(|at| at > now) {
+                continue;
+            }
+            if let Inner::Listening(l) = &mut t.inner {
+                // SYN-ACKs (and ACKs of connections not accepted yet)
+                // straight into the device where their next hop is known;
+                // the others go the queued way.
+                let mut out = core::mem::take(&mut self.listener_out);
+                while out.len() < LISTENER_BATCH {
+                    match l.listener.poll_transmit(now) {
+                        Some(x) => out.push(x),
+                        None => break,
+                    }
+                }
+                let drained = out.len() < LISTENER_BATCH;
+                for (local, remote, repr) in out.drain(..) {
+                    let (src, dst) = (*local.ip(), *remote.ip());
+                    self.stats.tcp_out += 1;
+                    match self.tcp_repr_direct(port, device, dev_mtu, (src, dst), &repr, mode, now)
+                    {
+                        Some(n) => sent += n,
+                        None => {
+                            self.stats.tcp_out -= 1;
+                            let _ = self.send_tcp_repr(src, dst, &repr, now, sockets);
+                        }
+                    }
+                }
+                self.listener_out = out;
+                if drained && let Some(t) = sockets.tcp_at(slot) {
+                    t.served();
+                    sockets.tcp_schedule(slot);
+                }
                 continue;
             }
             let Inner::Connected(c) = &mut t.inner else {
