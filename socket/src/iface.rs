@@ -1230,8 +1230,8 @@ impl<H: PacketHook> Interface<H> {
         sent
     }
 
-    /// Handles one received frame from port `port`. (Inlined into the
-    /// receive loop, its one caller: the per-frame cost counts.)
+    /// Handles one received frame from port `port`. (Inlined into the two
+    /// receive loops: the per-frame cost counts.)
     #[inline(always)]
     fn receive_frame(
         &mut self,
@@ -2488,6 +2488,19 @@ impl<H: PacketHook> DeviceVisitor for RxVisitor<'_, H> {
         let budget = self.iface.config.budget;
         let (iface, sockets, port, now) =
             (&mut *self.iface, &mut *self.sockets, self.port, self.now);
+        // A device whose frames are all too small to keep takes the plain
+        // receive loop (what keeping costs per frame is not paid there).
+        let largest = iface.ports.get(port).map_or(0, |p| p.mtu + 14);
+        if largest < KEEP_MIN {
+            return device.poll_rx(now, budget, |frame, meta, reply| {
+                if !iface.fast_udp(port, frame, meta, sockets)
+                    && !iface.fast_echo_reply(port, frame, meta, sockets)
+                    && !iface.fast_echo(port, frame, meta, reply, sockets, now)
+                {
+                    iface.receive_frame(port, frame, meta, sockets, now);
+                }
+            });
+        }
         let n = device.poll_rx_keep(now, budget, |event| match event {
             RxEvent::Frame {
                 frame,
@@ -2505,10 +2518,8 @@ impl<H: PacketHook> DeviceVisitor for RxVisitor<'_, H> {
                 // Only frames filling at least half of a device buffer (of
                 // the device's largest frame): a kept buffer then holds at
                 // most twice the payload the window counts.
-                let keepable = can_keep
-                    && frame.len() >= KEEP_MIN
-                    && frame.len().saturating_mul(2)
-                        >= iface.ports.get(port).map_or(usize::MAX, |p| p.mtu + 14);
+                let keepable =
+                    can_keep && frame.len() >= KEEP_MIN && frame.len().saturating_mul(2) >= largest;
                 if keepable {
                     iface.rx_keepable = Some((frame.as_ptr() as usize, frame.len()));
                 }
