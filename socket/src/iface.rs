@@ -1400,17 +1400,7 @@ impl<H: PacketHook> Interface<H> {
         };
         let in_port = port.or_else(|| self.port_of_addr(dst)).unwrap_or(0);
         let protocol = ip.protocol();
-        let mut raw_taken = false;
-        if sockets.has_any_raw() {
-            for s in sockets.iter_mut() {
-                if let Socket::Raw(r) = s
-                    && r.protocol == protocol
-                {
-                    r.deliver(src, ip.as_bytes());
-                    raw_taken = true;
-                }
-            }
-        }
+        let raw_taken = sockets.for_each_raw(protocol, |r| r.deliver(src, ip.as_bytes()));
         match protocol {
             IpProtocol::ICMP => self.icmp_input(in_port, &ip, bcast, sockets, now),
             IpProtocol::UDP => {
@@ -1605,14 +1595,9 @@ impl<H: PacketHook> Interface<H> {
                 }
             }
             (IpProtocol::ICMP, QuotedTransport::IcmpQuery { ident, .. }) => {
-                for s in sockets.iter_mut() {
-                    if let Socket::Icmp(i) = s
-                        && i.ident == Some(ident)
-                    {
-                        i.error = Some(err);
-                        self.stats.errors_to_sockets += 1;
-                        return;
-                    }
+                if let Some(i) = sockets.icmp_by_ident(ident) {
+                    i.error = Some(err);
+                    self.stats.errors_to_sockets += 1;
                 }
             }
             _ => {}

@@ -320,11 +320,6 @@ impl SocketSet {
         }
     }
 
-    /// Every socket, mutable.
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Socket> {
-        self.slots.iter_mut().filter_map(|s| s.socket.as_mut())
-    }
-
     /// Binds the UDP socket `handle` to `local`. Port 0 picks a free
     /// ephemeral port at random (RFC 6056 §3.3.1). Fails with
     /// [`Error::AddrInUse`] if another UDP socket holds the port on an
@@ -408,11 +403,8 @@ impl SocketSet {
         if self.icmp(handle)?.ident.is_some() {
             return Err(Error::AlreadyBound);
         }
-        let taken = |set: &SocketSet, id: u16| {
-            set.slots
-                .iter()
-                .any(|s| matches!(&s.socket, Some(Socket::Icmp(i)) if i.ident == Some(id)))
-        };
+        // The bound identifiers only (not a scan of every socket).
+        let taken = |set: &SocketSet, id: u16| set.icmp_idents.iter().any(|&(i, _)| i == id);
         let id = match ident {
             Some(id) if taken(self, id) => return Err(Error::AddrInUse),
             Some(id) => id,
@@ -441,15 +433,14 @@ impl SocketSet {
             return;
         }
         let pending: Vec<SocketHandle> = self
-            .slots
+            .dgram_slots
             .iter()
-            .enumerate()
-            .filter(|(_, s)| {
-                matches!(&s.socket, Some(Socket::Udp(u)) if u.local.is_none() && !u.tx.is_empty())
-            })
-            .map(|(i, s)| SocketHandle {
-                index: i as u32,
-                generation: s.generation,
+            .filter_map(|&index| {
+                let s = self.slots.get(index as usize)?;
+                unbound(s).then_some(SocketHandle {
+                    index,
+                    generation: s.generation,
+                })
             })
             .collect();
         for h in pending {
@@ -980,13 +971,43 @@ impl SocketSet {
         self.raw_count > 0
     }
 
-    /// Whether a raw socket for `protocol` exists.
+    /// Whether a raw socket for `protocol` exists (a look at the
+    /// datagram sockets only, never at the TCP ones).
     pub(crate) fn has_raw(&self, protocol: lamina_ipv4::IpProtocol) -> bool {
         self.raw_count > 0
-            && self
+            && self.dgram_slots.iter().any(|&i| {
+                matches!(
+                    self.slots.get(i as usize).and_then(|s| s.socket.as_ref()),
+                    Some(Socket::Raw(r)) if r.protocol == protocol
+                )
+            })
+    }
+
+    /// Calls `f` with every raw socket for `protocol`, in the order they
+    /// were added; whether there was one. Visits the datagram sockets
+    /// only: a host with many TCP connections pays nothing more per
+    /// packet for having a raw socket.
+    pub(crate) fn for_each_raw(
+        &mut self,
+        protocol: lamina_ipv4::IpProtocol,
+        mut f: impl FnMut(&mut RawSocket),
+    ) -> bool {
+        if self.raw_count == 0 {
+            return false;
+        }
+        let mut any = false;
+        for &i in &self.dgram_slots {
+            if let Some(Socket::Raw(r)) = self
                 .slots
-                .iter()
-                .any(|s| matches!(&s.socket, Some(Socket::Raw(r)) if r.protocol == protocol))
+                .get_mut(i as usize)
+                .and_then(|s| s.socket.as_mut())
+                && r.protocol == protocol
+            {
+                f(r);
+                any = true;
+            }
+        }
+        any
     }
 
     /// Stores an error for the socket to report on its next call.

@@ -302,6 +302,27 @@ fn router_forwards_between_two_subnets_both_ways() {
             65536,
         ))
         .unwrap();
+    // Other sockets between: a TCP one, a second raw UDP socket (which
+    // gets its own copy) and a raw TCP one (which gets none).
+    b.sockets
+        .add(lamina_socket::TcpSocket::new(Default::default()))
+        .unwrap();
+    let raw2 = b
+        .sockets
+        .add(lamina_socket::RawSocket::new(
+            lamina_ipv4::IpProtocol::UDP,
+            8,
+            65536,
+        ))
+        .unwrap();
+    let raw_tcp = b
+        .sockets
+        .add(lamina_socket::RawSocket::new(
+            lamina_ipv4::IpProtocol::TCP,
+            8,
+            65536,
+        ))
+        .unwrap();
     let server = b.sockets.add(UdpSocket::default()).unwrap();
     b.sockets
         .bind_udp(server, SocketAddrV4::new(b_ip, 7))
@@ -319,6 +340,17 @@ fn router_forwards_between_two_subnets_both_ways() {
     let (n, _) = b.sockets.raw(raw).unwrap().recv_from(&mut buf).unwrap();
     let ip = lamina_ipv4::Ipv4Packet::parse_verified(&buf[..n]).unwrap();
     assert_eq!(ip.ttl(), 63, "one hop");
+    let mut buf2 = [0u8; 64];
+    let (n2, _) = b.sockets.raw(raw2).unwrap().recv_from(&mut buf2).unwrap();
+    assert_eq!(&buf2[..n2], &buf[..n], "every raw socket of the protocol");
+    assert!(
+        b.sockets
+            .raw(raw_tcp)
+            .unwrap()
+            .recv_from(&mut buf2)
+            .is_err(),
+        "not the raw socket of another protocol"
+    );
 }
 
 /// RFC 1812 §5.3.1: a datagram whose TTL runs out at the router earns
