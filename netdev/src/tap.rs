@@ -1,7 +1,8 @@
 //! [`TapDevice`]: a Linux TAP interface (feature `std`, Linux only).
 //!
 //! This is the only module of the crate with `unsafe` code: the
-//! `TUNSETIFF` ioctl and `poll(2)`, each block with its safety argument.
+//! `TUNSETIFF`, `TUNSETVNETHDRSZ` and `TUNSETOFFLOAD` ioctls and
+//! `poll(2)`, each block with its safety argument.
 
 use alloc::string::String;
 use alloc::vec;
@@ -13,11 +14,28 @@ use std::os::unix::fs::OpenOptionsExt;
 
 use lamina_netbuf::{Duration, Instant};
 
-use crate::{Capabilities, Device, Error, Medium, RxToken, Stats, TxToken};
+use crate::{
+    Capabilities, ChecksumCapabilities, ChecksumProto, ChecksumSet, Device, Error, Medium, RxMeta,
+    RxToken, Stats, Tso, TxMeta, TxToken,
+};
 
 /// The receive buffer: room for the largest frame the kernel may queue on
-/// a TAP whose MTU someone raised to 65535, plus its Ethernet header.
+/// a TAP whose MTU someone raised to 65535 (or a GSO frame of as much), plus
+/// its Ethernet header.
 const RX_BUF_LEN: usize = 65_535 + 14 + 1;
+
+/// Length of the `struct virtio_net_hdr` (the legacy layout, 10 bytes) in
+/// front of every frame read or written when offloads are on.
+const VNET_HDR_LEN: usize = 10;
+/// `virtio_net_hdr.flags`: the transport checksum is partial, to be
+/// completed from `csum_start` (the packet comes from this host).
+const VNET_F_NEEDS_CSUM: u8 = 1;
+/// `virtio_net_hdr.flags`: the checksums were verified.
+const VNET_F_DATA_VALID: u8 = 2;
+/// `virtio_net_hdr.gso_type`: not a GSO frame.
+const VNET_GSO_NONE: u8 = 0;
+/// `virtio_net_hdr.gso_type`: a TCP/IPv4 frame to be cut into segments.
+const VNET_GSO_TCPV4: u8 = 1;
 
 /// `struct ifreq` as `TUNSETIFF` uses it: the name, then the flags at the
 /// start of the union. Padded to 40 bytes, the size of `struct ifreq` on
@@ -64,6 +82,8 @@ pub struct TapDevice {
     file: File,
     name: String,
     caps: Capabilities,
+    /// Whether frames carry a virtio-net header (offloads on).
+    vnet: bool,
     rx_buf: Vec<u8>,
     tx_buf: Vec<u8>,
     stats: Stats,
@@ -80,6 +100,34 @@ impl TapDevice {
     /// Opens the TAP interface `name`; the device accepts frames for an IP
     /// MTU of `mtu` (the interface's own MTU is set with `ip link`).
     pub fn with_mtu(name: &str, mtu: usize) -> io::Result<TapDevice> {
+        TapDevice::open_inner(name, mtu, false)
+    }
+
+    /// As [`with_mtu`](Self::with_mtu), with the kernel's offloads on
+    /// (`IFF_VNET_HDR`, `TUNSETOFFLOAD` with `TUN_F_CSUM | TUN_F_TSO4`, as
+    /// QEMU and other virtual machine monitors use them):
+    ///
+    /// - **Receive**: the kernel hands over TCP segments of up to 64 KiB
+    ///   in one frame (generic segmentation offload: one `read(2)` instead
+    ///   of up to 45, and one segment through the stack), and skips the
+    ///   transport checksums of what it sends, which this device reports
+    ///   as verified ([`RxMeta::checksum_verified`]): the kernel vouches
+    ///   for the frames of its own stack. Frames may thus exceed the MTU.
+    /// - **Transmit**: the device advertises TCP and UDP checksum offload
+    ///   (the kernel completes or skips the checksum the stack left
+    ///   partial, [`TxMeta::checksum_offload`]) and TCP segmentation
+    ///   offload up to 64 KiB ([`Capabilities::tso`],
+    ///   [`TxMeta::tso_mss`]): one `write(2)` carries what would be up to
+    ///   45 segments, which the kernel cuts.
+    ///
+    /// For a host stack on the TAP. A router should not use it: a frame
+    /// received with a partial checksum or over the MTU would leave by
+    /// another device as it came (the kernel is not there to complete it).
+    pub fn with_offloads(name: &str, mtu: usize) -> io::Result<TapDevice> {
+        TapDevice::open_inner(name, mtu, true)
+    }
+
+    fn open_inner(name: &str, mtu: usize, vnet: bool) -> io::Result<TapDevice> {
         if name.len() >= libc::IFNAMSIZ || name.bytes().any(|b| b == 0 || b == b'/') {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -93,7 +141,8 @@ impl TapDevice {
             .open("/dev/net/tun")?;
         let mut req = IfReq {
             name: [0; libc::IFNAMSIZ],
-            flags: (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short,
+            flags: (libc::IFF_TAP | libc::IFF_NO_PI | if vnet { libc::IFF_VNET_HDR } else { 0 })
+                as libc::c_short,
             _pad: [0; 22],
         };
         for (dst, src) in req.name.iter_mut().zip(name.bytes()) {
@@ -113,13 +162,44 @@ impl TapDevice {
             .position(|c| *c == 0)
             .unwrap_or(libc::IFNAMSIZ);
         let name: Vec<u8> = req.name.iter().take(name_len).map(|c| *c as u8).collect();
-        let caps = Capabilities::new(Medium::Ethernet, mtu);
+        let mut caps = Capabilities::new(Medium::Ethernet, mtu);
+        let mut hdr_len = 0;
+        if vnet {
+            let size: libc::c_int = VNET_HDR_LEN as libc::c_int;
+            // SAFETY: `file` is the TAP descriptor just set up with
+            // IFF_VNET_HDR; TUNSETVNETHDRSZ reads one `int` through the
+            // pointer, which points at a live local.
+            let rc = unsafe {
+                libc::ioctl(
+                    file.as_raw_fd(),
+                    libc::TUNSETVNETHDRSZ,
+                    &size as *const libc::c_int,
+                )
+            };
+            if rc < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let offloads = libc::c_ulong::from(libc::TUN_F_CSUM | libc::TUN_F_TSO4);
+            // SAFETY: TUNSETOFFLOAD takes its argument by value (an
+            // `unsigned long` of TUN_F_* flags); no memory is passed.
+            let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETOFFLOAD, offloads) };
+            if rc < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let l4 = ChecksumSet::of(ChecksumProto::Tcp).with(ChecksumProto::Udp);
+            caps.checksum = ChecksumCapabilities { rx: l4, tx: l4 };
+            // The kernel segments what it is given (`virtio_net_hdr`
+            // with GSO_TCPV4): up to an IPv4 packet of 64 KiB.
+            caps.tso = Some(Tso::new(65_535 + 14));
+            hdr_len = VNET_HDR_LEN;
+        }
         Ok(TapDevice {
             file,
             name: String::from_utf8_lossy(&name).into_owned(),
             caps,
-            rx_buf: vec![0; RX_BUF_LEN],
-            tx_buf: vec![0; caps.max_frame_len()],
+            vnet,
+            rx_buf: vec![0; hdr_len + RX_BUF_LEN],
+            tx_buf: vec![0; hdr_len + caps.max_tx_len()],
             stats: Stats::new(),
         })
     }
@@ -217,17 +297,27 @@ impl AsFd for TapDevice {
 #[derive(Debug)]
 pub struct TapRxToken<'a> {
     frame: &'a mut [u8],
+    meta: RxMeta,
 }
 
 /// The transmit token of a [`TapDevice`].
 #[derive(Debug)]
 pub struct TapTxToken<'a> {
     file: &'a File,
+    /// The write buffer: the virtio-net header's room (when offloads are
+    /// on), then the frame.
     buf: &'a mut [u8],
+    /// Whether `buf` starts with a virtio-net header.
+    vnet: bool,
+    meta: TxMeta,
     stats: &'a mut Stats,
 }
 
 impl RxToken for TapRxToken<'_> {
+    fn meta(&self) -> RxMeta {
+        self.meta
+    }
+
     fn consume<R, F>(self, f: F) -> R
     where
         F: FnOnce(&mut [u8]) -> R,
@@ -236,23 +326,77 @@ impl RxToken for TapRxToken<'_> {
     }
 }
 
+/// What the virtio-net header `hdr` in front of a received frame tells the
+/// stack: the transport checksums that need no verifying (partial ones from
+/// this host's kernel, or ones it verified).
+fn vnet_rx_meta(hdr: &[u8]) -> RxMeta {
+    let flags = hdr.first().copied().unwrap_or(0);
+    let mut meta = RxMeta::default();
+    if flags & (VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID) != 0 {
+        meta.checksum_verified = ChecksumSet::of(ChecksumProto::Tcp).with(ChecksumProto::Udp);
+    }
+    meta
+}
+
+/// The virtio-net header for a frame transmitted with `meta` (native byte
+/// order, the legacy header's): a partial TCP or UDP checksum for the
+/// kernel to complete from the transport header, and TCP segmentation.
+fn vnet_tx_header(meta: &TxMeta, frame: &[u8]) -> [u8; VNET_HDR_LEN] {
+    let mut hdr = [0u8; VNET_HDR_LEN];
+    let l4 = usize::from(meta.l4_offset);
+    let csum_offset = if meta.checksum_offload.contains(ChecksumProto::Tcp) {
+        Some(16u16)
+    } else if meta.checksum_offload.contains(ChecksumProto::Udp) {
+        Some(6u16)
+    } else {
+        None
+    };
+    let Some(csum_offset) = csum_offset else {
+        return hdr;
+    };
+    hdr[0] = VNET_F_NEEDS_CSUM;
+    hdr[1] = VNET_GSO_NONE;
+    if let Some(mss) = meta.tso_mss
+        && meta.checksum_offload.contains(ChecksumProto::Tcp)
+    {
+        // The TCP header's length is in its data offset (the top nibble
+        // of byte 12).
+        let tcp_len = frame.get(l4 + 12).map_or(20, |b| usize::from(b >> 4) * 4);
+        hdr[1] = VNET_GSO_TCPV4;
+        hdr[2..4].copy_from_slice(&((l4 + tcp_len) as u16).to_ne_bytes());
+        hdr[4..6].copy_from_slice(&mss.get().to_ne_bytes());
+    }
+    hdr[6..8].copy_from_slice(&meta.l4_offset.to_ne_bytes());
+    hdr[8..10].copy_from_slice(&csum_offset.to_ne_bytes());
+    hdr
+}
+
 impl TxToken for TapTxToken<'_> {
+    fn set_meta(&mut self, meta: TxMeta) {
+        self.meta = meta;
+    }
+
     fn consume<R, F>(self, len: usize, f: F) -> Result<R, Error>
     where
         F: FnOnce(&mut [u8]) -> R,
     {
-        let Some(frame) = self.buf.get_mut(..len) else {
+        let hdr_len = if self.vnet { VNET_HDR_LEN } else { 0 };
+        let Some(all) = self.buf.get_mut(..hdr_len + len) else {
             self.stats.tx_errors = self.stats.tx_errors.wrapping_add(1);
             return Err(Error::FrameTooLong {
                 len,
-                max: self.buf.len(),
+                max: self.buf.len() - hdr_len,
             });
         };
+        let (hdr, frame) = all.split_at_mut(hdr_len);
         let r = f(frame);
+        if self.vnet {
+            hdr.copy_from_slice(&vnet_tx_header(&self.meta, frame));
+        }
         let mut file = self.file;
         loop {
-            match file.write(frame) {
-                Ok(n) if n == len => self.stats.count_tx(len),
+            match file.write(all) {
+                Ok(n) if n == hdr_len + len => self.stats.count_tx(len),
                 Ok(_) => self.stats.tx_errors = self.stats.tx_errors.wrapping_add(1),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -287,14 +431,28 @@ impl Device for TapDevice {
                 }
             }
         };
-        self.stats.count_rx(n);
+        let (meta, start) = if self.vnet {
+            match self.rx_buf.get(..VNET_HDR_LEN) {
+                Some(hdr) if n > VNET_HDR_LEN => (vnet_rx_meta(hdr), VNET_HDR_LEN),
+                _ => {
+                    self.stats.rx_errors = self.stats.rx_errors.wrapping_add(1);
+                    return None;
+                }
+            }
+        } else {
+            (RxMeta::default(), 0)
+        };
+        self.stats.count_rx(n - start);
         Some((
             TapRxToken {
-                frame: self.rx_buf.get_mut(..n).unwrap_or_default(),
+                frame: self.rx_buf.get_mut(start..n).unwrap_or_default(),
+                meta,
             },
             TapTxToken {
                 file: &self.file,
                 buf: &mut self.tx_buf,
+                vnet: self.vnet,
+                meta: TxMeta::new(),
                 stats: &mut self.stats,
             },
         ))
@@ -304,6 +462,8 @@ impl Device for TapDevice {
         Some(TapTxToken {
             file: &self.file,
             buf: &mut self.tx_buf,
+            vnet: self.vnet,
+            meta: TxMeta::new(),
             stats: &mut self.stats,
         })
     }
@@ -314,5 +474,51 @@ impl Device for TapDevice {
 
     fn stats(&self) -> Stats {
         self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::num::NonZeroU16;
+
+    #[test]
+    fn the_virtio_header_asks_for_checksum_and_segmentation() {
+        // Ethernet + IPv4 (20) + TCP with a 32-byte header (data offset 8).
+        let mut frame = vec![0u8; 14 + 20 + 32 + 3000];
+        frame[14 + 20 + 12] = 8 << 4;
+        let tcp = ChecksumSet::of(ChecksumProto::Tcp);
+        let plain = vnet_tx_header(&TxMeta::new(), &frame);
+        assert_eq!(plain, [0; VNET_HDR_LEN], "nothing asked, nothing offloaded");
+        let csum = vnet_tx_header(&TxMeta::new().with_checksum_offload(tcp, 14, 34), &frame);
+        assert_eq!(csum[0], VNET_F_NEEDS_CSUM);
+        assert_eq!(csum[1], VNET_GSO_NONE);
+        assert_eq!(u16::from_ne_bytes([csum[6], csum[7]]), 34, "csum_start");
+        assert_eq!(u16::from_ne_bytes([csum[8], csum[9]]), 16, "TCP's field");
+        let mss = NonZeroU16::new(1448).unwrap();
+        let gso = vnet_tx_header(
+            &TxMeta::new()
+                .with_checksum_offload(tcp, 14, 34)
+                .with_tso_mss(mss),
+            &frame,
+        );
+        assert_eq!(gso[1], VNET_GSO_TCPV4);
+        assert_eq!(u16::from_ne_bytes([gso[2], gso[3]]), 34 + 32, "hdr_len");
+        assert_eq!(u16::from_ne_bytes([gso[4], gso[5]]), 1448, "gso_size");
+        let udp = ChecksumSet::of(ChecksumProto::Udp);
+        let u = vnet_tx_header(&TxMeta::new().with_checksum_offload(udp, 14, 34), &frame);
+        assert_eq!(u16::from_ne_bytes([u[8], u[9]]), 6, "UDP's field");
+    }
+
+    #[test]
+    fn received_headers_vouch_for_partial_and_verified_checksums() {
+        let l4 = ChecksumSet::of(ChecksumProto::Tcp).with(ChecksumProto::Udp);
+        let partial = [VNET_F_NEEDS_CSUM, VNET_GSO_TCPV4, 0, 0, 0, 0, 34, 0, 16, 0];
+        assert_eq!(vnet_rx_meta(&partial).checksum_verified, l4);
+        let valid = [VNET_F_DATA_VALID, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(vnet_rx_meta(&valid).checksum_verified, l4);
+        let none = [0u8; VNET_HDR_LEN];
+        assert!(vnet_rx_meta(&none).checksum_verified.is_empty());
+        assert!(vnet_rx_meta(&[]).checksum_verified.is_empty());
     }
 }

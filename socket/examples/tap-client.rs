@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p lamina-socket --example tap-client -- \
-//!     --tap NAME --addr 192.0.2.2/24 [--gateway A.B.C.D] [--mtu 1500] \
+//!     --tap NAME --addr 192.0.2.2/24 [--gateway A.B.C.D] [--mtu 1500] [--offload] \
 //!     (--get http://192.0.2.1:PORT/PATH | --put FILE --to A.B.C.D:PORT)
 //! ```
 //!
@@ -14,6 +14,9 @@
 //!   the sending direction, writes whatever the peer sends back to stdout
 //!   until it closes (so that `--to` an echo service returns the file),
 //!   and closes.
+//!
+//! - `--offload` turns on the kernel's offloads on the TAP (see
+//!   `TapDevice::with_offloads`).
 //!
 //! Errors go to stderr and the exit code is non-zero; a summary line
 //! (bytes, seconds, Gbit/s) goes to stderr on success.
@@ -39,7 +42,7 @@ mod client {
     type BoxError = Box<dyn std::error::Error>;
 
     const USAGE: &str = "usage: tap-client --tap NAME --addr A.B.C.D/N [--gateway A.B.C.D] \
-        [--mtu N] (--get http://A.B.C.D[:PORT]/PATH | --put FILE --to A.B.C.D:PORT)";
+        [--mtu N] [--offload] (--get http://A.B.C.D[:PORT]/PATH | --put FILE --to A.B.C.D:PORT)";
     /// The longest response head accepted.
     const MAX_HEAD: usize = 64 * 1024;
     /// How long a read or write may wait before the transfer is declared
@@ -56,6 +59,7 @@ mod client {
         let mut addr: Option<Ipv4Cidr> = None;
         let mut gateway: Option<Ipv4Addr> = None;
         let mut mtu = 1500usize;
+        let mut offload = false;
         let mut get = None;
         let mut put = None;
         let mut to: Option<SocketAddrV4> = None;
@@ -67,6 +71,7 @@ mod client {
                 "--addr" => addr = Some(value()?.parse()?),
                 "--gateway" => gateway = Some(value()?.parse()?),
                 "--mtu" => mtu = value()?.parse()?,
+                "--offload" => offload = true,
                 "--get" => get = Some(value()?),
                 "--put" => put = Some(value()?),
                 "--to" => to = Some(value()?.parse()?),
@@ -82,7 +87,11 @@ mod client {
             _ => return Err(USAGE.into()),
         };
 
-        let device = TapDevice::with_mtu(&tap, mtu)?;
+        let device = if offload {
+            TapDevice::with_offloads(&tap, mtu)?
+        } else {
+            TapDevice::with_mtu(&tap, mtu)?
+        };
         let mut builder = Stack::builder().address(addr);
         if let Some(gw) = gateway {
             builder = builder.gateway(gw);

@@ -12,8 +12,12 @@
 //!
 //! ```text
 //! cargo run --release -p lamina-socket --example tap-server -- \
-//!     --tap NAME --addr 192.0.2.2/24 [--gateway 192.0.2.1] [--mtu 1500]
+//!     --tap NAME --addr 192.0.2.2/24 [--gateway 192.0.2.1] [--mtu 1500] [--offload]
 //! ```
+//!
+//! `--offload` turns on the kernel's offloads on the TAP (see
+//! `TapDevice::with_offloads`: 64 KiB TCP segments from the kernel in one
+//! read, transport checksums left to the kernel).
 //!
 //! It prints one line when ready.
 
@@ -27,11 +31,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     use lamina_socket::stack::Stack;
 
     const USAGE: &str =
-        "usage: tap-server --tap NAME --addr A.B.C.D/N [--gateway A.B.C.D] [--mtu N]";
+        "usage: tap-server --tap NAME --addr A.B.C.D/N [--gateway A.B.C.D] [--mtu N] [--offload]";
     let mut tap = None;
     let mut addr: Option<Ipv4Cidr> = None;
     let mut gateway: Option<Ipv4Addr> = None;
     let mut mtu = 1500usize;
+    let mut offload = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
@@ -40,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--addr" => addr = Some(value()?.parse()?),
             "--gateway" => gateway = Some(value()?.parse()?),
             "--mtu" => mtu = value()?.parse()?,
+            "--offload" => offload = true,
             _ => return Err(format!("unknown argument {a}; {USAGE}").into()),
         }
     }
@@ -47,7 +53,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err(USAGE.into());
     };
 
-    let device = TapDevice::with_mtu(&tap, mtu)?;
+    let device = if offload {
+        TapDevice::with_offloads(&tap, mtu)?
+    } else {
+        TapDevice::with_mtu(&tap, mtu)?
+    };
     let mut builder = Stack::builder().address(addr).max_sockets(4096);
     if let Some(gw) = gateway {
         builder = builder.gateway(gw);

@@ -128,6 +128,9 @@ pub struct InterfaceStats {
     /// TCP payloads queued in the buffer they arrived in (given away by
     /// the device) instead of copied.
     pub tcp_payloads_kept: u64,
+    /// TCP frames handed to the device to be cut into segments (TCP
+    /// segmentation offload): each counts once in `tcp_out`.
+    pub tcp_gso_frames: u64,
     /// TCP segments dropped as malformed or with a bad checksum.
     pub tcp_malformed: u64,
     /// TCP segments that reached no connection or listener (answered
@@ -166,6 +169,9 @@ struct Port {
     neighbors_due: Option<Option<Instant>>,
     txq: VecDeque<Outgoing>,
     rx_csum: lamina_netdev::ChecksumCapabilities,
+    /// The longest frame the device segments (TCP segmentation offload),
+    /// or 0 when it cannot.
+    tso_max: usize,
     /// Recent next-hop hardware addresses (see `dst_cache`).
     macs: MacCache,
 }
@@ -464,6 +470,7 @@ impl<H: PacketHook> Interface<H> {
             neighbors_due: None,
             txq: VecDeque::new(),
             rx_csum: caps.checksum,
+            tso_max: caps.tso.map_or(0, |t| t.max_len),
             macs: MacCache::new(),
         });
         self.route_cache.invalidate();

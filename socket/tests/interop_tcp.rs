@@ -51,6 +51,22 @@ use lamina_netdev::netns::{self as shared_ns, have};
 
 /// Where the examples were built: `LAMINA_EXAMPLES_DIR`, or the
 /// `examples` folder beside this test's `deps` folder.
+/// Whether this run puts the examples' TAP in offload mode
+/// (`TapDevice::with_offloads`: 64 KiB segments each way, checksums left
+/// to the kernel), as `scripts/interop.sh` does in its second pass.
+fn offload() -> bool {
+    std::env::var("LAMINA_INTEROP_OFFLOAD").is_ok_and(|v| v == "1")
+}
+
+/// The prefix of the lines this test prints.
+fn tag() -> &'static str {
+    if offload() {
+        "interop-tcp (offload)"
+    } else {
+        "interop-tcp"
+    }
+}
+
 fn examples_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("LAMINA_EXAMPLES_DIR") {
         return PathBuf::from(d);
@@ -127,11 +143,14 @@ impl Netns {
         self.0.sh(script).expect("script in the namespace")
     }
 
-    /// Starts an example inside the namespace on the TAP, as 192.0.2.2.
+    /// Starts an example inside the namespace on the TAP, as 192.0.2.2
+    /// (with the TAP's offloads on when `LAMINA_INTEROP_OFFLOAD=1`: see
+    /// [`offload`]).
     fn spawn_example(&self, name: &str, args: &[&str]) -> Proc {
         let child = self
             .cmd(examples_dir().join(name).to_str().expect("UTF-8 path"))
             .args(["--tap", TAP, "--addr", "192.0.2.2/24"])
+            .args(offload().then_some("--offload"))
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -404,7 +423,7 @@ fn tap_server_answers_200_concurrent_curl_connections_and_http_errors() {
          http://192.0.2.2/bytes/100000 http://192.0.2.2/bytes/200000",
     );
     assert_eq!(connects, "1 100000\n0 200000\n", "keep-alive");
-    println!("interop-tcp: 404, 400, 431 answers and keep-alive reuse: ok");
+    println!("{}: 404, 400, 431 answers and keep-alive reuse: ok", tag());
 
     let n = 200;
     let urls: String = (0..n)
@@ -432,7 +451,8 @@ fn tap_server_answers_200_concurrent_curl_connections_and_http_errors() {
     assert_eq!(sizes, expected, "every body complete");
     assert_eq!(connects, n, "one connection each");
     println!(
-        "interop-tcp: {n} concurrent curl connections (~1 MB each): all 200 OK and complete in {secs:.2} s"
+        "{}: {n} concurrent curl connections (~1 MB each): all 200 OK and complete in {secs:.2} s",
+        tag()
     );
 }
 
@@ -451,7 +471,10 @@ fn linux_clients_transfer_100_mib_each_way_with_tap_server() {
     // Lamina -> Linux: curl, verified.
     let n = 100 * MIB;
     let secs = curl_bytes_verified(&ns, n, 120);
-    println!("interop-tcp: curl /bytes/{n}: SHA-256 right, {secs:.2} s (sha256sum in the pipe)");
+    println!(
+        "{}: curl /bytes/{n}: SHA-256 right, {secs:.2} s (sha256sum in the pipe)",
+        tag()
+    );
     // Lamina -> Linux: throughput, to /dev/null.
     let out = ns.sh(&format!(
         "curl -sS --fail -m 300 -o /dev/null -w '%{{size_download}} %{{time_total}}' http://192.0.2.2/bytes/{size}"
@@ -461,7 +484,8 @@ fn linux_clients_transfer_100_mib_each_way_with_tap_server() {
     let secs: f64 = f.next().and_then(|s| s.parse().ok()).expect("time");
     assert_eq!(got, size);
     println!(
-        "interop-tcp: Lamina -> Linux (curl, {size} bytes): {:.2} Gbit/s",
+        "{}: Lamina -> Linux (curl, {size} bytes): {:.2} Gbit/s",
+        tag(),
         gbits(size, secs)
     );
 
@@ -472,7 +496,8 @@ fn linux_clients_transfer_100_mib_each_way_with_tap_server() {
     ns.sh(&format!("timeout 300 socat -u - TCP:192.0.2.2:9 < {file}"));
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "interop-tcp: Linux -> Lamina (socat to discard, {size} bytes): {:.2} Gbit/s",
+        "{}: Linux -> Lamina (socat to discard, {size} bytes): {:.2} Gbit/s",
+        tag(),
         gbits(size, secs)
     );
 
@@ -486,7 +511,8 @@ fn linux_clients_transfer_100_mib_each_way_with_tap_server() {
     };
     let secs = socat_echo_verified(&ns, &dir, &echo_file, 120);
     println!(
-        "interop-tcp: socat echo of {} bytes: byte-exact, {:.2} Gbit/s each way",
+        "{}: socat echo of {} bytes: byte-exact, {:.2} Gbit/s each way",
+        tag(),
         100 * MIB,
         gbits(100 * MIB, secs)
     );
@@ -509,7 +535,8 @@ fn tap_client_downloads_from_python_and_uploads_to_socat_byte_exact() {
     let secs = tap_client_get(&ns, "data.bin", &got, 120);
     assert_eq!(sha256_file(&got), sha256_file(&file), "download differs");
     println!(
-        "interop-tcp: tap-client --get of {size} bytes from python3 http.server: byte-exact, {:.2} Gbit/s",
+        "{}: tap-client --get of {size} bytes from python3 http.server: byte-exact, {:.2} Gbit/s",
+        tag(),
         gbits(size, secs)
     );
     let _ = std::fs::remove_file(&got);
@@ -551,7 +578,8 @@ fn tap_client_downloads_from_python_and_uploads_to_socat_byte_exact() {
     }
     assert_eq!(sha256_file(&recv), sha256_file(&file), "upload differs");
     println!(
-        "interop-tcp: tap-client --put of {size} bytes to socat: byte-exact, {:.2} Gbit/s",
+        "{}: tap-client --put of {size} bytes to socat: byte-exact, {:.2} Gbit/s",
+        tag(),
         gbits(size, secs)
     );
 }
@@ -581,12 +609,14 @@ fn transfers_complete_byte_exact_with_5_percent_loss_each_way() {
         ns.sh(&format!("timeout 600 socat -u - TCP:192.0.2.2:9 < {big}"));
         let secs = t0.elapsed().as_secs_f64();
         println!(
-            "interop-tcp: 5% loss: Linux -> Lamina (socat to discard, {theirs} bytes): {secs:.2} s ({:.3} Gbit/s)",
+            "{}: 5% loss: Linux -> Lamina (socat to discard, {theirs} bytes): {secs:.2} s ({:.3} Gbit/s)",
+            tag(),
             gbits(theirs, secs)
         );
         let secs = curl_bytes_verified(&ns, ours, 600);
         println!(
-            "interop-tcp: 5% loss: Lamina -> Linux (curl /bytes/{ours}): SHA-256 right, {secs:.2} s ({:.3} Gbit/s)",
+            "{}: 5% loss: Lamina -> Linux (curl /bytes/{ours}): SHA-256 right, {secs:.2} s ({:.3} Gbit/s)",
+            tag(),
             gbits(ours, secs)
         );
     }
@@ -596,11 +626,13 @@ fn transfers_complete_byte_exact_with_5_percent_loss_each_way() {
     let secs = tap_client_get(&ns, "big.bin", &got, 600);
     assert_eq!(sha256_file(&got), sha256_file(&big), "download differs");
     println!(
-        "interop-tcp: 5% loss: tap-client --get of {theirs} bytes from python3: byte-exact, {secs:.2} s ({:.3} Gbit/s)",
+        "{}: 5% loss: tap-client --get of {theirs} bytes from python3: byte-exact, {secs:.2} s ({:.3} Gbit/s)",
+        tag(),
         gbits(theirs, secs)
     );
     println!(
-        "interop-tcp: 5% loss: packets dropped (input, output): {}",
+        "{}: 5% loss: packets dropped (input, output): {}",
+        tag(),
         ns.drops()
     );
 }
@@ -626,11 +658,13 @@ fn echo_completes_byte_exact_with_5_percent_loss_each_way() {
     let _server = ns.tap_server();
     let secs = socat_echo_verified(&ns, &dir, &file, 300);
     println!(
-        "interop-tcp: 5% loss: socat echo of {size} bytes: byte-exact, {secs:.2} s ({:.3} Gbit/s each way)",
+        "{}: 5% loss: socat echo of {size} bytes: byte-exact, {secs:.2} s ({:.3} Gbit/s each way)",
+        tag(),
         gbits(size, secs)
     );
     println!(
-        "interop-tcp: 5% loss: packets dropped (input, output): {}",
+        "{}: 5% loss: packets dropped (input, output): {}",
+        tag(),
         ns.drops()
     );
 }

@@ -194,6 +194,75 @@ fn bulk_transfer_survives_loss_and_reordering_rfc6675_rfc5681() {
     }
 }
 
+/// Segmentation offload changes how segments reach the device, not which
+/// segments go: a sender batching through `poll_transmit_gso` (cut into
+/// pieces as a device would) leaves exactly the segments, at the same
+/// times, that sending one by one leaves, and the connection's state
+/// follows.
+#[test]
+fn gso_batches_leave_the_same_segments_as_sending_one_by_one() {
+    let run = |gso: usize| {
+        let mut sim = Sim::established(31, &cfg(), &cfg());
+        sim.a.gso = gso;
+        sim.b.gso = gso;
+        let start = sim.log.len();
+        let (x, y) = transfer(&mut sim, 2 << 20, 300_000, Duration::from_secs(600));
+        assert!(x == pattern(0, 2 << 20) && y == pattern(0, 300_000));
+        let log: Vec<_> = sim.log[start..]
+            .iter()
+            .map(|s| (s.at, s.from_a, s.repr, s.len))
+            .collect();
+        let largest = sim.a.gso_largest;
+        (log, *sim.a().stats(), *sim.b().stats(), largest)
+    };
+    let (plain, pa, pb, _) = run(0);
+    let (gso, ga, gb, largest) = run(65_000);
+    assert!(largest >= 10 * 1448, "batches went: {largest}");
+    assert_eq!(plain.len(), gso.len());
+    for (i, (p, g)) in plain.iter().zip(&gso).enumerate() {
+        assert_eq!(p, g, "segment {i}");
+    }
+    assert_eq!((pa, pb), (ga, gb));
+    assert!(plain.iter().any(|s| s.3 == 1448), "full segments went");
+}
+
+/// The batches themselves: large (at most the limit, every piece full but
+/// the last), and byte-exact through loss, reordering and recovery.
+#[test]
+fn gso_transfer_survives_loss_and_reordering() {
+    let mut sim = Sim::established(32, &cfg(), &cfg());
+    sim.a.gso = 32 * 1448;
+    let mut biggest = 0usize;
+    {
+        // The batches a lossless start sends.
+        let c = sim.a.conn.as_mut().unwrap();
+        assert_eq!(c.send(&pattern(0, 60_000)), Ok(60_000));
+        let now = sim.now;
+        while let Some((o, size)) = c.poll_transmit_gso(now, 32 * 1448) {
+            assert!(o.payload_len() <= 32 * 1448);
+            if o.payload_len() > 1448 {
+                assert_eq!(size, 1448, "cut at the MSS less the timestamps");
+            }
+            biggest = biggest.max(o.payload_len());
+        }
+    }
+    assert_eq!(
+        biggest,
+        10 * 1448,
+        "the initial window in one batch (RFC 6928)"
+    );
+    let mut sim = Sim::established(33, &cfg(), &cfg());
+    sim.a.gso = 65_000;
+    for l in [&mut sim.ab, &mut sim.ba] {
+        l.loss_ppm = 30_000;
+        l.jitter = Duration::from_millis(2);
+    }
+    let (x, y) = transfer(&mut sim, 3 << 20, 100_000, Duration::from_secs(3000));
+    assert!(x == pattern(0, 3 << 20));
+    assert!(y == pattern(0, 100_000));
+    assert!(sim.a().stats().retransmits > 0);
+}
+
 #[test]
 fn bulk_transfer_without_sack_uses_newreno_recovery_rfc6582() {
     let c = TcpConfig {

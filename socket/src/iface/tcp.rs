@@ -311,6 +311,16 @@ impl<H: PacketHook> Interface<H> {
         } else {
             ChecksumSet::EMPTY
         };
+        // Segmentation offload (which needs the checksum's): the most
+        // payload one frame may carry, under the headers at their
+        // longest and the 64 KiB of an IPv4 packet.
+        let gso_payload = if p.tso_max > 0 && !offload.is_empty() {
+            p.tso_max
+                .min(usize::from(u16::MAX) + lamina_ethernet::HEADER_LEN)
+                .saturating_sub(lamina_ethernet::HEADER_LEN + 20 + lamina_tcp::MAX_HEADER_LEN)
+        } else {
+            0
+        };
         let mode = if offload.is_empty() {
             ChecksumMode::Compute
         } else {
@@ -378,17 +388,24 @@ impl<H: PacketHook> Interface<H> {
                 let Some(mut token) = device.transmit(now) else {
                     break;
                 };
-                let Some(out) = c.poll_transmit(now) else {
+                let polled = if gso_payload > 0 {
+                    c.poll_transmit_gso(now, gso_payload)
+                } else {
+                    c.poll_transmit(now).map(|o| (o, 0))
+                };
+                let Some((out, gso_size)) = polled else {
                     drained = true;
                     break;
                 };
+                // Cut by the device into segments of `gso_size` bytes.
+                let gso = out.payload_len() > usize::from(gso_size) && gso_payload > 0;
                 let mut ip = Ipv4Repr::new(src, dst, IpProtocol::TCP);
                 ip.ttl = self.config.ttl;
                 ip.dont_fragment = true;
                 ip.identification = self.ids.next_id(src, dst, IpProtocol::TCP, &mut self.rng);
                 self.stats.tcp_out += 1;
                 let seg_len = out.len();
-                if 20 + seg_len > mtu {
+                if 20 + seg_len > mtu && !gso {
                     // The MSS is clamped to the route MTU, so only a route
                     // whose MTU shrank since: lost, and retransmitted.
                     self.stats.tx_too_big += 1;
@@ -407,7 +424,12 @@ impl<H: PacketHook> Interface<H> {
                 };
                 if !offload.is_empty() {
                     let l3 = lamina_ethernet::HEADER_LEN as u16;
-                    token.set_meta(TxMeta::new().with_checksum_offload(offload, l3, l3 + 20));
+                    let mut meta = TxMeta::new().with_checksum_offload(offload, l3, l3 + 20);
+                    if gso && let Some(mss) = core::num::NonZeroU16::new(gso_size) {
+                        meta = meta.with_tso_mss(mss);
+                        self.stats.tcp_gso_frames += 1;
+                    }
+                    token.set_meta(meta);
                 }
                 if token.consume(len, |b| frame.serialize_exact(b)).is_ok() {
                     sent += 1;

@@ -56,6 +56,81 @@ impl<C: CongestionControl> Connection<C> {
         if let Some(plan) = self.plan_data(now) {
             return Some(self.emit_data(plan, now));
         }
+        self.poll_control(now)
+    }
+
+    /// As [`poll_transmit`](Self::poll_transmit), for a device with TCP
+    /// segmentation offload: where new data goes out in full segments, up
+    /// to `max_payload` bytes of it leave as one large segment, with the
+    /// payload size (`.1`) the device cuts it into: every piece full but
+    /// the last, PSH and FIN (when set) for the last piece, the header
+    /// (ACK, window, options) repeated in each, as Linux's and virtio's
+    /// segmentation do. The connection's state afterwards is the same as
+    /// if the pieces had been sent one by one at `now` (each counts as a
+    /// segment and is logged for RACK on its own), so loss recovery works
+    /// on segments. Anything else (retransmissions, a short segment, a
+    /// SYN, an ACK) comes alone, with `.1` equal to its payload length.
+    pub fn poll_transmit_gso(
+        &mut self,
+        now: Instant,
+        max_payload: usize,
+    ) -> Option<(Outgoing<'_>, u16)> {
+        let synchronized_data = self.pending_rst.is_none()
+            && !matches!(
+                self.state,
+                State::Closed | State::Listen | State::SynSent | State::SynReceived
+            );
+        if !synchronized_data {
+            return self
+                .poll_transmit(now)
+                .map(|o| (o, o.payload_len().min(usize::from(u16::MAX)) as u16));
+        }
+        self.on_timers(now);
+        if self.pending_rst.is_some() {
+            return self
+                .poll_transmit(now)
+                .map(|o| (o, o.payload_len().min(usize::from(u16::MAX)) as u16));
+        }
+        let Some(first) = self.plan_data(now) else {
+            return self.poll_control(now).map(|o| (o, 0));
+        };
+        let full = self.max_payload(&self.sack_blocks_now());
+        let batch = first.seq == self.snd_max
+            && !first.fin
+            && first.len == full
+            && (2 * full as usize) <= max_payload;
+        if !batch {
+            return Some(self.emit_data(first, now)).map(|o| (o, first.len as u16));
+        }
+        let mut flags = self.record_send(first, now);
+        let mut total = first.len;
+        while total as usize + full as usize <= max_payload {
+            // Peek at the next plan only where it can only be more new
+            // data right behind (no timers ran, nothing was received).
+            let Some(next) = self.plan_data(now) else {
+                break;
+            };
+            if next.seq != first.seq + total || next.len > full {
+                // Not new data in sequence: left for the next call.
+                // (`plan_data` takes nothing but a loss probe's flag,
+                // which new data in flight makes moot.)
+                break;
+            }
+            flags = self.record_send(next, now);
+            total += next.len;
+            if next.len < full || next.fin {
+                break;
+            }
+        }
+        let repr = self.header(first.seq, flags, now);
+        let offset = (first.seq - self.buf_seq).max(0) as usize;
+        let payload = self.send_buf.slices(offset, total as usize);
+        Some((Outgoing { repr, payload }, full as u16))
+    }
+
+    /// The segments [`poll_transmit`](Self::poll_transmit) sends when no
+    /// data goes: a window probe, or an ACK.
+    fn poll_control(&mut self, now: Instant) -> Option<Outgoing<'_>> {
         if self.probe_now {
             self.probe_now = false;
             let repr = self.header(self.snd_una - 1, TcpFlags::ACK, now);
@@ -507,6 +582,17 @@ impl<C: CongestionControl> Connection<C> {
     }
 
     fn emit_data(&mut self, plan: Plan, now: Instant) -> Outgoing<'_> {
+        let flags = self.record_send(plan, now);
+        let repr = self.header(plan.seq, flags, now);
+        let offset = (plan.seq - self.buf_seq).max(0) as usize;
+        let payload = self.send_buf.slices(offset, plan.len as usize);
+        Outgoing { repr, payload }
+    }
+
+    /// Everything sending the data segment of `plan` changes (sequence
+    /// variables, timers, RTT timing, RACK's log, statistics), and the
+    /// segment's flags; the header is made by the caller.
+    fn record_send(&mut self, plan: Plan, now: Instant) -> TcpFlags {
         let Plan { seq, len, fin } = plan;
         let end = seq + len + u32::from(fin);
         if seq.lt(self.snd_max) {
@@ -581,11 +667,8 @@ impl<C: CongestionControl> Connection<C> {
         if fin {
             flags |= TcpFlags::FIN;
         }
-        let repr = self.header(seq, flags, now);
         self.stats.segments_out += 1;
-        let offset = (seq - self.buf_seq).max(0) as usize;
-        let payload = self.send_buf.slices(offset, len as usize);
-        Outgoing { repr, payload }
+        flags
     }
 
     fn emit_syn(&mut self, now: Instant) -> Outgoing<'_> {

@@ -13,8 +13,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use lamina_netbuf::serialize::EmptyBody;
 use lamina_netbuf::{Duration, Instant, Rng, SeededRng, Serializer};
 use lamina_tcp::{
-    ChecksumMode, Connection, Listener, ListenerVerdict, SeqNumber, TcpConfig, TcpFlags, TcpRepr,
-    TcpSegment, reset_for,
+    ChecksumMode, Connection, Listener, ListenerVerdict, Outgoing, SeqNumber, TcpConfig, TcpFlags,
+    TcpRepr, TcpSegment, reset_for,
 };
 
 pub const A_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -87,6 +87,12 @@ pub struct Host {
     pub mss_limit: u16,
     /// RSTs the host's "stack" answered with for segments reaching nothing.
     pub resets_sent: usize,
+    /// When non-zero, the connection transmits through
+    /// `poll_transmit_gso` with this payload limit, and the host cuts what
+    /// it gives into segments as a device's TCP segmentation offload does.
+    pub gso: usize,
+    /// The largest payload one `poll_transmit_gso` call gave.
+    pub gso_largest: usize,
 }
 
 impl Host {
@@ -97,6 +103,8 @@ impl Host {
             listener: None,
             mss_limit: 1460,
             resets_sent: 0,
+            gso: 0,
+            gso_largest: 0,
         }
     }
 }
@@ -191,6 +199,19 @@ impl Sim {
                     && let Some((local, _remote, repr)) = l.poll_transmit(now)
                 {
                     out = Some(wire(&repr, *local.ip(), peer_ip));
+                }
+                if out.is_none() && host.gso > 0 {
+                    let ip = host.ip;
+                    if let Some(c) = host.conn.as_mut()
+                        && let Some((o, size)) = c.poll_transmit_gso(now, host.gso)
+                    {
+                        host.gso_largest = host.gso_largest.max(o.payload_len());
+                        let pieces = gso_segments(&o, size, ip, peer_ip);
+                        for p in pieces {
+                            self.put_on_link(from_a, p);
+                        }
+                        continue;
+                    }
                 }
                 if out.is_none()
                     && let Some(c) = host.conn.as_mut()
@@ -501,4 +522,47 @@ impl Sim {
     pub fn settle(&mut self) {
         self.run_for(Duration::from_millis(500));
     }
+}
+
+/// Cuts a segment from `poll_transmit_gso` into segments of `size` payload
+/// bytes as TCP segmentation offload does (RFC-less, as Linux's
+/// `tcp_gso_segment`): the header repeated with the sequence number
+/// advanced, PSH and FIN on the last piece only. Checks the promises the
+/// connection makes: every piece full but the last, at most 64 KiB.
+pub fn gso_segments(o: &Outgoing<'_>, size: u16, src: Ipv4Addr, dst: Ipv4Addr) -> Vec<Vec<u8>> {
+    let mut payload = o.payload.0.to_vec();
+    payload.extend_from_slice(o.payload.1);
+    let size = usize::from(size);
+    if payload.len() <= size || size == 0 {
+        let mut buf = vec![0u8; o.len()];
+        let n = o.write(src, dst, &mut buf, ChecksumMode::Compute);
+        assert_eq!(n, o.len());
+        return vec![buf];
+    }
+    assert!(payload.len() <= 65_535, "a GSO segment fits an IPv4 packet");
+    let chunks: Vec<&[u8]> = payload.chunks(size).collect();
+    let last = chunks.len() - 1;
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            assert!(
+                i == last || chunk.len() == size,
+                "all pieces full but the last"
+            );
+            let mut repr = o.repr;
+            repr.seq_number = o.repr.seq_number + (i * size) as u32;
+            if i != last {
+                repr.flags.remove(TcpFlags::PSH | TcpFlags::FIN);
+            }
+            let piece = Outgoing {
+                repr,
+                payload: (chunk, &[]),
+            };
+            let mut buf = vec![0u8; piece.len()];
+            let n = piece.write(src, dst, &mut buf, ChecksumMode::Compute);
+            assert_eq!(n, piece.len());
+            buf
+        })
+        .collect()
 }
