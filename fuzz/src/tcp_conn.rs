@@ -21,7 +21,9 @@
 //!   `set_user_timeout`;
 //! - steps of the clock, small, large, or to the next timer.
 //!
-//! After each, both sides' `poll_transmit` are drained into the channel.
+//! After each, both sides' `poll_transmit` are drained into the channel
+//! (through `poll_transmit_gso` for a side whose settings say so, its
+//! batches cut into segments as a device's segmentation offload does).
 //! The target checks:
 //!
 //! - nothing panics;
@@ -80,6 +82,10 @@ fn stream(side: usize, i: u64) -> u8 {
 struct Side {
     config: TcpConfig,
     mss_limit: u16,
+    /// Non-zero: the side transmits through `poll_transmit_gso` with this
+    /// payload limit, its batches cut into segments as a device's TCP
+    /// segmentation offload would (the wire sees the same segments).
+    gso: usize,
     /// Its initial sequence number, once known.
     iss: Option<SeqNumber>,
     /// Bytes the user queued (accepted by `send`).
@@ -227,15 +233,51 @@ impl Run {
         wire.resize(70_000, 0);
         for side in [CLIENT, SERVER] {
             let now = self.now;
+            let gso = self.sides[side].gso;
             let mut n = 0;
-            while let Some(out) = self.conn(side).and_then(|c| c.poll_transmit(now)) {
+            loop {
+                let polled = match self.conn(side) {
+                    Some(c) if gso > 0 => c.poll_transmit_gso(now, gso),
+                    Some(c) => c.poll_transmit(now).map(|o| (o, 0)),
+                    None => None,
+                };
+                let Some((out, size)) = polled else { break };
                 n += 1;
                 assert!(n <= 10_000, "poll_transmit does not end");
-                let len = out.write(IP[side], IP[1 - side], &mut wire, ChecksumMode::Compute);
-                assert_eq!(len, out.len(), "write wrote a partial segment");
                 let payload = [out.payload.0, out.payload.1].concat();
-                let repr = out.repr;
-                self.emit(side, &repr, &payload, &wire[..len]);
+                let size = usize::from(size);
+                if gso == 0 || payload.len() <= size {
+                    let len = out.write(IP[side], IP[1 - side], &mut wire, ChecksumMode::Compute);
+                    assert_eq!(len, out.len(), "write wrote a partial segment");
+                    let repr = out.repr;
+                    self.emit(side, &repr, &payload, &wire[..len]);
+                    continue;
+                }
+                // A batch: within the limit, cut as segmentation offload
+                // does (the header repeated, PSH and FIN on the last).
+                assert!(payload.len() <= gso, "a batch over the limit");
+                assert!(size > 0, "a batch without a segment size");
+                let chunks: Vec<&[u8]> = payload.chunks(size).collect();
+                let last = chunks.len() - 1;
+                let first = out.repr;
+                for (i, chunk) in chunks.into_iter().enumerate() {
+                    assert!(
+                        i == last || chunk.len() == size,
+                        "a short piece inside a batch"
+                    );
+                    let mut repr = first;
+                    repr.seq_number = first.seq_number + (i * size) as u32;
+                    if i != last {
+                        repr.flags.remove(TcpFlags::PSH | TcpFlags::FIN);
+                    }
+                    let piece = lamina_tcp::Outgoing {
+                        repr,
+                        payload: (chunk, &[]),
+                    };
+                    let len = piece.write(IP[side], IP[1 - side], &mut wire, ChecksumMode::Compute);
+                    assert_eq!(len, piece.len(), "write wrote a partial piece");
+                    self.emit(side, &repr, chunk, &wire[..len]);
+                }
             }
         }
         let mut n = 0;
@@ -536,6 +578,10 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
     for s in &mut sides {
         s.config = config(u)?;
         s.mss_limit = u.int_in_range(64..=1460)?;
+        // Derived, not drawn: inputs keep their meaning (and segmentation
+        // offload leaves the same segments on the wire anyway).
+        let m = usize::from(s.mss_limit);
+        s.gso = if m % 3 == 0 { m * (1 + m % 45) } else { 0 };
     }
     let isn = SeqNumber(u.arbitrary()?);
     let client = Connection::connect(
