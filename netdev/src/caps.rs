@@ -203,6 +203,11 @@ pub struct Capabilities {
     pub checksum: ChecksumCapabilities,
     /// TCP segmentation offload, if the device can segment.
     pub tso: Option<Tso>,
+    /// The longest frame the device may deliver, when larger than
+    /// [`max_frame_len`](Self::max_frame_len): a device whose peer hands
+    /// it coalesced TCP segments (generic receive offload, a TAP with
+    /// offloads) says so here. `None`: no longer than `max_frame_len`.
+    pub max_rx_len: Option<usize>,
 }
 
 impl Capabilities {
@@ -215,6 +220,26 @@ impl Capabilities {
             max_burst: None,
             checksum: ChecksumCapabilities::NONE,
             tso: None,
+            max_rx_len: None,
+        }
+    }
+
+    /// These capabilities with received frames up to `len` bytes long
+    /// (see [`max_rx_len`](Self::max_rx_len)).
+    #[must_use]
+    pub const fn with_max_rx_len(mut self, len: usize) -> Capabilities {
+        self.max_rx_len = Some(len);
+        self
+    }
+
+    /// The longest frame the device delivers: the larger of
+    /// [`max_frame_len`](Self::max_frame_len) and
+    /// [`max_rx_len`](Self::max_rx_len).
+    pub const fn max_rx_frame_len(&self) -> usize {
+        let plain = self.max_frame_len();
+        match self.max_rx_len {
+            Some(len) if len > plain => len,
+            _ => plain,
         }
     }
 

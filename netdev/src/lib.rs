@@ -80,6 +80,7 @@ mod device;
 mod error;
 pub mod fault;
 mod frame;
+pub mod gso;
 mod link;
 mod loopback;
 #[cfg(all(feature = "testutils", target_os = "linux"))]

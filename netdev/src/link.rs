@@ -12,8 +12,8 @@ use lamina_netbuf::{Duration, Instant};
 use crate::KeptFrame;
 use crate::frame::{Frame, FreeList};
 use crate::{
-    Capabilities, ChecksumCapabilities, ChecksumSet, Device, Error, Medium, RxMeta, RxToken, Stats,
-    TxMeta, TxToken,
+    Capabilities, ChecksumCapabilities, ChecksumProto, ChecksumSet, Device, Error, Medium, RxMeta,
+    RxToken, Stats, Tso, TxMeta, TxToken,
 };
 
 /// How an in-memory link behaves. Start from [`LinkConfig::new`] (or
@@ -54,6 +54,16 @@ pub struct LinkConfig {
     pub checksum: ChecksumCapabilities,
     /// Burst size the ports advertise.
     pub max_burst: Option<usize>,
+    /// Whether the ports advertise TCP segmentation offload (up to a
+    /// 64 KiB IPv4 packet; default off). A port cuts a large TCP frame it
+    /// is given ([`TxMeta::tso_mss`]) into frames of the MTU with
+    /// [`gso::segment_tcp_ipv4`](crate::gso::segment_tcp_ipv4), their
+    /// TCP checksums left as offloaded ones are (the receiver is told they
+    /// are verified); a piece that finds the receiver's queue full is
+    /// dropped as any frame is. Needs TCP checksum offload in
+    /// [`checksum`](Self::checksum) to be of use: the stack segments only
+    /// what it leaves the checksum of to the device.
+    pub tso: bool,
 }
 
 impl LinkConfig {
@@ -68,6 +78,7 @@ impl LinkConfig {
             bandwidth: None,
             checksum: ChecksumCapabilities::NONE,
             max_burst: None,
+            tso: false,
         }
     }
 
@@ -113,6 +124,14 @@ impl LinkConfig {
         self
     }
 
+    /// This configuration with TCP segmentation offload on (see
+    /// [`tso`](Self::tso)).
+    #[must_use]
+    pub const fn with_tso(mut self) -> LinkConfig {
+        self.tso = true;
+        self
+    }
+
     /// This configuration advertising a preferred burst size.
     #[must_use]
     pub const fn with_max_burst(mut self, max_burst: usize) -> LinkConfig {
@@ -124,6 +143,9 @@ impl LinkConfig {
         let mut caps = Capabilities::new(self.medium, self.mtu);
         caps.checksum = self.checksum;
         caps.max_burst = self.max_burst;
+        if self.tso {
+            caps.tso = Some(Tso::new(GSO_MAX_FRAME.max(caps.max_frame_len())));
+        }
         caps
     }
 }
@@ -205,7 +227,15 @@ struct Link {
     /// frame's serialization ends, in nanoseconds.
     busy_until_ns: Vec<u64>,
     shared_medium: bool,
+    /// Segmentation offload's working space: the large frame, and a
+    /// piece (allocated at first use).
+    gso_frame: Vec<u8>,
+    gso_piece: Vec<u8>,
 }
+
+/// The longest frame a port with segmentation offload takes: a 64 KiB
+/// IPv4 packet behind an Ethernet header.
+const GSO_MAX_FRAME: usize = 65_535 + 14;
 
 #[derive(Debug)]
 struct PortState {
@@ -234,6 +264,8 @@ impl Link {
             free: FreeList::new(caps.max_frame_len(), limit),
             busy_until_ns: alloc::vec![0; if shared_medium { 1 } else { ports }],
             shared_medium,
+            gso_frame: Vec::new(),
+            gso_piece: Vec::new(),
         }
     }
 
@@ -262,6 +294,70 @@ impl Link {
             None => now_ns,
         };
         Instant::from_micros(end_ns.div_ceil(1_000)).saturating_add(self.config.latency)
+    }
+
+    /// Segmentation offload: `f` writes a frame of `len` bytes (longer
+    /// than a buffer), which goes out cut into frames of `mss` payload
+    /// bytes (IPv4 header at `l3`), each delivered as transmitted.
+    #[allow(clippy::too_many_arguments)]
+    fn transmit_segmented<R, F>(
+        &mut self,
+        sender: usize,
+        len: usize,
+        mss: u16,
+        l3: u16,
+        now: Instant,
+        offload: ChecksumSet,
+        f: F,
+    ) -> Result<R, Error>
+    where
+        F: FnOnce(&mut [u8]) -> R,
+    {
+        let max = self.caps.max_tx_len();
+        if len > max {
+            if let Some(p) = self.ports.get_mut(sender) {
+                p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
+            }
+            return Err(Error::FrameTooLong { len, max });
+        }
+        let mut frame = core::mem::take(&mut self.gso_frame);
+        let mut piece = core::mem::take(&mut self.gso_piece);
+        frame.resize(len, 0);
+        let r = f(&mut frame);
+        let mut pieces: Vec<(Vec<u8>, usize)> = Vec::new();
+        let checksum = if offload.contains(ChecksumProto::Tcp) {
+            crate::gso::TcpChecksum::Partial
+        } else {
+            crate::gso::TcpChecksum::Full
+        };
+        let cut = crate::gso::segment_tcp_ipv4(
+            &frame,
+            usize::from(l3),
+            usize::from(mss),
+            checksum,
+            &mut piece,
+            |p| match self.free.take() {
+                Some(mut buf) if p.len() <= buf.len() => {
+                    if let Some(dst) = buf.get_mut(..p.len()) {
+                        dst.copy_from_slice(p);
+                    }
+                    pieces.push((buf, p.len()));
+                }
+                Some(buf) => self.free.give(buf),
+                None => {}
+            },
+        );
+        self.gso_frame = frame;
+        self.gso_piece = piece;
+        if cut.is_err()
+            && let Some(p) = self.ports.get_mut(sender)
+        {
+            p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
+        }
+        for (buf, n) in pieces {
+            self.deliver(sender, buf, n, now, offload);
+        }
+        Ok(r)
     }
 
     /// Hands a frame from `sender` to every other port.
@@ -390,6 +486,8 @@ pub struct PortTxToken<'a> {
     now: Instant,
     /// Checksums the stack left to the device for this frame.
     offload: ChecksumSet,
+    /// Segmentation asked for this frame (with the IPv4 header's offset).
+    tso: Option<(u16, u16)>,
 }
 
 impl RxToken for PortRxToken<'_> {
@@ -442,6 +540,7 @@ impl TxToken for PortTxToken<'_> {
     #[inline]
     fn set_meta(&mut self, meta: TxMeta) {
         self.offload = meta.checksum_offload;
+        self.tso = meta.tso_mss.map(|m| (m.get(), meta.l3_offset));
     }
 
     #[inline]
@@ -449,6 +548,20 @@ impl TxToken for PortTxToken<'_> {
     where
         F: FnOnce(&mut [u8]) -> R,
     {
+        if let Some((mss, l3)) = self.tso {
+            let mut link = self.link.borrow_mut();
+            if link.config.tso && len > link.free.buf_len() {
+                return link.transmit_segmented(
+                    self.index,
+                    len,
+                    mss,
+                    l3,
+                    self.now,
+                    self.offload,
+                    f,
+                );
+            }
+        }
         let taken = {
             let mut link = self.link.borrow_mut();
             let max = link.free.buf_len();
@@ -501,6 +614,7 @@ impl Device for Port {
                 index: self.index,
                 now,
                 offload: ChecksumSet::EMPTY,
+                tso: None,
             },
         ))
     }
@@ -512,6 +626,7 @@ impl Device for Port {
             index: self.index,
             now,
             offload: ChecksumSet::EMPTY,
+            tso: None,
         })
     }
 

@@ -15,14 +15,18 @@ use std::os::unix::fs::OpenOptionsExt;
 use lamina_netbuf::{Duration, Instant};
 
 use crate::{
-    Capabilities, ChecksumCapabilities, ChecksumProto, ChecksumSet, Device, Error, Medium, RxMeta,
-    RxToken, Stats, Tso, TxMeta, TxToken,
+    Capabilities, ChecksumCapabilities, ChecksumProto, ChecksumSet, Device, Error, KeptFrame,
+    Medium, RxMeta, RxToken, Stats, Tso, TxMeta, TxToken,
 };
 
 /// The receive buffer: room for the largest frame the kernel may queue on
 /// a TAP whose MTU someone raised to 65535 (or a GSO frame of as much), plus
 /// its Ethernet header.
 const RX_BUF_LEN: usize = 65_535 + 14 + 1;
+
+/// Receive buffers a TAP keeps for reuse after kept frames come back
+/// ([`Device::recycle`]); more are freed.
+const POOL_MAX: usize = 64;
 
 /// Length of the `struct virtio_net_hdr` (the legacy layout, 10 bytes) in
 /// front of every frame read or written when offloads are on.
@@ -84,7 +88,11 @@ pub struct TapDevice {
     caps: Capabilities,
     /// Whether frames carry a virtio-net header (offloads on).
     vnet: bool,
+    /// The receive buffer (the frame alone: a virtio-net header is read
+    /// apart).
     rx_buf: Vec<u8>,
+    /// Receive buffers given back after kept frames, for reuse.
+    pool: Vec<Vec<u8>>,
     tx_buf: Vec<u8>,
     stats: Stats,
 }
@@ -191,6 +199,8 @@ impl TapDevice {
             // The kernel segments what it is given (`virtio_net_hdr`
             // with GSO_TCPV4): up to an IPv4 packet of 64 KiB.
             caps.tso = Some(Tso::new(65_535 + 14));
+            // And coalesces what it sends into frames as long.
+            caps.max_rx_len = Some(65_535 + 14);
             hdr_len = VNET_HDR_LEN;
         }
         Ok(TapDevice {
@@ -198,7 +208,8 @@ impl TapDevice {
             name: String::from_utf8_lossy(&name).into_owned(),
             caps,
             vnet,
-            rx_buf: vec![0; hdr_len + RX_BUF_LEN],
+            rx_buf: vec![0; RX_BUF_LEN],
+            pool: Vec::new(),
             tx_buf: vec![0; hdr_len + caps.max_tx_len()],
             stats: Stats::new(),
         })
@@ -240,6 +251,24 @@ impl TapDevice {
 }
 
 impl TapDevice {
+    /// Reads one frame into the receive buffer (from its start), the
+    /// virtio-net header (offloads on) into `hdr`; the frame's length.
+    fn read_frame(&mut self, hdr: &mut [u8; VNET_HDR_LEN]) -> io::Result<usize> {
+        if !self.vnet {
+            return (&self.file).read(&mut self.rx_buf);
+        }
+        let mut iov = [
+            io::IoSliceMut::new(hdr),
+            io::IoSliceMut::new(&mut self.rx_buf),
+        ];
+        let n = (&self.file).read_vectored(&mut iov)?;
+        if n <= VNET_HDR_LEN {
+            // Nothing after the header: not a frame.
+            return Err(io::Error::from(io::ErrorKind::InvalidData));
+        }
+        Ok(n - VNET_HDR_LEN)
+    }
+
     /// As [`wait`](Self::wait), but also returns when `extra` becomes
     /// readable (an eventfd, pipe or socket another thread writes to wake
     /// the waiter up): says whether a frame is ready on the TAP. The
@@ -296,8 +325,12 @@ impl AsFd for TapDevice {
 /// The receive token of a [`TapDevice`].
 #[derive(Debug)]
 pub struct TapRxToken<'a> {
-    frame: &'a mut [u8],
+    /// The device's receive buffer; the frame is `buf[..len]`.
+    buf: &'a mut Vec<u8>,
+    len: usize,
     meta: RxMeta,
+    /// Buffers to replace one given away.
+    pool: &'a mut Vec<Vec<u8>>,
 }
 
 /// The transmit token of a [`TapDevice`].
@@ -322,7 +355,27 @@ impl RxToken for TapRxToken<'_> {
     where
         F: FnOnce(&mut [u8]) -> R,
     {
-        f(self.frame)
+        f(self.buf.get_mut(..self.len).unwrap_or_default())
+    }
+
+    fn can_keep(&self) -> bool {
+        true
+    }
+
+    /// A kept frame takes the device's receive buffer with it; a pooled
+    /// buffer (or a new one) takes its place.
+    fn consume_keep<R, F>(self, f: F) -> (R, Option<KeptFrame>)
+    where
+        F: FnOnce(&mut [u8]) -> (R, bool),
+    {
+        let (r, keep) = f(self.buf.get_mut(..self.len).unwrap_or_default());
+        if !keep {
+            return (r, None);
+        }
+        let size = self.buf.len();
+        let fresh = self.pool.pop().unwrap_or_else(|| vec![0; size]);
+        let buf = core::mem::replace(self.buf, fresh);
+        (r, Some(KeptFrame { buf, len: self.len }))
     }
 }
 
@@ -415,8 +468,9 @@ impl Device for TapDevice {
     type TxToken<'a> = TapTxToken<'a>;
 
     fn receive(&mut self, _now: Instant) -> Option<(TapRxToken<'_>, TapTxToken<'_>)> {
+        let mut hdr = [0u8; VNET_HDR_LEN];
         let n = loop {
-            match (&self.file).read(&mut self.rx_buf) {
+            match self.read_frame(&mut hdr) {
                 // A frame that fills the whole buffer may have been cut.
                 Ok(n) if n == self.rx_buf.len() => {
                     self.stats.rx_errors = self.stats.rx_errors.wrapping_add(1);
@@ -431,22 +485,18 @@ impl Device for TapDevice {
                 }
             }
         };
-        let (meta, start) = if self.vnet {
-            match self.rx_buf.get(..VNET_HDR_LEN) {
-                Some(hdr) if n > VNET_HDR_LEN => (vnet_rx_meta(hdr), VNET_HDR_LEN),
-                _ => {
-                    self.stats.rx_errors = self.stats.rx_errors.wrapping_add(1);
-                    return None;
-                }
-            }
+        let meta = if self.vnet {
+            vnet_rx_meta(&hdr)
         } else {
-            (RxMeta::default(), 0)
+            RxMeta::default()
         };
-        self.stats.count_rx(n - start);
+        self.stats.count_rx(n);
         Some((
             TapRxToken {
-                frame: self.rx_buf.get_mut(start..n).unwrap_or_default(),
+                buf: &mut self.rx_buf,
+                len: n,
                 meta,
+                pool: &mut self.pool,
             },
             TapTxToken {
                 file: &self.file,
@@ -456,6 +506,14 @@ impl Device for TapDevice {
                 stats: &mut self.stats,
             },
         ))
+    }
+
+    /// Takes back a buffer given away with a kept frame, for the next
+    /// frames (up to 64 wait; others are freed).
+    fn recycle(&mut self, buf: Vec<u8>) {
+        if buf.len() == self.rx_buf.len() && self.pool.len() < POOL_MAX {
+            self.pool.push(buf);
+        }
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TapTxToken<'_>> {

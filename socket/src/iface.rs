@@ -172,6 +172,9 @@ struct Port {
     /// The longest frame the device segments (TCP segmentation offload),
     /// or 0 when it cannot.
     tso_max: usize,
+    /// The longest frame the device delivers (coalesced TCP segments may
+    /// exceed the MTU).
+    rx_max: usize,
     /// Recent next-hop hardware addresses (see `dst_cache`).
     macs: MacCache,
 }
@@ -471,6 +474,7 @@ impl<H: PacketHook> Interface<H> {
             txq: VecDeque::new(),
             rx_csum: caps.checksum,
             tso_max: caps.tso.map_or(0, |t| t.max_len),
+            rx_max: caps.max_rx_frame_len(),
             macs: MacCache::new(),
         });
         self.route_cache.invalidate();
@@ -2482,7 +2486,7 @@ impl<H: PacketHook> DeviceVisitor for RxVisitor<'_, H> {
             (&mut *self.iface, &mut *self.sockets, self.port, self.now);
         // A device whose frames are all too small to keep takes the plain
         // receive loop (what keeping costs per frame is not paid there).
-        let largest = iface.ports.get(port).map_or(0, |p| p.mtu + 14);
+        let largest = iface.ports.get(port).map_or(0, |p| p.rx_max);
         if largest < KEEP_MIN {
             return device.poll_rx(now, budget, |frame, meta, reply| {
                 if !iface.fast_udp(port, frame, meta, sockets)

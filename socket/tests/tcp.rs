@@ -528,6 +528,52 @@ fn a_transfer_with_checksum_offload() {
     );
 }
 
+/// A device with TCP segmentation offload: the sender hands it batches
+/// of full segments in one frame (up to 64 KiB), the wire cuts them to
+/// its MTU, and the stream arrives byte for byte both ways; with loss,
+/// reordering and duplication on the cut frames too.
+#[test]
+fn a_transfer_over_a_device_with_segmentation_offload() {
+    let tso = || {
+        link()
+            .with_checksum(lamina_netdev::ChecksumCapabilities::ALL)
+            .with_tso()
+    };
+    let (da, db) = wire(tso());
+    let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let (c, s) = connect(&mut a, &mut b, &mut now, 80);
+    let data = pattern(16 << 20, 6);
+    assert!(transfer(&mut a, &mut b, &mut now, true, c, s, &data) == data);
+    assert!(transfer(&mut a, &mut b, &mut now, false, c, s, &data) == data);
+    for h in [&a.iface, &b.iface] {
+        let st = h.stats();
+        assert!(st.tcp_gso_frames > 100, "batches went: {st:?}");
+        assert_eq!(st.tcp_malformed, 0);
+    }
+    // Every frame that arrived was cut to the MTU.
+    let rx = b.dev.stats();
+    assert!(rx.rx_packets > 11_000, "{rx:?}");
+    assert!(rx.rx_bytes <= rx.rx_packets * 1514, "{rx:?}");
+
+    let faults = FaultConfig::new()
+        .with_loss(0.03)
+        .with_reorder(0.03, 3)
+        .with_duplicate(0.01);
+    let (da, db) = wire(tso());
+    // Faults on what the wire delivers: single segments, as on a link.
+    let da = FaultInjector::new(da, 61).with_rx(faults);
+    let db = FaultInjector::new(db, 62).with_rx(faults);
+    let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let (c, s) = connect(&mut a, &mut b, &mut now, 80);
+    let data = pattern(8 << 20, 7);
+    assert!(transfer(&mut a, &mut b, &mut now, true, c, s, &data) == data);
+    assert!(a.iface.stats().tcp_gso_frames > 10);
+    let lost = b.dev.fault_stats().rx.dropped;
+    assert!(lost > 0 && a.tcp(c).connection().unwrap().stats().retransmits > 0);
+}
+
 /// 64 KiB frames whose buffers the wire gives away: large payloads are
 /// queued in the frames they arrived in (no copy into the receive
 /// buffer) and read out of them, byte for byte, with `peek` and `recv`
