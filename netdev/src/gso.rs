@@ -56,7 +56,8 @@ pub enum TcpChecksum {
 #[non_exhaustive]
 pub enum GsoError {
     /// The frame is not a well-formed TCP/IPv4 frame at the offset given
-    /// (too short, not version 4, not TCP, lengths inconsistent).
+    /// (too short, not version 4, not TCP, a fragment, lengths
+    /// inconsistent).
     #[error("not a well-formed TCP/IPv4 frame")]
     NotTcpIpv4,
     /// A segment size of zero.
@@ -84,7 +85,9 @@ pub fn segment_tcp_ipv4<F: FnMut(&[u8])>(
     let ip = frame.get(l3..).ok_or(GsoError::NotTcpIpv4)?;
     let (&vihl, _) = ip.split_first().ok_or(GsoError::NotTcpIpv4)?;
     let ihl = usize::from(vihl & 0x0f) * 4;
-    if vihl >> 4 != 4 || ihl < 20 || ip.get(9) != Some(&6) {
+    // Not a fragment (MF clear, offset zero): only whole packets are cut.
+    let fragment = ip.get(6..8).is_none_or(|f| f[0] & 0x3f != 0 || f[1] != 0);
+    if vihl >> 4 != 4 || ihl < 20 || ip.get(9) != Some(&6) || fragment {
         return Err(GsoError::NotTcpIpv4);
     }
     let total = ip
@@ -259,6 +262,12 @@ mod tests {
                 "cut at {cut}"
             );
         }
+        let mut fragment = f.clone();
+        fragment[20] = 0x20; // MF
+        assert_eq!(
+            segment_tcp_ipv4(&fragment, 14, 1448, TcpChecksum::Full, &mut scratch, |_| {}),
+            Err(GsoError::NotTcpIpv4)
+        );
         let mut udp = f.clone();
         udp[23] = 17;
         assert_eq!(
