@@ -177,11 +177,61 @@ struct State {
     /// A user thread fired the waker since the stack thread went to
     /// sleep.
     woken: bool,
+    /// User threads blocked on one TCP socket, each woken (alone) when a
+    /// poll makes its socket ready.
+    waiters: Vec<Waiter>,
+    next_waiter: u64,
+    /// User threads blocked on `progress` (UDP and ping sockets).
+    general_waiters: usize,
+}
+
+/// A user thread blocked until `interest` holds for socket `handle`.
+struct Waiter {
+    id: u64,
+    handle: SocketHandle,
+    interest: Interest,
+    cv: Arc<Condvar>,
+}
+
+/// What a blocked thread waits for.
+#[derive(Clone, Copy)]
+enum Interest {
+    /// A TCP socket state (readable, writable, connected, closed).
+    Tcp(fn(&TcpSocket) -> bool),
+    /// A connection to accept on a listening socket (or the listener
+    /// gone).
+    Accept,
+}
+
+impl Interest {
+    fn holds(self, sockets: &mut SocketSet, h: SocketHandle) -> bool {
+        match self {
+            Interest::Tcp(ready) => match sockets.get(h) {
+                Some(Socket::Tcp(t)) => ready(t),
+                _ => true,
+            },
+            Interest::Accept => {
+                sockets.tcp_pending(h) > 0
+                    || !matches!(sockets.get(h), Some(Socket::Tcp(t)) if t.is_listening())
+            }
+        }
+    }
+}
+
+/// The longest a thread blocked on a socket sleeps before it looks again
+/// by itself (readiness can also change by a user call of another
+/// thread, which wakes nobody).
+const WAITER_RECHECK: StdDuration = StdDuration::from_millis(20);
+
+std::thread_local! {
+    /// Each user thread's condition variable for [`Waiter`]s.
+    static THREAD_CV: Arc<Condvar> = Arc::new(Condvar::new());
 }
 
 struct Shared {
     state: Mutex<State>,
-    /// Notified after every poll that made progress.
+    /// Notified after every poll that made progress, when a thread waits
+    /// on it (`general_waiters`).
     progress: Condvar,
     waker: Waker,
     /// The configuration of TCP sockets opened through the stack.
@@ -193,6 +243,33 @@ impl Shared {
         // A panic in another holder leaves consistent data (every
         // operation completes under the lock or not at all).
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After a poll that made progress: wakes the threads whose socket is
+    /// now ready (each on its own condition variable), and the general
+    /// waiters.
+    fn wake_ready(&self, st: &mut State) {
+        let State {
+            sockets, waiters, ..
+        } = st;
+        waiters.retain(|w| {
+            let ready = w.interest.holds(sockets, w.handle);
+            if ready {
+                w.cv.notify_one();
+            }
+            !ready
+        });
+        if st.general_waiters > 0 {
+            self.progress.notify_all();
+        }
+    }
+
+    /// Wakes every blocked thread (the stack stopped).
+    fn wake_all(&self, st: &mut State) {
+        for w in st.waiters.drain(..) {
+            w.cv.notify_one();
+        }
+        self.progress.notify_all();
     }
 
     /// After a user call touched the sockets: wakes the stack thread if
@@ -300,6 +377,9 @@ impl StackBuilder {
                 error: None,
                 sleeping: false,
                 woken: false,
+                waiters: Vec::new(),
+                next_waiter: 0,
+                general_waiters: 0,
             }),
             progress: Condvar::new(),
             waker: Waker::new()?,
@@ -338,11 +418,14 @@ fn run<D: WaitDevice>(shared: &Shared, device: &mut D, clock: StdClock) {
                 return;
             }
             let now = clock.now();
-            let State { iface, sockets, .. } = &mut *st;
-            let progress = iface.poll(now, &mut *device, sockets);
+            let progress = {
+                let State { iface, sockets, .. } = &mut *st;
+                iface.poll(now, &mut *device, sockets)
+            };
             if progress {
-                shared.progress.notify_all();
+                shared.wake_ready(&mut st);
             }
+            let State { iface, sockets, .. } = &mut *st;
             if progress && busy < MAX_BUSY_POLLS {
                 // Batch: more may be waiting on the device or in the
                 // sockets; poll again before sleeping (the lock is let go
@@ -366,7 +449,7 @@ fn run<D: WaitDevice>(shared: &Shared, device: &mut D, clock: StdClock) {
             let mut st = shared.lock();
             st.error = Some(e.to_string());
             st.stop = true;
-            shared.progress.notify_all();
+            shared.wake_all(&mut st);
             return;
         }
     }
@@ -527,8 +610,10 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        self.shared.lock().stop = true;
-        self.shared.progress.notify_all();
+        let mut st = self.shared.lock();
+        st.stop = true;
+        self.shared.wake_all(&mut st);
+        drop(st);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -555,11 +640,56 @@ fn wait_for_progress<'a>(
         }
         None => StdDuration::from_secs(3600),
     };
-    Ok(shared
+    let mut st = st;
+    st.general_waiters += 1;
+    let mut st = shared
         .progress
         .wait_timeout(st, wait)
         .map(|(g, _)| g)
-        .unwrap_or_else(|e| e.into_inner().0))
+        .unwrap_or_else(|e| e.into_inner().0);
+    st.general_waiters -= 1;
+    Ok(st)
+}
+
+/// Sleeps until a poll makes `interest` hold for socket `h` (or
+/// [`WAITER_RECHECK`] passes, or `deadline`); fails once the stack has
+/// stopped or the deadline has passed.
+fn wait_for_socket<'a>(
+    mut st: MutexGuard<'a, State>,
+    deadline: Option<std::time::Instant>,
+    h: SocketHandle,
+    interest: Interest,
+) -> io::Result<MutexGuard<'a, State>> {
+    if st.stop {
+        return Err(io::Error::new(io::ErrorKind::NotConnected, "stack stopped"));
+    }
+    let wait = match deadline {
+        Some(d) => {
+            let left = d.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+            }
+            left.min(WAITER_RECHECK)
+        }
+        None => WAITER_RECHECK,
+    };
+    let cv = THREAD_CV.with(Arc::clone);
+    let id = st.next_waiter;
+    st.next_waiter = id.wrapping_add(1);
+    st.waiters.push(Waiter {
+        id,
+        handle: h,
+        interest,
+        cv: Arc::clone(&cv),
+    });
+    let mut st = cv
+        .wait_timeout(st, wait)
+        .map(|(g, _)| g)
+        .unwrap_or_else(|e| e.into_inner().0);
+    // Woken, the stack thread took the entry away; timed out, it is ours
+    // to remove.
+    st.waiters.retain(|w| w.id != id);
+    Ok(st)
 }
 
 /// Waits for `f` to stop returning [`Error::WouldBlock`] /
@@ -742,7 +872,7 @@ fn block_tcp<T>(
     shared: &Shared,
     timeout: Option<StdDuration>,
     h: SocketHandle,
-    ready: impl Fn(&TcpSocket) -> bool,
+    ready: fn(&TcpSocket) -> bool,
     mut op: impl FnMut(&mut TcpSocket) -> Result<T, Error>,
 ) -> io::Result<T> {
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
@@ -763,7 +893,7 @@ fn block_tcp<T>(
                 other => return other.map_err(io::Error::from),
             }
         }
-        st = wait_for_progress(shared, st, deadline)?;
+        st = wait_for_socket(st, deadline, h, Interest::Tcp(ready))?;
     }
 }
 
@@ -872,25 +1002,7 @@ impl TcpListener {
             } else if !matches!(st.sockets.get(l), Some(Socket::Tcp(t)) if t.is_listening()) {
                 return Err(Error::InvalidState.into());
             }
-            if st.stop {
-                return Err(io::Error::new(io::ErrorKind::NotConnected, "stack stopped"));
-            }
-            let wait = match deadline {
-                Some(d) => {
-                    let left = d.saturating_duration_since(std::time::Instant::now());
-                    if left.is_zero() {
-                        return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
-                    }
-                    left
-                }
-                None => StdDuration::from_secs(3600),
-            };
-            st = self
-                .shared
-                .progress
-                .wait_timeout(st, wait)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
+            st = wait_for_socket(st, deadline, l, Interest::Accept)?;
         }
     }
 
