@@ -269,7 +269,7 @@ fn setup(u: &mut Unstructured<'_>) -> Result<(Host, Port)> {
     // One seed in four: a link with checksum and segmentation offload
     // (derived, so that inputs keep their meaning).
     let link = LinkConfig::new().with_queue_len(256);
-    let link = if seed % 4 == 0 {
+    let link = if seed.is_multiple_of(4) {
         link.with_checksum(lamina_netdev::ChecksumCapabilities::ALL)
             .with_tso()
     } else {
