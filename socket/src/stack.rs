@@ -620,6 +620,22 @@ impl Drop for Stack {
     }
 }
 
+/// How long a blocked call may still wait (`None`: no deadline); fails
+/// once the stack has stopped or `deadline` has passed.
+fn time_left(st: &State, deadline: Option<std::time::Instant>) -> io::Result<Option<StdDuration>> {
+    if st.stop {
+        return Err(io::Error::new(io::ErrorKind::NotConnected, "stack stopped"));
+    }
+    let Some(d) = deadline else {
+        return Ok(None);
+    };
+    let left = d.saturating_duration_since(std::time::Instant::now());
+    if left.is_zero() {
+        return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+    }
+    Ok(Some(left))
+}
+
 /// Sleeps until the stack thread makes progress or `deadline` passes;
 /// fails once the stack has stopped or the deadline has passed.
 fn wait_for_progress<'a>(
@@ -627,19 +643,7 @@ fn wait_for_progress<'a>(
     st: MutexGuard<'a, State>,
     deadline: Option<std::time::Instant>,
 ) -> io::Result<MutexGuard<'a, State>> {
-    if st.stop {
-        return Err(io::Error::new(io::ErrorKind::NotConnected, "stack stopped"));
-    }
-    let wait = match deadline {
-        Some(d) => {
-            let left = d.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
-            }
-            left
-        }
-        None => StdDuration::from_secs(3600),
-    };
+    let wait = time_left(&st, deadline)?.unwrap_or(StdDuration::from_secs(3600));
     let mut st = st;
     st.general_waiters += 1;
     let mut st = shared
@@ -660,19 +664,7 @@ fn wait_for_socket<'a>(
     h: SocketHandle,
     interest: Interest,
 ) -> io::Result<MutexGuard<'a, State>> {
-    if st.stop {
-        return Err(io::Error::new(io::ErrorKind::NotConnected, "stack stopped"));
-    }
-    let wait = match deadline {
-        Some(d) => {
-            let left = d.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
-            }
-            left.min(WAITER_RECHECK)
-        }
-        None => WAITER_RECHECK,
-    };
+    let wait = time_left(&st, deadline)?.map_or(WAITER_RECHECK, |l| l.min(WAITER_RECHECK));
     let cv = THREAD_CV.with(Arc::clone);
     let id = st.next_waiter;
     st.next_waiter = id.wrapping_add(1);
