@@ -130,6 +130,7 @@ impl<C: CongestionControl> Connection<C> {
 
     /// The segments [`poll_transmit`](Self::poll_transmit) sends when no
     /// data goes: a window probe, or an ACK.
+    #[inline(always)]
     fn poll_control(&mut self, now: Instant) -> Option<Outgoing<'_>> {
         if self.probe_now {
             self.probe_now = false;
@@ -204,6 +205,7 @@ impl<C: CongestionControl> Connection<C> {
     }
 
     /// Expired timers (RFC 6298 §5, RFC 9293 §3.8).
+    #[inline(always)]
     fn on_timers(&mut self, now: Instant) {
         if let Some(t) = self.time_wait_at
             && now >= t
@@ -430,6 +432,7 @@ impl<C: CongestionControl> Connection<C> {
     }
 
     /// Chooses the data segment (with or without FIN) to send now.
+    #[inline(always)]
     fn plan_data(&mut self, now: Instant) -> Option<Plan> {
         if !self.can_send_data() {
             return None;
@@ -581,6 +584,7 @@ impl<C: CongestionControl> Connection<C> {
         Some(Plan { seq, len, fin })
     }
 
+    #[inline(always)]
     fn emit_data(&mut self, plan: Plan, now: Instant) -> Outgoing<'_> {
         let flags = self.record_send(plan, now);
         let repr = self.header(plan.seq, flags, now);
@@ -592,6 +596,7 @@ impl<C: CongestionControl> Connection<C> {
     /// Everything sending the data segment of `plan` changes (sequence
     /// variables, timers, RTT timing, RACK's log, statistics), and the
     /// segment's flags; the header is made by the caller.
+    #[inline(always)]
     fn record_send(&mut self, plan: Plan, now: Instant) -> TcpFlags {
         let Plan { seq, len, fin } = plan;
         let end = seq + len + u32::from(fin);
