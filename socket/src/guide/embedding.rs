@@ -152,6 +152,19 @@
 //! and hands each buffer back through `recycle` once the application has
 //! read it. The defaults (never keep) are always correct.
 //!
+//! A device that segments TCP itself says so with
+//! [`Capabilities::tso`](lamina_netdev::Capabilities::tso) (and TCP
+//! checksum offload): the interface then hands it batches of full
+//! segments in one frame of up to 64 KiB, with the segment size in
+//! `TxMeta::tso_mss` and the header offsets beside it; cut them as
+//! [`lamina_netdev::gso::segment_tcp_ipv4`] does (which a driver may
+//! also call, to segment in software). A device whose peer coalesces
+//! received segments (GRO, a TAP with offloads) reports its longest
+//! frame in [`Capabilities::max_rx_len`](lamina_netdev::Capabilities::max_rx_len),
+//! so that the interface knows such frames are worth keeping.
+//! `TapDevice::with_offloads` does both, with the Linux kernel on the
+//! other side.
+//!
 //! # Your `Hal`, for the PCI drivers
 //!
 //! `lamina-drivers-pci` brings e1000 and virtio-net drivers that already
