@@ -296,23 +296,9 @@ impl Link {
         Instant::from_micros(end_ns.div_ceil(1_000)).saturating_add(self.config.latency)
     }
 
-    /// Segmentation offload: `f` writes a frame of `len` bytes (longer
-    /// than a buffer), which goes out cut into frames of `mss` payload
-    /// bytes (IPv4 header at `l3`), each delivered as transmitted.
-    #[allow(clippy::too_many_arguments)]
-    fn transmit_segmented<R, F>(
-        &mut self,
-        sender: usize,
-        len: usize,
-        mss: u16,
-        l3: u16,
-        now: Instant,
-        offload: ChecksumSet,
-        f: F,
-    ) -> Result<R, Error>
-    where
-        F: FnOnce(&mut [u8]) -> R,
-    {
+    /// Segmentation offload's buffer for a frame of `len` bytes from
+    /// `sender` (longer than a link buffer), or why there is none.
+    fn gso_scratch(&mut self, sender: usize, len: usize) -> Result<Vec<u8>, Error> {
         let max = self.caps.max_tx_len();
         if len > max {
             if let Some(p) = self.ports.get_mut(sender) {
@@ -320,10 +306,25 @@ impl Link {
             }
             return Err(Error::FrameTooLong { len, max });
         }
-        let mut frame = core::mem::take(&mut self.gso_frame);
-        let mut piece = core::mem::take(&mut self.gso_piece);
+        let mut frame = mem::take(&mut self.gso_frame);
+        frame.clear();
         frame.resize(len, 0);
-        let r = f(&mut frame);
+        Ok(frame)
+    }
+
+    /// Segmentation offload: `frame` goes out cut into frames of `mss`
+    /// payload bytes (IPv4 header at `l3`), each delivered as transmitted;
+    /// the buffer is kept for the next.
+    fn transmit_segmented(
+        &mut self,
+        sender: usize,
+        frame: Vec<u8>,
+        mss: u16,
+        l3: u16,
+        now: Instant,
+        offload: ChecksumSet,
+    ) {
+        let mut piece = mem::take(&mut self.gso_piece);
         let mut pieces: Vec<(Vec<u8>, usize)> = Vec::new();
         let checksum = if offload.contains(ChecksumProto::Tcp) {
             crate::gso::TcpChecksum::Partial
@@ -357,7 +358,6 @@ impl Link {
         for (buf, n) in pieces {
             self.deliver(sender, buf, n, now, offload);
         }
-        Ok(r)
     }
 
     /// Hands a frame from `sender` to every other port.
@@ -549,17 +549,18 @@ impl TxToken for PortTxToken<'_> {
         F: FnOnce(&mut [u8]) -> R,
     {
         if let Some((mss, l3)) = self.tso {
-            let mut link = self.link.borrow_mut();
-            if link.config.tso && len > link.free.buf_len() {
-                return link.transmit_segmented(
-                    self.index,
-                    len,
-                    mss,
-                    l3,
-                    self.now,
-                    self.offload,
-                    f,
-                );
+            let scratch = {
+                let mut link = self.link.borrow_mut();
+                (link.config.tso && len > link.free.buf_len())
+                    .then(|| link.gso_scratch(self.index, len))
+            };
+            if let Some(scratch) = scratch {
+                // The link is not borrowed while `f` writes.
+                let mut frame = scratch?;
+                let r = f(&mut frame);
+                let mut link = self.link.borrow_mut();
+                link.transmit_segmented(self.index, frame, mss, l3, self.now, self.offload);
+                return Ok(r);
             }
         }
         let taken = {
@@ -657,6 +658,46 @@ impl Device for Port {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A port with segmentation offload cuts a large TCP frame into
+    /// frames of the MTU, delivered in order, their payloads the frame's.
+    #[test]
+    fn a_tso_port_cuts_large_frames() {
+        let caps = ChecksumCapabilities::ALL;
+        let (mut a, mut b) = wire(LinkConfig::new().with_checksum(caps).with_tso());
+        assert!(a.capabilities().max_tx_len() > 60_000);
+        let payload: Vec<u8> = (0..10_000u32).map(|i| (i % 253) as u8).collect();
+        let mut frame = alloc::vec![0u8; 14 + 20 + 20];
+        frame[12..14].copy_from_slice(&[0x08, 0x00]);
+        frame[14] = 0x45;
+        frame[16..18].copy_from_slice(&((40 + payload.len()) as u16).to_be_bytes());
+        frame[14 + 9] = 6;
+        frame[34 + 12] = 5 << 4;
+        frame[34 + 13] = 0x18;
+        frame.extend_from_slice(&payload);
+        let mut tx = a.transmit(Instant::ZERO).unwrap();
+        let mss = core::num::NonZeroU16::new(1460).unwrap();
+        tx.set_meta(
+            TxMeta::new()
+                .with_checksum_offload(ChecksumSet::of(ChecksumProto::Tcp), 14, 34)
+                .with_tso_mss(mss),
+        );
+        tx.consume(frame.len(), |f| f.copy_from_slice(&frame))
+            .unwrap();
+        let mut got = Vec::new();
+        let mut n = 0;
+        while let Some((rx, _)) = b.receive(Instant::ZERO) {
+            assert!(rx.meta().checksum_verified.contains(ChecksumProto::Tcp));
+            rx.consume(|f| {
+                assert!(f.len() <= 1514);
+                got.extend_from_slice(&f[54..]);
+            });
+            n += 1;
+        }
+        assert_eq!(n, 7);
+        assert_eq!(got, payload);
+        assert_eq!(b.stats().rx_packets, 7);
+    }
     use crate::RxEvent;
     use alloc::vec;
 
