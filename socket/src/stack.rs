@@ -181,8 +181,6 @@ struct State {
     /// poll makes its socket ready.
     waiters: Vec<Waiter>,
     next_waiter: u64,
-    /// User threads blocked on `progress` (UDP and ping sockets).
-    general_waiters: usize,
 }
 
 /// A user thread blocked until `interest` holds for socket `handle`.
@@ -201,6 +199,13 @@ enum Interest {
     /// A connection to accept on a listening socket (or the listener
     /// gone).
     Accept,
+    /// A datagram, or an error, on a UDP socket.
+    UdpReadable,
+    /// A datagram, or an error, on a ping socket.
+    PingReadable,
+    /// Anything: woken by every poll that makes progress (room in a
+    /// datagram socket's transmit queue, which no flag tells).
+    Progress,
 }
 
 impl Interest {
@@ -210,6 +215,15 @@ impl Interest {
                 Some(Socket::Tcp(t)) => ready(t),
                 _ => true,
             },
+            Interest::UdpReadable => match sockets.get(h) {
+                Some(Socket::Udp(u)) => u.can_recv() || u.error.is_some(),
+                _ => true,
+            },
+            Interest::PingReadable => match sockets.get(h) {
+                Some(Socket::Icmp(i)) => i.can_recv() || i.error.is_some(),
+                _ => true,
+            },
+            Interest::Progress => true,
             Interest::Accept => {
                 sockets.tcp_pending(h) > 0
                     || !matches!(sockets.get(h), Some(Socket::Tcp(t)) if t.is_listening())
@@ -230,9 +244,6 @@ std::thread_local! {
 
 struct Shared {
     state: Mutex<State>,
-    /// Notified after every poll that made progress, when a thread waits
-    /// on it (`general_waiters`).
-    progress: Condvar,
     waker: Waker,
     /// The configuration of TCP sockets opened through the stack.
     tcp_config: TcpConfig,
@@ -246,8 +257,7 @@ impl Shared {
     }
 
     /// After a poll that made progress: wakes the threads whose socket is
-    /// now ready (each on its own condition variable), and the general
-    /// waiters.
+    /// now ready, each on its own condition variable.
     fn wake_ready(&self, st: &mut State) {
         let State {
             sockets, waiters, ..
@@ -259,9 +269,6 @@ impl Shared {
             }
             !ready
         });
-        if st.general_waiters > 0 {
-            self.progress.notify_all();
-        }
     }
 
     /// Wakes every blocked thread (the stack stopped).
@@ -269,7 +276,6 @@ impl Shared {
         for w in st.waiters.drain(..) {
             w.cv.notify_one();
         }
-        self.progress.notify_all();
     }
 
     /// After a user call touched the sockets: wakes the stack thread if
@@ -379,9 +385,7 @@ impl StackBuilder {
                 woken: false,
                 waiters: Vec::new(),
                 next_waiter: 0,
-                general_waiters: 0,
             }),
-            progress: Condvar::new(),
             waker: Waker::new()?,
             tcp_config: self.tcp_config,
         });
@@ -636,25 +640,6 @@ fn time_left(st: &State, deadline: Option<std::time::Instant>) -> io::Result<Opt
     Ok(Some(left))
 }
 
-/// Sleeps until the stack thread makes progress or `deadline` passes;
-/// fails once the stack has stopped or the deadline has passed.
-fn wait_for_progress<'a>(
-    shared: &'a Shared,
-    st: MutexGuard<'a, State>,
-    deadline: Option<std::time::Instant>,
-) -> io::Result<MutexGuard<'a, State>> {
-    let wait = time_left(&st, deadline)?.unwrap_or(StdDuration::from_secs(3600));
-    let mut st = st;
-    st.general_waiters += 1;
-    let mut st = shared
-        .progress
-        .wait_timeout(st, wait)
-        .map(|(g, _)| g)
-        .unwrap_or_else(|e| e.into_inner().0);
-    st.general_waiters -= 1;
-    Ok(st)
-}
-
 /// Sleeps until a poll makes `interest` hold for socket `h` (or
 /// [`WAITER_RECHECK`] passes, or `deadline`); fails once the stack has
 /// stopped or the deadline has passed.
@@ -689,6 +674,8 @@ fn wait_for_socket<'a>(
 fn block<T>(
     shared: &Shared,
     timeout: Option<StdDuration>,
+    h: SocketHandle,
+    interest: Interest,
     mut f: impl FnMut(&mut SocketSet) -> Result<T, Error>,
 ) -> io::Result<T> {
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
@@ -703,7 +690,7 @@ fn block<T>(
             Err(Error::WouldBlock | Error::QueueFull) => {}
             other => return other.map_err(io::Error::from),
         }
-        st = wait_for_progress(shared, st, deadline)?;
+        st = wait_for_socket(st, deadline, h, interest)?;
     }
 }
 
@@ -755,21 +742,27 @@ impl UdpSocket {
     /// Sends `data` to `dst`, waiting for room in the transmit queue.
     pub fn send_to(&self, data: &[u8], dst: SocketAddrV4) -> io::Result<usize> {
         let h = self.handle;
-        block(&self.shared, self.timeout, |s| s.udp(h)?.send_to(data, dst))?;
+        block(&self.shared, self.timeout, h, Interest::Progress, |s| {
+            s.udp(h)?.send_to(data, dst)
+        })?;
         Ok(data.len())
     }
 
     /// Sends `data` to the connected peer.
     pub fn send(&self, data: &[u8]) -> io::Result<usize> {
         let h = self.handle;
-        block(&self.shared, self.timeout, |s| s.udp(h)?.send(data))?;
+        block(&self.shared, self.timeout, h, Interest::Progress, |s| {
+            s.udp(h)?.send(data)
+        })?;
         Ok(data.len())
     }
 
     /// Waits for a datagram and copies it into `buf` (cut to its length).
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddrV4)> {
         let h = self.handle;
-        block(&self.shared, self.timeout, |s| s.udp(h)?.recv_from(buf))
+        block(&self.shared, self.timeout, h, Interest::UdpReadable, |s| {
+            s.udp(h)?.recv_from(buf)
+        })
     }
 
     /// Waits for a datagram from the connected peer.
@@ -808,7 +801,7 @@ impl PingSocket {
     /// Sends an Echo Request to `dst`.
     pub fn send(&self, dst: Ipv4Addr, seq_no: u16, data: &[u8]) -> io::Result<()> {
         let h = self.handle;
-        block(&self.shared, self.timeout, |s| {
+        block(&self.shared, self.timeout, h, Interest::Progress, |s| {
             s.icmp(h)?.send_echo(dst, seq_no, data)
         })
     }
@@ -816,7 +809,9 @@ impl PingSocket {
     /// Waits for an Echo Reply.
     pub fn recv(&self) -> io::Result<crate::EchoResponse> {
         let h = self.handle;
-        block(&self.shared, self.timeout, |s| s.icmp(h)?.recv_echo())
+        block(&self.shared, self.timeout, h, Interest::PingReadable, |s| {
+            s.icmp(h)?.recv_echo()
+        })
     }
 }
 
