@@ -548,43 +548,40 @@ impl TxToken for PortTxToken<'_> {
     where
         F: FnOnce(&mut [u8]) -> R,
     {
-        if let Some((mss, l3)) = self.tso {
-            let scratch = {
-                let mut link = self.link.borrow_mut();
-                (link.config.tso && len > link.free.buf_len())
-                    .then(|| link.gso_scratch(self.index, len))
-            };
-            if let Some(scratch) = scratch {
-                // The link is not borrowed while `f` writes.
-                let mut frame = scratch?;
-                let r = f(&mut frame);
-                let mut link = self.link.borrow_mut();
-                link.transmit_segmented(self.index, frame, mss, l3, self.now, self.offload);
-                return Ok(r);
-            }
-        }
-        let taken = {
+        // The buffer first (a link buffer, or segmentation offload's own
+        // for a frame to cut), then `f` once, with the link not borrowed.
+        let (mut buf, segment) = {
             let mut link = self.link.borrow_mut();
-            let max = link.free.buf_len();
-            if len > max {
-                if let Some(p) = link.ports.get_mut(self.index) {
-                    p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
+            match self.tso {
+                Some((mss, l3)) if link.config.tso && len > link.free.buf_len() => {
+                    (link.gso_scratch(self.index, len)?, Some((mss, l3)))
                 }
-                return Err(Error::FrameTooLong { len, max });
+                _ => {
+                    let max = link.free.buf_len();
+                    if len > max {
+                        if let Some(p) = link.ports.get_mut(self.index) {
+                            p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
+                        }
+                        return Err(Error::FrameTooLong { len, max });
+                    }
+                    let Some(buf) = link.free.take() else {
+                        if let Some(p) = link.ports.get_mut(self.index) {
+                            p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
+                        }
+                        return Err(Error::NoBuffer);
+                    };
+                    (buf, None)
+                }
             }
-            link.free.take()
-        };
-        let Some(mut buf) = taken else {
-            let mut link = self.link.borrow_mut();
-            if let Some(p) = link.ports.get_mut(self.index) {
-                p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
-            }
-            return Err(Error::NoBuffer);
         };
         let r = f(buf.get_mut(..len).unwrap_or_default());
-        self.link
-            .borrow_mut()
-            .deliver(self.index, buf, len, self.now, self.offload);
+        let mut link = self.link.borrow_mut();
+        match segment {
+            Some((mss, l3)) => {
+                link.transmit_segmented(self.index, buf, mss, l3, self.now, self.offload)
+            }
+            None => link.deliver(self.index, buf, len, self.now, self.offload),
+        }
         Ok(r)
     }
 }

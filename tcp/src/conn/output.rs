@@ -91,6 +91,10 @@ impl<C: CongestionControl> Connection<C> {
                 .poll_transmit(now)
                 .map(|o| (o, o.payload_len().min(usize::from(u16::MAX)) as u16));
         }
+        if matches!(self.state, State::Closed | State::Listen) {
+            // A timer ended the connection (as `poll_transmit` checks).
+            return None;
+        }
         let Some(first) = self.plan_data(now) else {
             return self.poll_control(now).map(|o| (o, 0));
         };
