@@ -14,8 +14,8 @@
 # 200 concurrent curl connections; tap-client downloads 100 MiB from
 # python3 http.server and uploads 100 MiB to socat, byte-exact; the same
 # kinds of transfers under 5% random loss each way (nft numgen). Prints the
-# throughput each way ("interop-tcp: ... Gbit/s"). The TCP tests run twice:
-# plain, then with the TAP's offloads on ("interop-tcp (offload): ..."). Sizes:
+# throughput each way ("interop-tcp: ... Gbit/s"). Both run twice: plain,
+# then with the TAP's offloads on ("interop-tcp (offload): ..."). Sizes:
 # LAMINA_INTEROP_BYTES (default 100 MiB; 1073741824 for 1 GiB) and
 # LAMINA_INTEROP_LOSS_BYTES (default 4 MiB).
 #
@@ -43,4 +43,4 @@ cargo test --release -p lamina-socket --test interop --test interop_tcp -- --noc
 # The TCP tests again with the TAP's offloads on (IFF_VNET_HDR: 64 KiB
 # segments each way, which the kernel cuts or coalesces, checksums left to
 # it): `TapDevice::with_offloads`, the examples' `--offload`.
-LAMINA_INTEROP_OFFLOAD=1 cargo test --release -p lamina-socket --test interop_tcp -- --nocapture --test-threads=1
+LAMINA_INTEROP_OFFLOAD=1 cargo test --release -p lamina-socket --test interop --test interop_tcp -- --nocapture --test-threads=1

@@ -58,7 +58,16 @@ fn interoperates_with_the_linux_kernel_over_tap() {
     let pid = std::process::id();
     let ns_name = format!("lamina-interop-{pid}");
     let ns = Netns::create(&ns_name).expect("namespace");
-    let tap = TapDevice::open(&format!("lmio{}", pid % 100_000)).expect("open TAP");
+    // With `LAMINA_INTEROP_OFFLOAD=1` (the second pass of
+    // `scripts/interop.sh`), the TAP runs with the kernel's offloads.
+    let tap_name = format!("lmio{}", pid % 100_000);
+    let tap = if std::env::var("LAMINA_INTEROP_OFFLOAD").is_ok_and(|v| v == "1") {
+        println!("interop: TAP with offloads (virtio-net header)");
+        TapDevice::with_offloads(&tap_name, 1500)
+    } else {
+        TapDevice::open(&tap_name)
+    }
+    .expect("open TAP");
     let name = tap.name().to_owned();
     // The open descriptor keeps working after the interface moves.
     ip(&["link", "set", &name, "netns", ns.name()]);
