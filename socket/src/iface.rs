@@ -1104,6 +1104,8 @@ impl<H: PacketHook> Interface<H> {
             return 0;
         }
         let (our_mac, mtu) = (p.mac, p.mtu);
+        // A device that completes UDP checksums gets them partial.
+        let udp_offload = p.rx_csum.tx.contains(ChecksumProto::Udp);
         let mut sent = 0;
         let mut next = 0;
         // The way out of the last destination seen in this pass: nothing
@@ -1164,6 +1166,7 @@ impl<H: PacketHook> Interface<H> {
                         let Some(token) = device.transmit(now) else {
                             return sent;
                         };
+                        let mut token = token;
                         let id = self.ids.next_id(src, dst, IpProtocol::UDP, &mut self.rng);
                         let r = if self.udp_policy.tx == lamina_udp::ChecksumMode::Compute {
                             let f = DirectFrame {
@@ -1178,7 +1181,16 @@ impl<H: PacketHook> Interface<H> {
                                     src_port: l.port(),
                                     dst_port: d_dst.port(),
                                 },
+                                partial: udp_offload,
                             };
+                            if udp_offload {
+                                let l3 = lamina_ethernet::HEADER_LEN as u16;
+                                token.set_meta(TxMeta::new().with_checksum_offload(
+                                    ChecksumSet::of(ChecksumProto::Udp),
+                                    l3,
+                                    l3 + 20,
+                                ));
+                            }
                             let len = DirectFrame::len(data.len());
                             token.consume(len, |b| f.write(b, data)).is_ok()
                         } else {
@@ -1225,6 +1237,7 @@ impl<H: PacketHook> Interface<H> {
                             dont_fragment: false,
                             id: self.ids.next_id(src, dst, IpProtocol::ICMP, &mut self.rng),
                             l4: DirectL4::EchoRequest { ident, seq_no },
+                            partial: false,
                         };
                         let len = DirectFrame::len(data.len());
                         let r = token.consume(len, |b| f.write(b, data)).is_ok();
@@ -2317,6 +2330,9 @@ struct DirectFrame {
     dont_fragment: bool,
     id: u16,
     l4: DirectL4,
+    /// UDP: leave the checksum to the device (the field holds the
+    /// pseudo-header sum, as `TxMeta::checksum_offload` says).
+    partial: bool,
 }
 
 impl DirectFrame {
@@ -2383,8 +2399,11 @@ impl DirectFrame {
         ip[10..12].copy_from_slice(&ip_c.to_be_bytes());
         ip[12..16].copy_from_slice(&self.src.octets());
         ip[16..20].copy_from_slice(&self.dst.octets());
+        let partial = self.partial && matches!(self.l4, DirectL4::Udp { .. });
         let mut sum = Checksum::new();
-        sum.add_u16(ones_complement_sum(payload));
+        if !partial {
+            sum.add_u16(ones_complement_sum(payload));
+        }
         let (w0, w1, w2) = match self.l4 {
             DirectL4::Udp { src_port, dst_port } => {
                 // RFC 768: pseudo-header, header (checksum zero), payload.
@@ -2398,13 +2417,19 @@ impl DirectFrame {
                 (u16::from(IcmpType::ECHO_REQUEST.0) << 8, ident, seq_no)
             }
         };
-        sum.add_u16(w0);
-        sum.add_u16(w1);
-        sum.add_u16(w2);
-        let c = match (sum.finish(), self.l4) {
-            // RFC 768: a computed zero is sent as all ones.
-            (0, DirectL4::Udp { .. }) => 0xffff,
-            (c, _) => c,
+        let c = if partial {
+            // The pseudo-header's sum alone, folded: the device adds the
+            // header and payload and complements.
+            sum.sum()
+        } else {
+            sum.add_u16(w0);
+            sum.add_u16(w1);
+            sum.add_u16(w2);
+            match (sum.finish(), self.l4) {
+                // RFC 768: a computed zero is sent as all ones.
+                (0, DirectL4::Udp { .. }) => 0xffff,
+                (c, _) => c,
+            }
         };
         let (w0, w1, w2, c) = (
             w0.to_be_bytes(),
@@ -2708,10 +2733,33 @@ mod tests {
                     src_port: 5000,
                     dst_port: 7,
                 },
+                partial: false,
             };
             let n = DirectFrame::len(len);
             let mut fast = alloc::vec![0xeeu8; n];
             f.write(&mut fast, &payload);
+            // Left to the device: the same frame but the checksum field,
+            // which holds the pseudo-header's sum; summing from the UDP
+            // header on (the device's work) gives the full checksum.
+            let mut partial = alloc::vec![0xeeu8; n];
+            DirectFrame { partial: true, ..f }.write(&mut partial, &payload);
+            let ck = 14 + 20 + 6;
+            assert_eq!(partial[..ck], fast[..ck]);
+            assert_eq!(partial[ck + 2..], fast[ck + 2..]);
+            let mut pseudo = lamina_netbuf::checksum::Checksum::new();
+            pseudo.add_u32(src.to_bits());
+            pseudo.add_u32(dst.to_bits());
+            pseudo.add_u16(17);
+            pseudo.add_u16((8 + len) as u16);
+            assert_eq!(
+                u16::from_be_bytes([partial[ck], partial[ck + 1]]),
+                pseudo.sum()
+            );
+            let completed = match lamina_netbuf::checksum::checksum(&partial[34..34 + 8 + len]) {
+                0 => 0xffff,
+                c => c,
+            };
+            assert_eq!(completed.to_be_bytes(), [fast[ck], fast[ck + 1]], "{len}");
 
             let mut repr = Ipv4Repr::new(src, dst, IpProtocol::UDP);
             repr.ttl = ttl;
@@ -2758,6 +2806,7 @@ mod tests {
                 dont_fragment: false,
                 id: 0x4242,
                 l4: DirectL4::EchoRequest { ident, seq_no },
+                partial: false,
             };
             let mut fast = alloc::vec![0xeeu8; DirectFrame::len(len)];
             f.write(&mut fast, &payload);
@@ -2794,6 +2843,7 @@ mod tests {
                     src_port: 1,
                     dst_port: 2,
                 },
+                partial: false,
             };
             let mut out = alloc::vec![0u8; 60];
             w.write(&mut out, payload);
