@@ -568,6 +568,49 @@ mod tests {
         assert_eq!(u16::from_ne_bytes([u[8], u[9]]), 6, "UDP's field");
     }
 
+    /// A kept frame takes the receive buffer with it (the frame at its
+    /// start, its length given); a pooled buffer takes its place, and a
+    /// fresh one when the pool is empty.
+    #[test]
+    fn a_kept_frame_takes_the_buffer_and_the_pool_refills_it() {
+        let mut rx_buf = vec![7u8; RX_BUF_LEN];
+        let mut pool = vec![vec![1u8; RX_BUF_LEN]];
+        let token = TapRxToken {
+            buf: &mut rx_buf,
+            len: 40_000,
+            meta: RxMeta::default(),
+            pool: &mut pool,
+        };
+        assert!(token.can_keep());
+        let (seen, kept) = token.consume_keep(|f| (f.len(), true));
+        assert_eq!(seen, 40_000);
+        let kept = kept.expect("kept");
+        assert_eq!(
+            (kept.len, kept.buf.len(), kept.buf[0]),
+            (40_000, RX_BUF_LEN, 7)
+        );
+        assert_eq!(rx_buf[0], 1, "the pooled buffer is the device's now");
+        assert!(pool.is_empty());
+        let token = TapRxToken {
+            buf: &mut rx_buf,
+            len: 100,
+            meta: RxMeta::default(),
+            pool: &mut pool,
+        };
+        let (_, kept2) = token.consume_keep(|_| ((), true));
+        assert_eq!(kept2.expect("kept").buf[0], 1);
+        assert_eq!((rx_buf.len(), rx_buf[0]), (RX_BUF_LEN, 0), "a fresh buffer");
+        // Declined: nothing leaves.
+        let token = TapRxToken {
+            buf: &mut rx_buf,
+            len: 100,
+            meta: RxMeta::default(),
+            pool: &mut pool,
+        };
+        assert!(token.consume_keep(|_| ((), false)).1.is_none());
+        assert_eq!(rx_buf.len(), RX_BUF_LEN);
+    }
+
     #[test]
     fn received_headers_vouch_for_partial_and_verified_checksums() {
         let l4 = ChecksumSet::of(ChecksumProto::Tcp).with(ChecksumProto::Udp);

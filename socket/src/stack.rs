@@ -181,6 +181,9 @@ struct State {
     /// poll makes its socket ready.
     waiters: Vec<Waiter>,
     next_waiter: u64,
+    /// Waiters woken because their socket became ready (not by their
+    /// own re-check).
+    ready_wakeups: u64,
 }
 
 /// A user thread blocked until `interest` holds for socket `handle`.
@@ -260,12 +263,16 @@ impl Shared {
     /// now ready, each on its own condition variable.
     fn wake_ready(&self, st: &mut State) {
         let State {
-            sockets, waiters, ..
+            sockets,
+            waiters,
+            ready_wakeups,
+            ..
         } = st;
         waiters.retain(|w| {
             let ready = w.interest.holds(sockets, w.handle);
             if ready {
                 w.cv.notify_one();
+                *ready_wakeups += 1;
             }
             !ready
         });
@@ -385,6 +392,7 @@ impl StackBuilder {
                 woken: false,
                 waiters: Vec::new(),
                 next_waiter: 0,
+                ready_wakeups: 0,
             }),
             waker: Waker::new()?,
             tcp_config: self.tcp_config,
@@ -1316,6 +1324,9 @@ mod tests {
         assert_eq!(got.len(), data.len());
         assert!(got == data, "echoed bytes differ");
         server.join().unwrap();
+        // The blocked readers and writers were woken by their sockets
+        // becoming ready, not only by their own periodic re-check.
+        assert!(stack.shared.lock().ready_wakeups > 0);
     }
 
     /// RFC 9293 §3.10.7.1: a SYN to a port nobody listens on is answered

@@ -862,3 +862,58 @@ fn queued_datagrams_reach_the_user_not_the_socket() {
         Err(Error::WouldBlock)
     );
 }
+
+/// On a device that completes UDP checksums, a datagram goes out with the
+/// checksum left to it: the pseudo-header's sum in the field, and the
+/// frame marked as offloaded (the wire reports it verified); the peer
+/// still gets the payload byte for byte.
+#[test]
+fn udp_checksums_are_left_to_a_device_that_offers_it() {
+    let caps = lamina_netdev::ChecksumCapabilities::ALL;
+    let (pa, mut peer) = wire(LinkConfig::new().with_checksum(caps));
+    let mut a = Host::new(1, InterfaceConfig::default(), vec![(pa, "192.0.2.1/24")]);
+    let peer_ip = Ipv4Addr::new(192, 0, 2, 9);
+    a.iface
+        .neighbors_mut(IfaceId(0))
+        .unwrap()
+        .insert_static(peer_ip, MacAddr::new(2, 0, 0, 0, 0, 9), Instant::ZERO)
+        .unwrap();
+    let u = a.sockets.add(UdpSocket::default()).unwrap();
+    // Bound: the direct path (an unbound socket's first datagram goes
+    // the queued way, which computes the checksum itself).
+    a.sockets
+        .bind_udp(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5000))
+        .unwrap();
+    a.sockets
+        .udp(u)
+        .unwrap()
+        .send_to(b"left to the device", SocketAddrV4::new(peer_ip, 7))
+        .unwrap();
+    a.poll(Instant::ZERO);
+    let mut seen = false;
+    while let Some((rx, _)) = peer.receive(Instant::ZERO) {
+        let verified = rx.meta().checksum_verified;
+        rx.consume(|f| {
+            let eth = EthernetFrame::parse(f).unwrap();
+            if eth.ethertype() != EtherType::IPV4 {
+                return;
+            }
+            let ip = lamina_ipv4::Ipv4Packet::parse_verified(eth.payload()).unwrap();
+            let udp = ip.payload();
+            assert_eq!(&udp[8..], b"left to the device");
+            let mut pseudo = lamina_netbuf::checksum::Checksum::new();
+            pseudo.add_u32(ip.src().to_bits());
+            pseudo.add_u32(ip.dst().to_bits());
+            pseudo.add_u16(17);
+            pseudo.add_u16(udp.len() as u16);
+            assert_eq!(
+                u16::from_be_bytes([udp[6], udp[7]]),
+                pseudo.sum(),
+                "partial"
+            );
+            assert!(verified.contains(lamina_netdev::ChecksumProto::Udp));
+            seen = true;
+        });
+    }
+    assert!(seen, "the datagram went out");
+}
