@@ -273,6 +273,7 @@ impl Run {
                     let piece = lamina_tcp::Outgoing {
                         repr,
                         payload: (chunk, &[]),
+                        shared: None,
                     };
                     let len = piece.write(IP[side], IP[1 - side], &mut wire, ChecksumMode::Compute);
                     assert_eq!(len, piece.len(), "write wrote a partial piece");

@@ -208,6 +208,13 @@ pub struct Capabilities {
     /// it coalesced TCP segments (generic receive offload, a TAP with
     /// offloads) says so here. `None`: no longer than `max_frame_len`.
     pub max_rx_len: Option<usize>,
+    /// Whether the device takes a transmitted payload by reference
+    /// ([`TxToken::consume_shared`](crate::TxToken::consume_shared) keeps
+    /// the shared buffer instead of copying it): an in-memory link, a
+    /// loopback, a scatter-gather NIC. A stack then lends it the bytes of
+    /// its send buffer rather than copying them into the frame. Every
+    /// device accepts `consume_shared`; one without this copies.
+    pub shared_payloads: bool,
 }
 
 impl Capabilities {
@@ -221,7 +228,16 @@ impl Capabilities {
             checksum: ChecksumCapabilities::NONE,
             tso: None,
             max_rx_len: None,
+            shared_payloads: false,
         }
+    }
+
+    /// These capabilities with transmit payloads taken by reference (see
+    /// [`shared_payloads`](Self::shared_payloads)).
+    #[must_use]
+    pub const fn with_shared_payloads(mut self) -> Capabilities {
+        self.shared_payloads = true;
+        self
     }
 
     /// These capabilities with received frames up to `len` bytes long

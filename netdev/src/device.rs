@@ -151,6 +151,24 @@ pub enum RxEvent<'f, T> {
     },
     /// The buffer of the frame the handler just asked to keep.
     Kept(KeptFrame),
+    /// A received frame whose payload the sender lent by reference
+    /// ([`TxToken::consume_shared`] on a device that keeps it, such as an
+    /// in-memory link): the frame is `head` followed by `payload`. The
+    /// handler owns its reference to the payload and may keep it (queue
+    /// it where it is) or drop it; its answer is ignored. Only
+    /// [`Device::poll_rx_keep`] delivers these; [`Device::receive`] and
+    /// [`Device::poll_rx`] hand such a frame over whole (copied together).
+    Shared {
+        /// The frame's headers (link, network, transport), in the device's
+        /// buffer.
+        head: &'f mut [u8],
+        /// The rest of the frame.
+        payload: bytes::Bytes,
+        /// What the device knows about the frame.
+        meta: RxMeta,
+        /// A token to answer it on the same device.
+        reply: T,
+    },
 }
 
 /// The right to transmit one frame. Holding a token reserves a slot in the
@@ -172,6 +190,27 @@ pub trait TxToken {
     fn consume<R, F>(self, len: usize, f: F) -> Result<R, Error>
     where
         F: FnOnce(&mut [u8]) -> R;
+
+    /// Sends a frame of `head_len` bytes that `f` writes (the headers)
+    /// followed by `payload`, and returns what `f` returned. A device
+    /// whose [`Capabilities::shared_payloads`] says so keeps a reference
+    /// to `payload` instead of copying it; the default copies it into a
+    /// buffer from [`consume`](Self::consume) (same limits and errors,
+    /// for the whole frame).
+    fn consume_shared<R, F>(self, head_len: usize, payload: bytes::Bytes, f: F) -> Result<R, Error>
+    where
+        F: FnOnce(&mut [u8]) -> R,
+        Self: Sized,
+    {
+        self.consume(head_len.saturating_add(payload.len()), |buf| {
+            let (head, rest) = buf.split_at_mut(head_len.min(buf.len()));
+            let n = rest.len().min(payload.len());
+            if let (Some(dst), Some(src)) = (rest.get_mut(..n), payload.get(..n)) {
+                dst.copy_from_slice(src);
+            }
+            f(head)
+        })
+    }
 }
 
 /// A network device: the boundary between the stack and a NIC, a virtual
@@ -424,6 +463,7 @@ mod tests {
                 kept += 1;
                 false
             }
+            RxEvent::Shared { .. } => panic!("a loopback copies payloads"),
         });
         assert_eq!((seen, kept), (1, 0));
     }

@@ -592,6 +592,7 @@ impl Side {
                 len: data.len(),
                 at: base,
                 verified: meta.checksum_verified,
+                shared: None,
             },
             rx_meta: meta,
             tx_meta,

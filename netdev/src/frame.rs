@@ -16,6 +16,8 @@ pub(crate) struct Frame {
     pub(crate) len: usize,
     pub(crate) at: Instant,
     pub(crate) verified: ChecksumSet,
+    /// The payload the sender lent by reference, after `buf[..len]`.
+    pub(crate) shared: Option<bytes::Bytes>,
 }
 
 impl Frame {

@@ -10,10 +10,11 @@ use core::mem;
 use lamina_netbuf::{Duration, Instant};
 
 use crate::KeptFrame;
+use bytes::Bytes;
 use crate::frame::{Frame, FreeList};
 use crate::{
-    Capabilities, ChecksumCapabilities, ChecksumProto, ChecksumSet, Device, Error, Medium, RxMeta,
-    RxToken, Stats, Tso, TxMeta, TxToken,
+    Capabilities, ChecksumCapabilities, ChecksumProto, ChecksumSet, Device, Error, Medium, RxEvent,
+    RxMeta, RxToken, Stats, Tso, TxMeta, TxToken,
 };
 
 /// How an in-memory link behaves. Start from [`LinkConfig::new`] (or
@@ -64,6 +65,14 @@ pub struct LinkConfig {
     /// [`checksum`](Self::checksum) to be of use: the stack segments only
     /// what it leaves the checksum of to the device.
     pub tso: bool,
+    /// Whether the ports take transmitted payloads by reference
+    /// ([`Capabilities::shared_payloads`], default on): a frame sent with
+    /// [`TxToken::consume_shared`] travels as its headers and a reference
+    /// to the sender's payload, and a receiver polling with
+    /// [`Device::poll_rx_keep`] gets it so ([`RxEvent::Shared`]); one
+    /// calling [`Device::receive`] gets the frame whole. Off, payloads
+    /// are copied into link buffers as any frame is.
+    pub shared_payloads: bool,
 }
 
 impl LinkConfig {
@@ -79,7 +88,16 @@ impl LinkConfig {
             checksum: ChecksumCapabilities::NONE,
             max_burst: None,
             tso: false,
+            shared_payloads: true,
         }
+    }
+
+    /// This configuration with payloads taken by reference on or off (see
+    /// [`shared_payloads`](Self::shared_payloads)).
+    #[must_use]
+    pub const fn with_shared_payloads(mut self, on: bool) -> LinkConfig {
+        self.shared_payloads = on;
+        self
     }
 
     /// This configuration with another medium.
@@ -143,6 +161,7 @@ impl LinkConfig {
         let mut caps = Capabilities::new(self.medium, self.mtu);
         caps.checksum = self.checksum;
         caps.max_burst = self.max_burst;
+        caps.shared_payloads = self.shared_payloads;
         if self.tso {
             caps.tso = Some(Tso::new(GSO_MAX_FRAME.max(caps.max_frame_len())));
         }
@@ -356,7 +375,7 @@ impl Link {
             p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
         }
         for (buf, n) in pieces {
-            self.deliver(sender, buf, n, now, offload);
+            self.deliver(sender, buf, n, now, offload, None);
         }
     }
 
@@ -369,15 +388,18 @@ impl Link {
         len: usize,
         now: Instant,
         offload: ChecksumSet,
+        shared: Option<Bytes>,
     ) {
+        let total = len + shared.as_ref().map_or(0, |b| b.len());
         if let Some(p) = self.ports.get_mut(sender) {
-            p.stats.count_tx(len);
+            p.stats.count_tx(total);
         }
         let frame = Frame {
             buf,
             len,
-            at: self.schedule(sender, len, now),
+            at: self.schedule(sender, total, now),
             verified: offload.intersection(self.caps.checksum.tx),
+            shared,
         };
         if self.shared_medium {
             self.deliver_to_all(sender, frame);
@@ -422,6 +444,7 @@ impl Link {
                             len: src.len,
                             at: src.at,
                             verified: src.verified,
+                            shared: src.shared.clone(),
                         })
                     }
                     (buf, _) => {
@@ -580,8 +603,53 @@ impl TxToken for PortTxToken<'_> {
             Some((mss, l3)) => {
                 link.transmit_segmented(self.index, buf, mss, l3, self.now, self.offload)
             }
-            None => link.deliver(self.index, buf, len, self.now, self.offload),
+            None => link.deliver(self.index, buf, len, self.now, self.offload, None),
         }
+        Ok(r)
+    }
+
+    /// Keeps `payload` by reference: the frame travels as the headers in a
+    /// link buffer and the shared payload, and reaches a receiver that
+    /// polls with [`Device::poll_rx_keep`] as [`RxEvent::Shared`] (others
+    /// get it whole). A frame to segment is copied as by the default.
+    #[inline]
+    fn consume_shared<R, F>(self, head_len: usize, payload: Bytes, f: F) -> Result<R, Error>
+    where
+        F: FnOnce(&mut [u8]) -> R,
+    {
+        let len = head_len.saturating_add(payload.len());
+        let mut buf = {
+            let mut link = self.link.borrow_mut();
+            let max = link.free.buf_len();
+            if len > max || !link.config.shared_payloads {
+                if len <= max || (self.tso.is_some() && link.config.tso) {
+                    drop(link);
+                    return self.consume(len, |buf| {
+                        let (head, rest) = buf.split_at_mut(head_len.min(buf.len()));
+                        if let Some(src) = payload.get(..rest.len()) {
+                            rest.copy_from_slice(src);
+                        }
+                        f(head)
+                    });
+                }
+                if let Some(p) = link.ports.get_mut(self.index) {
+                    p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
+                }
+                return Err(Error::FrameTooLong { len, max });
+            }
+            let Some(buf) = link.free.take() else {
+                if let Some(p) = link.ports.get_mut(self.index) {
+                    p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
+                }
+                return Err(Error::NoBuffer);
+            };
+            buf
+        };
+        let r = f(buf.get_mut(..head_len).unwrap_or_default());
+        let shared = (!payload.is_empty()).then_some(payload);
+        self.link
+            .borrow_mut()
+            .deliver(self.index, buf, head_len, self.now, self.offload, shared);
         Ok(r)
     }
 }
@@ -592,31 +660,58 @@ impl Device for Port {
 
     #[inline]
     fn receive(&mut self, now: Instant) -> Option<(PortRxToken<'_>, PortTxToken<'_>)> {
-        let frame = {
-            let mut link = self.link.borrow_mut();
-            let port = link.ports.get_mut(self.index)?;
-            if port.queue.front()?.at > now {
-                return None;
+        let (mut rx, tx) = self.pop(now)?;
+        // A frame whose payload came by reference is handed over whole:
+        // the payload copied behind the headers (a link buffer holds
+        // any frame the link carries).
+        if let Some(payload) = rx.frame.shared.take() {
+            let (start, end) = (rx.frame.len, rx.frame.len + payload.len());
+            if let Some(dst) = rx.frame.buf.get_mut(start..end) {
+                dst.copy_from_slice(&payload);
+                rx.frame.len = end;
             }
-            let frame = port.queue.pop_front()?;
-            port.stats.count_rx(frame.len);
-            frame
-        };
-        Some((
-            PortRxToken {
-                link: &self.link,
-                frame,
-            },
-            PortTxToken {
-                link: &self.link,
-                index: self.index,
-                now,
-                offload: ChecksumSet::EMPTY,
-                tso: None,
-            },
-        ))
+        }
+        Some((rx, tx))
     }
 
+    /// As [`Device::poll_rx_keep`]'s default, but a frame whose payload
+    /// came by reference reaches the handler as [`RxEvent::Shared`]
+    /// (headers and payload apart, nothing copied).
+    fn poll_rx_keep<F>(&mut self, now: Instant, budget: usize, mut handler: F) -> usize
+    where
+        F: FnMut(RxEvent<'_, PortTxToken<'_>>) -> bool,
+    {
+        let mut done = 0;
+        while done < budget {
+            let Some((mut rx, reply)) = self.pop(now) else {
+                break;
+            };
+            let meta = rx.meta();
+            if let Some(payload) = rx.frame.shared.take() {
+                handler(RxEvent::Shared {
+                    head: rx.frame.data_mut(),
+                    payload,
+                    meta,
+                    reply,
+                });
+            } else {
+                let ((), kept) = rx.consume_keep(|frame| {
+                    let keep = handler(RxEvent::Frame {
+                        frame,
+                        meta,
+                        reply,
+                        can_keep: true,
+                    });
+                    ((), keep)
+                });
+                if let Some(k) = kept {
+                    handler(RxEvent::Kept(k));
+                }
+            }
+            done += 1;
+        }
+        done
+    }
     #[inline]
     fn transmit(&mut self, now: Instant) -> Option<PortTxToken<'_>> {
         Some(PortTxToken {
@@ -649,6 +744,37 @@ impl Device for Port {
     fn poll_at(&self) -> Option<Instant> {
         let link = self.link.borrow();
         link.ports.get(self.index)?.queue.front().map(|f| f.at)
+    }
+}
+
+impl Port {
+    /// The next frame due at `now`, as queued (a shared payload apart).
+    #[inline]
+    fn pop(&mut self, now: Instant) -> Option<(PortRxToken<'_>, PortTxToken<'_>)> {
+        let frame = {
+            let mut link = self.link.borrow_mut();
+            let port = link.ports.get_mut(self.index)?;
+            if port.queue.front()?.at > now {
+                return None;
+            }
+            let frame = port.queue.pop_front()?;
+            port.stats
+                .count_rx(frame.len + frame.shared.as_ref().map_or(0, |b| b.len()));
+            frame
+        };
+        Some((
+            PortRxToken {
+                link: &self.link,
+                frame,
+            },
+            PortTxToken {
+                link: &self.link,
+                index: self.index,
+                now,
+                offload: ChecksumSet::EMPTY,
+                tso: None,
+            },
+        ))
     }
 }
 
@@ -879,6 +1005,7 @@ mod tests {
                 drop(k);
                 false
             }
+            RxEvent::Shared { .. } => panic!("sent whole"),
         });
         assert_eq!(n, 1);
         assert_eq!(events, [(7, 100, true), (7, usize::MAX, false)]);
@@ -908,5 +1035,95 @@ mod tests {
         // The buffer went back to the free list.
         send(&mut a, Instant::ZERO, 2, 60);
         assert_eq!(recv(&mut b, Instant::ZERO).map(|r| r.0), Some(2));
+    }
+
+    /// Sends `head` then a shared `payload` from `a`.
+    fn send_shared(a: &mut Port, head: &[u8], payload: &Bytes) -> Result<(), Error> {
+        a.transmit(Instant::ZERO)
+            .unwrap()
+            .consume_shared(head.len(), payload.clone(), |h| h.copy_from_slice(head))
+    }
+
+    #[test]
+    fn a_shared_payload_travels_by_reference_to_a_keeping_receiver() {
+        let (mut a, mut b) = wire(LinkConfig::new().with_mtu(9000));
+        assert!(a.capabilities().shared_payloads);
+        let payload = Bytes::from((0..5000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+        send_shared(&mut a, b"headers", &payload).unwrap();
+        assert_eq!(a.stats().tx_bytes, 5007);
+        let mut got = None;
+        let n = b.poll_rx_keep(Instant::ZERO, 8, |ev| {
+            match ev {
+                RxEvent::Shared { head, payload, .. } => got = Some((head.to_vec(), payload)),
+                _ => panic!("expected the payload by reference"),
+            }
+            false
+        });
+        assert_eq!(n, 1);
+        let (head, p) = got.unwrap();
+        assert_eq!(head, b"headers");
+        // The very bytes the sender lent, not a copy.
+        assert_eq!(p.as_ptr(), payload.as_ptr());
+        assert_eq!(p, payload);
+        assert_eq!(b.stats().rx_bytes, 5007);
+    }
+
+    #[test]
+    fn a_shared_payload_reaches_a_plain_receiver_whole() {
+        let (mut a, mut b) = wire(LinkConfig::new());
+        let payload = Bytes::from_static(b" and the payload");
+        send_shared(&mut a, b"headers", &payload).unwrap();
+        let (rx, _) = b.receive(Instant::ZERO).unwrap();
+        assert_eq!(rx.consume(|f| f.to_vec()), b"headers and the payload");
+        // The buffer went back: steady traffic stays within the bound.
+        for _ in 0..1000 {
+            send_shared(&mut a, b"h", &payload).unwrap();
+            let (rx, _) = b.receive(Instant::ZERO).unwrap();
+            rx.consume(|f| assert_eq!(f.len(), 17));
+        }
+        assert!(a.link.borrow().free.allocated_for_tests() <= 4);
+    }
+
+    #[test]
+    fn a_shared_frame_over_the_mtu_fails_and_without_sharing_is_copied() {
+        let (mut a, mut b) = wire(LinkConfig::new());
+        let big = Bytes::from(vec![1u8; 1501]);
+        assert!(matches!(
+            send_shared(&mut a, b"0123456789abcd", &big),
+            Err(Error::FrameTooLong { len: 1515, .. })
+        ));
+        assert_eq!(a.stats().tx_errors, 1);
+        let (mut a, mut b2) = wire(LinkConfig::new().with_shared_payloads(false));
+        assert!(!a.capabilities().shared_payloads);
+        send_shared(&mut a, b"h", &Bytes::from_static(b"ello")).unwrap();
+        b2.poll_rx_keep(Instant::ZERO, 1, |ev| {
+            match ev {
+                RxEvent::Frame { frame, .. } => assert_eq!(frame, b"hello"),
+                _ => panic!("a link without sharing copies"),
+            }
+            false
+        });
+        assert!(b.receive(Instant::ZERO).is_none());
+    }
+
+    #[test]
+    fn a_hub_gives_every_receiver_the_shared_payload() {
+        let mut ports = hub(3, LinkConfig::new());
+        let payload = Bytes::from_static(b"-payload");
+        send_shared(&mut ports[0], b"head", &payload).unwrap();
+        for p in &mut ports[1..] {
+            let mut seen = 0;
+            p.poll_rx_keep(Instant::ZERO, 4, |ev| {
+                match ev {
+                    RxEvent::Shared { head, payload, .. } => {
+                        assert_eq!((&*head, &payload[..]), (&b"head"[..], &b"-payload"[..]));
+                        seen += 1;
+                    }
+                    _ => panic!("expected a shared payload"),
+                }
+                false
+            });
+            assert_eq!(seen, 1);
+        }
     }
 }

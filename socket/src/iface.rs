@@ -175,6 +175,9 @@ struct Port {
     /// The longest frame the device delivers (coalesced TCP segments may
     /// exceed the MTU).
     rx_max: usize,
+    /// The device takes transmitted payloads by reference (and delivers
+    /// received ones so, as `RxEvent::Shared`).
+    shared_payloads: bool,
     /// Recent next-hop hardware addresses (see `dst_cache`).
     macs: MacCache,
 }
@@ -304,6 +307,9 @@ pub struct Interface<H: PacketHook = NoHooks> {
     rx_kept: Option<(u32, usize)>,
     /// Buffers read out of TCP receive queues, for their device.
     spare_bufs: Vec<Vec<u8>>,
+    /// A frame received as headers and a shared payload, put together
+    /// for the general receive path (kept for reuse).
+    rx_scratch: Vec<u8>,
     /// A listener's segments on their way out (kept for reuse).
     listener_out: Vec<(
         core::net::SocketAddrV4,
@@ -359,6 +365,7 @@ impl<H: PacketHook> Interface<H> {
             udp_scratch: Vec::new(),
             rx_keepable: None,
             rx_kept: None,
+            rx_scratch: Vec::new(),
             spare_bufs: Vec::new(),
             listener_out: Vec::new(),
         }
@@ -475,6 +482,7 @@ impl<H: PacketHook> Interface<H> {
             rx_csum: caps.checksum,
             tso_max: caps.tso.map_or(0, |t| t.max_len),
             rx_max: caps.max_rx_frame_len(),
+            shared_payloads: caps.shared_payloads,
             macs: MacCache::new(),
         });
         self.route_cache.invalidate();
@@ -1252,6 +1260,33 @@ impl<H: PacketHook> Interface<H> {
             }
         }
         sent
+    }
+
+    /// Handles a frame received as its headers and a payload lent by
+    /// reference: a TCP segment for one of our connections takes the
+    /// payload as it is ([`tcp_input_shared`](Self::tcp_input_shared));
+    /// anything else is put together and received as any frame.
+    fn receive_shared(
+        &mut self,
+        port: usize,
+        head: &mut [u8],
+        payload: bytes::Bytes,
+        meta: RxMeta,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) {
+        let payload = match self.tcp_input_shared(port, head, payload, meta, sockets, now) {
+            Ok(()) => return,
+            Err(p) => p,
+        };
+        let mut whole = core::mem::take(&mut self.rx_scratch);
+        whole.clear();
+        whole.extend_from_slice(head);
+        whole.extend_from_slice(&payload);
+        drop(payload);
+        self.receive_frame(port, &mut whole, meta, sockets, now);
+        // Kept for the next (a frame at most: the device's largest).
+        self.rx_scratch = whole;
     }
 
     /// Handles one received frame from port `port`. (Inlined into the two
@@ -2305,6 +2340,70 @@ struct DirectHop {
     mac: MacAddr,
 }
 
+/// An Ethernet header and an IPv4 header without options, as the direct
+/// transmit paths write them in one pass (the IPv4 checksum summed from
+/// the field values).
+#[derive(Debug, Clone, Copy)]
+struct EthIpv4Head {
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    protocol: IpProtocol,
+    dont_fragment: bool,
+    id: u16,
+    /// The IPv4 total length.
+    total: u16,
+}
+
+impl EthIpv4Head {
+    /// Ethernet and IPv4 headers.
+    const LEN: usize = lamina_ethernet::HEADER_LEN + 20;
+
+    #[inline(always)]
+    fn write(&self, eth: &mut [u8; lamina_ethernet::HEADER_LEN], ip: &mut [u8; 20]) {
+        use lamina_netbuf::checksum::Checksum;
+        eth[0..6].copy_from_slice(self.dst_mac.as_bytes());
+        eth[6..12].copy_from_slice(self.src_mac.as_bytes());
+        eth[12..14].copy_from_slice(&EtherType::IPV4.0.to_be_bytes());
+        let flags = if self.dont_fragment { 0x4000u16 } else { 0 };
+        let word4 = u16::from_be_bytes([self.ttl, self.protocol.0]);
+        let mut ip_sum = Checksum::new();
+        ip_sum.add_u16(0x4500);
+        ip_sum.add_u16(self.total);
+        ip_sum.add_u16(self.id);
+        ip_sum.add_u16(flags);
+        ip_sum.add_u16(word4);
+        ip_sum.add_u32(self.src.to_bits());
+        ip_sum.add_u32(self.dst.to_bits());
+        let ip_c = ip_sum.finish();
+        ip[0..2].copy_from_slice(&0x4500u16.to_be_bytes());
+        ip[2..4].copy_from_slice(&self.total.to_be_bytes());
+        ip[4..6].copy_from_slice(&self.id.to_be_bytes());
+        ip[6..8].copy_from_slice(&flags.to_be_bytes());
+        ip[8..10].copy_from_slice(&word4.to_be_bytes());
+        ip[10..12].copy_from_slice(&ip_c.to_be_bytes());
+        ip[12..16].copy_from_slice(&self.src.octets());
+        ip[16..20].copy_from_slice(&self.dst.octets());
+    }
+
+    /// Writes both headers at the start of `out` (nothing if it is
+    /// shorter); returns what follows them.
+    #[inline(always)]
+    fn write_into<'b>(&self, out: &'b mut [u8]) -> &'b mut [u8] {
+        let Some((eth, rest)) = out.split_first_chunk_mut::<{ lamina_ethernet::HEADER_LEN }>()
+        else {
+            return &mut [];
+        };
+        let Some((ip, rest)) = rest.split_first_chunk_mut::<20>() else {
+            return &mut [];
+        };
+        self.write(eth, ip);
+        rest
+    }
+}
+
 /// The transport header of a [`DirectFrame`] (eight bytes either way).
 #[derive(Debug, Clone, Copy)]
 enum DirectL4 {
@@ -2372,33 +2471,23 @@ impl DirectFrame {
         let Some((ip, l4)) = ip_l4.split_first_chunk_mut::<20>() else {
             return;
         };
-        eth[0..6].copy_from_slice(self.dst_mac.as_bytes());
-        eth[6..12].copy_from_slice(self.src_mac.as_bytes());
-        eth[12..14].copy_from_slice(&EtherType::IPV4.0.to_be_bytes());
         let protocol = match self.l4 {
             DirectL4::Udp { .. } => IpProtocol::UDP,
             DirectL4::EchoRequest { .. } => IpProtocol::ICMP,
         };
-        let flags = if self.dont_fragment { 0x4000u16 } else { 0 };
-        let word4 = u16::from_be_bytes([self.ttl, protocol.0]);
+        EthIpv4Head {
+            src_mac: self.src_mac,
+            dst_mac: self.dst_mac,
+            src: self.src,
+            dst: self.dst,
+            ttl: self.ttl,
+            protocol,
+            dont_fragment: self.dont_fragment,
+            id: self.id,
+            total: total16,
+        }
+        .write(eth, ip);
         let (s, d) = (self.src.to_bits(), self.dst.to_bits());
-        let mut ip_sum = Checksum::new();
-        ip_sum.add_u16(0x4500);
-        ip_sum.add_u16(total16);
-        ip_sum.add_u16(self.id);
-        ip_sum.add_u16(flags);
-        ip_sum.add_u16(word4);
-        ip_sum.add_u32(s);
-        ip_sum.add_u32(d);
-        let ip_c = ip_sum.finish();
-        ip[0..2].copy_from_slice(&0x4500u16.to_be_bytes());
-        ip[2..4].copy_from_slice(&total16.to_be_bytes());
-        ip[4..6].copy_from_slice(&self.id.to_be_bytes());
-        ip[6..8].copy_from_slice(&flags.to_be_bytes());
-        ip[8..10].copy_from_slice(&word4.to_be_bytes());
-        ip[10..12].copy_from_slice(&ip_c.to_be_bytes());
-        ip[12..16].copy_from_slice(&self.src.octets());
-        ip[16..20].copy_from_slice(&self.dst.octets());
         let partial = self.partial && matches!(self.l4, DirectL4::Udp { .. });
         let mut sum = Checksum::new();
         if !partial {
@@ -2511,6 +2600,8 @@ impl<H: PacketHook> DeviceVisitor for RxVisitor<'_, H> {
             (&mut *self.iface, &mut *self.sockets, self.port, self.now);
         // A device whose frames are all too small to keep takes the plain
         // receive loop (what keeping costs per frame is not paid there).
+        // (Frames with a shared payload come whole there too: stacks
+        // share payloads only where frames are large.)
         let largest = iface.ports.get(port).map_or(0, |p| p.rx_max);
         if largest < KEEP_MIN {
             return device.poll_rx(now, budget, |frame, meta, reply| {
@@ -2550,6 +2641,16 @@ impl<H: PacketHook> DeviceVisitor for RxVisitor<'_, H> {
             }
             RxEvent::Kept(kept) => {
                 iface.tcp_attach_kept(kept, sockets);
+                false
+            }
+            RxEvent::Shared {
+                head,
+                payload,
+                meta,
+                reply: _,
+            } => {
+                iface.tcp_cancel_kept(sockets);
+                iface.receive_shared(port, head, payload, meta, sockets, now);
                 false
             }
         });

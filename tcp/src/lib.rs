@@ -161,6 +161,7 @@ mod listener;
 pub mod rack;
 mod recvq;
 pub mod ring;
+mod sendq;
 pub mod rtt;
 pub mod sack;
 mod seq;

@@ -29,12 +29,31 @@ enum Piece {
     Ring(usize),
     /// `buf[start..end]`.
     Owned {
-        buf: Vec<u8>,
+        buf: Held,
         start: usize,
         end: usize,
     },
     /// `n` bytes accepted whose buffer is yet to be attached.
     Pending(usize),
+}
+
+/// The buffer of an owned piece.
+#[derive(Debug)]
+enum Held {
+    /// A device's buffer, given back to it once read.
+    Device(Vec<u8>),
+    /// A payload the sender lent by reference (dropped once read).
+    Shared(bytes::Bytes),
+}
+
+impl Held {
+    #[inline]
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Held::Device(v) => v,
+            Held::Shared(b) => b,
+        }
+    }
 }
 
 /// A connection's receive buffer (see the module documentation).
@@ -168,7 +187,34 @@ impl RecvQueue {
                 if end > buf.len() {
                     return false;
                 }
-                *p = Piece::Owned { buf, start, end };
+                *p = Piece::Owned {
+                    buf: Held::Device(buf),
+                    start,
+                    end,
+                };
+                return true;
+            }
+        }
+        false
+    }
+
+    /// As [`attach`](Self::attach), for a payload lent by reference: all
+    /// of `buf` is the pending payload. False if nothing of its length is
+    /// pending.
+    pub(crate) fn attach_shared(&mut self, buf: bytes::Bytes) -> bool {
+        let Some(e) = self.ext.as_mut() else {
+            return false;
+        };
+        for p in e.pieces.iter_mut() {
+            if let Piece::Pending(n) = *p {
+                if n != buf.len() {
+                    return false;
+                }
+                *p = Piece::Owned {
+                    buf: Held::Shared(buf),
+                    start: 0,
+                    end: n,
+                };
                 return true;
             }
         }
@@ -228,7 +274,7 @@ impl RecvQueue {
                     e.pieces.pop_front();
                 }
                 Some(Piece::Owned { buf, start, end }) => {
-                    let avail = buf.get(*start..*end).unwrap_or_default();
+                    let avail = buf.as_slice().get(*start..*end).unwrap_or_default();
                     let n = avail.len().min(rest.len());
                     if let (Some(dst), Some(src)) = (rest.get_mut(..n), avail.get(..n)) {
                         dst.copy_from_slice(src);
@@ -237,7 +283,10 @@ impl RecvQueue {
                     e.owned -= n;
                     done += n;
                     if *start >= *end
-                        && let Some(Piece::Owned { buf, .. }) = e.pieces.pop_front()
+                        && let Some(Piece::Owned {
+                            buf: Held::Device(buf),
+                            ..
+                        }) = e.pieces.pop_front()
                         && e.spare.len() < SPARES
                     {
                         e.spare.push(buf);
@@ -275,7 +324,7 @@ impl RecvQueue {
             match p {
                 Piece::Ring(k) => take_ring(*k, &mut ring_at, &mut done, out),
                 Piece::Owned { buf, start, end } => {
-                    let avail = buf.get(*start..*end).unwrap_or_default();
+                    let avail = buf.as_slice().get(*start..*end).unwrap_or_default();
                     let rest = out.get_mut(done..).unwrap_or_default();
                     let n = avail.len().min(rest.len());
                     if let (Some(dst), Some(src)) = (rest.get_mut(..n), avail.get(..n)) {

@@ -353,6 +353,7 @@ fn final_ack_carrying_data_delivers_it_rfc9293_3_10_7_4() {
     let out = lamina_tcp::Outgoing {
         repr: ack,
         payload: (b"GET / HTTP/1.1\r\n", b"\r\n"),
+        shared: None,
     };
     let mut buf = [0u8; 100];
     let n = out.write(A_IP, B_IP, &mut buf, lamina_tcp::ChecksumMode::Compute);
@@ -453,6 +454,7 @@ fn connection_waiting_in_accept_queue_still_receives_and_acks() {
     let out = lamina_tcp::Outgoing {
         repr: ack,
         payload: (b"early", &[]),
+        shared: None,
     };
     let mut buf = [0u8; 100];
     let n = out.write(A_IP, B_IP, &mut buf, lamina_tcp::ChecksumMode::Compute);

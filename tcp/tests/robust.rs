@@ -102,6 +102,7 @@ fn hammer(mut sim: Sim, seed: u64, rounds: usize) -> usize {
         let out = lamina_tcp::Outgoing {
             repr: r,
             payload: (&payload, &[]),
+            shared: None,
         };
         let n = out.write(B_IP, A_IP, &mut buf, ChecksumMode::Compute);
         let seg = TcpSegment::parse_verified(&buf[..n], B_IP, A_IP).expect("valid");

@@ -166,6 +166,7 @@ impl Pair {
                 let o = lamina_tcp::Outgoing {
                     repr,
                     payload: (&[], &[]),
+                    shared: None,
                 };
                 let n = o.write(OURS, THEIRS, &mut self.buf, ChecksumMode::Compute);
                 out.push(self.buf[..n].to_vec());
@@ -252,6 +253,7 @@ impl Pair {
             let o = lamina_tcp::Outgoing {
                 repr: r,
                 payload: (&[], &[]),
+                shared: None,
             };
             let n = o.write(OURS, src, &mut self.buf, ChecksumMode::Compute);
             let ip = Pair::ip_wrap(&self.buf[..n]);

@@ -118,6 +118,91 @@ impl<H: PacketHook> Interface<H> {
             self.stats.tcp_malformed += 1;
             return;
         };
+        self.tcp_segment_input(src, dst, &seg, None, sockets, now);
+    }
+
+    /// A frame received as headers and a payload lent by reference
+    /// (`RxEvent::Shared`), when it is the common case: Ethernet to our
+    /// address, IPv4 (not a fragment, from a host address) to one of our
+    /// addresses, TCP, no hooks and no raw socket that would want a copy.
+    /// The segment is handled as [`tcp_input`](Self::tcp_input) does, a
+    /// large in-order payload queued where it is. Anything else gives the
+    /// payload back for the general path (`Err`).
+    pub(super) fn tcp_input_shared(
+        &mut self,
+        port: usize,
+        head: &[u8],
+        payload: bytes::Bytes,
+        meta: lamina_netdev::RxMeta,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) -> Result<(), bytes::Bytes> {
+        use lamina_ethernet::{EtherType, EthernetFrame};
+        if !hooks_are_noop::<H>() || sockets.has_raw(IpProtocol::TCP) {
+            return Err(payload);
+        }
+        let Some(p) = self.ports.get(port) else {
+            return Err(payload);
+        };
+        if p.medium != lamina_netdev::Medium::Ethernet {
+            return Err(payload);
+        }
+        let verified = meta.checksum_verified.intersection(p.rx_csum.rx);
+        let Ok(eth) = EthernetFrame::parse(head) else {
+            return Err(payload);
+        };
+        if eth.dst() != p.mac || eth.ethertype() != EtherType::IPV4 {
+            return Err(payload);
+        }
+        let Some(ip_bytes) = head.get(eth.header_len()..) else {
+            return Err(payload);
+        };
+        let Ok(ip) = Ipv4Packet::parse_truncated(ip_bytes) else {
+            return Err(payload);
+        };
+        let (src, dst) = (ip.src(), ip.dst());
+        let whole = usize::from(ip.total_len()) == ip_bytes.len() + payload.len();
+        if !whole
+            || ip.is_fragment()
+            || ip.protocol() != IpProtocol::TCP
+            || !(verified.contains(ChecksumProto::Ipv4) || ip.checksum_ok())
+            || src.is_broadcast()
+            || src.is_multicast()
+            || self.is_directed_broadcast(src)
+            || dst.is_broadcast()
+            || self.is_directed_broadcast(dst)
+            || !self.has_address(dst)
+        {
+            return Err(payload);
+        }
+        self.stats.rx_frames += 1;
+        let Some(tcp) = ip_bytes.get(ip.header_len()..) else {
+            return Err(payload);
+        };
+        let seg = match TcpSegment::parse_split(tcp, &payload) {
+            Ok(seg) if verified.contains(ChecksumProto::Tcp) || seg.checksum_ok(src, dst) => seg,
+            _ => {
+                self.stats.tcp_malformed += 1;
+                return Ok(());
+            }
+        };
+        let shared = payload.clone();
+        self.tcp_segment_input(src, dst, &seg, Some(shared), sockets, now);
+        Ok(())
+    }
+
+    /// A parsed TCP segment from `src` to our `dst`: to its connection, its
+    /// listener, or answered with a reset. `shared` is its payload when a
+    /// device lent it by reference.
+    fn tcp_segment_input(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        seg: &TcpSegment<'_>,
+        shared: Option<bytes::Bytes>,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) {
         self.stats.tcp_in += 1;
         let local = SocketAddrV4::new(dst, seg.dst_port());
         let remote = SocketAddrV4::new(src, seg.src_port());
@@ -132,19 +217,29 @@ impl<H: PacketHook> Interface<H> {
             // hands the buffer over): one copy fewer.
             let payload = seg.payload();
             let at = payload.as_ptr() as usize;
-            match self.rx_keepable {
-                Some((base, len))
+            match (shared, self.rx_keepable) {
+                // A payload lent by reference is queued as it is.
+                (Some(shared), _) if payload.len() >= super::KEEP_MIN => {
+                    if c.on_segment_deferring(seg, now, super::KEEP_MIN) > 0 {
+                        if c.attach_shared_payload(shared) {
+                            self.stats.tcp_payloads_kept += 1;
+                        } else {
+                            c.cancel_payload();
+                        }
+                    }
+                }
+                (None, Some((base, len)))
                     if payload.len() >= super::KEEP_MIN
                         && at >= base
                         && at + payload.len() <= base + len
                         && hooks_are_noop::<H>() =>
                 {
-                    if c.on_segment_deferring(&seg, now, super::KEEP_MIN) > 0 {
+                    if c.on_segment_deferring(seg, now, super::KEEP_MIN) > 0 {
                         self.rx_kept = Some((slot, at - base));
                         self.stats.tcp_payloads_kept += 1;
                     }
                 }
-                _ => c.on_segment(&seg, now),
+                _ => c.on_segment(seg, now),
             }
             // What the segment allows (ACKs, data the window now admits)
             // goes out on this poll.
@@ -326,6 +421,7 @@ impl<H: PacketHook> Interface<H> {
         } else {
             ChecksumMode::Offload
         };
+        let share = p.shared_payloads;
         let mut sent = 0;
         let count = sockets.tcp_work().len();
         for k in 0..count {
@@ -381,6 +477,14 @@ impl<H: PacketHook> Interface<H> {
             };
             let (mtu, mac) = (hop.mtu, hop.mac);
             let eth = EthernetRepr::new(our_mac, mac, EtherType::IPV4);
+            // Toward a device that takes payloads by reference, the
+            // connection lends them (and seals its send buffer for it)
+            // where segments are large: for a 1460-byte payload, sealing
+            // and the references cost more than the copy they save.
+            let share = share && mtu >= super::KEEP_MIN && gso_payload == 0;
+            if c.share_payloads() != share {
+                c.set_share_payloads(share);
+            }
             if gso_payload > 0 {
                 let burst = GsoBurst {
                     src,
@@ -422,6 +526,34 @@ impl<H: PacketHook> Interface<H> {
                     self.stats.tx_too_big += 1;
                     continue;
                 }
+                if !offload.is_empty() {
+                    let l3 = lamina_ethernet::HEADER_LEN as u16;
+                    token.set_meta(TxMeta::new().with_checksum_offload(offload, l3, l3 + 20));
+                }
+                if let Some(payload) = out.share() {
+                    // The device takes the payload where it is: only the
+                    // headers are written.
+                    let head = super::EthIpv4Head {
+                        src_mac: our_mac,
+                        dst_mac: mac,
+                        src,
+                        dst,
+                        ttl: ip.ttl,
+                        protocol: IpProtocol::TCP,
+                        dont_fragment: true,
+                        id: ip.identification,
+                        total: (20 + seg_len) as u16,
+                    };
+                    let head_len = super::EthIpv4Head::LEN + (seg_len - payload.len());
+                    let r = token.consume_shared(head_len, payload, |b| {
+                        let tcp = head.write_into(b);
+                        out.write_header(src, dst, tcp, mode);
+                    });
+                    if r.is_ok() {
+                        sent += 1;
+                    }
+                    continue;
+                }
                 let body = SegmentBody {
                     out: &out,
                     len: seg_len,
@@ -433,10 +565,6 @@ impl<H: PacketHook> Interface<H> {
                 let Ok(len) = frame.serialized_len() else {
                     continue;
                 };
-                if !offload.is_empty() {
-                    let l3 = lamina_ethernet::HEADER_LEN as u16;
-                    token.set_meta(TxMeta::new().with_checksum_offload(offload, l3, l3 + 20));
-                }
                 if token.consume(len, |b| frame.serialize_exact(b)).is_ok() {
                     sent += 1;
                 }

@@ -21,7 +21,7 @@ use crate::cc::{AnyCc, CongestionControl};
 use crate::config::{Keepalive, TcpConfig};
 use crate::rack::Rack;
 use crate::recvq::RecvQueue;
-use crate::ring::RingBuffer;
+use crate::sendq::SendQueue;
 use crate::rtt::RttEstimator;
 use crate::sack::Scoreboard;
 use crate::wire::{ChecksumMode, TcpFlags, TcpRepr, TcpSegment};
@@ -192,16 +192,65 @@ pub struct ConnStats {
 }
 
 /// A segment to send: the header and the payload, borrowed from the send
-/// buffer in up to two slices (it wraps around the ring).
+/// buffer in up to two slices (a boundary between two of its chunks may
+/// cut it).
 #[derive(Debug, Clone, Copy)]
 pub struct Outgoing<'a> {
     /// Header fields and options.
     pub repr: TcpRepr,
     /// Payload, in order: the first slice then the second.
     pub payload: (&'a [u8], &'a [u8]),
+    /// A shared, immutable buffer holding the whole payload (`payload.0`
+    /// lies in it, `payload.1` is empty), when the connection shares its
+    /// payloads ([`Connection::set_share_payloads`]) and this one lies in
+    /// one piece: [`share`](Self::share) gives a reference to it that a
+    /// device can send and keep without copying.
+    pub shared: Option<&'a bytes::Bytes>,
 }
 
 impl Outgoing<'_> {
+    /// The payload as a shared buffer without copying, when
+    /// [`shared`](Self::shared) holds it (see there); `None` otherwise
+    /// (copy [`payload`](Self::payload) instead).
+    #[inline]
+    pub fn share(&self) -> Option<bytes::Bytes> {
+        let whole = self.shared?;
+        let (a, b) = self.payload;
+        if a.is_empty() || !b.is_empty() {
+            return None;
+        }
+        let (base, at) = (whole.as_ptr() as usize, a.as_ptr() as usize);
+        // `slice_ref` wants the payload inside the buffer: checked, so
+        // that a hand-built `Outgoing` cannot make it panic.
+        if at < base || at + a.len() > base + whole.len() {
+            return None;
+        }
+        Some(whole.slice_ref(a))
+    }
+
+    /// Writes the TCP header (with options and checksum, per `checksum`,
+    /// over the pseudo-header, the header and the payload) into
+    /// `buf[..header_len]`, for a frame whose payload follows elsewhere
+    /// (a shared payload, [`share`](Self::share)). Returns the header
+    /// length, or 0 (writing nothing) if `buf` is too short.
+    pub fn write_header(
+        &self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        buf: &mut [u8],
+        checksum: ChecksumMode,
+    ) -> usize {
+        let Ok(builder) = self.repr.builder(src, dst) else {
+            return 0;
+        };
+        let header_len = builder.header_len();
+        let Some(header) = buf.get_mut(..header_len) else {
+            return 0;
+        };
+        builder.checksum(checksum).write_header(header, self.payload);
+        header_len
+    }
+
     /// Payload bytes.
     pub fn payload_len(&self) -> usize {
         self.payload.0.len() + self.payload.1.len()
@@ -343,7 +392,10 @@ pub struct Connection<C: CongestionControl = AnyCc> {
     snd_wl2: SeqNumber,
     /// Sequence number of the first byte of `send_buf`.
     buf_seq: SeqNumber,
-    send_buf: RingBuffer,
+    send_buf: SendQueue,
+    /// Seal transmitted payloads so that a device can take them by
+    /// reference ([`Outgoing::shared`]).
+    share_payloads: bool,
     /// The application closed the sending direction: a FIN follows the data.
     fin_queued: bool,
     /// MSS for our payload (peer's MSS clamped to the route and config).
@@ -507,7 +559,8 @@ impl<C: CongestionControl> Connection<C> {
             snd_wl1: SeqNumber(0),
             snd_wl2: isn,
             buf_seq: isn + 1,
-            send_buf: RingBuffer::new(config.send_buffer.max(1)),
+            send_buf: SendQueue::new(config.send_buffer.max(1)),
+            share_payloads: false,
             fin_queued: false,
             snd_mss: rcv_mss,
             rcv_mss,
@@ -695,6 +748,21 @@ impl<C: CongestionControl> Connection<C> {
         (self.snd_max - self.snd_una) as u32
     }
 
+    /// Whether to seal transmitted payloads so that a device can send
+    /// them by reference (off by default): segments then come with
+    /// [`Outgoing::shared`] where their payload lies in one piece of the
+    /// send buffer. Worth it only toward a device that takes payloads by
+    /// reference: sealing costs a little per segment, and a sealed chunk
+    /// is reused only once the device and its receivers let go of it.
+    pub fn set_share_payloads(&mut self, on: bool) {
+        self.share_payloads = on;
+    }
+
+    /// Whether payloads are shared ([`set_share_payloads`](Self::set_share_payloads)).
+    pub fn share_payloads(&self) -> bool {
+        self.share_payloads
+    }
+
     /// Bytes queued in the send buffer (sent or not, unacknowledged).
     pub fn send_queue(&self) -> usize {
         self.send_buf.len()
@@ -781,6 +849,14 @@ impl<C: CongestionControl> Connection<C> {
     /// no payload is pending or `buf` is too short (nothing changes).
     pub fn attach_payload(&mut self, buf: Vec<u8>, start: usize) -> bool {
         self.recv_buf.attach(buf, start)
+    }
+
+    /// As [`attach_payload`](Self::attach_payload), for a payload the
+    /// sender lent by reference (a device's shared payload): `payload` is
+    /// exactly the segment's payload, queued where it is. False when no
+    /// payload of its length is pending (nothing changes).
+    pub fn attach_shared_payload(&mut self, payload: bytes::Bytes) -> bool {
+        self.recv_buf.attach_shared(payload)
     }
 
     /// Withdraws the payload [`on_segment_deferring`](Self::on_segment_deferring)

@@ -37,6 +37,7 @@ impl<C: CongestionControl> Connection<C> {
             return Some(Outgoing {
                 repr: rst,
                 payload: (&[], &[]),
+                shared: None,
             });
         }
         match self.state {
@@ -128,8 +129,15 @@ impl<C: CongestionControl> Connection<C> {
         }
         let repr = self.header(first.seq, flags, now);
         let offset = (first.seq - self.buf_seq).max(0) as usize;
-        let payload = self.send_buf.slices(offset, total as usize);
-        Some((Outgoing { repr, payload }, full as u16))
+        let (payload, _) = self.send_buf.prepare(offset, total as usize, false);
+        Some((
+            Outgoing {
+                repr,
+                payload,
+                shared: None,
+            },
+            full as u16,
+        ))
     }
 
     /// The segments [`poll_transmit`](Self::poll_transmit) sends when no
@@ -593,8 +601,14 @@ impl<C: CongestionControl> Connection<C> {
         let flags = self.record_send(plan, now);
         let repr = self.header(plan.seq, flags, now);
         let offset = (plan.seq - self.buf_seq).max(0) as usize;
-        let payload = self.send_buf.slices(offset, plan.len as usize);
-        Outgoing { repr, payload }
+        let (payload, shared) =
+            self.send_buf
+                .prepare(offset, plan.len as usize, self.share_payloads);
+        Outgoing {
+            repr,
+            payload,
+            shared,
+        }
     }
 
     /// Everything sending the data segment of `plan` changes (sequence
@@ -736,6 +750,7 @@ impl<C: CongestionControl> Connection<C> {
         Outgoing {
             repr,
             payload: (&[], &[]),
+                shared: None,
         }
     }
 
@@ -788,6 +803,7 @@ impl<C: CongestionControl> Connection<C> {
         Outgoing {
             repr,
             payload: (&[], &[]),
+                shared: None,
         }
     }
 }

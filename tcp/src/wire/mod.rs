@@ -120,6 +120,21 @@ impl<'a> TcpSegment<'a> {
         Ok(s)
     }
 
+    /// Parses a segment whose header (options included) and payload lie
+    /// apart: `header` must be exactly the header its data offset
+    /// declares, checked as [`parse`](Self::parse) does; `payload` is the
+    /// rest (a payload a device received by reference).
+    #[inline]
+    pub fn parse_split(header: &'a [u8], payload: &'a [u8]) -> Result<TcpSegment<'a>, Error> {
+        let s = Self::parse(header)?;
+        if !s.payload.is_empty() {
+            return Err(Error::BadHeaderLength {
+                header_len: s.header_len(),
+            });
+        }
+        Ok(TcpSegment { payload, ..s })
+    }
+
     /// Parses a segment that a capture may have cut short inside its
     /// options: like [`parse`](Self::parse), but the header may end early
     /// as long as the fixed 20 bytes are present. The options present are
@@ -637,6 +652,18 @@ impl PacketBuilder for TcpBuilder<'_> {
 
     #[inline]
     fn serialize(&self, target: SerializeTarget<'_>) {
+        self.write_header(target.header, (target.body, &[]));
+    }
+}
+
+impl TcpBuilder<'_> {
+    /// Writes the header (options and checksum included) into
+    /// `header[..header_len()]` for a body held apart, in two pieces
+    /// (`body.0` then `body.1`): what [`PacketBuilder::serialize`] does
+    /// when the body follows the header in the same buffer, for a frame
+    /// whose payload a device sends from elsewhere (by reference).
+    #[inline]
+    pub fn write_header(&self, header: &mut [u8], body: (&[u8], &[u8])) {
         // Every field is written once, straight into place, and the
         // checksum is summed from the values rather than read back from
         // the bytes just written (reading them back stalls on
@@ -644,7 +671,7 @@ impl PacketBuilder for TcpBuilder<'_> {
         let r = &self.repr;
         let header_len = self.header_len();
         let offset_flags = ((header_len / 4) as u16) << 12 | r.flags.bits();
-        let h = target.header;
+        let h = header;
         if h.len() < HEADER_LEN {
             return;
         }
@@ -658,7 +685,8 @@ impl PacketBuilder for TcpBuilder<'_> {
         put16(fixed, 18, r.urgent_pointer);
         let options_sum = self.repr.option_set().write(opts);
         // The constraints cap header plus body at 65535.
-        let total = u16::try_from(header_len + target.body.len()).unwrap_or(u16::MAX);
+        let total =
+            u16::try_from(header_len + body.0.len() + body.1.len()).unwrap_or(u16::MAX);
         let pseudo = checksum::ipv4_pseudo_header(self.src, self.dst, IP_PROTOCOL, total);
         let field = match self.checksum {
             ChecksumMode::Compute => {
@@ -671,7 +699,8 @@ impl PacketBuilder for TcpBuilder<'_> {
                 sum.add_u16(r.window_len);
                 sum.add_u16(r.urgent_pointer);
                 sum.add_u32(options_sum);
-                sum.add_bytes(target.body);
+                sum.add_bytes(body.0);
+                sum.add_bytes(body.1);
                 sum.finish()
             }
             ChecksumMode::Offload => pseudo.sum(),

@@ -292,6 +292,7 @@ impl Sim {
         let out = lamina_tcp::Outgoing {
             repr: *repr,
             payload: (payload, &[]),
+            shared: None,
         };
         let n = out.write(src, dst, &mut buf, ChecksumMode::Compute);
         self.deliver(!from_a, &buf[..n]);
@@ -558,6 +559,7 @@ pub fn gso_segments(o: &Outgoing<'_>, size: u16, src: Ipv4Addr, dst: Ipv4Addr) -
             let piece = Outgoing {
                 repr,
                 payload: (chunk, &[]),
+                shared: None,
             };
             let mut buf = vec![0u8; piece.len()];
             let n = piece.write(src, dst, &mut buf, ChecksumMode::Compute);
