@@ -15,7 +15,11 @@
 //! is a well-formed Ethernet frame carrying ARP or a checksum-valid IPv4
 //! datagram (one seed in four runs the host on a link with checksum and
 //! TCP segmentation offload: checksums the link vouches for are not
-//! checked, and no frame may exceed the MTU).
+//! checked, and no frame may exceed the MTU; another one in four on a link
+//! of MTU 9000 with checksum offload that carries payloads by reference,
+//! where the host lends its TCP payloads and the input's frames reach it
+//! as headers and a shared payload, split at the TCP header's end or at
+//! an odd place).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -144,9 +148,25 @@ struct Host {
 
 /// Reads everything the host sent and checks each frame.
 fn drain(wire_end: &mut Port, now: Instant, seen: &mut Vec<(SocketAddrV4, u32, u32)>) {
+    let max = wire_end.capabilities().max_frame_len();
     while let Some((rx, _)) = wire_end.receive(now) {
         let verified = rx.meta().checksum_verified;
-        rx.consume(|frame| check_frame(frame, verified, seen));
+        rx.consume(|frame| check_frame(frame, max, verified, seen));
+    }
+}
+
+/// Where a frame sent with a shared payload is split: after its TCP
+/// header for most frames that have one, else at an odd place.
+fn split_point(frame: &[u8]) -> usize {
+    let tcp_end = EthernetFrame::parse(frame).ok().and_then(|eth| {
+        let ip = Ipv4Packet::parse(frame.get(eth.header_len()..)?).ok()?;
+        let tcp = ip.payload();
+        let off = usize::from(tcp.get(12)? >> 4) * 4;
+        Some(eth.header_len() + ip.header_len() + off)
+    });
+    match tcp_end {
+        Some(end) if !frame.len().is_multiple_of(5) => end.min(frame.len()),
+        _ => frame.len() % 97,
     }
 }
 
@@ -157,11 +177,12 @@ fn drain(wire_end: &mut Port, now: Instant, seen: &mut Vec<(SocketAddrV4, u32, u
 /// can answer near them.
 fn check_frame(
     frame: &[u8],
+    max: usize,
     verified: lamina_netdev::ChecksumSet,
     seen: &mut Vec<(SocketAddrV4, u32, u32)>,
 ) {
     use lamina_netdev::ChecksumProto;
-    assert!(frame.len() <= 1514, "a frame over the MTU: {}", frame.len());
+    assert!(frame.len() <= max, "a frame over the MTU: {}", frame.len());
     let eth = EthernetFrame::parse(frame).expect("the host sends Ethernet frames");
     let payload = frame.get(eth.header_len()..).unwrap_or_default();
     match eth.ethertype() {
@@ -269,11 +290,14 @@ fn setup(u: &mut Unstructured<'_>) -> Result<(Host, Port)> {
     // One seed in four: a link with checksum and segmentation offload
     // (derived, so that inputs keep their meaning).
     let link = LinkConfig::new().with_queue_len(256);
-    let link = if seed.is_multiple_of(4) {
-        link.with_checksum(lamina_netdev::ChecksumCapabilities::ALL)
-            .with_tso()
-    } else {
-        link
+    let link = match seed % 4 {
+        0 => link
+            .with_checksum(lamina_netdev::ChecksumCapabilities::ALL)
+            .with_tso(),
+        1 => link
+            .with_mtu(9000)
+            .with_checksum(lamina_netdev::ChecksumCapabilities::ALL),
+        _ => link,
     };
     let (ours, theirs) = wire(link);
     let mut rng = SeededRng::new(seed);
@@ -323,6 +347,7 @@ fn setup(u: &mut Unstructured<'_>) -> Result<(Host, Port)> {
 
 fn run(u: &mut Unstructured<'_>) -> Result<()> {
     let (mut host, mut peer_end) = setup(u)?;
+    let peer_end_shares = peer_end.capabilities().shared_payloads && peer_end.config().mtu > 1500;
     let mut now = Instant::ZERO;
     let mut seen = Vec::new();
     let mut buf = vec![0u8; 4096];
@@ -433,7 +458,13 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
             && !frame.is_empty()
             && let Some(t) = peer_end.transmit(now)
         {
-            let _ = t.consume(frame.len(), |b| b.copy_from_slice(&frame));
+            if peer_end_shares {
+                let (head, payload) = frame.split_at(split_point(&frame));
+                let payload = bytes::Bytes::copy_from_slice(payload);
+                let _ = t.consume_shared(head.len(), payload, |b| b.copy_from_slice(head));
+            } else {
+                let _ = t.consume(frame.len(), |b| b.copy_from_slice(&frame));
+            }
         }
         match op {
             Op::Accept => {

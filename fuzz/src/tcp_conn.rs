@@ -23,12 +23,17 @@
 //!
 //! After each, both sides' `poll_transmit` are drained into the channel
 //! (through `poll_transmit_gso` for a side whose settings say so, its
-//! batches cut into segments as a device's segmentation offload does).
+//! batches cut into segments as a device's segmentation offload does;
+//! another kind of side shares its payloads, `set_share_payloads`, and
+//! sends what it lends as a device taking payloads by reference would).
 //! The target checks:
 //!
 //! - nothing panics;
 //! - every `Outgoing` writes (`write`) exactly `len()` bytes that re-parse
 //!   with `TcpSegment::parse_verified` to the same header and payload;
+//! - a shared payload (`share`) is the payload, and its header
+//!   (`write_header`) followed by it is what `write` writes; payloads lent
+//!   earlier still hold their bytes after later writes and ACKs;
 //! - the payload of every segment sent is the sender's own stream at the
 //!   offset its sequence number says, within what the user queued; a FIN
 //!   comes only after a shutdown, right after the last byte queued;
@@ -65,6 +70,8 @@ const CLIENT: usize = 0;
 const SERVER: usize = 1;
 /// Segments a direction of the channel holds at most.
 const CHANNEL_MAX: usize = 128;
+/// Lent payloads kept to check, at most.
+const LENT_MAX: usize = 32;
 
 fn addr(side: usize) -> SocketAddrV4 {
     SocketAddrV4::new(IP[side], PORT[side])
@@ -86,6 +93,8 @@ struct Side {
     /// payload limit, its batches cut into segments as a device's TCP
     /// segmentation offload would (the wire sees the same segments).
     gso: usize,
+    /// The side shares its payloads (`set_share_payloads`).
+    share: bool,
     /// Its initial sequence number, once known.
     iss: Option<SeqNumber>,
     /// Bytes the user queued (accepted by `send`).
@@ -147,6 +156,9 @@ struct Run {
     deferred: u32,
     /// The final phase: no withdrawal (liveness).
     healing: bool,
+    /// Payloads lent by the senders (`Outgoing::share`), with the bytes
+    /// they held when lent: they must never change.
+    lent: Vec<(Vec<u8>, bytes::Bytes)>,
 }
 
 impl Run {
@@ -234,6 +246,7 @@ impl Run {
         for side in [CLIENT, SERVER] {
             let now = self.now;
             let gso = self.sides[side].gso;
+            let share = self.sides[side].share;
             let mut n = 0;
             loop {
                 let polled = match self.conn(side) {
@@ -249,7 +262,30 @@ impl Run {
                 if gso == 0 || payload.len() <= size {
                     let len = out.write(IP[side], IP[1 - side], &mut wire, ChecksumMode::Compute);
                     assert_eq!(len, out.len(), "write wrote a partial segment");
+                    let lent = out.share();
+                    if let Some(lent) = &lent {
+                        assert!(share, "a payload shared unasked");
+                        assert_eq!(
+                            &lent[..],
+                            &payload[..],
+                            "the shared payload is not the payload"
+                        );
+                        let mut head = [0u8; 60];
+                        let h = out.write_header(
+                            IP[side],
+                            IP[1 - side],
+                            &mut head,
+                            ChecksumMode::Compute,
+                        );
+                        assert_eq!(h + lent.len(), len, "header and shared payload lengths");
+                        assert_eq!(&head[..h], &wire[..h], "write_header differs from write");
+                    }
                     let repr = out.repr;
+                    if let Some(lent) = lent
+                        && self.lent.len() < LENT_MAX
+                    {
+                        self.lent.push((payload.clone(), lent));
+                    }
                     self.emit(side, &repr, &payload, &wire[..len]);
                     continue;
                 }
@@ -294,6 +330,9 @@ impl Run {
     }
 
     fn bounds(&self) {
+        for (bytes, lent) in &self.lent {
+            assert_eq!(&lent[..], &bytes[..], "a lent payload changed");
+        }
         for (side, c) in [(CLIENT, Some(&self.client)), (SERVER, self.server.as_ref())] {
             let Some(c) = c else { continue };
             let cfg = &self.sides[side].config;
@@ -373,6 +412,16 @@ impl Run {
                 assert_eq!(c.cancel_payload(), n);
                 return;
             }
+            if deferred.is_multiple_of(3) {
+                // A payload lent by reference, as a device sharing
+                // payloads delivers it.
+                let lent = bytes::Bytes::copy_from_slice(seg.payload());
+                assert!(
+                    c.attach_shared_payload(lent),
+                    "the shared payload did not attach"
+                );
+                return;
+            }
             let mut buf = vec![0xa5; (*deferred % 7) as usize];
             let start = buf.len();
             buf.extend_from_slice(seg.payload());
@@ -402,7 +451,9 @@ impl Run {
                     "accepted in {:?} without an error",
                     c.state()
                 );
-                self.server = Some(*c);
+                let mut c = *c;
+                c.set_share_payloads(self.sides[SERVER].share);
+                self.server = Some(c);
                 // The ACK that completed the handshake acknowledged the
                 // ISN (of a queued SYN-ACK or a cookie); the window edges
                 // shown so far count from it.
@@ -583,9 +634,10 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         // offload leaves the same segments on the wire anyway).
         let m = usize::from(s.mss_limit);
         s.gso = if m % 3 == 0 { m * (1 + m % 45) } else { 0 };
+        s.share = m % 3 == 1;
     }
     let isn = SeqNumber(u.arbitrary()?);
-    let client = Connection::connect(
+    let mut client = Connection::connect(
         addr(CLIENT),
         addr(SERVER),
         &sides[CLIENT].config,
@@ -593,6 +645,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         sides[CLIENT].mss_limit,
         now,
     );
+    client.set_share_payloads(sides[CLIENT].share);
     let listener = Listener::new(
         addr(SERVER),
         sides[SERVER].config.clone(),
@@ -608,6 +661,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         chan: [VecDeque::new(), VecDeque::new()],
         forged: false,
         disrupted: false,
+        lent: Vec::new(),
         wire: Vec::new(),
         defer_min: match u.int_in_range(0..=3u8)? {
             0 | 1 => 0,

@@ -792,18 +792,77 @@ impl<D: Device> TxToken for FaultTxToken<'_, D> {
         self.meta = meta;
     }
 
-    fn consume<R, F>(mut self, len: usize, f: F) -> Result<R, Error>
+    fn consume<R, F>(self, len: usize, f: F) -> Result<R, Error>
+    where
+        F: FnOnce(&mut [u8]) -> R,
+    {
+        let max = self.side.free.buf_len();
+        if len > max {
+            self.side.stats.tx_errors = self.side.stats.tx_errors.wrapping_add(1);
+            return Err(Error::FrameTooLong { len, max });
+        }
+        let draws = Draws::draw(&mut self.side.rng, &self.side.cfg);
+        self.send_drawn(len, draws, f)
+    }
+
+    /// A frame that passes untouched keeps its payload by reference into
+    /// the inner device; a lost one drops it; any other fault (delay,
+    /// reordering, duplication, corruption, a rate limit) works on the
+    /// whole frame, copied, as [`consume`](Self::consume) does.
+    fn consume_shared<R, F>(
+        mut self,
+        head_len: usize,
+        payload: bytes::Bytes,
+        f: F,
+    ) -> Result<R, Error>
+    where
+        F: FnOnce(&mut [u8]) -> R,
+    {
+        let len = head_len.saturating_add(payload.len());
+        let max = self.side.free.buf_len();
+        if len > max {
+            self.side.stats.tx_errors = self.side.stats.tx_errors.wrapping_add(1);
+            return Err(Error::FrameTooLong { len, max });
+        }
+        let draws = Draws::draw(&mut self.side.rng, &self.side.cfg);
+        let untouched = !draws.lose
+            && !draws.reorder
+            && !draws.duplicate
+            && draws.corrupt.is_none()
+            && draws.delay(&self.side.cfg).is_zero()
+            && self.side.cfg.rate_limit.is_none();
+        if untouched && let Some(mut token) = self.inner.take() {
+            let side = &mut *self.side;
+            token.set_meta(self.meta);
+            let res = token.consume_shared(head_len, payload, f);
+            match res {
+                Ok(_) => {
+                    side.stats.count_tx(len);
+                    side.on_delivered(self.now);
+                }
+                Err(_) => side.stats.tx_errors = side.stats.tx_errors.wrapping_add(1),
+            }
+            return res;
+        }
+        self.send_drawn(len, draws, |buf| {
+            let (head, rest) = buf.split_at_mut(head_len.min(buf.len()));
+            if let Some(src) = payload.get(..rest.len()) {
+                rest.copy_from_slice(src);
+            }
+            f(head)
+        })
+    }
+}
+
+impl<D: Device> FaultTxToken<'_, D> {
+    /// Sends a frame of `len` bytes (within the limit) with the faults
+    /// `draws` decided.
+    fn send_drawn<R, F>(mut self, len: usize, draws: Draws, f: F) -> Result<R, Error>
     where
         F: FnOnce(&mut [u8]) -> R,
     {
         let side = &mut *self.side;
         let now = self.now;
-        let max = side.free.buf_len();
-        if len > max {
-            side.stats.tx_errors = side.stats.tx_errors.wrapping_add(1);
-            return Err(Error::FrameTooLong { len, max });
-        }
-        let draws = Draws::draw(&mut side.rng, &side.cfg);
         if side.rate_limited(now, len) {
             side.counters.rate_limited = side.counters.rate_limited.wrapping_add(1);
             side.stats.tx_dropped = side.stats.tx_dropped.wrapping_add(1);

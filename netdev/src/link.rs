@@ -10,12 +10,12 @@ use core::mem;
 use lamina_netbuf::{Duration, Instant};
 
 use crate::KeptFrame;
-use bytes::Bytes;
 use crate::frame::{Frame, FreeList};
 use crate::{
     Capabilities, ChecksumCapabilities, ChecksumProto, ChecksumSet, Device, Error, Medium, RxEvent,
     RxMeta, RxToken, Stats, Tso, TxMeta, TxToken,
 };
+use bytes::Bytes;
 
 /// How an in-memory link behaves. Start from [`LinkConfig::new`] (or
 /// `Default`) and adjust:

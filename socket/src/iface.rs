@@ -126,11 +126,15 @@ pub struct InterfaceStats {
     /// TCP segments sent.
     pub tcp_out: u64,
     /// TCP payloads queued in the buffer they arrived in (given away by
-    /// the device) instead of copied.
+    /// the device, or lent by the sender) instead of copied.
     pub tcp_payloads_kept: u64,
     /// TCP frames handed to the device to be cut into segments (TCP
     /// segmentation offload): each counts once in `tcp_out`.
     pub tcp_gso_frames: u64,
+    /// TCP segments whose payload the device took by reference
+    /// ([`Capabilities::shared_payloads`](lamina_netdev::Capabilities::shared_payloads)):
+    /// sent without copying it.
+    pub tcp_shared_payloads: u64,
     /// TCP segments dropped as malformed or with a bad checksum.
     pub tcp_malformed: u64,
     /// TCP segments that reached no connection or listener (answered

@@ -161,9 +161,9 @@ mod listener;
 pub mod rack;
 mod recvq;
 pub mod ring;
-mod sendq;
 pub mod rtt;
 pub mod sack;
+mod sendq;
 mod seq;
 pub mod wire;
 

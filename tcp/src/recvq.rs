@@ -28,11 +28,7 @@ enum Piece {
     /// The next `n` bytes of the ring.
     Ring(usize),
     /// `buf[start..end]`.
-    Owned {
-        buf: Held,
-        start: usize,
-        end: usize,
-    },
+    Owned { buf: Held, start: usize, end: usize },
     /// `n` bytes accepted whose buffer is yet to be attached.
     Pending(usize),
 }

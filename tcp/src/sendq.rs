@@ -185,7 +185,7 @@ impl Queue {
             tail_start: 0,
             sealed_end: 0,
             retired: VecDeque::new(),
-            chunk: cap.min(MAX_CHUNK).max(1),
+            chunk: cap.clamp(1, MAX_CHUNK),
         }
     }
 
@@ -296,7 +296,10 @@ impl Queue {
         // New data sits in the last pieces, retransmissions in the first.
         match self.pieces.back() {
             Some((s, _)) if *s <= pos => self.pieces.len() - 1,
-            _ => self.pieces.partition_point(|(s, _)| *s <= pos).saturating_sub(1),
+            _ => self
+                .pieces
+                .partition_point(|(s, _)| *s <= pos)
+                .saturating_sub(1),
         }
     }
 
@@ -320,8 +323,7 @@ impl Queue {
                 if take < b.len() {
                     // Seal the first part, the rest stays open behind it.
                     let head = b.split_to(take).freeze();
-                    self.pieces
-                        .insert(i, (start, Piece::Sealed(head)));
+                    self.pieces.insert(i, (start, Piece::Sealed(head)));
                     if let Some((s, _)) = self.pieces.get_mut(i + 1) {
                         *s = start + take as u64;
                     }
@@ -403,12 +405,7 @@ impl Queue {
     /// of the range is sealed (bounded by [`MAX_PIECES`]); and the range
     /// is made to lie in at most two runs. Then returns the range as up
     /// to two slices, and the sealed piece holding all of it, if one does.
-    fn prepare(
-        &mut self,
-        offset: usize,
-        n: usize,
-        seal: bool,
-    ) -> ((&[u8], &[u8]), Option<&Bytes>) {
+    fn prepare(&mut self, offset: usize, n: usize, seal: bool) -> ((&[u8], &[u8]), Option<&Bytes>) {
         let offset = offset.min(self.len);
         let n = n.min(self.len - offset);
         if n == 0 {
@@ -421,10 +418,7 @@ impl Queue {
         let i = self.find(pos);
         if i + 1 < self.pieces.len() {
             // Three runs or more? Only when the second ends before `end`.
-            let second_end = self
-                .pieces
-                .get(i + 2)
-                .map_or(self.tail_start, |(s, _)| *s);
+            let second_end = self.pieces.get(i + 2).map_or(self.tail_start, |(s, _)| *s);
             if second_end < end {
                 // From the range's first run when it starts there (the
                 // merged piece then holds the whole range, which can be
@@ -440,7 +434,9 @@ impl Queue {
         let a = a.get(..n.min(a.len())).unwrap_or_default();
         let b = if a.len() < n {
             let (_, second) = self.run(i + 1);
-            second.get(..(n - a.len()).min(second.len())).unwrap_or_default()
+            second
+                .get(..(n - a.len()).min(second.len()))
+                .unwrap_or_default()
         } else {
             &[]
         };
@@ -482,7 +478,12 @@ mod tests {
         assert_eq!(q.write(&data[150_000..]), 50_000);
         assert_eq!(q.write(b"x"), 0);
         assert_eq!(q.free(), 0);
-        for (off, n) in [(0, 1000), (65_000, 65_536), (131_000, 60_000), (199_000, 5000)] {
+        for (off, n) in [
+            (0, 1000),
+            (65_000, 65_536),
+            (131_000, 60_000),
+            (199_000, 5000),
+        ] {
             let (v, _) = collect(&mut q, off, n, false);
             let end = (off + n).min(200_000);
             assert_eq!(v, &data[off..end]);
@@ -565,10 +566,9 @@ mod tests {
                         }
                         let off = (rng.next_u32() as usize) % model.len();
                         let n = 1 + (rng.next_u32() as usize) % 70_000;
-                        let seal = rng.next_u32() % 2 == 0;
+                        let seal = rng.next_u32().is_multiple_of(2);
                         let ((a, b), shared) = q.prepare(off, n, seal);
-                        let want: Vec<u8> =
-                            model.iter().skip(off).take(n).copied().collect();
+                        let want: Vec<u8> = model.iter().skip(off).take(n).copied().collect();
                         let mut got = a.to_vec();
                         got.extend_from_slice(b);
                         assert_eq!(got, want);
@@ -586,7 +586,10 @@ mod tests {
                     }
                 }
                 assert_eq!(q.len(), model.len());
-                assert!(q.q.as_ref().is_none_or(|q| q.pieces.len() <= MAX_PIECES + 2));
+                assert!(
+                    q.q.as_ref()
+                        .is_none_or(|q| q.pieces.len() <= MAX_PIECES + 2)
+                );
             }
             for (want, lent) in &held {
                 assert_eq!(&lent[..], &want[..]);

@@ -267,7 +267,7 @@ impl<H: PacketHook> Interface<H> {
                 &mut t.inner
             }) {
                 Some(Inner::Listening(l)) => {
-                    Some(l.listener.on_segment(dst, remote, &seg, mss_limit, now))
+                    Some(l.listener.on_segment(dst, remote, seg, mss_limit, now))
                 }
                 _ => None,
             };
@@ -287,7 +287,7 @@ impl<H: PacketHook> Interface<H> {
         // RFC 9293 §3.10.7.1: no connection, no listener: reset (never
         // in answer to a reset).
         self.stats.tcp_no_socket += 1;
-        if let Some(rst) = reset_for(&seg) {
+        if let Some(rst) = reset_for(seg) {
             let _ = self.send_tcp_repr(dst, src, &rst, now, sockets);
         }
     }
@@ -551,6 +551,7 @@ impl<H: PacketHook> Interface<H> {
                     });
                     if r.is_ok() {
                         sent += 1;
+                        self.stats.tcp_shared_payloads += 1;
                     }
                     continue;
                 }

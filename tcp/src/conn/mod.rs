@@ -21,9 +21,9 @@ use crate::cc::{AnyCc, CongestionControl};
 use crate::config::{Keepalive, TcpConfig};
 use crate::rack::Rack;
 use crate::recvq::RecvQueue;
-use crate::sendq::SendQueue;
 use crate::rtt::RttEstimator;
 use crate::sack::Scoreboard;
+use crate::sendq::SendQueue;
 use crate::wire::{ChecksumMode, TcpFlags, TcpRepr, TcpSegment};
 
 mod input;
@@ -247,7 +247,9 @@ impl Outgoing<'_> {
         let Some(header) = buf.get_mut(..header_len) else {
             return 0;
         };
-        builder.checksum(checksum).write_header(header, self.payload);
+        builder
+            .checksum(checksum)
+            .write_header(header, self.payload);
         header_len
     }
 

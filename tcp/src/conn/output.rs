@@ -750,7 +750,7 @@ impl<C: CongestionControl> Connection<C> {
         Outgoing {
             repr,
             payload: (&[], &[]),
-                shared: None,
+            shared: None,
         }
     }
 
@@ -803,7 +803,7 @@ impl<C: CongestionControl> Connection<C> {
         Outgoing {
             repr,
             payload: (&[], &[]),
-                shared: None,
+            shared: None,
         }
     }
 }

@@ -685,8 +685,7 @@ impl TcpBuilder<'_> {
         put16(fixed, 18, r.urgent_pointer);
         let options_sum = self.repr.option_set().write(opts);
         // The constraints cap header plus body at 65535.
-        let total =
-            u16::try_from(header_len + body.0.len() + body.1.len()).unwrap_or(u16::MAX);
+        let total = u16::try_from(header_len + body.0.len() + body.1.len()).unwrap_or(u16::MAX);
         let pseudo = checksum::ipv4_pseudo_header(self.src, self.dst, IP_PROTOCOL, total);
         let field = match self.checksum {
             ChecksumMode::Compute => {
