@@ -1,11 +1,12 @@
-//! A fixed-capacity byte ring: the send and receive buffers of a
-//! connection.
+//! A fixed-capacity byte ring: the receive buffer of a connection (the
+//! send side queues its bytes in chunks a device can take by reference
+//! instead; the ring serves any other byte FIFO just as well).
 //!
 //! The storage is allocated once, by [`RingBuffer::new`], and never grows
 //! or shrinks, so memory per connection is a function of configuration
 //! (DESIGN.md, "bounded everything") and the data path never allocates.
 //!
-//! Besides the usual FIFO operations the ring serves TCP's two needs:
+//! Besides the usual FIFO operations the ring serves TCP's needs:
 //!
 //! - **Receive:** out-of-order data (RFC 9293 §3.10.7.4, "segments with
 //!   higher beginning sequence numbers may be held for later processing")
@@ -13,10 +14,10 @@
 //!   without becoming readable; once the hole before it fills,
 //!   [`commit`](RingBuffer::commit) makes it readable in one step. The
 //!   [`Assembler`](crate::assembler::Assembler) tracks which parts arrived.
-//! - **Send:** unacknowledged data stays in the ring until it is
-//!   acknowledged ([`consume`](RingBuffer::consume)); a (re)transmission
-//!   borrows it with [`slices`](RingBuffer::slices), at most two slices
-//!   because of the wrap, so it is copied once, straight into the frame.
+//! - **Send-style use:** data stays in the ring until it is released
+//!   ([`consume`](RingBuffer::consume)); a reader borrows it with
+//!   [`slices`](RingBuffer::slices), at most two slices because of the
+//!   wrap, so it is copied once, straight to where it goes.
 
 use alloc::boxed::Box;
 use alloc::vec;

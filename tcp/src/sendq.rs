@@ -37,7 +37,7 @@ pub(crate) const MAX_CHUNK: usize = 1 << 20;
 /// Pieces the queue holds at most (sealed segments and full chunks).
 pub(crate) const MAX_PIECES: usize = 2048;
 /// Emptied chunks kept to reuse their allocation.
-const RETIRED: usize = 4;
+const RETIRED: usize = 2;
 
 /// A run of queued bytes.
 #[derive(Debug)]
@@ -185,7 +185,7 @@ impl Queue {
             tail_start: 0,
             sealed_end: 0,
             retired: VecDeque::new(),
-            chunk: cap.clamp(1, MAX_CHUNK),
+            chunk: (cap / 2).max(cap.min(64 * 1024)).clamp(1, MAX_CHUNK),
         }
     }
 

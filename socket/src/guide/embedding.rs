@@ -165,6 +165,20 @@
 //! `TapDevice::with_offloads` does both, with the Linux kernel on the
 //! other side.
 //!
+//! A device that can send a payload from memory it does not own (a
+//! scatter-gather NIC that pins the buffer until the frame is out, a
+//! loopback or in-process link) sets
+//! [`Capabilities::shared_payloads`](lamina_netdev::Capabilities::shared_payloads)
+//! and implements `TxToken::consume_shared`: on routes whose MTU is at
+//! least 8 KiB, the interface then hands it the headers to write and a
+//! `bytes::Bytes` referring to the connection's send buffer, so the
+//! payload is never copied on the way out (a device that keeps the
+//! `Bytes` until its DMA completes is all it takes). A receiving device
+//! may deliver such a frame as `RxEvent::Shared` (headers and payload
+//! apart): the interface queues a large TCP payload where it is. The
+//! default `consume_shared` copies, so every device is correct without
+//! it.
+//!
 //! # Your `Hal`, for the PCI drivers
 //!
 //! `lamina-drivers-pci` brings e1000 and virtio-net drivers that already

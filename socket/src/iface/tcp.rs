@@ -186,8 +186,7 @@ impl<H: PacketHook> Interface<H> {
                 return Ok(());
             }
         };
-        let shared = payload.clone();
-        self.tcp_segment_input(src, dst, &seg, Some(shared), sockets, now);
+        self.tcp_segment_input(src, dst, &seg, Some(&payload), sockets, now);
         Ok(())
     }
 
@@ -199,7 +198,7 @@ impl<H: PacketHook> Interface<H> {
         src: Ipv4Addr,
         dst: Ipv4Addr,
         seg: &TcpSegment<'_>,
-        shared: Option<bytes::Bytes>,
+        shared: Option<&bytes::Bytes>,
         sockets: &mut SocketSet,
         now: Instant,
     ) {
@@ -221,7 +220,7 @@ impl<H: PacketHook> Interface<H> {
                 // A payload lent by reference is queued as it is.
                 (Some(shared), _) if payload.len() >= super::KEEP_MIN => {
                     if c.on_segment_deferring(seg, now, super::KEEP_MIN) > 0 {
-                        if c.attach_shared_payload(shared) {
+                        if c.attach_shared_payload(shared.clone()) {
                             self.stats.tcp_payloads_kept += 1;
                         } else {
                             c.cancel_payload();
