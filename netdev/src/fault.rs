@@ -592,7 +592,7 @@ impl Side {
                 len: data.len(),
                 at: base,
                 verified: meta.checksum_verified,
-                shared: None,
+                shared: false,
             },
             rx_meta: meta,
             tx_meta,

@@ -16,8 +16,10 @@ pub(crate) struct Frame {
     pub(crate) len: usize,
     pub(crate) at: Instant,
     pub(crate) verified: ChecksumSet,
-    /// The payload the sender lent by reference, after `buf[..len]`.
-    pub(crate) shared: Option<bytes::Bytes>,
+    /// Whether a payload the sender lent by reference follows `buf[..len]`
+    /// (kept by the queue beside, in order: frames stay small as they
+    /// move between queues).
+    pub(crate) shared: bool,
 }
 
 impl Frame {

@@ -259,6 +259,8 @@ const GSO_MAX_FRAME: usize = 65_535 + 14;
 #[derive(Debug)]
 struct PortState {
     queue: VecDeque<Frame>,
+    /// The shared payloads of the queued frames that have one, in order.
+    payloads: VecDeque<Bytes>,
     stats: Stats,
 }
 
@@ -277,6 +279,7 @@ impl Link {
             ports: (0..ports)
                 .map(|_| PortState {
                     queue: VecDeque::with_capacity(config.queue_len),
+                    payloads: VecDeque::new(),
                     stats: Stats::new(),
                 })
                 .collect(),
@@ -375,7 +378,7 @@ impl Link {
             p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
         }
         for (buf, n) in pieces {
-            self.deliver(sender, buf, n, now, offload, None);
+            self.deliver(sender, buf, n, now, offload);
         }
     }
 
@@ -388,9 +391,35 @@ impl Link {
         len: usize,
         now: Instant,
         offload: ChecksumSet,
+    ) {
+        self.deliver_with(sender, buf, len, now, offload, None);
+    }
+
+    /// As [`deliver`](Self::deliver), for a frame whose payload (after
+    /// `buf[..len]`) the sender lent by reference.
+    fn deliver_shared(
+        &mut self,
+        sender: usize,
+        buf: Vec<u8>,
+        len: usize,
+        now: Instant,
+        offload: ChecksumSet,
+        payload: Bytes,
+    ) {
+        self.deliver_with(sender, buf, len, now, offload, Some(payload));
+    }
+
+    #[inline(always)]
+    fn deliver_with(
+        &mut self,
+        sender: usize,
+        buf: Vec<u8>,
+        len: usize,
+        now: Instant,
+        offload: ChecksumSet,
         shared: Option<Bytes>,
     ) {
-        let total = len + shared.as_ref().map_or(0, |b| b.len());
+        let total = len + shared.as_ref().map_or(0, Bytes::len);
         if let Some(p) = self.ports.get_mut(sender) {
             p.stats.count_tx(total);
         }
@@ -399,16 +428,21 @@ impl Link {
             len,
             at: self.schedule(sender, total, now),
             verified: offload.intersection(self.caps.checksum.tx),
-            shared,
+            shared: shared.is_some(),
         };
         if self.shared_medium {
-            self.deliver_to_all(sender, frame);
+            self.deliver_to_all(sender, frame, shared);
             return;
         }
         // A wire: exactly one receiver, the other end; the buffer moves.
         let queue_len = self.config.queue_len;
         match self.ports.get_mut(1 - (sender & 1)) {
-            Some(port) if port.queue.len() < queue_len => port.queue.push_back(frame),
+            Some(port) if port.queue.len() < queue_len => {
+                port.queue.push_back(frame);
+                if let Some(p) = shared {
+                    port.payloads.push_back(p);
+                }
+            }
             Some(port) => {
                 port.stats.rx_dropped = port.stats.rx_dropped.wrapping_add(1);
                 self.free.give(frame.buf);
@@ -419,7 +453,7 @@ impl Link {
 
     /// A hub: a copy for every receiver but the last, which gets the
     /// buffer itself.
-    fn deliver_to_all(&mut self, sender: usize, frame: Frame) {
+    fn deliver_to_all(&mut self, sender: usize, frame: Frame, shared: Option<Bytes>) {
         let queue_len = self.config.queue_len;
         let last = (0..self.ports.len()).rev().find(|i| *i != sender);
         let mut original = Some(frame);
@@ -444,7 +478,7 @@ impl Link {
                             len: src.len,
                             at: src.at,
                             verified: src.verified,
-                            shared: src.shared.clone(),
+                            shared: src.shared,
                         })
                     }
                     (buf, _) => {
@@ -456,7 +490,12 @@ impl Link {
                 }
             };
             match copy {
-                Some(f) => port.queue.push_back(f),
+                Some(f) => {
+                    port.queue.push_back(f);
+                    if let Some(p) = &shared {
+                        port.payloads.push_back(p.clone());
+                    }
+                }
                 None => port.stats.rx_dropped = port.stats.rx_dropped.wrapping_add(1),
             }
         }
@@ -603,7 +642,7 @@ impl TxToken for PortTxToken<'_> {
             Some((mss, l3)) => {
                 link.transmit_segmented(self.index, buf, mss, l3, self.now, self.offload)
             }
-            None => link.deliver(self.index, buf, len, self.now, self.offload, None),
+            None => link.deliver(self.index, buf, len, self.now, self.offload),
         }
         Ok(r)
     }
@@ -646,10 +685,12 @@ impl TxToken for PortTxToken<'_> {
             buf
         };
         let r = f(buf.get_mut(..head_len).unwrap_or_default());
-        let shared = (!payload.is_empty()).then_some(payload);
-        self.link
-            .borrow_mut()
-            .deliver(self.index, buf, head_len, self.now, self.offload, shared);
+        let mut link = self.link.borrow_mut();
+        if payload.is_empty() {
+            link.deliver(self.index, buf, head_len, self.now, self.offload);
+        } else {
+            link.deliver_shared(self.index, buf, head_len, self.now, self.offload, payload);
+        }
         Ok(r)
     }
 }
@@ -660,18 +701,32 @@ impl Device for Port {
 
     #[inline]
     fn receive(&mut self, now: Instant) -> Option<(PortRxToken<'_>, PortTxToken<'_>)> {
-        let (mut rx, tx) = self.pop(now)?;
-        // A frame whose payload came by reference is handed over whole:
-        // the payload copied behind the headers (a link buffer holds
-        // any frame the link carries).
-        if let Some(payload) = rx.frame.shared.take() {
-            let (start, end) = (rx.frame.len, rx.frame.len + payload.len());
-            if let Some(dst) = rx.frame.buf.get_mut(start..end) {
-                dst.copy_from_slice(&payload);
-                rx.frame.len = end;
+        let frame = {
+            let mut link = self.link.borrow_mut();
+            let port = link.ports.get_mut(self.index)?;
+            if port.queue.front()?.at > now {
+                return None;
             }
+            let frame = port.queue.pop_front()?;
+            port.stats.count_rx(frame.len);
+            frame
+        };
+        if frame.shared {
+            return Some(self.flattened(frame, now));
         }
-        Some((rx, tx))
+        Some((
+            PortRxToken {
+                link: &self.link,
+                frame,
+            },
+            PortTxToken {
+                link: &self.link,
+                index: self.index,
+                now,
+                offload: ChecksumSet::EMPTY,
+                tso: None,
+            },
+        ))
     }
 
     /// As [`Device::poll_rx_keep`]'s default, but a frame whose payload
@@ -683,11 +738,12 @@ impl Device for Port {
     {
         let mut done = 0;
         while done < budget {
-            let Some((mut rx, reply)) = self.pop(now) else {
+            let Some((frame, shared)) = self.pop(now) else {
                 break;
             };
+            let (mut rx, reply) = self.tokens(frame, now);
             let meta = rx.meta();
-            if let Some(payload) = rx.frame.shared.take() {
+            if let Some(payload) = shared {
                 handler(RxEvent::Shared {
                     head: rx.frame.data_mut(),
                     payload,
@@ -748,21 +804,55 @@ impl Device for Port {
 }
 
 impl Port {
-    /// The next frame due at `now`, as queued (a shared payload apart).
-    #[inline]
-    fn pop(&mut self, now: Instant) -> Option<(PortRxToken<'_>, PortTxToken<'_>)> {
-        let frame = {
-            let mut link = self.link.borrow_mut();
-            let port = link.ports.get_mut(self.index)?;
-            if port.queue.front()?.at > now {
-                return None;
-            }
-            let frame = port.queue.pop_front()?;
-            port.stats
-                .count_rx(frame.len + frame.shared.as_ref().map_or(0, |b| b.len()));
-            frame
+    /// The next frame due at `now`, and its shared payload if it has
+    /// one.
+    #[inline(always)]
+    fn pop(&mut self, now: Instant) -> Option<(Frame, Option<Bytes>)> {
+        let mut link = self.link.borrow_mut();
+        let port = link.ports.get_mut(self.index)?;
+        if port.queue.front()?.at > now {
+            return None;
+        }
+        let frame = port.queue.pop_front()?;
+        let shared = if frame.shared {
+            port.payloads.pop_front()
+        } else {
+            None
         };
-        Some((
+        port.stats
+            .count_rx(frame.len + shared.as_ref().map_or(0, Bytes::len));
+        Some((frame, shared))
+    }
+
+    /// A frame whose payload came by reference, handed over whole by
+    /// [`Device::receive`]: the payload copied behind the headers (a link
+    /// buffer holds any frame the link carries).
+    #[cold]
+    fn flattened(&self, mut frame: Frame, now: Instant) -> (PortRxToken<'_>, PortTxToken<'_>) {
+        let payload = {
+            let mut link = self.link.borrow_mut();
+            let port = link.ports.get_mut(self.index);
+            port.and_then(|p| {
+                let b = p.payloads.pop_front()?;
+                // The frame was counted with its headers only.
+                p.stats.rx_bytes = p.stats.rx_bytes.wrapping_add(b.len() as u64);
+                Some(b)
+            })
+        };
+        let payload = payload.unwrap_or_default();
+        let (start, end) = (frame.len, frame.len + payload.len());
+        if let Some(dst) = frame.buf.get_mut(start..end) {
+            dst.copy_from_slice(&payload);
+            frame.len = end;
+        }
+        frame.shared = false;
+        self.tokens(frame, now)
+    }
+
+    /// The tokens to hand `frame` over, with one to reply.
+    #[inline(always)]
+    fn tokens(&self, frame: Frame, now: Instant) -> (PortRxToken<'_>, PortTxToken<'_>) {
+        (
             PortRxToken {
                 link: &self.link,
                 frame,
@@ -774,7 +864,7 @@ impl Port {
                 offload: ChecksumSet::EMPTY,
                 tso: None,
             },
-        ))
+        )
     }
 }
 
@@ -1075,6 +1165,7 @@ mod tests {
         send_shared(&mut a, b"headers", &payload).unwrap();
         let (rx, _) = b.receive(Instant::ZERO).unwrap();
         assert_eq!(rx.consume(|f| f.to_vec()), b"headers and the payload");
+        assert_eq!((b.stats().rx_packets, b.stats().rx_bytes), (1, 23));
         // The buffer went back: steady traffic stays within the bound.
         for _ in 0..1000 {
             send_shared(&mut a, b"h", &payload).unwrap();

@@ -182,7 +182,7 @@ impl TxToken for LoopbackTxToken<'_> {
                 len,
                 at: self.now,
                 verified: self.offload,
-                shared: None,
+                shared: false,
             });
         } else {
             st.stats.tx_dropped = st.stats.tx_dropped.wrapping_add(1);
