@@ -91,8 +91,11 @@ struct Queue {
     /// The runs before the tail, in order, each with its stream position;
     /// none is empty.
     pieces: VecDeque<(u64, Piece)>,
-    /// The chunk being written: its bytes follow the pieces.
+    /// The chunk being written: its bytes from `tail_head` on follow the
+    /// pieces (those before were acknowledged; they are dropped when the
+    /// tail is split or moved, or reused when it empties).
     tail: BytesMut,
+    tail_head: usize,
     /// Stream position of the tail's first byte.
     tail_start: u64,
     /// Every byte before this stream position is sealed.
@@ -182,6 +185,7 @@ impl Queue {
             front: 0,
             pieces: VecDeque::new(),
             tail: BytesMut::new(),
+            tail_head: 0,
             tail_start: 0,
             sealed_end: 0,
             retired: VecDeque::new(),
@@ -198,10 +202,12 @@ impl Queue {
     /// A fresh tail: an emptied chunk whose allocation came back, or a new
     /// one. The old tail goes to the pieces (or, empty, to the retired).
     fn new_tail(&mut self) {
-        let old = core::mem::take(&mut self.tail);
-        if old.is_empty() {
+        let mut old = core::mem::take(&mut self.tail);
+        let head = core::mem::take(&mut self.tail_head);
+        if old.len() == head {
             self.retire(old);
         } else {
+            old.advance(head);
             self.pieces.push_back((self.tail_start, Piece::Open(old)));
         }
         self.tail_start = self.front + self.len as u64;
@@ -230,8 +236,23 @@ impl Queue {
     }
 
     /// Appends up to `free()` bytes of `data`; returns how many were taken.
+    #[inline(always)]
     fn write(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(self.free());
+        if n <= self.tail.capacity() - self.tail.len() {
+            // The common case: it fits in the tail.
+            self.tail
+                .extend_from_slice(data.get(..n).unwrap_or_default());
+            self.len += n;
+            return n;
+        }
+        self.write_chunks(data.get(..n).unwrap_or_default())
+    }
+
+    /// [`write`](Self::write) across chunks.
+    #[inline(never)]
+    fn write_chunks(&mut self, data: &[u8]) -> usize {
+        let n = data.len();
         let mut rest = data.get(..n).unwrap_or_default();
         while !rest.is_empty() {
             let room = self.tail.capacity() - self.tail.len();
@@ -249,8 +270,38 @@ impl Queue {
 
     /// Drops up to `n` bytes from the front (acknowledged); returns how
     /// many.
+    #[inline(always)]
     fn consume(&mut self, n: usize) -> usize {
         let n = n.min(self.len);
+        if self.pieces.is_empty() {
+            // The common case: all in the tail.
+            self.consume_tail(n);
+            self.front += n as u64;
+            self.len -= n;
+            self.sealed_end = self.sealed_end.max(self.front);
+            return n;
+        }
+        self.consume_pieces(n)
+    }
+
+    /// Drops `n` bytes from the tail's front.
+    #[inline(always)]
+    fn consume_tail(&mut self, n: usize) {
+        if n > 0 {
+            self.tail_head += n;
+            self.tail_start += n as u64;
+            if self.tail_head == self.tail.len() {
+                // All acknowledged: the tail's bytes are written again
+                // from its start (which stays warm).
+                self.tail.clear();
+                self.tail_head = 0;
+            }
+        }
+    }
+
+    /// [`consume`](Self::consume) with pieces (`n <= len`).
+    #[inline(never)]
+    fn consume_pieces(&mut self, n: usize) -> usize {
         let mut left = n;
         while left > 0 {
             let Some((start, piece)) = self.pieces.front_mut() else {
@@ -268,20 +319,9 @@ impl Queue {
                 }
             }
         }
-        if left > 0 {
-            self.tail.advance(left);
-            self.tail_start += left as u64;
-        }
+        self.consume_tail(left);
         self.front += n as u64;
         self.len -= n;
-        if self.len == 0 && self.tail.is_empty() {
-            // Everything acknowledged: write from the chunk's start again
-            // if nobody else holds a part of it (the bytes stay warm).
-            let chunk = self.chunk;
-            if self.tail.try_reclaim(chunk) {
-                self.tail_start = self.front;
-            }
-        }
         self.sealed_end = self.sealed_end.max(self.front);
         n
     }
@@ -301,6 +341,20 @@ impl Queue {
                 .partition_point(|(s, _)| *s <= pos)
                 .saturating_sub(1),
         }
+    }
+
+    /// Bytes in the tail.
+    #[inline]
+    fn tail_len(&self) -> usize {
+        self.tail.len() - self.tail_head
+    }
+
+    /// The first `take` bytes of the tail, sealed (split off it).
+    fn take_tail(&mut self, take: usize) -> Bytes {
+        let mut head = self.tail.split_to(self.tail_head + take);
+        head.advance(self.tail_head);
+        self.tail_head = 0;
+        head.freeze()
     }
 
     /// Seals every byte before stream position `end`.
@@ -337,9 +391,9 @@ impl Queue {
             i += 1;
         }
         if end > self.tail_start {
-            let take = ((end - self.tail_start) as usize).min(self.tail.len());
+            let take = ((end - self.tail_start) as usize).min(self.tail_len());
             if take > 0 {
-                let head = self.tail.split_to(take).freeze();
+                let head = self.take_tail(take);
                 self.pieces
                     .push_back((self.tail_start, Piece::Sealed(head)));
                 self.tail_start += take as u64;
@@ -357,8 +411,8 @@ impl Queue {
         let last = self.find(end.saturating_sub(1));
         if last == self.pieces.len() {
             // The range reaches into the tail: take that part out first.
-            let take = ((end - self.tail_start) as usize).min(self.tail.len());
-            let head = self.tail.split_to(take).freeze();
+            let take = ((end - self.tail_start) as usize).min(self.tail_len());
+            let head = self.take_tail(take);
             self.pieces
                 .push_back((self.tail_start, Piece::Sealed(head)));
             self.tail_start += take as u64;
@@ -396,7 +450,10 @@ impl Queue {
     fn run(&self, k: usize) -> (u64, &[u8]) {
         match self.pieces.get(k) {
             Some((s, p)) => (*s, p.as_slice()),
-            None => (self.tail_start, &self.tail[..]),
+            None => (
+                self.tail_start,
+                self.tail.get(self.tail_head..).unwrap_or_default(),
+            ),
         }
     }
 
@@ -405,13 +462,27 @@ impl Queue {
     /// of the range is sealed (bounded by [`MAX_PIECES`]); and the range
     /// is made to lie in at most two runs. Then returns the range as up
     /// to two slices, and the sealed piece holding all of it, if one does.
+    #[inline(always)]
     fn prepare(&mut self, offset: usize, n: usize, seal: bool) -> ((&[u8], &[u8]), Option<&Bytes>) {
         let offset = offset.min(self.len);
         let n = n.min(self.len - offset);
+        let pos = self.front + offset as u64;
+        if !seal && pos >= self.tail_start {
+            // The common case without sharing: all in the tail.
+            let at = self.tail_head + (pos - self.tail_start) as usize;
+            let a = self.tail.get(at..at + n).unwrap_or_default();
+            return ((a, &[]), None);
+        }
         if n == 0 {
             return ((&[], &[]), None);
         }
-        let (pos, end) = (self.front + offset as u64, self.front + (offset + n) as u64);
+        self.prepare_runs(pos, n, seal)
+    }
+
+    /// [`prepare`](Self::prepare) beyond the tail, or sealing (`n > 0`).
+    #[inline(never)]
+    fn prepare_runs(&mut self, pos: u64, n: usize, seal: bool) -> ((&[u8], &[u8]), Option<&Bytes>) {
+        let end = pos + n as u64;
         if seal && self.pieces.len() < MAX_PIECES {
             self.seal_to(end);
         }

@@ -192,7 +192,9 @@ impl<H: PacketHook> Interface<H> {
 
     /// A parsed TCP segment from `src` to our `dst`: to its connection, its
     /// listener, or answered with a reset. `shared` is its payload when a
-    /// device lent it by reference.
+    /// device lent it by reference. (Inlined into both callers: the
+    /// per-segment cost counts.)
+    #[inline(always)]
     fn tcp_segment_input(
         &mut self,
         src: Ipv4Addr,

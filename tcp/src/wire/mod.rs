@@ -662,7 +662,7 @@ impl TcpBuilder<'_> {
     /// (`body.0` then `body.1`): what [`PacketBuilder::serialize`] does
     /// when the body follows the header in the same buffer, for a frame
     /// whose payload a device sends from elsewhere (by reference).
-    #[inline]
+    #[inline(always)]
     pub fn write_header(&self, header: &mut [u8], body: (&[u8], &[u8])) {
         // Every field is written once, straight into place, and the
         // checksum is summed from the values rather than read back from
@@ -699,7 +699,9 @@ impl TcpBuilder<'_> {
                 sum.add_u16(r.urgent_pointer);
                 sum.add_u32(options_sum);
                 sum.add_bytes(body.0);
-                sum.add_bytes(body.1);
+                if !body.1.is_empty() {
+                    sum.add_bytes(body.1);
+                }
                 sum.finish()
             }
             ChecksumMode::Offload => pseudo.sum(),
