@@ -279,9 +279,22 @@ impl Queue {
             self.front += n as u64;
             self.len -= n;
             self.sealed_end = self.sealed_end.max(self.front);
+            if self.len == 0 && self.tail.capacity() < self.chunk / 2 {
+                self.restart_chunk();
+            }
             return n;
         }
         self.consume_pieces(n)
+    }
+
+    /// With everything acknowledged and little room left in the tail:
+    /// writes start over at the chunk's beginning when no one else holds
+    /// a part of it (whole segments then lie in one chunk again).
+    #[cold]
+    fn restart_chunk(&mut self) {
+        if self.tail.try_reclaim(self.chunk) {
+            self.tail_start = self.front;
+        }
     }
 
     /// Drops `n` bytes from the tail's front.
@@ -323,6 +336,9 @@ impl Queue {
         self.front += n as u64;
         self.len -= n;
         self.sealed_end = self.sealed_end.max(self.front);
+        if self.len == 0 && self.tail.capacity() < self.chunk / 2 {
+            self.restart_chunk();
+        }
         n
     }
 
