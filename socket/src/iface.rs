@@ -1812,6 +1812,23 @@ impl<H: PacketHook> Interface<H> {
         self.emit_datagram(port, next_hop, mtu, headroom, pkt, offload, now, sockets)
     }
 
+    /// The transport checksum offload for `proto` towards `dst`: when the
+    /// outgoing device computes that checksum and no hook will look at
+    /// (and rewrite) the datagram. (A datagram that ends up looped back or
+    /// fragmented gets its checksum completed in software.)
+    fn l4_offload(&mut self, dst: Ipv4Addr, proto: ChecksumProto) -> ChecksumSet {
+        if !hooks_are_noop::<H>() {
+            return ChecksumSet::EMPTY;
+        }
+        let Some(hit) = self.route_to(dst) else {
+            return ChecksumSet::EMPTY;
+        };
+        match self.ports.get(hit.port) {
+            Some(p) if p.rx_csum.tx.contains(proto) => ChecksumSet::of(proto),
+            _ => ChecksumSet::EMPTY,
+        }
+    }
+
     /// The way out for a datagram of ours: `None` for ourselves (loop
     /// back), else the device, the next hop and the route's MTU.
     #[allow(clippy::type_complexity)]
@@ -2287,8 +2304,19 @@ impl<H: PacketHook> Interface<H> {
                             src_port: local.port(),
                             dst_port: dst.port(),
                         };
-                        let builder = self.udp_policy.builder(&udp, repr.src, repr.dst);
-                        let r = self.send_ip(repr, data.as_slice().wrap_in(builder), now, sockets);
+                        // A device that completes UDP checksums gets them
+                        // partial, as on the direct path.
+                        let offload = if self.udp_policy.tx == lamina_udp::ChecksumMode::Compute {
+                            self.l4_offload(repr.dst, ChecksumProto::Udp)
+                        } else {
+                            ChecksumSet::EMPTY
+                        };
+                        let mut builder = self.udp_policy.builder(&udp, repr.src, repr.dst);
+                        if !offload.is_empty() {
+                            builder = builder.checksum(lamina_udp::ChecksumMode::Offload);
+                        }
+                        let body = data.as_slice().wrap_in(builder);
+                        let r = self.send_ip_with(repr, body, offload, now, sockets);
                         self.udp_scratch = data;
                         match r {
                             Ok(()) => self.udp_stats.record_sent(),

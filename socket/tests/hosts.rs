@@ -869,6 +869,14 @@ fn queued_datagrams_reach_the_user_not_the_socket() {
 /// still gets the payload byte for byte.
 #[test]
 fn udp_checksums_are_left_to_a_device_that_offers_it() {
+    // Bound: the direct path; unbound: the first datagram takes the
+    // queued way (autobind). Both leave the checksum to the device.
+    for bound in [true, false] {
+        udp_checksum_left_to_the_device(bound);
+    }
+}
+
+fn udp_checksum_left_to_the_device(bound: bool) {
     let caps = lamina_netdev::ChecksumCapabilities::ALL;
     let (pa, mut peer) = wire(LinkConfig::new().with_checksum(caps));
     let mut a = Host::new(1, InterfaceConfig::default(), vec![(pa, "192.0.2.1/24")]);
@@ -879,11 +887,11 @@ fn udp_checksums_are_left_to_a_device_that_offers_it() {
         .insert_static(peer_ip, MacAddr::new(2, 0, 0, 0, 0, 9), Instant::ZERO)
         .unwrap();
     let u = a.sockets.add(UdpSocket::default()).unwrap();
-    // Bound: the direct path (an unbound socket's first datagram goes
-    // the queued way, which computes the checksum itself).
-    a.sockets
-        .bind_udp(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5000))
-        .unwrap();
+    if bound {
+        a.sockets
+            .bind_udp(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5000))
+            .unwrap();
+    }
     a.sockets
         .udp(u)
         .unwrap()

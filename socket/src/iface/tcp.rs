@@ -58,24 +58,6 @@ impl<H: PacketHook> Interface<H> {
         u16::try_from(mtu.saturating_sub(IP_TCP_HEADERS)).unwrap_or(u16::MAX)
     }
 
-    /// The TCP checksum offload towards `dst`: when the outgoing device
-    /// computes TCP checksums and no hook will look at (and rewrite) the
-    /// datagram.
-    fn tcp_offload(&mut self, dst: Ipv4Addr) -> ChecksumSet {
-        if !hooks_are_noop::<H>() {
-            return ChecksumSet::EMPTY;
-        }
-        let Some(hit) = self.route_to(dst) else {
-            return ChecksumSet::EMPTY;
-        };
-        match self.ports.get(hit.port) {
-            Some(p) if p.rx_csum.tx.contains(ChecksumProto::Tcp) => {
-                ChecksumSet::of(ChecksumProto::Tcp)
-            }
-            _ => ChecksumSet::EMPTY,
-        }
-    }
-
     /// Sends a bare TCP segment (RST, SYN-ACK, ACK) from `src` to `dst`.
     fn send_tcp_repr(
         &mut self,
@@ -766,7 +748,7 @@ impl<H: PacketHook> Interface<H> {
                 }
                 Inner::Connected(mut c) => {
                     let (src, dst) = (*c.local().ip(), *c.remote().ip());
-                    let offload = self.tcp_offload(dst);
+                    let offload = self.l4_offload(dst, ChecksumProto::Tcp);
                     let mode = if offload.is_empty() {
                         ChecksumMode::Compute
                     } else {
