@@ -292,6 +292,10 @@ impl Run {
                 // A batch: within the limit, cut as segmentation offload
                 // does (the header repeated, PSH and FIN on the last).
                 assert!(payload.len() <= gso, "a batch over the limit");
+                if let Some(lent) = out.share() {
+                    assert!(share, "a batch shared unasked");
+                    assert_eq!(&lent[..], &payload[..], "a shared batch is not the payload");
+                }
                 assert!(size > 0, "a batch without a segment size");
                 let chunks: Vec<&[u8]> = payload.chunks(size).collect();
                 let last = chunks.len() - 1;
@@ -634,7 +638,9 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         // offload leaves the same segments on the wire anyway).
         let m = usize::from(s.mss_limit);
         s.gso = if m % 3 == 0 { m * (1 + m % 45) } else { 0 };
-        s.share = m % 3 == 1;
+        // Sharing sides: one kind in three, and half the segmentation
+        // offload ones.
+        s.share = m % 3 == 1 || (m % 3 == 0 && m % 2 == 0);
     }
     let isn = SeqNumber(u.arbitrary()?);
     let mut client = Connection::connect(

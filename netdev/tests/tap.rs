@@ -61,7 +61,22 @@ fn kernel_answers_an_arp_request_written_into_the_tap() {
     let pid = std::process::id();
     let tap = TapDevice::open(&format!("lmtap{}", pid % 1_000_000)).expect("open TAP");
     assert!(tap.capabilities().tso.is_none());
-    arp_round_trip(tap, &format!("lamina-test-{pid}"));
+    arp_round_trip(tap, &format!("lamina-test-{pid}"), false);
+}
+
+/// A frame sent as headers and a payload lent by reference
+/// (`consume_shared`: one `writev`, with offloads on so that the
+/// virtio-net header comes first) reaches the kernel whole.
+#[test]
+fn kernel_answers_a_frame_written_with_a_shared_payload() {
+    if !can_run() {
+        return;
+    }
+    let pid = std::process::id();
+    let tap = TapDevice::with_offloads(&format!("lmtsh{}", pid % 1_000_000), 1500)
+        .expect("open TAP with offloads");
+    assert!(tap.capabilities().shared_payloads);
+    arp_round_trip(tap, &format!("lamina-test-sh-{pid}"), true);
 }
 
 /// With offloads on, every frame carries a virtio-net header each way: the
@@ -85,12 +100,13 @@ fn kernel_answers_through_a_tap_with_offloads() {
             .tx
             .contains(lamina_netdev::ChecksumProto::Ipv4)
     );
-    arp_round_trip(tap, &format!("lamina-test-vh-{pid}"));
+    arp_round_trip(tap, &format!("lamina-test-vh-{pid}"), false);
 }
 
 /// Moves `tap` into a new namespace as 192.0.2.1/24 and has the kernel
-/// answer an ARP request written into it.
-fn arp_round_trip(mut tap: TapDevice, ns_name: &str) {
+/// answer an ARP request written into it (`shared`: the Ethernet header
+/// written, the ARP packet lent by reference).
+fn arp_round_trip(mut tap: TapDevice, ns_name: &str, shared: bool) {
     let ns = Netns::create(ns_name).expect("namespace");
     let name = tap.name().to_owned();
     // The open descriptor keeps working after the interface moves.
@@ -108,10 +124,18 @@ fn arp_round_trip(mut tap: TapDevice, ns_name: &str) {
             "no ARP reply from the kernel within 10 s"
         );
         if std::time::Instant::now() >= next_request {
-            tap.transmit(clock.now())
-                .unwrap()
-                .consume(request.len(), |buf| buf.copy_from_slice(&request))
-                .unwrap();
+            let token = tap.transmit(clock.now()).unwrap();
+            if shared {
+                let (head, arp) = request.split_at(14);
+                let arp = bytes::Bytes::copy_from_slice(arp);
+                token
+                    .consume_shared(head.len(), arp, |buf| buf.copy_from_slice(head))
+                    .unwrap();
+            } else {
+                token
+                    .consume(request.len(), |buf| buf.copy_from_slice(&request))
+                    .unwrap();
+            }
             next_request = std::time::Instant::now() + std::time::Duration::from_millis(500);
         }
         if !tap.wait(Some(Duration::from_millis(100))).unwrap() {

@@ -464,7 +464,7 @@ impl<H: PacketHook> Interface<H> {
             // connection lends them (and seals its send buffer for it)
             // where segments are large: for a 1460-byte payload, sealing
             // and the references cost more than the copy they save.
-            let share = share && mtu >= super::KEEP_MIN && gso_payload == 0;
+            let share = share && (mtu >= super::KEEP_MIN || gso_payload > 0);
             if c.share_payloads() != share {
                 c.set_share_payloads(share);
             }
@@ -514,27 +514,9 @@ impl<H: PacketHook> Interface<H> {
                     token.set_meta(TxMeta::new().with_checksum_offload(offload, l3, l3 + 20));
                 }
                 if let Some(payload) = out.share() {
-                    // The device takes the payload where it is: only the
-                    // headers are written.
-                    let head = super::EthIpv4Head {
-                        src_mac: our_mac,
-                        dst_mac: mac,
-                        src,
-                        dst,
-                        ttl: ip.ttl,
-                        protocol: IpProtocol::TCP,
-                        dont_fragment: true,
-                        id: ip.identification,
-                        total: (20 + seg_len) as u16,
-                    };
-                    let head_len = super::EthIpv4Head::LEN + (seg_len - payload.len());
-                    let r = token.consume_shared(head_len, payload, |b| {
-                        let tcp = head.write_into(b);
-                        out.write_header(src, dst, tcp, mode);
-                    });
-                    if r.is_ok() {
+                    // The device takes the payload where it is.
+                    if self.tcp_send_shared(token, &out, payload, (our_mac, mac), &ip, mode) {
                         sent += 1;
-                        self.stats.tcp_shared_payloads += 1;
                     }
                     continue;
                 }
@@ -557,6 +539,44 @@ impl<H: PacketHook> Interface<H> {
                 t.served();
                 sockets.tcp_schedule(slot);
             }
+        }
+        sent
+    }
+
+    /// Sends `out` (IPv4 header `ip`, Ethernet from `macs.0` to `macs.1`)
+    /// with its `payload` lent to the device: only the headers are
+    /// written. True when the device took the frame.
+    fn tcp_send_shared<T: lamina_netdev::TxToken>(
+        &mut self,
+        token: T,
+        out: &Outgoing<'_>,
+        payload: bytes::Bytes,
+        macs: (lamina_ethernet::MacAddr, lamina_ethernet::MacAddr),
+        ip: &Ipv4Repr,
+        mode: ChecksumMode,
+    ) -> bool {
+        let seg_len = out.len();
+        let head = super::EthIpv4Head {
+            src_mac: macs.0,
+            dst_mac: macs.1,
+            src: ip.src,
+            dst: ip.dst,
+            ttl: ip.ttl,
+            protocol: IpProtocol::TCP,
+            dont_fragment: ip.dont_fragment,
+            id: ip.identification,
+            total: u16::try_from(20 + seg_len).unwrap_or(u16::MAX),
+        };
+        let head_len = super::EthIpv4Head::LEN + (seg_len - payload.len());
+        let (src, dst) = (ip.src, ip.dst);
+        let sent = token
+            .consume_shared(head_len, payload, |b| {
+                let tcp = head.write_into(b);
+                out.write_header(src, dst, tcp, mode);
+            })
+            .is_ok();
+        if sent {
+            self.stats.tcp_shared_payloads += 1;
         }
         sent
     }
@@ -606,10 +626,6 @@ impl<H: PacketHook> Interface<H> {
                 dst: b.dst,
                 mode: b.mode,
             };
-            let frame = body.wrap_in(&ip).wrap_in(b.eth);
-            let Ok(len) = frame.serialized_len() else {
-                continue;
-            };
             let l3 = lamina_ethernet::HEADER_LEN as u16;
             let mut meta = TxMeta::new().with_checksum_offload(b.offload, l3, l3 + 20);
             if gso && let Some(mss) = core::num::NonZeroU16::new(gso_size) {
@@ -617,6 +633,17 @@ impl<H: PacketHook> Interface<H> {
                 self.stats.tcp_gso_frames += 1;
             }
             token.set_meta(meta);
+            if let Some(payload) = out.share() {
+                let macs = (b.eth.src, b.eth.dst);
+                if self.tcp_send_shared(token, &out, payload, macs, &ip, b.mode) {
+                    sent += 1;
+                }
+                continue;
+            }
+            let frame = body.wrap_in(&ip).wrap_in(b.eth);
+            let Ok(len) = frame.serialized_len() else {
+                continue;
+            };
             if token.consume(len, |buf| frame.serialize_exact(buf)).is_ok() {
                 sent += 1;
             }

@@ -129,12 +129,14 @@ impl<C: CongestionControl> Connection<C> {
         }
         let repr = self.header(first.seq, flags, now);
         let offset = (first.seq - self.buf_seq).max(0) as usize;
-        let (payload, _) = self.send_buf.prepare(offset, total as usize, false);
+        let (payload, shared) = self
+            .send_buf
+            .prepare(offset, total as usize, self.share_payloads);
         Some((
             Outgoing {
                 repr,
                 payload,
-                shared: None,
+                shared,
             },
             full as u16,
         ))
