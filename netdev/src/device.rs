@@ -203,14 +203,26 @@ pub trait TxToken {
         Self: Sized,
     {
         self.consume(head_len.saturating_add(payload.len()), |buf| {
-            let (head, rest) = buf.split_at_mut(head_len.min(buf.len()));
-            let n = rest.len().min(payload.len());
-            if let (Some(dst), Some(src)) = (rest.get_mut(..n), payload.get(..n)) {
-                dst.copy_from_slice(src);
-            }
-            f(head)
+            split_copy(buf, head_len, &payload, f)
         })
     }
+}
+
+/// What a device that copies does with a frame sent as headers and a
+/// payload: `payload` copied behind the first `head_len` bytes of `buf`,
+/// then `f` on those.
+pub(crate) fn split_copy<R>(
+    buf: &mut [u8],
+    head_len: usize,
+    payload: &[u8],
+    f: impl FnOnce(&mut [u8]) -> R,
+) -> R {
+    let (head, rest) = buf.split_at_mut(head_len.min(buf.len()));
+    let n = rest.len().min(payload.len());
+    if let (Some(dst), Some(src)) = (rest.get_mut(..n), payload.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    f(head)
 }
 
 /// A network device: the boundary between the stack and a NIC, a virtual

@@ -845,11 +845,7 @@ impl<D: Device> TxToken for FaultTxToken<'_, D> {
             return res;
         }
         self.send_drawn(len, draws, |buf| {
-            let (head, rest) = buf.split_at_mut(head_len.min(buf.len()));
-            if let Some(src) = payload.get(..rest.len()) {
-                rest.copy_from_slice(src);
-            }
-            f(head)
+            crate::device::split_copy(buf, head_len, &payload, f)
         })
     }
 }

@@ -318,6 +318,23 @@ impl Link {
         Instant::from_micros(end_ns.div_ceil(1_000)).saturating_add(self.config.latency)
     }
 
+    /// A link buffer for a frame of `len` bytes from `sender`, or why
+    /// there is none (counted as a transmit error).
+    fn take_buf(&mut self, sender: usize, len: usize) -> Result<Vec<u8>, Error> {
+        let max = self.free.buf_len();
+        let err = if len > max {
+            Error::FrameTooLong { len, max }
+        } else if let Some(buf) = self.free.take() {
+            return Ok(buf);
+        } else {
+            Error::NoBuffer
+        };
+        if let Some(p) = self.ports.get_mut(sender) {
+            p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
+        }
+        Err(err)
+    }
+
     /// Segmentation offload's buffer for a frame of `len` bytes from
     /// `sender` (longer than a link buffer), or why there is none.
     fn gso_scratch(&mut self, sender: usize, len: usize) -> Result<Vec<u8>, Error> {
@@ -618,22 +635,7 @@ impl TxToken for PortTxToken<'_> {
                 Some((mss, l3)) if link.config.tso && len > link.free.buf_len() => {
                     (link.gso_scratch(self.index, len)?, Some((mss, l3)))
                 }
-                _ => {
-                    let max = link.free.buf_len();
-                    if len > max {
-                        if let Some(p) = link.ports.get_mut(self.index) {
-                            p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
-                        }
-                        return Err(Error::FrameTooLong { len, max });
-                    }
-                    let Some(buf) = link.free.take() else {
-                        if let Some(p) = link.ports.get_mut(self.index) {
-                            p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
-                        }
-                        return Err(Error::NoBuffer);
-                    };
-                    (buf, None)
-                }
+                _ => (link.take_buf(self.index, len)?, None),
             }
         };
         let r = f(buf.get_mut(..len).unwrap_or_default());
@@ -659,30 +661,15 @@ impl TxToken for PortTxToken<'_> {
         let len = head_len.saturating_add(payload.len());
         let mut buf = {
             let mut link = self.link.borrow_mut();
-            let max = link.free.buf_len();
-            if len > max || !link.config.shared_payloads {
-                if len <= max || (self.tso.is_some() && link.config.tso) {
-                    drop(link);
-                    return self.consume(len, |buf| {
-                        let (head, rest) = buf.split_at_mut(head_len.min(buf.len()));
-                        if let Some(src) = payload.get(..rest.len()) {
-                            rest.copy_from_slice(src);
-                        }
-                        f(head)
-                    });
-                }
-                if let Some(p) = link.ports.get_mut(self.index) {
-                    p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
-                }
-                return Err(Error::FrameTooLong { len, max });
+            let fits = len <= link.free.buf_len();
+            let segmented = self.tso.is_some() && link.config.tso;
+            if !link.config.shared_payloads || (!fits && segmented) {
+                drop(link);
+                return self.consume(len, |buf| {
+                    crate::device::split_copy(buf, head_len, &payload, f)
+                });
             }
-            let Some(buf) = link.free.take() else {
-                if let Some(p) = link.ports.get_mut(self.index) {
-                    p.stats.tx_errors = p.stats.tx_errors.wrapping_add(1);
-                }
-                return Err(Error::NoBuffer);
-            };
-            buf
+            link.take_buf(self.index, len)?
         };
         let r = f(buf.get_mut(..head_len).unwrap_or_default());
         let mut link = self.link.borrow_mut();

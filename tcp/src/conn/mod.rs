@@ -12,7 +12,6 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::net::{Ipv4Addr, SocketAddrV4};
 
-use lamina_netbuf::serialize::{PacketBuilder, SerializeTarget};
 use lamina_netbuf::{Duration, Instant};
 
 use crate::SeqNumber;
@@ -233,6 +232,7 @@ impl Outgoing<'_> {
     /// `buf[..header_len]`, for a frame whose payload follows elsewhere
     /// (a shared payload, [`share`](Self::share)). Returns the header
     /// length, or 0 (writing nothing) if `buf` is too short.
+    #[inline]
     pub fn write_header(
         &self,
         src: Ipv4Addr,
@@ -280,24 +280,20 @@ impl Outgoing<'_> {
         buf: &mut [u8],
         checksum: ChecksumMode,
     ) -> usize {
-        let Ok(builder) = self.repr.builder(src, dst) else {
-            return 0;
-        };
-        let builder = builder.checksum(checksum);
-        let header_len = builder.header_len();
-        let total = header_len + self.payload_len();
+        let total = self.len();
         let Some(seg) = buf.get_mut(..total) else {
             return 0;
         };
-        let (header, body) = seg.split_at_mut(header_len);
-        let (a, b) = body.split_at_mut(self.payload.0.len());
+        let header_len = self.write_header(src, dst, seg, checksum);
+        if header_len == 0 {
+            return 0;
+        }
+        let body = seg.get_mut(header_len..).unwrap_or_default();
+        let (a, b) = body.split_at_mut(self.payload.0.len().min(body.len()));
         a.copy_from_slice(self.payload.0);
-        b.copy_from_slice(self.payload.1);
-        builder.serialize(SerializeTarget {
-            header,
-            body,
-            footer: &mut [],
-        });
+        if let Some(b) = b.get_mut(..self.payload.1.len()) {
+            b.copy_from_slice(self.payload.1);
+        }
         total
     }
 }
