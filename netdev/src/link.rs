@@ -701,6 +701,8 @@ impl Device for Port {
         if frame.shared {
             return Some(self.flattened(frame, now));
         }
+        // (Built here rather than by `tokens`: measured, the per-frame
+        // path of every small frame comes out shorter.)
         Some((
             PortRxToken {
                 link: &self.link,
