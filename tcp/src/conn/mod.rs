@@ -752,6 +752,32 @@ impl<C: CongestionControl> Connection<C> {
     /// send buffer. Worth it only toward a device that takes payloads by
     /// reference: sealing costs a little per segment, and a sealed chunk
     /// is reused only once the device and its receivers let go of it.
+    ///
+    /// ```
+    /// use core::net::{Ipv4Addr, SocketAddrV4};
+    /// use lamina_netbuf::Instant;
+    /// use lamina_tcp::{ChecksumMode, Connection, SeqNumber, TcpConfig};
+    ///
+    /// let (a, b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2));
+    /// let now = Instant::ZERO;
+    /// let mut c = Connection::connect(
+    ///     SocketAddrV4::new(a, 40000),
+    ///     SocketAddrV4::new(b, 80),
+    ///     &TcpConfig::default(),
+    ///     SeqNumber(1),
+    ///     1460,
+    ///     now,
+    /// );
+    /// c.set_share_payloads(true);
+    /// let syn = c.poll_transmit(now).unwrap();
+    /// assert!(syn.share().is_none()); // a SYN has no payload to lend
+    /// # let _ = ChecksumMode::Offload;
+    /// ```
+    ///
+    /// Once established, a data segment's [`Outgoing::share`] gives its
+    /// payload as a `bytes::Bytes` (no copy) and
+    /// [`Outgoing::write_header`] writes the header (checksum included)
+    /// that goes in front of it.
     pub fn set_share_payloads(&mut self, on: bool) {
         self.share_payloads = on;
     }
