@@ -35,6 +35,25 @@ pub fn fuzz(data: &[u8]) {
             assert!(s.payload().is_empty() && !s.checksum_ok(SRC, DST));
         }
     }
+    // Headers and payload apart (a payload a device lent by reference):
+    // split at any point, the parse agrees with the whole one where the
+    // split is at the header's end, and fails elsewhere.
+    let at = data.first().map_or(0, |b| usize::from(*b)).min(data.len());
+    let (head, rest) = data.split_at(at);
+    match (TcpSegment::parse_split(head, rest), &strict) {
+        (Ok(split), Ok(whole)) => {
+            assert_eq!(at, whole.header_len(), "split elsewhere than the header's end");
+            assert_eq!(split, *whole);
+            assert_eq!(split.checksum_ok(SRC, DST), whole.checksum_ok(SRC, DST));
+        }
+        (Ok(_), Err(e)) => panic!("the split parses, the whole does not: {e:?}"),
+        (Err(_), Ok(whole)) => assert_ne!(at, whole.header_len(), "the header's end refused"),
+        (Err(_), Err(_)) => {}
+    }
+    if let Ok(whole) = &strict {
+        let (h, p) = data.split_at(whole.header_len());
+        assert_eq!(TcpSegment::parse_split(h, p).as_ref(), Ok(whole));
+    }
     let Ok(s) = strict else {
         assert!(verified.is_err());
         return;
@@ -51,6 +70,14 @@ pub fn fuzz(data: &[u8]) {
         .serialize_vec(0)
         .expect("a parsed payload fits");
     let again = TcpSegment::parse_verified(rebuilt.as_slice(), SRC, DST).expect("rebuilt parses");
+    // The header written for a payload held apart, in two pieces cut
+    // anywhere, is the one written in front of it.
+    let cut = usize::from(s.window_len()) % (s.payload().len() + 1);
+    let (p0, p1) = s.payload().split_at(cut);
+    let mut head = [0u8; 60];
+    let hl = builder.header_len();
+    builder.write_header(&mut head[..hl], (p0, p1));
+    assert_eq!(&head[..hl], &rebuilt.as_slice()[..hl], "write_header differs");
     assert_eq!(again.to_repr(), repr);
     assert_eq!(again.payload(), s.payload());
     if builder.options() == s.options() && s.checksum_ok(SRC, DST) {
