@@ -320,6 +320,7 @@ impl Link {
 
     /// A link buffer for a frame of `len` bytes from `sender`, or why
     /// there is none (counted as a transmit error).
+    #[inline(always)]
     fn take_buf(&mut self, sender: usize, len: usize) -> Result<Vec<u8>, Error> {
         let max = self.free.buf_len();
         let err = if len > max {
