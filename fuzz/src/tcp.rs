@@ -42,7 +42,11 @@ pub fn fuzz(data: &[u8]) {
     let (head, rest) = data.split_at(at);
     match (TcpSegment::parse_split(head, rest), &strict) {
         (Ok(split), Ok(whole)) => {
-            assert_eq!(at, whole.header_len(), "split elsewhere than the header's end");
+            assert_eq!(
+                at,
+                whole.header_len(),
+                "split elsewhere than the header's end"
+            );
             assert_eq!(split, *whole);
             assert_eq!(split.checksum_ok(SRC, DST), whole.checksum_ok(SRC, DST));
         }
@@ -77,7 +81,11 @@ pub fn fuzz(data: &[u8]) {
     let mut head = [0u8; 60];
     let hl = builder.header_len();
     builder.write_header(&mut head[..hl], (p0, p1));
-    assert_eq!(&head[..hl], &rebuilt.as_slice()[..hl], "write_header differs");
+    assert_eq!(
+        &head[..hl],
+        &rebuilt.as_slice()[..hl],
+        "write_header differs"
+    );
     assert_eq!(again.to_repr(), repr);
     assert_eq!(again.payload(), s.payload());
     if builder.options() == s.options() && s.checksum_ok(SRC, DST) {

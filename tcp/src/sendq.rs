@@ -623,6 +623,50 @@ mod tests {
         assert_eq!(v, &data[50..]);
     }
 
+    /// Once everything is acknowledged, writing starts over at the
+    /// chunk's beginning: at once without sealing; with sealing once the
+    /// lent pieces are dropped (and never over a piece still held).
+    #[test]
+    fn a_drained_chunk_is_reused_only_when_nobody_holds_it() {
+        let mut q = SendQueue::new(100_000);
+        let data = alloc::vec![7u8; 60_000];
+        q.write(&data);
+        let start = q.prepare(0, 10, false).0.0.as_ptr();
+        q.consume(60_000);
+        q.write(b"again");
+        let ((a, _), _) = q.prepare(0, 5, false);
+        assert_eq!(
+            (a, a.as_ptr()),
+            (&b"again"[..], start),
+            "the chunk's start reused"
+        );
+        q.consume(5);
+
+        // Lent and held: the next bytes go elsewhere.
+        q.write(&data);
+        let lent = q.prepare(0, 60_000, true).1.expect("sealed").clone();
+        assert_eq!(lent.as_ptr(), start);
+        q.consume(60_000);
+        q.write(b"fresh");
+        let ((a, _), _) = q.prepare(0, 5, false);
+        assert_eq!(a, b"fresh");
+        let end = lent.as_ptr().wrapping_add(lent.len());
+        assert!(
+            a.as_ptr() < lent.as_ptr() || a.as_ptr() >= end,
+            "written over a lent piece"
+        );
+        assert!(lent.iter().all(|b| *b == 7));
+        q.consume(5);
+
+        // Lent and dropped: back to the start.
+        drop(lent);
+        q.write(b"x");
+        q.consume(1);
+        q.write(b"reused");
+        let ((a, _), _) = q.prepare(0, 6, false);
+        assert_eq!((a, a.as_ptr()), (&b"reused"[..], start));
+    }
+
     /// Random writes, transmissions (sealed or not) and acknowledgements
     /// against a plain model.
     #[test]
