@@ -20,20 +20,91 @@
 //! distinct held ranges, the most recently extended first (RFC 2018 §4).
 //! Wild operations (offsets near `usize::MAX`) end the modelled part and
 //! only need not panic.
+//!
+//! The send queue (`lamina_tcp::SendQueue`) runs writes, transmissions
+//! (`prepare`, sealed or not), acknowledgements and clears against a
+//! `VecDeque` of its bytes: lengths agree, every range reads the model's
+//! bytes, a shared piece holds the whole range, and every piece lent
+//! (kept to the end) still holds the bytes it was lent with.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use arbitrary::{Arbitrary, Result, Unstructured};
-use lamina_tcp::{Assembler, RingBuffer, SeqNumber};
+use lamina_tcp::{Assembler, RingBuffer, SendQueue, SeqNumber};
 
 /// Runs one input; must never panic.
 pub fn fuzz(data: &[u8]) {
     let mut u = Unstructured::new(data);
-    if u.arbitrary::<bool>().unwrap_or(false) {
+    // The low bit chooses the ring (as inputs always did), the high bit
+    // the send queue over the assembler.
+    let pick = u.arbitrary::<u8>().unwrap_or(0);
+    if pick & 1 == 1 {
         let _ = ring(&mut u);
+    } else if pick & 0x80 != 0 {
+        let _ = send_queue(&mut u);
     } else {
         let _ = assembler(&mut u);
     }
+}
+
+#[derive(Debug, Arbitrary)]
+enum SendOp {
+    Write(u16, u8),
+    /// Offset, length, seal, keep what is lent.
+    Prepare(u16, u16, bool, bool),
+    Consume(u16),
+    Clear,
+}
+
+fn send_queue(u: &mut Unstructured<'_>) -> Result<()> {
+    let cap = usize::try_from(u.int_in_range(0u32..=300_000)?).unwrap_or(0);
+    let mut q = SendQueue::new(cap);
+    let mut model: VecDeque<u8> = VecDeque::new();
+    let mut lent: Vec<(Vec<u8>, bytes::Bytes)> = Vec::new();
+    for _ in 0..u.int_in_range(0..=512)? {
+        match u.arbitrary()? {
+            SendOp::Write(n, seed) => {
+                let data = pattern(seed, usize::from(n));
+                let took = q.write(&data);
+                assert_eq!(took, data.len().min(cap - model.len()), "write took");
+                model.extend(&data[..took]);
+            }
+            SendOp::Prepare(off, n, seal, keep) => {
+                let off = usize::from(off) % (model.len() + 1);
+                let n = usize::from(n);
+                let ((a, b), shared) = q.prepare(off, n, seal);
+                let want: Vec<u8> = model.iter().skip(off).take(n).copied().collect();
+                assert_eq!(a.len() + b.len(), want.len(), "range length");
+                assert_eq!(a, &want[..a.len()]);
+                assert_eq!(b, &want[a.len()..]);
+                if let Some(piece) = shared {
+                    assert!(b.is_empty(), "a shared range in two slices");
+                    let (base, at) = (piece.as_ptr() as usize, a.as_ptr() as usize);
+                    assert!(at >= base && at + a.len() <= base + piece.len());
+                    if keep && !a.is_empty() && lent.len() < 16 {
+                        lent.push((a.to_vec(), piece.slice_ref(a)));
+                    }
+                }
+            }
+            SendOp::Consume(n) => {
+                let n = usize::from(n);
+                let done = q.consume(n);
+                assert_eq!(done, n.min(model.len()));
+                model.drain(..done);
+            }
+            SendOp::Clear => {
+                q.clear();
+                model.clear();
+            }
+        }
+        assert_eq!(q.len(), model.len());
+        assert_eq!(q.free(), cap - model.len());
+        assert_eq!(q.is_empty(), model.is_empty());
+    }
+    for (bytes, piece) in &lent {
+        assert_eq!(&piece[..], &bytes[..], "a lent piece changed");
+    }
+    Ok(())
 }
 
 #[derive(Debug, Arbitrary)]

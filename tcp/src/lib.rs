@@ -88,7 +88,8 @@
 //!
 //! - [`Connection`]: the RFC 9293 state machine (all eleven states,
 //!   simultaneous open and close, half-close, RST handling with RFC 5961
-//!   challenge ACKs, TIME-WAIT), with send and receive [`RingBuffer`]s,
+//!   challenge ACKs, TIME-WAIT), with a send queue that can lend its
+//!   bytes to a device ([`sendq::SendQueue`]) and a receive [`RingBuffer`],
 //!   out-of-order reassembly ([`Assembler`]), RFC 6298 retransmission
 //!   ([`RttEstimator`]), NewReno fast recovery (RFC 5681, 6582) and SACK
 //!   loss recovery ([`Scoreboard`], RFC 6675) with RACK time-based loss
@@ -163,7 +164,7 @@ mod recvq;
 pub mod ring;
 pub mod rtt;
 pub mod sack;
-mod sendq;
+pub mod sendq;
 mod seq;
 pub mod wire;
 
@@ -179,6 +180,7 @@ pub use rack::Rack;
 pub use ring::RingBuffer;
 pub use rtt::RttEstimator;
 pub use sack::{SackUpdate, Scoreboard};
+pub use sendq::SendQueue;
 
 /// The README's examples, run as doctests so that it stays true.
 #[cfg(doctest)]

@@ -33,9 +33,9 @@ use bytes::{Buf, Bytes, BytesMut};
 /// this. A range no longer than the capacity or 64 KiB (the longest
 /// segment, a segmentation-offload batch included) then crosses at most
 /// one chunk boundary.
-pub(crate) const MAX_CHUNK: usize = 1 << 20;
+pub const MAX_CHUNK: usize = 1 << 20;
 /// Pieces the queue holds at most (sealed segments and full chunks).
-pub(crate) const MAX_PIECES: usize = 2048;
+pub const MAX_PIECES: usize = 2048;
 /// Emptied chunks kept to reuse their allocation.
 const RETIRED: usize = 2;
 
@@ -73,8 +73,22 @@ impl Piece {
 
 /// A connection's send buffer (see the module documentation): its state
 /// allocated with the first write (an idle connection's costs nothing).
+///
+/// ```
+/// use lamina_tcp::sendq::SendQueue;
+///
+/// let mut q = SendQueue::new(1 << 16);
+/// assert_eq!(q.write(b"hello, world"), 12);
+/// // A segment of 5 bytes from offset 7, sealed so that it can be lent.
+/// let ((a, b), lent) = q.prepare(7, 5, true);
+/// assert_eq!((a, b), (&b"world"[..], &b""[..]));
+/// let lent = lent.unwrap().slice_ref(a); // a `bytes::Bytes`, no copy
+/// q.consume(12); // all acknowledged
+/// q.write(b"more"); // never over the lent bytes
+/// assert_eq!(&lent[..], b"world");
+/// ```
 #[derive(Debug)]
-pub(crate) struct SendQueue {
+pub struct SendQueue {
     cap: u32,
     len: u32,
     q: Option<alloc::boxed::Box<Queue>>,
@@ -108,7 +122,7 @@ struct Queue {
 impl SendQueue {
     /// A queue holding up to `capacity` bytes; nothing is allocated before
     /// the first write.
-    pub(crate) fn new(capacity: usize) -> SendQueue {
+    pub fn new(capacity: usize) -> SendQueue {
         SendQueue {
             cap: u32::try_from(capacity).unwrap_or(u32::MAX),
             len: 0,
@@ -118,19 +132,19 @@ impl SendQueue {
 
     /// Queued bytes.
     #[inline]
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.len as usize
     }
 
     /// Room left.
     #[inline]
-    pub(crate) fn free(&self) -> usize {
+    pub fn free(&self) -> usize {
         (self.cap - self.len) as usize
     }
 
     /// Appends up to `free()` bytes of `data`; returns how many were taken.
     #[inline]
-    pub(crate) fn write(&mut self, data: &[u8]) -> usize {
+    pub fn write(&mut self, data: &[u8]) -> usize {
         if data.is_empty() || self.len == self.cap {
             return 0;
         }
@@ -146,7 +160,7 @@ impl SendQueue {
     /// Drops up to `n` bytes from the front (acknowledged); returns how
     /// many.
     #[inline]
-    pub(crate) fn consume(&mut self, n: usize) -> usize {
+    pub fn consume(&mut self, n: usize) -> usize {
         let Some(q) = self.q.as_mut() else {
             return 0;
         };
@@ -155,16 +169,28 @@ impl SendQueue {
         n
     }
 
+    /// Whether no byte is queued.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Forgets every byte.
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         let n = self.len();
         self.consume(n);
     }
 
-    /// Readies bytes `[offset, offset + n)` for a transmission and lends
-    /// them: see [`Queue::prepare`].
+    /// Readies bytes `[offset, offset + n)` (from the front; clamped to
+    /// [`len`](Self::len)) for a transmission: with `seal`, every byte up
+    /// to the end of the range is sealed (immutable and shareable; at most
+    /// [`MAX_PIECES`] pieces, past which nothing more is sealed), and the
+    /// range is made to lie in at most two runs (merging, with a copy,
+    /// where it spanned more). Returns the range as up to two slices, and
+    /// the sealed piece holding all of it, if one does (`bytes::Bytes::slice_ref`
+    /// of the first slice then gives it without copying).
     #[inline]
-    pub(crate) fn prepare(
+    pub fn prepare(
         &mut self,
         offset: usize,
         n: usize,
