@@ -859,7 +859,8 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
 /// Everything delivered in order, timers followed, both users reading:
 /// without forgery or disruption every byte queued arrives. Rounds that
 /// move data are not limited (a 1-byte window moves one byte a round);
-/// 500 rounds in a row without a byte read, or no timer left, is a stall.
+/// a round that moves segments but lets nothing be read takes 10 ms; 500
+/// rounds in a row without a byte read, or no timer left, is a stall.
 fn heal(r: &mut Run) {
     r.healing = true;
     let mut idle = 0;
@@ -887,6 +888,13 @@ fn heal(r: &mut Run) {
             if idle > 500 {
                 stalled = true;
                 break;
+            }
+            if moved {
+                // Segments move but nothing can be read (a hole the
+                // sender has yet to fill: a lost retransmission waits for
+                // the retransmission timeout, RFC 6582 §3.2): such a
+                // round trip takes time too.
+                r.now = r.now + Duration::from_millis(10);
             }
         }
         r.transmit();
