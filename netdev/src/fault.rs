@@ -1394,4 +1394,53 @@ mod tests {
         assert!(chance(&mut rng, 2.0));
         assert!(!(0..1000).any(|_| chance(&mut rng, 0.0)));
     }
+
+    /// An untouched frame's shared payload goes on by reference (the
+    /// receiver gets the very bytes); a duplicated one is copied, whole.
+    #[test]
+    fn an_untouched_shared_payload_passes_by_reference() {
+        use crate::{LinkConfig, RxEvent, wire};
+        let (a, mut b) = wire(LinkConfig::new());
+        let mut a = FaultInjector::new(a, 9);
+        let payload = bytes::Bytes::from(alloc::vec![5u8; 1000]);
+        let send = |a: &mut FaultInjector<crate::Port>| {
+            a.transmit(Instant::ZERO)
+                .unwrap()
+                .consume_shared(4, payload.clone(), |h| h.copy_from_slice(b"head"))
+                .unwrap();
+        };
+        send(&mut a);
+        let mut by_reference = 0;
+        b.poll_rx_keep(Instant::ZERO, 8, |ev| {
+            match ev {
+                RxEvent::Shared {
+                    head, payload: p, ..
+                } => {
+                    assert_eq!(&*head, b"head");
+                    assert_eq!(p.as_ptr(), payload.as_ptr());
+                    by_reference += 1;
+                }
+                _ => panic!("an untouched frame was copied"),
+            }
+            false
+        });
+        assert_eq!(by_reference, 1);
+
+        let mut a = a.with_tx(FaultConfig::new().with_duplicate(1.0));
+        send(&mut a);
+        a.flush(Instant::ZERO);
+        let mut whole = 0;
+        b.poll_rx_keep(Instant::ZERO, 8, |ev| {
+            match ev {
+                RxEvent::Frame { frame, .. } => {
+                    assert_eq!(&frame[..4], b"head");
+                    assert!(frame[4..].iter().all(|x| *x == 5) && frame.len() == 1004);
+                    whole += 1;
+                }
+                _ => panic!("a duplicated frame went by reference"),
+            }
+            false
+        });
+        assert_eq!(whole, 2, "the frame and its duplicate");
+    }
 }

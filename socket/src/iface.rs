@@ -802,6 +802,14 @@ impl<H: PacketHook> Interface<H> {
             .position(|p| p.addrs.iter().any(|c| c.address() == addr))
     }
 
+    /// Whether `src` names no host (RFC 1122 §3.2.1.3: broadcast,
+    /// multicast, one of our subnets' broadcast addresses): a datagram
+    /// from it is dropped.
+    #[inline]
+    fn names_no_host(&self, src: Ipv4Addr) -> bool {
+        src.is_broadcast() || src.is_multicast() || self.is_directed_broadcast(src)
+    }
+
     #[inline]
     fn is_directed_broadcast(&self, addr: Ipv4Addr) -> bool {
         self.bcast_addrs.contains(&addr)
@@ -1390,7 +1398,7 @@ impl<H: PacketHook> Interface<H> {
             };
             let (src, dst) = (ip.src(), ip.dst());
             // RFC 1122 §3.2.1.3: a source that names no host is dropped.
-            if src.is_broadcast() || src.is_multicast() || self.is_directed_broadcast(src) {
+            if self.names_no_host(src) {
                 self.stats.rx_malformed += 1;
                 return;
             }

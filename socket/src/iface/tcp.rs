@@ -148,9 +148,7 @@ impl<H: PacketHook> Interface<H> {
             || ip.is_fragment()
             || ip.protocol() != IpProtocol::TCP
             || !(verified.contains(ChecksumProto::Ipv4) || ip.checksum_ok())
-            || src.is_broadcast()
-            || src.is_multicast()
-            || self.is_directed_broadcast(src)
+            || self.names_no_host(src)
             || dst.is_broadcast()
             || self.is_directed_broadcast(dst)
             || !self.has_address(dst)
