@@ -894,7 +894,7 @@ fn heal(r: &mut Run) {
                 // sender has yet to fill: a lost retransmission waits for
                 // the retransmission timeout, RFC 6582 §3.2): such a
                 // round trip takes time too.
-                r.now = r.now + Duration::from_millis(10);
+                r.now += Duration::from_millis(10);
             }
         }
         r.transmit();
