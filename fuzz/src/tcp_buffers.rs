@@ -78,6 +78,7 @@ fn send_queue(u: &mut Unstructured<'_>) -> Result<()> {
                 assert_eq!(a, &want[..a.len()]);
                 assert_eq!(b, &want[a.len()..]);
                 if let Some(piece) = shared {
+                    assert!(seal, "a piece lent without sealing asked");
                     assert!(b.is_empty(), "a shared range in two slices");
                     let (base, at) = (piece.as_ptr() as usize, a.as_ptr() as usize);
                     assert!(at >= base && at + a.len() <= base + piece.len());

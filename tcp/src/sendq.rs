@@ -186,9 +186,10 @@ impl SendQueue {
     /// to the end of the range is sealed (immutable and shareable; at most
     /// [`MAX_PIECES`] pieces, past which nothing more is sealed), and the
     /// range is made to lie in at most two runs (merging, with a copy,
-    /// where it spanned more). Returns the range as up to two slices, and
-    /// the sealed piece holding all of it, if one does (`bytes::Bytes::slice_ref`
-    /// of the first slice then gives it without copying).
+    /// where it spanned more). Returns the range as up to two slices, and,
+    /// with `seal`, the sealed piece holding all of it if one does
+    /// (`bytes::Bytes::slice_ref` of the first slice then gives it
+    /// without copying).
     #[inline]
     pub fn prepare(
         &mut self,
@@ -554,7 +555,7 @@ impl Queue {
             &[]
         };
         let shared = match self.pieces.get(i) {
-            Some((_, Piece::Sealed(bytes))) if b.is_empty() => Some(bytes),
+            Some((_, Piece::Sealed(bytes))) if seal && b.is_empty() => Some(bytes),
             _ => None,
         };
         ((a, b), shared)
