@@ -65,6 +65,12 @@ pub struct IpIdGenerator {
     /// to one destination, and the keyed hash is the generator's main cost.
     /// Caching it changes no result.
     last: Option<(u64, u8, u64)>,
+    /// Random bits not yet used for steps (a power-of-two
+    /// `max_increment` takes `log2` of them per step, so one draw from
+    /// the caller's generator serves many datagrams).
+    pool: u64,
+    /// How many steps `pool` still holds.
+    pool_steps: u32,
 }
 
 impl core::fmt::Debug for IpIdGenerator {
@@ -114,6 +120,8 @@ impl IpIdGenerator {
             counters,
             max_increment: max_increment.max(1),
             last: None,
+            pool: 0,
+            pool_steps: 0,
         }
     }
 
@@ -127,8 +135,32 @@ impl IpIdGenerator {
         self.max_increment
     }
 
+    /// A uniform draw from `0..max_increment`: for a power of two, the
+    /// next bits of the pool (refilled from `rng` when spent); otherwise
+    /// one draw from `rng`.
+    #[inline]
+    fn step<R: Rng + ?Sized>(&mut self, rng: &mut R) -> u16 {
+        let m = self.max_increment;
+        if !m.is_power_of_two() {
+            return rng.below(u32::from(m)) as u16;
+        }
+        let bits = m.trailing_zeros();
+        if bits == 0 {
+            return 0;
+        }
+        if self.pool_steps == 0 {
+            self.pool = rng.next_u64();
+            self.pool_steps = 64 / bits;
+        }
+        self.pool_steps -= 1;
+        let s = (self.pool & u64::from(m - 1)) as u16;
+        self.pool >>= bits;
+        s
+    }
+
     /// The Identification for the next datagram from `src` to `dst`
     /// carrying `protocol`; `rng` draws the counter's step.
+    #[inline]
     pub fn next_id<R: Rng + ?Sized>(
         &mut self,
         src: Ipv4Addr,
@@ -152,7 +184,7 @@ impl IpIdGenerator {
         self.last = Some((flow, protocol.0, h));
         let index = (h as usize) & (self.counters.len() - 1);
         let offset = (h >> 48) as u16;
-        let step = 1 + rng.below(u32::from(self.max_increment)) as u16;
+        let step = 1 + self.step(rng);
         match self.counters.get_mut(index) {
             Some(c) => {
                 let id = c.wrapping_add(offset);
@@ -253,5 +285,39 @@ mod tests {
         let y = one.next_id(SRC, a(1), IpProtocol::UDP, &mut rng);
         assert_eq!(y, x.wrapping_add(1));
         assert!(!std::format!("{one:?}").contains("key"));
+    }
+
+    /// Every step from 1 to `max_increment` is taken about equally often,
+    /// for powers of two (bits of one random draw shared by several
+    /// steps) and other values (one draw per step) alike.
+    #[test]
+    fn steps_cover_1_to_max_increment_uniformly() {
+        for max in [2u16, 5, 8, 16, 1024] {
+            let mut rng = SeededRng::new(u64::from(max));
+            let mut g = IpIdGenerator::with_buckets(&mut rng, 64, max);
+            let mut counts = std::vec![0u32; usize::from(max) + 1];
+            let mut prev = g.next_id(SRC, a(9), IpProtocol::TCP, &mut rng);
+            let n = 400 * u32::from(max.min(64));
+            for _ in 0..n {
+                let id = g.next_id(SRC, a(9), IpProtocol::TCP, &mut rng);
+                let step = usize::from(id.wrapping_sub(prev));
+                assert!((1..=usize::from(max)).contains(&step), "{max}: {step}");
+                counts[step] += 1;
+                prev = id;
+            }
+            if max <= 16 {
+                let expect = n / u32::from(max);
+                for (step, &c) in counts.iter().enumerate().skip(1) {
+                    assert!(
+                        c > expect * 3 / 4 && c < expect * 5 / 4,
+                        "max {max}: step {step} taken {c} times, expected about {expect}"
+                    );
+                }
+            } else {
+                // 25,600 draws over 1024 steps: both halves are used.
+                let low: u32 = counts[1..=512].iter().sum();
+                assert!(low > n * 2 / 5 && low < n * 3 / 5, "{low} of {n}");
+            }
+        }
     }
 }

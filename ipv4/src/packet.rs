@@ -235,6 +235,21 @@ impl<'a> Ipv4Packet<'a> {
     /// with [`Error::BadChecksum`] (RFC 1812 §5.2.2).
     #[inline]
     pub fn parse_verified(bytes: &'a [u8]) -> Result<Ipv4Packet<'a>, Error> {
+        // The common datagram (no options, complete) is checked without
+        // the general parse: one look at the version/IHL byte and the
+        // total length, and the 20-byte checksum summed in registers.
+        if let Some((header, payload, total)) = Ipv4Packet::plain(bytes) {
+            if lamina_netbuf::checksum::header20(header.as_bytes()) != 0xffff {
+                return Err(Error::BadChecksum);
+            }
+            return Ok(Ipv4Packet {
+                header,
+                bytes: total,
+                options: &[],
+                payload,
+                truncated: false,
+            });
+        }
         let p = Ipv4Packet::parse(bytes)?;
         if p.checksum_ok() {
             Ok(p)
@@ -243,8 +258,33 @@ impl<'a> Ipv4Packet<'a> {
         }
     }
 
+    /// The header, payload and whole datagram of a complete datagram
+    /// without options (version 4, IHL 5, `20 <= total length <= len`);
+    /// `None` for anything else, which the general parse handles.
+    #[inline(always)]
+    fn plain(bytes: &'a [u8]) -> Option<(&'a Ipv4Header, &'a [u8], &'a [u8])> {
+        let (head, _) = bytes.split_first_chunk::<IPV4_MIN_HEADER_LEN>()?;
+        if head[0] != 0x45 {
+            return None;
+        }
+        let total = usize::from(u16::from_be_bytes([head[2], head[3]]));
+        let datagram = bytes.get(..total)?;
+        let payload = datagram.get(IPV4_MIN_HEADER_LEN..)?;
+        let (header, _) = Ipv4Header::ref_from_prefix(datagram).ok()?;
+        Some((header, payload, datagram))
+    }
+
     #[inline]
     fn parse_inner(bytes: &'a [u8], lenient: bool) -> Result<Ipv4Packet<'a>, Error> {
+        if let Some((header, payload, total)) = Ipv4Packet::plain(bytes) {
+            return Ok(Ipv4Packet {
+                header,
+                bytes: total,
+                options: &[],
+                payload,
+                truncated: false,
+            });
+        }
         let got = bytes.len();
         let (header, _) = Ipv4Header::ref_from_prefix(bytes).map_err(|_| Error::Truncated {
             needed: IPV4_MIN_HEADER_LEN,
@@ -405,7 +445,7 @@ impl<'a> Ipv4Packet<'a> {
     /// Whether the header checksum verifies (RFC 791 §3.1).
     #[inline]
     pub fn checksum_ok(&self) -> bool {
-        checksum::checksum(self.header_bytes()) == 0
+        checksum::header20(self.header_bytes()) == 0xffff
     }
 
     /// The options area (header bytes 20 to IHL × 4), padding included.

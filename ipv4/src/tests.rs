@@ -453,3 +453,57 @@ fn build_then_parse_gives_back_the_repr() {
     assert!(built > 4_900, "{built}");
     assert!(with_options > 2_500, "{with_options}");
 }
+
+/// Datagrams without options take a shorter way through `parse` and
+/// `parse_verified`; it must decide exactly as the general rules do
+/// (RFC 791 §3.1, RFC 1812 §5.2.2): accepted when 20 ≤ total length ≤
+/// the buffer (and, verified, the checksum holds), the payload being
+/// bytes 20 to the total length; otherwise the general path's error.
+#[test]
+fn datagrams_without_options_follow_the_general_rules_rfc_791_rfc_1812() {
+    let mut rng = SeededRng::new(0x45);
+    for round in 0..20_000u32 {
+        let len = 20 + rng.below(60) as usize;
+        let mut b: Vec<u8> = (0..len).map(|_| rng.next_u32() as u8).collect();
+        b[0] = 0x45;
+        let total = match round % 4 {
+            0 => rng.below(20) as u16,
+            1 => (len + 1 + rng.below(8) as usize) as u16,
+            _ => (20 + rng.below(len as u32 - 19)) as u16,
+        };
+        b[2..4].copy_from_slice(&total.to_be_bytes());
+        b[10..12].fill(0);
+        if round % 3 != 0 {
+            let c = checksum::checksum(&b[..20]);
+            b[10..12].copy_from_slice(&c.to_be_bytes());
+        }
+        let t = usize::from(total);
+        let sum_ok = checksum::checksum(&b[..20]) == 0;
+        let parsed = Ipv4Packet::parse(&b);
+        let verified = Ipv4Packet::parse_verified(&b);
+        if t < 20 {
+            assert!(matches!(parsed, Err(Error::BadTotalLength { .. })), "{b:?}");
+            assert!(verified.is_err());
+        } else if t > len {
+            assert!(matches!(parsed, Err(Error::Truncated { .. })), "{b:?}");
+            assert!(verified.is_err());
+        } else {
+            let p = parsed.unwrap();
+            assert_eq!(p.payload(), &b[20..t]);
+            assert_eq!(p.as_bytes(), &b[..t]);
+            assert!(p.options().is_empty() && !p.is_truncated());
+            assert_eq!(p.checksum_ok(), sum_ok);
+            match verified {
+                Ok(v) => {
+                    assert!(sum_ok);
+                    assert_eq!(v.payload(), p.payload());
+                    assert_eq!(v.as_bytes(), p.as_bytes());
+                }
+                Err(e) => {
+                    assert!(!sum_ok);
+                    assert_eq!(e, Error::BadChecksum);
+                }
+            }
+        }
+    }
+}

@@ -815,6 +815,41 @@ impl<H: PacketHook> Interface<H> {
         self.bcast_addrs.contains(&addr)
     }
 
+    /// The fast paths of received frames: one look at the IPv4 protocol
+    /// byte and (for ICMP) the message type picks the one that may apply
+    /// ([`fast_udp`](Self::fast_udp),
+    /// [`fast_echo_reply`](Self::fast_echo_reply),
+    /// [`fast_echo`](Self::fast_echo), each of which checks the rest);
+    /// every other frame (TCP above all) goes on to the general path
+    /// after this one look instead of being tried by each in turn.
+    /// Returns whether the frame was handled.
+    #[inline(always)]
+    fn fast_frame<T: TxToken>(
+        &mut self,
+        port: usize,
+        frame: &mut [u8],
+        meta: RxMeta,
+        reply: T,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) -> bool {
+        const ETH: usize = lamina_ethernet::HEADER_LEN;
+        // (Each fast path checks the EtherType and the IHL itself.)
+        match frame.get(ETH + 9) {
+            Some(&17) => self.fast_udp(port, frame, meta, sockets),
+            Some(&1) => match frame.get(ETH + 20) {
+                Some(&t) if t == IcmpType::ECHO_REPLY.0 => {
+                    self.fast_echo_reply(port, frame, meta, sockets)
+                }
+                Some(&t) if t == IcmpType::ECHO_REQUEST.0 => {
+                    self.fast_echo(port, frame, meta, reply, sockets, now)
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// The fast path for a ping to one of our unicast addresses on an
     /// Ethernet device (RFC 792, RFC 1122 §3.2.2.6): the request becomes
     /// its reply where it lies (MACs swapped, IPv4 header rewritten, ICMP
@@ -822,6 +857,7 @@ impl<H: PacketHook> Interface<H> {
     /// device lent with the frame. Returns `false`, the frame untouched,
     /// when the general path must handle it (options, fragments,
     /// broadcasts, hooks, an unknown way back, a rate limit...).
+    #[inline(never)]
     fn fast_echo<T: TxToken>(
         &mut self,
         port: usize,
@@ -942,6 +978,7 @@ impl<H: PacketHook> Interface<H> {
     /// must handle the frame (another protocol, options, fragments,
     /// broadcasts, hooks, raw UDP sockets, no socket on the port...);
     /// what it does otherwise is exactly what the general path would.
+    #[inline(never)]
     fn fast_udp(
         &mut self,
         port: usize,
@@ -1016,6 +1053,7 @@ impl<H: PacketHook> Interface<H> {
     /// ping socket bound to its identifier. Returns `false`, with nothing
     /// done, when the general path must handle the frame; what it does
     /// otherwise is exactly what the general path would.
+    #[inline(never)]
     fn fast_echo_reply(
         &mut self,
         port: usize,
@@ -2645,10 +2683,7 @@ impl<H: PacketHook> DeviceVisitor for RxVisitor<'_, H> {
         let largest = iface.ports.get(port).map_or(0, |p| p.rx_max);
         if largest < KEEP_MIN {
             return device.poll_rx(now, budget, |frame, meta, reply| {
-                if !iface.fast_udp(port, frame, meta, sockets)
-                    && !iface.fast_echo_reply(port, frame, meta, sockets)
-                    && !iface.fast_echo(port, frame, meta, reply, sockets, now)
-                {
+                if !iface.fast_frame(port, frame, meta, reply, sockets, now) {
                     iface.receive_frame(port, frame, meta, sockets, now);
                 }
             });
@@ -2661,10 +2696,7 @@ impl<H: PacketHook> DeviceVisitor for RxVisitor<'_, H> {
                 can_keep,
             } => {
                 iface.tcp_cancel_kept(sockets);
-                if iface.fast_udp(port, frame, meta, sockets)
-                    || iface.fast_echo_reply(port, frame, meta, sockets)
-                    || iface.fast_echo(port, frame, meta, reply, sockets, now)
-                {
+                if iface.fast_frame(port, frame, meta, reply, sockets, now) {
                     return false;
                 }
                 // Only frames filling at least half of a device buffer (of

@@ -145,6 +145,29 @@ pub fn ones_complement_sum(data: &[u8]) -> u16 {
     u16::from_be(fold(native_sum(data)))
 }
 
+/// The one's complement sum of a 20-byte header (an IPv4 header without
+/// options, a TCP header without options), as [`ones_complement_sum`]
+/// gives it, summed as five 32-bit words in registers: no loop, no
+/// dispatch. Longer or shorter input is summed by
+/// [`ones_complement_sum`] (so the result is the same for any input).
+///
+/// ```
+/// use lamina_netbuf::checksum::{header20, ones_complement_sum};
+///
+/// let h = [0x45, 0, 0, 0x54, 0x12, 0x34, 0x40, 0, 64, 1, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2];
+/// assert_eq!(header20(&h), ones_complement_sum(&h));
+/// ```
+#[inline(always)]
+pub fn header20(data: &[u8]) -> u16 {
+    match <&[u8; 20]>::try_from(data) {
+        Ok(h) => {
+            let w = |i: usize| u64::from(u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
+            u16::from_be(fold(w(0) + w(4) + w(8) + w(12) + w(16)))
+        }
+        Err(_) => ones_complement_sum(data),
+    }
+}
+
 /// The Internet checksum of `data`: the complement of its one's-complement
 /// sum. Zero when `data` contains a correct checksum field.
 #[inline]

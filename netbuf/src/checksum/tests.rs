@@ -277,3 +277,25 @@ fn ipv4_pseudo_header_matches_the_spelled_out_bytes() {
 fn fold_equal(a: u16, b: u16) -> bool {
     a == b || (a == 0xffff && b == 0) || (a == 0 && b == 0xffff)
 }
+
+/// `header20` is `ones_complement_sum` for 20-byte input (summed
+/// unrolled) and for any other length (passed on).
+#[test]
+fn header20_agrees_with_the_general_sum() {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for len in [0usize, 1, 19, 20, 20, 20, 21, 40, 60] {
+        for _ in 0..500 {
+            let data: std::vec::Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            assert_eq!(header20(&data), ones_complement_sum(&data), "{data:?}");
+        }
+    }
+    assert_eq!(header20(&[0xff; 20]), 0xffff);
+    assert_eq!(header20(&[0; 20]), 0);
+}
