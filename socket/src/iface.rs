@@ -819,9 +819,10 @@ impl<H: PacketHook> Interface<H> {
     /// byte and (for ICMP) the message type picks the one that may apply
     /// ([`fast_udp`](Self::fast_udp),
     /// [`fast_echo_reply`](Self::fast_echo_reply),
-    /// [`fast_echo`](Self::fast_echo), each of which checks the rest);
-    /// every other frame (TCP above all) goes on to the general path
-    /// after this one look instead of being tried by each in turn.
+    /// [`fast_echo`](Self::fast_echo), [`fast_tcp`](Self::fast_tcp),
+    /// each of which checks the rest); every other frame goes on to the
+    /// general path after this one look instead of being tried by each
+    /// in turn.
     /// Returns whether the frame was handled.
     #[inline(always)]
     fn fast_frame<T: TxToken>(
@@ -836,6 +837,9 @@ impl<H: PacketHook> Interface<H> {
         const ETH: usize = lamina_ethernet::HEADER_LEN;
         // (Each fast path checks the EtherType and the IHL itself.)
         match frame.get(ETH + 9) {
+            // (A large TCP segment may be kept in its buffer: the
+            // general path does that.)
+            Some(&6) if frame.len() < KEEP_MIN => self.fast_tcp(port, frame, meta, sockets, now),
             Some(&17) => self.fast_udp(port, frame, meta, sockets),
             Some(&1) => match frame.get(ETH + 20) {
                 Some(&t) if t == IcmpType::ECHO_REPLY.0 => {

@@ -103,6 +103,76 @@ impl<H: PacketHook> Interface<H> {
         self.tcp_segment_input(src, dst, &seg, None, sockets, now);
     }
 
+    /// The fast path for a TCP segment in a frame (smaller than a kept
+    /// buffer's minimum) that is the common case: Ethernet to our
+    /// address, IPv4 without options (not a fragment, from a host
+    /// address) to one of our unicast addresses, no hooks, no raw socket
+    /// that would want a copy. The segment is handled exactly as
+    /// [`tcp_input`](Self::tcp_input) handles it, without the general
+    /// path's steps around it (Ethernet parse, hooks, the second IPv4
+    /// parse, the protocol dispatch). Returns `false`, with nothing done,
+    /// when the general path must handle the frame.
+    #[inline(never)]
+    pub(super) fn fast_tcp(
+        &mut self,
+        port: usize,
+        frame: &[u8],
+        meta: lamina_netdev::RxMeta,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) -> bool {
+        const ETH: usize = lamina_ethernet::HEADER_LEN;
+        // IPv4 (EtherType 0x0800), IHL 5: the plain 14-byte Ethernet
+        // header (no VLAN tag) and no IPv4 options.
+        if frame.get(12..15) != Some(&[0x08, 0x00, 0x45][..]) {
+            return false;
+        }
+        if !hooks_are_noop::<H>() || sockets.has_raw(IpProtocol::TCP) {
+            return false;
+        }
+        let Some(p) = self.ports.get(port) else {
+            return false;
+        };
+        if p.medium != lamina_netdev::Medium::Ethernet || frame.get(0..6) != Some(p.mac.as_bytes())
+        {
+            return false;
+        }
+        let verified = meta.checksum_verified.intersection(p.rx_csum.rx);
+        let Some(ip_bytes) = frame.get(ETH..) else {
+            return false;
+        };
+        let parsed = if verified.contains(ChecksumProto::Ipv4) {
+            Ipv4Packet::parse(ip_bytes)
+        } else {
+            Ipv4Packet::parse_verified(ip_bytes)
+        };
+        let Ok(ip) = parsed else {
+            return false;
+        };
+        let (src, dst) = (ip.src(), ip.dst());
+        if ip.is_fragment()
+            || ip.protocol() != IpProtocol::TCP
+            || self.names_no_host(src)
+            || dst.is_broadcast()
+            || self.is_directed_broadcast(dst)
+            || !self.has_address(dst)
+        {
+            return false;
+        }
+        self.stats.rx_frames += 1;
+        let parsed = if verified.contains(ChecksumProto::Tcp) {
+            TcpSegment::parse(ip.payload())
+        } else {
+            TcpSegment::parse_verified(ip.payload(), src, dst)
+        };
+        let Ok(seg) = parsed else {
+            self.stats.tcp_malformed += 1;
+            return true;
+        };
+        self.tcp_segment_input(src, dst, &seg, None, sockets, now);
+        true
+    }
+
     /// A frame received as headers and a payload lent by reference
     /// (`RxEvent::Shared`), when it is the common case: Ethernet to our
     /// address, IPv4 (not a fragment, from a host address) to one of our
