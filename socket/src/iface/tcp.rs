@@ -442,7 +442,7 @@ impl<H: PacketHook> Interface<H> {
     ) -> usize {
         use lamina_ethernet::{EtherType, EthernetRepr};
         use lamina_netdev::{Medium, TxMeta, TxToken};
-        if !hooks_are_noop::<H>() {
+        if !hooks_are_noop::<H>() || sockets.tcp_work().is_empty() {
             return 0;
         }
         let Some(p) = self.ports.get(port) else {
