@@ -94,13 +94,31 @@ pub enum ChecksumMode {
 /// option, so the option accessors never fail. The checksum needs the IP
 /// addresses: [`checksum_ok`](Self::checksum_ok) or
 /// [`parse_verified`](Self::parse_verified).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct TcpSegment<'a> {
     header: &'a TcpHeader,
     options: &'a [u8],
     payload: &'a [u8],
+    /// The header and options, and the payload too where it follows them
+    /// in the same buffer: summed in one pass for the checksum.
+    head: &'a [u8],
     truncated: bool,
 }
+
+/// Two views are equal when they show the same segment: header, options,
+/// payload and truncation (whether the payload lies behind the header in
+/// one buffer or apart, as [`TcpSegment::parse_split`] takes it, does not
+/// matter).
+impl PartialEq for TcpSegment<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.header == other.header
+            && self.options == other.options
+            && self.payload == other.payload
+            && self.truncated == other.truncated
+    }
+}
+
+impl Eq for TcpSegment<'_> {}
 
 impl<'a> TcpSegment<'a> {
     /// Parses a segment: the fixed header must be present, the data offset
@@ -132,7 +150,11 @@ impl<'a> TcpSegment<'a> {
                 header_len: s.header_len(),
             });
         }
-        Ok(TcpSegment { payload, ..s })
+        Ok(TcpSegment {
+            payload,
+            head: header,
+            ..s
+        })
     }
 
     /// Parses a segment that a capture may have cut short inside its
@@ -159,6 +181,7 @@ impl<'a> TcpSegment<'a> {
             header,
             options,
             payload,
+            head: bytes,
             truncated,
         })
     }
@@ -449,9 +472,14 @@ impl<'a> TcpSegment<'a> {
             return false;
         };
         let mut sum = checksum::ipv4_pseudo_header(src, dst, IP_PROTOCOL, len);
-        sum.add_bytes(self.header.as_bytes());
-        sum.add_bytes(self.options);
-        sum.add_bytes(self.payload);
+        if self.head.len() == usize::from(len) {
+            // Header, options and payload in one buffer: one pass.
+            sum.add_bytes(self.head);
+        } else {
+            // A payload held apart (`parse_split`).
+            sum.add_bytes(self.head);
+            sum.add_bytes(self.payload);
+        }
         sum.finish() == 0
     }
 
