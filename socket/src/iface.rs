@@ -2470,6 +2470,24 @@ impl EthIpv4Head {
         ip[16..20].copy_from_slice(&self.dst.octets());
     }
 
+    /// The frame's length: both headers and the IPv4 payload
+    /// (`total - 20` bytes), padded to the Ethernet minimum.
+    #[inline(always)]
+    fn frame_len(&self) -> usize {
+        (lamina_ethernet::HEADER_LEN + usize::from(self.total)).max(lamina_ethernet::MIN_FRAME_LEN)
+    }
+
+    /// Writes both headers at the start of a frame of
+    /// [`frame_len`](Self::frame_len) bytes, zeroes the padding after
+    /// the IPv4 datagram, and returns the room for its payload.
+    #[inline(always)]
+    fn write_padded<'b>(&self, frame: &'b mut [u8]) -> &'b mut [u8] {
+        let end = lamina_ethernet::HEADER_LEN + usize::from(self.total);
+        let (frame, pad) = frame.split_at_mut(end.min(frame.len()));
+        pad.fill(0);
+        self.write_into(frame)
+    }
+
     /// Writes both headers at the start of `out` (nothing if it is
     /// shorter); returns what follows them.
     #[inline(always)]

@@ -358,21 +358,25 @@ impl<H: PacketHook> Interface<H> {
         mode: ChecksumMode,
         now: Instant,
     ) -> Option<usize> {
-        use lamina_ethernet::{EtherType, EthernetRepr};
         use lamina_netdev::{TxMeta, TxToken};
         let our_mac = self.ports.get(port)?.mac;
         let hop = self.direct_hop(port, dev_mtu, dst, now)?;
         let builder = repr.builder(src, dst).ok()?.checksum(mode);
-        let mut ip = Ipv4Repr::new(src, dst, IpProtocol::TCP);
-        ip.ttl = self.config.ttl;
-        ip.dont_fragment = true;
-        ip.identification = self.ids.next_id(src, dst, IpProtocol::TCP, &mut self.rng);
-        let eth = EthernetRepr::new(our_mac, hop.mac, EtherType::IPV4);
-        let frame = EmptyBody.wrap_in(builder).wrap_in(&ip).wrap_in(eth);
-        let len = frame.serialized_len().ok()?;
-        if len > hop.mtu + lamina_ethernet::HEADER_LEN {
+        let seg_len = builder.header_len();
+        if 20 + seg_len > hop.mtu {
             return None;
         }
+        let head = super::EthIpv4Head {
+            src_mac: our_mac,
+            dst_mac: hop.mac,
+            src,
+            dst,
+            ttl: self.config.ttl,
+            protocol: IpProtocol::TCP,
+            dont_fragment: true,
+            id: self.ids.next_id(src, dst, IpProtocol::TCP, &mut self.rng),
+            total: u16::try_from(20 + seg_len).unwrap_or(u16::MAX),
+        };
         let mut token = device.transmit(now)?;
         if mode == ChecksumMode::Offload {
             let l3 = lamina_ethernet::HEADER_LEN as u16;
@@ -382,7 +386,11 @@ impl<H: PacketHook> Interface<H> {
                 l3 + 20,
             ));
         }
-        token.consume(len, |b| frame.serialize_exact(b)).ok()?;
+        token
+            .consume(head.frame_len(), |b| {
+                builder.write_header(head.write_padded(b), (&[], &[]));
+            })
+            .ok()?;
         Some(1)
     }
 
@@ -588,18 +596,23 @@ impl<H: PacketHook> Interface<H> {
                     }
                     continue;
                 }
-                let body = SegmentBody {
-                    out: &out,
-                    len: seg_len,
+                // Ethernet and IPv4 headers written in place, then the
+                // segment (header, payload, checksum) behind them.
+                let head = super::EthIpv4Head {
+                    src_mac: our_mac,
+                    dst_mac: mac,
                     src,
                     dst,
-                    mode,
+                    ttl: ip.ttl,
+                    protocol: IpProtocol::TCP,
+                    dont_fragment: ip.dont_fragment,
+                    id: ip.identification,
+                    total: u16::try_from(20 + seg_len).unwrap_or(u16::MAX),
                 };
-                let frame = body.wrap_in(&ip).wrap_in(eth);
-                let Ok(len) = frame.serialized_len() else {
-                    continue;
-                };
-                if token.consume(len, |b| frame.serialize_exact(b)).is_ok() {
+                let written = token.consume(head.frame_len(), |b| {
+                    out.write(src, dst, head.write_padded(b), mode);
+                });
+                if written.is_ok() {
                     sent += 1;
                 }
             }
