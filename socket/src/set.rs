@@ -81,6 +81,8 @@ pub struct SocketHandle {
 struct Slot {
     generation: u32,
     socket: Option<Socket>,
+    /// For a TCP socket, its position in `tcp_slots` (removed in O(1)).
+    tcp_pos: u32,
 }
 
 /// The sockets an [`Interface`](crate::Interface) serves, at most
@@ -182,10 +184,12 @@ impl SocketSet {
         let is_tcp = matches!(socket, Some(Socket::Tcp(_)));
         self.len += 1;
         self.tx_hint = true;
+        let tcp_pos = self.tcp_slots.len() as u32;
         if let Some(index) = self.free.pop()
             && let Some(slot) = self.slots.get_mut(index as usize)
         {
             slot.socket = socket;
+            slot.tcp_pos = tcp_pos;
             if is_tcp {
                 self.tcp_slots.push(index);
             } else {
@@ -205,6 +209,7 @@ impl SocketSet {
         self.slots.push(Slot {
             generation: 0,
             socket,
+            tcp_pos,
         });
         Ok(SocketHandle {
             index,
@@ -221,6 +226,7 @@ impl SocketSet {
         }
         let s = slot.socket.take()?;
         slot.generation = slot.generation.wrapping_add(1);
+        let tcp_pos = slot.tcp_pos as usize;
         // Each kind's own registrations only.
         if !matches!(s, Socket::Tcp(_)) {
             self.dgram_slots.retain(|&i| i != handle.index);
@@ -241,7 +247,18 @@ impl SocketSet {
             // abort it and poll first to tell the peer (or use
             // `close_tcp`). A listener's unaccepted connections are reset.
             let index = handle.index;
-            self.tcp_slots.retain(|&i| i != index);
+            // Out of the list in O(1): the last entry takes its place (a
+            // server closing connections among thousands pays no scan).
+            if self.tcp_slots.get(tcp_pos) == Some(&index) {
+                self.tcp_slots.swap_remove(tcp_pos);
+                if let Some(&moved) = self.tcp_slots.get(tcp_pos)
+                    && let Some(m) = self.slots.get_mut(moved as usize)
+                {
+                    m.tcp_pos = tcp_pos as u32;
+                }
+            } else {
+                self.tcp_slots.retain(|&i| i != index);
+            }
             // Its connection's demultiplexing entry by key (not a scan of
             // every connection), if it is still this slot's; a connected
             // socket stays `Connected`, so nothing else can name the slot.
@@ -1052,6 +1069,39 @@ mod tests {
         assert_eq!(s.udp(h1).unwrap_err(), Error::InvalidHandle);
         assert!(s.icmp(h2).is_ok());
         assert_eq!(s.udp(h2).unwrap_err(), Error::InvalidHandle, "wrong type");
+    }
+
+    /// TCP sockets leave the list the timer heap is rebuilt from in O(1),
+    /// in any order, mixed with datagram sockets and slot reuse: the
+    /// list always holds exactly the live TCP sockets' slots.
+    #[test]
+    fn the_tcp_slot_list_follows_adds_and_removes_in_any_order() {
+        let mut s = set(64);
+        let mut rng = SeededRng::new(9);
+        let mut live: Vec<(SocketHandle, bool)> = Vec::new();
+        for _ in 0..5000 {
+            if live.len() < 48 && (live.is_empty() || rng.below(3) != 0) {
+                let tcp = rng.below(2) == 0;
+                let h = if tcp {
+                    s.add(TcpSocket::new(lamina_tcp::TcpConfig::default()))
+                } else {
+                    s.add(UdpSocket::default())
+                }
+                .unwrap();
+                live.push((h, tcp));
+            } else {
+                let (h, _) = live.swap_remove(rng.below(live.len() as u32) as usize);
+                assert!(s.remove(h).is_some());
+            }
+            let mut want: Vec<u32> = live.iter().filter(|l| l.1).map(|l| l.0.index).collect();
+            let mut got = s.tcp_slots.clone();
+            want.sort_unstable();
+            got.sort_unstable();
+            assert_eq!(got, want);
+            for (pos, &index) in s.tcp_slots.iter().enumerate() {
+                assert_eq!(s.slots[index as usize].tcp_pos as usize, pos);
+            }
+        }
     }
 
     #[test]
