@@ -238,17 +238,12 @@ impl<'a> Ipv4Packet<'a> {
         // The common datagram (no options, complete) is checked without
         // the general parse: one look at the version/IHL byte and the
         // total length, and the 20-byte checksum summed in registers.
-        if let Some((header, payload, total)) = Ipv4Packet::plain(bytes) {
-            if lamina_netbuf::checksum::header20(header.as_bytes()) != 0xffff {
-                return Err(Error::BadChecksum);
-            }
-            return Ok(Ipv4Packet {
-                header,
-                bytes: total,
-                options: &[],
-                payload,
-                truncated: false,
-            });
+        if let Some(p) = Ipv4Packet::plain(bytes) {
+            return if lamina_netbuf::checksum::header20(p.header.as_bytes()) == 0xffff {
+                Ok(p)
+            } else {
+                Err(Error::BadChecksum)
+            };
         }
         let p = Ipv4Packet::parse(bytes)?;
         if p.checksum_ok() {
@@ -258,11 +253,11 @@ impl<'a> Ipv4Packet<'a> {
         }
     }
 
-    /// The header, payload and whole datagram of a complete datagram
-    /// without options (version 4, IHL 5, `20 <= total length <= len`);
-    /// `None` for anything else, which the general parse handles.
+    /// The view of a complete datagram without options (version 4, IHL 5,
+    /// `20 <= total length <= len`), its checksum unchecked; `None` for
+    /// anything else, which the general parse handles.
     #[inline(always)]
-    fn plain(bytes: &'a [u8]) -> Option<(&'a Ipv4Header, &'a [u8], &'a [u8])> {
+    fn plain(bytes: &'a [u8]) -> Option<Ipv4Packet<'a>> {
         let (head, _) = bytes.split_first_chunk::<IPV4_MIN_HEADER_LEN>()?;
         if head[0] != 0x45 {
             return None;
@@ -271,19 +266,19 @@ impl<'a> Ipv4Packet<'a> {
         let datagram = bytes.get(..total)?;
         let payload = datagram.get(IPV4_MIN_HEADER_LEN..)?;
         let (header, _) = Ipv4Header::ref_from_prefix(datagram).ok()?;
-        Some((header, payload, datagram))
+        Some(Ipv4Packet {
+            header,
+            bytes: datagram,
+            options: &[],
+            payload,
+            truncated: false,
+        })
     }
 
     #[inline]
     fn parse_inner(bytes: &'a [u8], lenient: bool) -> Result<Ipv4Packet<'a>, Error> {
-        if let Some((header, payload, total)) = Ipv4Packet::plain(bytes) {
-            return Ok(Ipv4Packet {
-                header,
-                bytes: total,
-                options: &[],
-                payload,
-                truncated: false,
-            });
+        if let Some(p) = Ipv4Packet::plain(bytes) {
+            return Ok(p);
         }
         let got = bytes.len();
         let (header, _) = Ipv4Header::ref_from_prefix(bytes).map_err(|_| Error::Truncated {

@@ -903,11 +903,7 @@ impl<H: PacketHook> Interface<H> {
             let Some(ipb) = frame.get(ETH..) else {
                 return false;
             };
-            let parsed = if ip_verified {
-                Ipv4Packet::parse(ipb)
-            } else {
-                Ipv4Packet::parse_verified(ipb)
-            };
+            let parsed = parse_ipv4(ipb, ip_verified);
             let Ok(ip) = parsed else { return false };
             if ip.protocol() != IpProtocol::ICMP
                 || ip.header_len() != lamina_ipv4::IPV4_MIN_HEADER_LEN
@@ -1014,11 +1010,7 @@ impl<H: PacketHook> Interface<H> {
         if frame.get(0..6) != Some(p.mac.as_bytes()) {
             return false;
         }
-        let parsed = if verified.contains(ChecksumProto::Ipv4) {
-            Ipv4Packet::parse(ipb)
-        } else {
-            Ipv4Packet::parse_verified(ipb)
-        };
+        let parsed = parse_ipv4(ipb, verified.contains(ChecksumProto::Ipv4));
         let Ok(ip) = parsed else { return false };
         if ip.is_fragment() {
             return false;
@@ -1086,11 +1078,7 @@ impl<H: PacketHook> Interface<H> {
         let Some(ipb) = frame.get(ETH..) else {
             return false;
         };
-        let parsed = if verified.contains(ChecksumProto::Ipv4) {
-            Ipv4Packet::parse(ipb)
-        } else {
-            Ipv4Packet::parse_verified(ipb)
-        };
+        let parsed = parse_ipv4(ipb, verified.contains(ChecksumProto::Ipv4));
         let Ok(ip) = parsed else { return false };
         let (src, dst) = (ip.src(), ip.dst());
         if ip.is_fragment()
@@ -1416,11 +1404,7 @@ impl<H: PacketHook> Interface<H> {
         sockets: &mut SocketSet,
         now: Instant,
     ) {
-        let parsed = if csum_verified || port.is_none() {
-            Ipv4Packet::parse(bytes)
-        } else {
-            Ipv4Packet::parse_verified(bytes)
-        };
+        let parsed = parse_ipv4(bytes, csum_verified || port.is_none());
         let Ok(total) = parsed.map(|ip| usize::from(ip.total_len())) else {
             self.stats.rx_malformed += 1;
             return;
@@ -2842,6 +2826,17 @@ impl<H: PacketHook> DeviceVisitor for TxVisitor<'_, H> {
             device.flush(now);
         }
         sent
+    }
+}
+
+/// Parses an IPv4 datagram, verifying its header checksum unless it is
+/// known good already (`verified`: the device checked it, or we built it).
+#[inline(always)]
+fn parse_ipv4(bytes: &[u8], verified: bool) -> Result<Ipv4Packet<'_>, lamina_ipv4::Error> {
+    if verified {
+        Ipv4Packet::parse(bytes)
+    } else {
+        Ipv4Packet::parse_verified(bytes)
     }
 }
 

@@ -141,11 +141,7 @@ impl<H: PacketHook> Interface<H> {
         let Some(ip_bytes) = frame.get(ETH..) else {
             return false;
         };
-        let parsed = if verified.contains(ChecksumProto::Ipv4) {
-            Ipv4Packet::parse(ip_bytes)
-        } else {
-            Ipv4Packet::parse_verified(ip_bytes)
-        };
+        let parsed = super::parse_ipv4(ip_bytes, verified.contains(ChecksumProto::Ipv4));
         let Ok(ip) = parsed else {
             return false;
         };
