@@ -10,8 +10,10 @@
 //!
 //! - the channel: deliver one queued segment of either direction (any, so
 //!   segments reorder), deliver them all, drop one, duplicate one, flip a
-//!   byte of one (its checksum then fails), or rewrite one field of one
-//!   and recompute its checksum (forged);
+//!   byte of one (its checksum then fails; two flips of one segment can
+//!   cancel out in the Internet checksum, and such a segment counts as
+//!   forged), or rewrite one field of one and recompute its checksum
+//!   (forged);
 //! - a segment forged from fields (flags, sequence and acknowledgment
 //!   numbers near the ones last seen or arbitrary, window, timestamps,
 //!   SACK blocks near the receiver's numbers, MSS and window scale on
@@ -720,7 +722,10 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
                     }
                 }
             }
-            // Corrupt one byte (the checksum catches it).
+            // Corrupt one byte (the checksum catches it, unless an
+            // earlier corruption of the same segment cancels it out: the
+            // Internet checksum misses some two-byte errors, and the
+            // fuzzer finds them; what then gets through is forged).
             8 => {
                 let i = usize::from(u.arbitrary::<u8>()?);
                 let at = usize::from(u.arbitrary::<u16>()?);
@@ -733,6 +738,11 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
                     {
                         let at = at % b.len();
                         b[at] ^= x;
+                        if TcpSegment::parse_verified(b, IP[1 - side], IP[side]).is_ok() {
+                            r.forged = true;
+                            r.sides[side].forged_in = true;
+                            r.sides[side].tainted = true;
+                        }
                     }
                 }
             }
