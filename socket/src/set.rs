@@ -83,6 +83,8 @@ struct Slot {
     socket: Option<Socket>,
     /// For a TCP socket, its position in `tcp_slots` (removed in O(1)).
     tcp_pos: u32,
+    /// For a datagram socket, whether it is in `dgram_tx`.
+    tx_listed: bool,
 }
 
 /// The sockets an [`Interface`](crate::Interface) serves, at most
@@ -108,6 +110,11 @@ pub struct SocketSet {
     /// Slots holding a datagram socket (UDP, ICMP, raw): the transmit
     /// scans go over these only, never over the TCP sockets.
     dgram_slots: Vec<u32>,
+    /// Datagram sockets the user reached since the interface last found
+    /// them with nothing to send (each once, `tx_listed`): the transmit
+    /// passes look at these only, so a set of many idle UDP sockets costs
+    /// a poll nothing.
+    dgram_tx: Vec<u32>,
     /// TCP slots that may have something to do now (a user call, a
     /// segment, an ICMP error), each listed once while its socket's
     /// `queued` flag is set.
@@ -152,6 +159,7 @@ impl SocketSet {
             tcp_listeners: BTreeMap::new(),
             tcp_slots: Vec::new(),
             dgram_slots: Vec::new(),
+            dgram_tx: Vec::new(),
             tcp_due: Vec::new(),
             tcp_timers: BinaryHeap::new(),
             tcp_work: Vec::new(),
@@ -190,10 +198,13 @@ impl SocketSet {
         {
             slot.socket = socket;
             slot.tcp_pos = tcp_pos;
+            slot.tx_listed = !is_tcp;
             if is_tcp {
                 self.tcp_slots.push(index);
             } else {
                 self.dgram_slots.push(index);
+                // It may come with datagrams queued.
+                self.dgram_tx.push(index);
             }
             return Ok(SocketHandle {
                 index,
@@ -205,11 +216,13 @@ impl SocketSet {
             self.tcp_slots.push(index);
         } else {
             self.dgram_slots.push(index);
+            self.dgram_tx.push(index);
         }
         self.slots.push(Slot {
             generation: 0,
             socket,
             tcp_pos,
+            tx_listed: !is_tcp,
         });
         Ok(SocketHandle {
             index,
@@ -227,6 +240,9 @@ impl SocketSet {
         let s = slot.socket.take()?;
         slot.generation = slot.generation.wrapping_add(1);
         let tcp_pos = slot.tcp_pos as usize;
+        if core::mem::take(&mut slot.tx_listed) {
+            self.dgram_tx.retain(|&i| i != handle.index);
+        }
         // Each kind's own registrations only.
         if !matches!(s, Socket::Tcp(_)) {
             self.dgram_slots.retain(|&i| i != handle.index);
@@ -291,11 +307,18 @@ impl SocketSet {
         if slot.generation != handle.generation {
             return None;
         }
-        if let Some(Socket::Tcp(t)) = &mut slot.socket
-            && !t.queued
-        {
-            t.queued = true;
-            self.tcp_due.push(handle.index);
+        match &mut slot.socket {
+            Some(Socket::Tcp(t)) => {
+                if !t.queued {
+                    t.queued = true;
+                    self.tcp_due.push(handle.index);
+                }
+            }
+            Some(_) if !slot.tx_listed => {
+                slot.tx_listed = true;
+                self.dgram_tx.push(handle.index);
+            }
+            _ => {}
         }
         slot.socket.as_mut()
     }
@@ -484,11 +507,11 @@ fn udp_table_config(capacity: usize) -> UdpTableConfig {
 }
 
 impl SocketSet {
-    /// The first datagram socket at position `from` or later of the
-    /// datagram-socket list with datagrams to send, and the position
+    /// The first datagram socket at position `from` or later of the list
+    /// of those the user reached with datagrams to send, and the position
     /// after it (to iterate while mutating the set).
     pub(crate) fn next_with_tx(&self, from: usize) -> Option<(SocketHandle, usize)> {
-        let rest = self.dgram_slots.get(from..)?;
+        let rest = self.dgram_tx.get(from..)?;
         rest.iter().enumerate().find_map(|(k, &index)| {
             let slot = self.slots.get(index as usize)?;
             slot.socket.as_ref().is_some_and(Socket::has_tx).then_some((
@@ -504,7 +527,7 @@ impl SocketSet {
     /// Whether any socket has datagrams to send.
     pub(crate) fn has_pending_tx(&self) -> bool {
         self.tx_hint
-            && self.dgram_slots.iter().any(|&i| {
+            && self.dgram_tx.iter().any(|&i| {
                 self.slots
                     .get(i as usize)
                     .and_then(|s| s.socket.as_ref())
@@ -526,7 +549,21 @@ impl SocketSet {
     /// Whether any socket has datagrams to send, clearing the hint when
     /// none has (so that the next idle call costs one load).
     pub(crate) fn take_tx_hint(&mut self) -> bool {
-        let pending = self.has_pending_tx();
+        if !self.tx_hint {
+            return false;
+        }
+        // The sockets with nothing left to send leave the list (until the
+        // user reaches them again).
+        let slots = &mut self.slots;
+        self.dgram_tx.retain(|&i| match slots.get_mut(i as usize) {
+            Some(slot) => {
+                let keep = slot.socket.as_ref().is_some_and(Socket::has_tx);
+                slot.tx_listed = keep;
+                keep
+            }
+            None => false,
+        });
+        let pending = !self.dgram_tx.is_empty();
         if !pending {
             self.tx_hint = false;
         }
@@ -1102,6 +1139,48 @@ mod tests {
                 assert_eq!(s.slots[index as usize].tcp_pos as usize, pos);
             }
         }
+    }
+
+    /// Only the datagram sockets the user reached are looked at for
+    /// datagrams to send, and they leave the list once found idle: a set
+    /// of many idle UDP sockets costs a transmit pass nothing.
+    #[test]
+    fn only_datagram_sockets_reached_since_the_last_pass_are_scanned() {
+        let mut s = set(2000);
+        let handles: Vec<SocketHandle> = (0..1000)
+            .map(|_| s.add(UdpSocket::default()).unwrap())
+            .collect();
+        // Freshly added: listed until a pass finds them idle.
+        assert_eq!(s.dgram_tx.len(), 1000);
+        assert!(!s.take_tx_hint());
+        assert!(s.dgram_tx.is_empty());
+        assert!(s.slots.iter().all(|sl| !sl.tx_listed));
+        // Reached: listed once, however often.
+        let dst = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 9), 9);
+        for &h in &handles[10..13] {
+            s.bind_udp(h, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+                .unwrap();
+        }
+        s.udp(handles[11]).unwrap().send_to(b"x", dst).unwrap();
+        s.udp(handles[11]).unwrap().send_to(b"y", dst).unwrap();
+        assert_eq!(s.dgram_tx.len(), 3);
+        assert!(s.take_tx_hint());
+        // The idle two left; the one with datagrams stays.
+        assert_eq!(s.dgram_tx, [handles[11].index]);
+        let (h, after) = s.next_with_tx(0).unwrap();
+        assert_eq!(h, handles[11]);
+        assert!(s.next_with_tx(after).is_none());
+        // Removed while listed: gone from the list.
+        s.remove(handles[11]);
+        assert!(s.dgram_tx.is_empty());
+        assert!(!s.take_tx_hint());
+        // A reused slot starts listed, and a TCP socket never is.
+        let u = s.add(UdpSocket::default()).unwrap();
+        let t = s
+            .add(TcpSocket::new(lamina_tcp::TcpConfig::default()))
+            .unwrap();
+        let _ = s.tcp(t).unwrap();
+        assert_eq!(s.dgram_tx, [u.index]);
     }
 
     #[test]
