@@ -308,12 +308,11 @@ impl SocketSet {
             return None;
         }
         match &mut slot.socket {
-            Some(Socket::Tcp(t)) => {
-                if !t.queued {
-                    t.queued = true;
-                    self.tcp_due.push(handle.index);
-                }
+            Some(Socket::Tcp(t)) if !t.queued => {
+                t.queued = true;
+                self.tcp_due.push(handle.index);
             }
+            Some(Socket::Tcp(_)) => {}
             Some(_) if !slot.tx_listed => {
                 slot.tx_listed = true;
                 self.dgram_tx.push(handle.index);
