@@ -94,8 +94,11 @@ struct Slot {
 /// something due (a user call, a segment, an expired timer) and the
 /// datagram sockets the user reached since they were last found with
 /// nothing to send. Idle sockets cost a poll nothing, however many the
-/// set holds; adding and removing one costs the same with ten sockets or
-/// ten thousand (bar the demultiplexing tables' logarithms).
+/// set holds. Adding a socket, and removing a TCP one, cost the same with
+/// ten sockets or ten thousand (bar the demultiplexing tables'
+/// logarithms); removing a datagram socket walks the datagram sockets
+/// (they keep the order they were added in, which raw sockets' delivery
+/// follows).
 #[derive(Debug)]
 pub struct SocketSet {
     slots: Vec<Slot>,
