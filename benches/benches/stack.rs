@@ -8,6 +8,9 @@
 //! - `lamina/udp-64`, `smoltcp/udp-64`, `lamina/udp-1472`,
 //!   `smoltcp/udp-1472`: a batch of datagrams from one host's UDP socket
 //!   to the other's per iteration (elements = datagrams).
+//! - `lamina/udp-64-10k`, `smoltcp/udp-64-10k`: the 64-byte batch with
+//!   10,000 more UDP sockets bound (idle) on each host: what a datagram
+//!   costs when a host holds many sockets (elements = datagrams).
 //! - `lamina/idle-poll`, `smoltcp/idle-poll`: one `poll` of a host with
 //!   nothing to do (what an event loop pays for every wake-up).
 //!
@@ -53,7 +56,7 @@ mod lamina_side {
             Host {
                 iface,
                 dev,
-                sockets: SocketSet::new(16, &mut rng),
+                sockets: SocketSet::new(16_384, &mut rng),
             }
         }
 
@@ -89,6 +92,20 @@ mod lamina_side {
         // Resolve ARP both ways.
         assert_eq!(p.ping_once(0, b"warm up"), 7);
         p
+    }
+
+    impl Pair {
+        /// Binds `n` more (idle) UDP sockets on each host, ports 10000 on.
+        pub fn add_idle_udp(&mut self, n: u16) {
+            for h in [&mut self.a, &mut self.b] {
+                for i in 0..n {
+                    let s = h.sockets.add(UdpSocket::default()).unwrap();
+                    h.sockets
+                        .bind_udp(s, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 10_000 + i))
+                        .unwrap();
+                }
+            }
+        }
     }
 
     impl Pair {
@@ -267,6 +284,21 @@ mod smol_side {
     }
 
     impl Pair {
+        /// Binds `n` more (idle) UDP sockets on each host, ports 10000 on
+        /// (small buffers: they never hold anything).
+        pub fn add_idle_udp(&mut self, n: u16) {
+            for h in [&mut self.a, &mut self.b] {
+                for i in 0..n {
+                    let mut s = udp::Socket::new(
+                        udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 1], vec![0; 64]),
+                        udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 1], vec![0; 64]),
+                    );
+                    s.bind(10_000 + i).unwrap();
+                    h.sockets.add(s);
+                }
+            }
+        }
+
         fn try_ping(&mut self, seq: u16, data: &[u8]) -> Option<usize> {
             let repr = Icmpv4Repr::EchoRequest {
                 ident: 0x1234,
@@ -359,6 +391,20 @@ fn stack(c: &mut Criterion) {
             })
         });
     }
+
+    // The same exchange among many idle sockets.
+    let payload = [0x5au8; 64];
+    g.throughput(Throughput::Elements(BATCH as u64));
+    let mut l = lamina_side::pair();
+    l.add_idle_udp(10_000);
+    g.bench_function("lamina/udp-64-10k", |b| {
+        b.iter(|| assert_eq!(l.udp_batch(&payload, &mut buf), BATCH * 64))
+    });
+    let mut s = smol_side::pair();
+    s.add_idle_udp(10_000);
+    g.bench_function("smoltcp/udp-64-10k", |b| {
+        b.iter(|| assert_eq!(s.udp_batch(&payload, &mut buf), BATCH * 64))
+    });
     g.finish();
 }
 
