@@ -822,8 +822,9 @@ impl<H: PacketHook> Interface<H> {
     /// [`fast_echo`](Self::fast_echo), [`fast_tcp`](Self::fast_tcp),
     /// each of which checks the rest); every other frame goes on to the
     /// general path after this one look instead of being tried by each
-    /// in turn.
-    /// Returns whether the frame was handled.
+    /// in turn. (Each fast path is a function of its own, never inlined:
+    /// the receive loop around this stays small.) Returns whether the
+    /// frame was handled.
     #[inline(always)]
     fn fast_frame<T: TxToken>(
         &mut self,
