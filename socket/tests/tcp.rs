@@ -101,16 +101,33 @@ fn connect<D1: Device, D2: Device>(
     now: &mut Instant,
     port: u16,
 ) -> (SocketHandle, SocketHandle) {
-    let l = b.sockets.add(TcpSocket::default()).unwrap();
+    connect_with(
+        a,
+        b,
+        now,
+        port,
+        &lamina_socket::tcp_proto::TcpConfig::default(),
+    )
+}
+
+/// [`connect`] with both sockets configured by `config`.
+fn connect_with<D1: Device, D2: Device>(
+    a: &mut Host<D1>,
+    b: &mut Host<D2>,
+    now: &mut Instant,
+    port: u16,
+    config: &lamina_socket::tcp_proto::TcpConfig,
+) -> (SocketHandle, SocketHandle) {
+    let l = b.sockets.add(TcpSocket::new(config.clone())).unwrap();
     b.sockets
         .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), 8)
         .unwrap();
-    let c = a.sockets.add(TcpSocket::default()).unwrap();
+    let c = a.sockets.add(TcpSocket::new(config.clone())).unwrap();
     a.sockets
         .connect_tcp(c, SocketAddrV4::new(B, port), None)
         .unwrap();
     let mut server = None;
-    run_until(a, b, now, Duration::from_secs(10), |a, b| {
+    run_until(a, b, now, Duration::from_secs(30), |a, b| {
         if server.is_none() {
             server = b.sockets.accept_tcp(l).ok();
         }
@@ -742,22 +759,7 @@ fn kept_payloads_survive_full_duplex_small_windows_across_seeds() {
             send_buffer: 256 * 1024,
             ..TcpConfig::default()
         };
-        let l = b.sockets.add(TcpSocket::new(cfg.clone())).unwrap();
-        b.sockets
-            .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 4)
-            .unwrap();
-        let c = a.sockets.add(TcpSocket::new(cfg)).unwrap();
-        a.sockets
-            .connect_tcp(c, SocketAddrV4::new(B, 80), None)
-            .unwrap();
-        let mut server = None;
-        run_until(&mut a, &mut b, &mut now, Duration::from_secs(30), |a, b| {
-            if server.is_none() {
-                server = b.sockets.accept_tcp(l).ok();
-            }
-            server.is_some() && a.tcp(c).is_established()
-        });
-        let s = server.unwrap();
+        let (c, s) = connect_with(&mut a, &mut b, &mut now, 80, &cfg);
         let (to_b, to_a) = (
             pattern(3 << 20, seed as u8),
             pattern(3 << 20, seed as u8 ^ 0x55),
@@ -1013,22 +1015,7 @@ fn tcp_frames_are_padded_to_the_ethernet_minimum_and_their_checksums_verify() {
         timestamps: false,
         ..TcpConfig::default()
     };
-    let l = b.sockets.add(TcpSocket::new(config.clone())).unwrap();
-    b.sockets
-        .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
-        .unwrap();
-    let c = a.sockets.add(TcpSocket::new(config)).unwrap();
-    a.sockets
-        .connect_tcp(c, SocketAddrV4::new(B, 80), None)
-        .unwrap();
-    let mut s = None;
-    run_until(&mut a, &mut b, &mut now, Duration::from_secs(10), |a, b| {
-        if s.is_none() {
-            s = b.sockets.accept_tcp(l).ok();
-        }
-        s.is_some() && a.tcp(c).is_established()
-    });
-    let s = s.unwrap();
+    let (c, s) = connect_with(&mut a, &mut b, &mut now, 80, &config);
     let data = pattern(5000, 3);
     let got = transfer(&mut a, &mut b, &mut now, true, c, s, &data);
     assert_eq!(got, data);
