@@ -80,6 +80,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod connmap;
 pub mod devices;
 pub mod dissect;
 mod dst_cache;

@@ -2,6 +2,8 @@
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BinaryHeap};
+
+use crate::connmap::ConnMap;
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 use core::net::{Ipv4Addr, SocketAddrV4};
@@ -94,11 +96,13 @@ struct Slot {
 /// something due (a user call, a segment, an expired timer) and the
 /// datagram sockets the user reached since they were last found with
 /// nothing to send. Idle sockets cost a poll nothing, however many the
-/// set holds. Adding a socket, and removing a TCP one, cost the same with
-/// ten sockets or ten thousand (bar the demultiplexing tables'
-/// logarithms); removing a datagram socket walks the datagram sockets
-/// (they keep the order they were added in, which raw sockets' delivery
-/// follows).
+/// set holds. A received TCP segment finds its connection in a hash
+/// table keyed with a secret (one probe, usually), so ten thousand open
+/// connections cost a segment about what one does. Adding a socket, and
+/// removing a TCP one, cost the same with ten sockets or ten thousand
+/// (bar the listener and UDP tables' logarithms); removing a datagram
+/// socket walks the datagram sockets (they keep the order they were added
+/// in, which raw sockets' delivery follows).
 #[derive(Debug)]
 pub struct SocketSet {
     slots: Vec<Slot>,
@@ -112,7 +116,7 @@ pub struct SocketSet {
     icmp_idents: Vec<(u16, u32)>,
     /// TCP connections by (local, remote) address: the slot of their
     /// socket.
-    tcp_conns: BTreeMap<ConnKey, u32>,
+    tcp_conns: ConnMap,
     /// Listening TCP sockets by local address (`0.0.0.0`: any).
     tcp_listeners: BTreeMap<ListenKey, u32>,
     /// Slots holding a TCP socket.
@@ -156,16 +160,20 @@ impl SocketSet {
     /// choice of ephemeral ports and echo identifiers (RFC 6056 §3.3.1:
     /// random, so they are hard to guess).
     pub fn new(capacity: usize, rng: &mut impl Rng) -> SocketSet {
+        // (The draws in this order: seeds depend on it.)
+        let own_rng = SeededRng::new(rng.next_u64());
+        let isn = IsnGenerator::new(rng);
+        let port_key = [rng.next_u64(), rng.next_u64()];
         SocketSet {
             slots: Vec::new(),
             free: Vec::new(),
             capacity: capacity.min(u32::MAX as usize),
             len: 0,
-            rng: SeededRng::new(rng.next_u64()),
+            rng: own_rng,
             udp: UdpTable::new(udp_table_config(capacity)),
             raw_count: 0,
             icmp_idents: Vec::new(),
-            tcp_conns: BTreeMap::new(),
+            tcp_conns: ConnMap::new(conn_map_seed(&port_key)),
             tcp_listeners: BTreeMap::new(),
             tcp_slots: Vec::new(),
             dgram_slots: Vec::new(),
@@ -173,8 +181,8 @@ impl SocketSet {
             tcp_due: Vec::new(),
             tcp_timers: BinaryHeap::new(),
             tcp_work: Vec::new(),
-            isn: IsnGenerator::new(rng),
-            port_key: [rng.next_u64(), rng.next_u64()],
+            isn,
+            port_key,
             port_counter: 0,
             tx_hint: false,
         }
@@ -290,8 +298,8 @@ impl SocketSet {
             // socket stays `Connected`, so nothing else can name the slot.
             if let Inner::Connected(c) = &t.inner {
                 let key = ConnKey::new(c.local(), c.remote());
-                if self.tcp_conns.get(&key) == Some(&index) {
-                    self.tcp_conns.remove(&key);
+                if self.tcp_conns.get(key.0) == Some(index) {
+                    self.tcp_conns.remove(key.0);
                 }
             }
             // A listener closed by its user stays registered until purged:
@@ -708,7 +716,7 @@ impl SocketSet {
             socket.dirty = true;
             let Ok(h) = self.add(socket) else { return };
             self.tcp_mark(h.index);
-            self.tcp_conns.insert(key, h.index);
+            self.tcp_conns.insert(key.0, h.index);
             if let Some(Inner::Listening(l)) = self.tcp_at(index).map(|t| &mut t.inner) {
                 l.ready.push_back(h);
             }
@@ -822,7 +830,7 @@ impl SocketSet {
                         Ipv4Addr::UNSPECIFIED,
                         port,
                     )));
-            if !listened && !self.tcp_conns.contains_key(&ConnKey::new(local, remote)) {
+            if !listened && !self.tcp_conns.contains_key(ConnKey::new(local, remote).0) {
                 self.port_counter = next.wrapping_add(1);
                 return Some(port);
             }
@@ -842,7 +850,7 @@ impl SocketSet {
 
     /// The slot of the connection `(local, remote)`.
     pub(crate) fn tcp_conn_slot(&self, local: SocketAddrV4, remote: SocketAddrV4) -> Option<u32> {
-        self.tcp_conns.get(&ConnKey::new(local, remote)).copied()
+        self.tcp_conns.get(ConnKey::new(local, remote).0)
     }
 
     /// The slot of the listener for `local` (exact, then any address).
@@ -862,12 +870,12 @@ impl SocketSet {
 
     /// Registers the connection `(local, remote)` of slot `index`.
     pub(crate) fn tcp_register(&mut self, local: SocketAddrV4, remote: SocketAddrV4, index: u32) {
-        self.tcp_conns.insert(ConnKey::new(local, remote), index);
+        self.tcp_conns.insert(ConnKey::new(local, remote).0, index);
     }
 
     /// Forgets the connection `(local, remote)` (it closed).
     pub(crate) fn tcp_unregister(&mut self, local: SocketAddrV4, remote: SocketAddrV4) {
-        self.tcp_conns.remove(&ConnKey::new(local, remote));
+        self.tcp_conns.remove(ConnKey::new(local, remote).0);
     }
 
     /// Forgets the listeners whose socket no longer listens (closed by
@@ -1263,8 +1271,17 @@ mod tests {
     }
 }
 
+/// The secret of the connection table's hash, derived from the ephemeral
+/// port secret (a keyed hash of a label: neither reveals the other).
+fn conn_map_seed(port_key: &[u64; 2]) -> [u64; 2] {
+    [
+        siphash24(*port_key, b"tcp demux 0"),
+        siphash24(*port_key, b"tcp demux 1"),
+    ]
+}
+
 /// A TCP connection's (local, remote) addresses packed into one integer:
-/// the demultiplexing map compares two words instead of four fields.
+/// the demultiplexing table hashes and compares one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct ConnKey(u128);
 
