@@ -271,7 +271,9 @@ impl Port {
 ///   when the first fragment timed out, RFC 1122 §3.3.2); datagrams over
 ///   the route MTU are fragmented (RFC 791 §2.3), or refused with
 ///   [`Error::TooLong`] when Don't Fragment is set. IP identifications
-///   come from `lamina_ipv4::ident` (RFC 7739).
+///   come from `lamina_ipv4::ident` (RFC 7739); datagrams we send with
+///   Don't Fragment set (every TCP segment) carry 0, as RFC 6864 §4.1
+///   allows for atomic datagrams and FreeBSD does.
 #[derive(Debug)]
 pub struct Interface<H: PacketHook = NoHooks> {
     hooks: H,
@@ -755,8 +757,22 @@ impl<H: PacketHook> Interface<H> {
     }
 
     fn next_ip_id(&mut self, repr: &Ipv4Repr) -> u16 {
-        self.ids
-            .next_id(repr.src, repr.dst, repr.protocol, &mut self.rng)
+        self.ip_id(repr.src, repr.dst, repr.protocol, repr.dont_fragment)
+    }
+
+    /// The Identification of a datagram we originate: 0 for an atomic
+    /// one (Don't Fragment set; we never fragment those, so nobody
+    /// reassembles it and RFC 6864 §4.1 lets its ID be any value — as
+    /// FreeBSD sends them), a value of the [`IpIdGenerator`] otherwise.
+    /// Every TCP segment is atomic: it saves the generator's work on
+    /// each segment.
+    #[inline(always)]
+    fn ip_id(&mut self, src: Ipv4Addr, dst: Ipv4Addr, protocol: IpProtocol, df: bool) -> u16 {
+        if df {
+            0
+        } else {
+            self.ids.next_id(src, dst, protocol, &mut self.rng)
+        }
     }
 
     /// The reassembler (to inspect its bounded state).
@@ -1218,7 +1234,7 @@ impl<H: PacketHook> Interface<H> {
                             return sent;
                         };
                         let mut token = token;
-                        let id = self.ids.next_id(src, dst, IpProtocol::UDP, &mut self.rng);
+                        let id = self.ip_id(src, dst, IpProtocol::UDP, df);
                         let r = if self.udp_policy.tx == lamina_udp::ChecksumMode::Compute {
                             let f = DirectFrame {
                                 src_mac: our_mac,

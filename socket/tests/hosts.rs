@@ -925,3 +925,66 @@ fn udp_checksum_left_to_the_device(bound: bool) {
     }
     assert!(seen, "the datagram went out");
 }
+
+/// RFC 6864 §4.1: a datagram sent with Don't Fragment set is never
+/// fragmented, so its Identification may be anything: it carries 0.
+/// Without DF, IDs come from the generator and differ datagram to
+/// datagram (RFC 791: unique for the source, destination and protocol
+/// while the datagram may be reassembled). Both the direct path (bound
+/// socket, resolved neighbour) and the queued one (unbound socket) agree.
+#[test]
+fn datagrams_with_dont_fragment_carry_id_zero_and_others_fresh_ids_rfc_6864() {
+    for bound in [true, false] {
+        let (pa, mut peer) = wire(LinkConfig::new());
+        let mut a = Host::new(1, InterfaceConfig::default(), vec![(pa, "192.0.2.1/24")]);
+        let peer_ip = Ipv4Addr::new(192, 0, 2, 9);
+        a.iface
+            .neighbors_mut(IfaceId(0))
+            .unwrap()
+            .insert_static(peer_ip, MacAddr::new(2, 0, 0, 0, 0, 9), Instant::ZERO)
+            .unwrap();
+        let mut ids = [Vec::new(), Vec::new()];
+        for df in [false, true] {
+            let u = a.sockets.add(UdpSocket::default()).unwrap();
+            if bound {
+                a.sockets
+                    .bind_udp(
+                        u,
+                        SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5000 + u16::from(df)),
+                    )
+                    .unwrap();
+            }
+            a.sockets.udp(u).unwrap().set_dont_fragment(df);
+            for i in 0..20u8 {
+                a.sockets
+                    .udp(u)
+                    .unwrap()
+                    .send_to(&[i; 30], SocketAddrV4::new(peer_ip, 7))
+                    .unwrap();
+            }
+            a.poll(Instant::ZERO);
+            while let Some((rx, _)) = peer.receive(Instant::ZERO) {
+                rx.consume(|f| {
+                    let eth = EthernetFrame::parse(f).unwrap();
+                    if eth.ethertype() != EtherType::IPV4 {
+                        return; // the gratuitous ARP
+                    }
+                    let ip = lamina_ipv4::Ipv4Packet::parse_verified(eth.payload()).unwrap();
+                    assert_eq!(ip.dont_fragment(), df);
+                    ids[usize::from(df)].push(ip.identification());
+                });
+            }
+        }
+        assert_eq!(ids[0].len(), 20);
+        assert_eq!(ids[1], vec![0; 20], "DF datagrams (bound: {bound})");
+        let mut fresh = ids[0].clone();
+        fresh.sort_unstable();
+        fresh.dedup();
+        assert_eq!(
+            fresh.len(),
+            20,
+            "repeated IDs {:?} (bound: {bound})",
+            ids[0]
+        );
+    }
+}

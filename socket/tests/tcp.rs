@@ -1003,6 +1003,7 @@ fn icmp_errors_must_quote_a_sequence_number_in_the_window() {
 /// FINs. A third port on the hub sees every frame.
 #[test]
 fn tcp_frames_are_padded_to_the_ethernet_minimum_and_their_checksums_verify() {
+    // (Also: every segment goes with Don't Fragment and ID 0.)
     use lamina_ipv4::{IpProtocol, Ipv4Packet};
     use lamina_socket::tcp_proto::TcpConfig;
     use lamina_tcp::TcpSegment;
@@ -1042,6 +1043,9 @@ fn tcp_frames_are_padded_to_the_ethernet_minimum_and_their_checksums_verify() {
             if ip.protocol() != IpProtocol::TCP {
                 return;
             }
+            // Every segment is atomic (DF, RFC 6864 §4.1): ID 0.
+            assert!(ip.dont_fragment());
+            assert_eq!(ip.identification(), 0);
             let end = 14 + usize::from(ip.total_len());
             assert!(f[end..].iter().all(|&x| x == 0), "padding not zero");
             short += usize::from(end < lamina_ethernet::MIN_FRAME_LEN);

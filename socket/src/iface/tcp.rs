@@ -370,7 +370,7 @@ impl<H: PacketHook> Interface<H> {
             ttl: self.config.ttl,
             protocol: IpProtocol::TCP,
             dont_fragment: true,
-            id: self.ids.next_id(src, dst, IpProtocol::TCP, &mut self.rng),
+            id: self.ip_id(src, dst, IpProtocol::TCP, true),
             total: u16::try_from(20 + seg_len).unwrap_or(u16::MAX),
         };
         let mut token = device.transmit(now)?;
@@ -572,7 +572,7 @@ impl<H: PacketHook> Interface<H> {
                 let mut ip = Ipv4Repr::new(src, dst, IpProtocol::TCP);
                 ip.ttl = self.config.ttl;
                 ip.dont_fragment = true;
-                ip.identification = self.ids.next_id(src, dst, IpProtocol::TCP, &mut self.rng);
+                ip.identification = self.ip_id(src, dst, IpProtocol::TCP, true);
                 self.stats.tcp_out += 1;
                 let seg_len = out.len();
                 if 20 + seg_len > mtu {
@@ -686,9 +686,7 @@ impl<H: PacketHook> Interface<H> {
             let mut ip = Ipv4Repr::new(b.src, b.dst, IpProtocol::TCP);
             ip.ttl = self.config.ttl;
             ip.dont_fragment = true;
-            ip.identification = self
-                .ids
-                .next_id(b.src, b.dst, IpProtocol::TCP, &mut self.rng);
+            ip.identification = self.ip_id(b.src, b.dst, IpProtocol::TCP, true);
             self.stats.tcp_out += 1;
             let seg_len = out.len();
             if 20 + seg_len > b.mtu && !gso {
