@@ -61,10 +61,13 @@ pub struct IpIdGenerator {
     key: [u64; 2],
     counters: Vec<u16>,
     max_increment: u16,
-    /// The last flow hashed and its hash: a stack sends runs of datagrams
-    /// to one destination, and the keyed hash is the generator's main cost.
-    /// Caching it changes no result.
-    last: Option<(u64, u8, u64)>,
+    /// The last flow hashed, and its counter's index and offset: a stack
+    /// sends runs of datagrams to one destination, and the keyed hash is
+    /// the generator's main cost. Caching it changes no result.
+    last: Option<(u64, u8, usize, u16)>,
+    /// `log2(max_increment)` when that is a power of two (its steps then
+    /// come from the pool of random bits).
+    step_bits: Option<u32>,
     /// Random bits not yet used for steps (a power-of-two
     /// `max_increment` takes `log2` of them per step, so one draw from
     /// the caller's generator serves many datagrams).
@@ -115,11 +118,15 @@ impl IpIdGenerator {
                 ])
             })
             .collect();
+        let max_increment = max_increment.max(1);
         IpIdGenerator {
             key,
             counters,
-            max_increment: max_increment.max(1),
+            max_increment,
             last: None,
+            step_bits: max_increment
+                .is_power_of_two()
+                .then(|| max_increment.trailing_zeros()),
             pool: 0,
             pool_steps: 0,
         }
@@ -141,10 +148,9 @@ impl IpIdGenerator {
     #[inline]
     fn step<R: Rng + ?Sized>(&mut self, rng: &mut R) -> u16 {
         let m = self.max_increment;
-        if !m.is_power_of_two() {
+        let Some(bits) = self.step_bits else {
             return rng.below(u32::from(m)) as u16;
-        }
-        let bits = m.trailing_zeros();
+        };
         if bits == 0 {
             return 0;
         }
@@ -160,7 +166,7 @@ impl IpIdGenerator {
 
     /// The Identification for the next datagram from `src` to `dst`
     /// carrying `protocol`; `rng` draws the counter's step.
-    #[inline]
+    #[inline(always)]
     pub fn next_id<R: Rng + ?Sized>(
         &mut self,
         src: Ipv4Addr,
@@ -169,21 +175,10 @@ impl IpIdGenerator {
         rng: &mut R,
     ) -> u16 {
         let flow = (u64::from(src.to_bits()) << 32) | u64::from(dst.to_bits());
-        let h = match self.last {
-            Some((f, p, h)) if f == flow && p == protocol.0 => h,
-            _ => {
-                let mut msg = [0u8; 9];
-                let (s, rest) = msg.split_at_mut(4);
-                s.copy_from_slice(&src.octets());
-                let (d, p) = rest.split_at_mut(4);
-                d.copy_from_slice(&dst.octets());
-                p.fill(protocol.0);
-                siphash24(self.key, &msg)
-            }
+        let (index, offset) = match self.last {
+            Some((f, p, i, o)) if f == flow && p == protocol.0 => (i, o),
+            _ => self.hash_flow(flow, src, dst, protocol),
         };
-        self.last = Some((flow, protocol.0, h));
-        let index = (h as usize) & (self.counters.len() - 1);
-        let offset = (h >> 48) as u16;
         let step = 1 + self.step(rng);
         match self.counters.get_mut(index) {
             Some(c) => {
@@ -193,6 +188,29 @@ impl IpIdGenerator {
             }
             None => offset,
         }
+    }
+
+    /// Hashes a flow: its counter's index and its offset (remembered as
+    /// the last flow).
+    #[inline(never)]
+    fn hash_flow(
+        &mut self,
+        flow: u64,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        protocol: IpProtocol,
+    ) -> (usize, u16) {
+        let mut msg = [0u8; 9];
+        let (s, rest) = msg.split_at_mut(4);
+        s.copy_from_slice(&src.octets());
+        let (d, p) = rest.split_at_mut(4);
+        d.copy_from_slice(&dst.octets());
+        p.fill(protocol.0);
+        let h = siphash24(self.key, &msg);
+        let index = (h as usize) & (self.counters.len() - 1);
+        let offset = (h >> 48) as u16;
+        self.last = Some((flow, protocol.0, index, offset));
+        (index, offset)
     }
 }
 

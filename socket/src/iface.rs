@@ -831,6 +831,19 @@ impl<H: PacketHook> Interface<H> {
         self.bcast_addrs.contains(&addr)
     }
 
+    /// Whether a datagram from `src` to `dst` is one host's to one of our
+    /// unicast addresses: `src` names a host (not a broadcast, multicast
+    /// or directed broadcast address) and `dst` is ours and no broadcast.
+    /// What the fast receive paths require.
+    #[inline(always)]
+    fn host_to_us(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+        !(src.is_broadcast()
+            || src.is_multicast()
+            || dst.is_broadcast()
+            || !self.has_address(dst)
+            || self.bcast_addrs.iter().any(|&b| b == src || b == dst))
+    }
+
     /// The fast paths of received frames: one look at the IPv4 protocol
     /// byte and (for ICMP) the message type picks the one that may apply
     /// ([`fast_udp`](Self::fast_udp),
@@ -1005,7 +1018,10 @@ impl<H: PacketHook> Interface<H> {
     ) -> bool {
         const ETH: usize = lamina_ethernet::HEADER_LEN;
         // IPv4 (EtherType 0x0800), IHL 5, UDP (17).
-        if frame.get(12..15) != Some(&[0x08, 0x00, 0x45][..]) || frame.get(ETH + 9) != Some(&17) {
+        if !matches!(
+            frame.get(12..ETH + 10),
+            Some([0x08, 0x00, 0x45, _, _, _, _, _, _, _, _, 17])
+        ) {
             return false;
         }
         if !hooks_are_noop::<H>() || sockets.has_any_raw() {
@@ -1033,13 +1049,7 @@ impl<H: PacketHook> Interface<H> {
             return false;
         }
         let (src, dst) = (ip.src(), ip.dst());
-        if src.is_broadcast()
-            || src.is_multicast()
-            || dst.is_broadcast()
-            || !self.has_address(dst)
-            || self.is_directed_broadcast(src)
-            || self.is_directed_broadcast(dst)
-        {
+        if !self.host_to_us(src, dst) {
             return false;
         }
         let udp_ok = verified.contains(ChecksumProto::Udp);
@@ -1098,14 +1108,7 @@ impl<H: PacketHook> Interface<H> {
         let parsed = parse_ipv4(ipb, verified.contains(ChecksumProto::Ipv4));
         let Ok(ip) = parsed else { return false };
         let (src, dst) = (ip.src(), ip.dst());
-        if ip.is_fragment()
-            || src.is_broadcast()
-            || src.is_multicast()
-            || dst.is_broadcast()
-            || !self.has_address(dst)
-            || self.is_directed_broadcast(src)
-            || self.is_directed_broadcast(dst)
-        {
+        if ip.is_fragment() || !self.host_to_us(src, dst) {
             return false;
         }
         self.stats.rx_frames += 1;
@@ -1148,6 +1151,42 @@ impl<H: PacketHook> Interface<H> {
         })
     }
 
+    /// The source address and way out for a datagram to `dst` from
+    /// `local` (unspecified: chosen by the route) leaving by device `port`
+    /// the direct way, or `None` when it must go the queued way (a
+    /// broadcast, loopback or local destination, another device, an
+    /// unresolved next hop). `last` remembers the last answer: nothing in a
+    /// transmit pass changes routes, addresses or neighbours, so a batch
+    /// to one destination resolves it once.
+    #[inline(always)]
+    fn direct_way(
+        &mut self,
+        last: &mut Option<(Ipv4Addr, Ipv4Addr, Ipv4Addr, DirectHop)>,
+        port: usize,
+        dev_mtu: usize,
+        dst: Ipv4Addr,
+        local: Ipv4Addr,
+        now: Instant,
+    ) -> Option<(Ipv4Addr, DirectHop)> {
+        if let Some((d, l, src, hop)) = *last
+            && d == dst
+            && l == local
+        {
+            return Some((src, hop));
+        }
+        if dst.is_broadcast() || dst.is_loopback() || self.has_address(dst) {
+            return None;
+        }
+        let hop = self.direct_hop(port, dev_mtu, dst, now)?;
+        let src = if local.is_unspecified() {
+            self.source_for(port, hop.next_hop)?
+        } else {
+            local
+        };
+        *last = Some((dst, local, src, hop));
+        Some((src, hop))
+    }
+
     /// Writes the sockets' datagrams routed out of device `port` straight
     /// into its transmit buffers: one copy from the socket, the headers
     /// written in place around it. Only the simple case: an Ethernet
@@ -1181,59 +1220,25 @@ impl<H: PacketHook> Interface<H> {
         let mut last: Option<(Ipv4Addr, Ipv4Addr, Ipv4Addr, DirectHop)> = None;
         while let Some((handle, after)) = sockets.next_with_tx(next) {
             next = after;
-            let Some(socket) = sockets.get_mut_quiet(handle) else {
-                continue;
-            };
-            loop {
-                // The head datagram's destination and bound source.
-                let (dst, local) = match &*socket {
-                    Socket::Udp(u) => match (u.tx.front(), u.local) {
-                        (Some((d, _)), Some(l)) => (*d.ip(), *l.ip()),
-                        _ => break,
-                    },
-                    Socket::Icmp(c) => match (c.tx.front(), c.ident) {
-                        (Some((&(d, _), _)), Some(_)) => (d, Ipv4Addr::UNSPECIFIED),
-                        _ => break,
-                    },
-                    _ => break,
-                };
-                let (src, hop) = match last {
-                    Some((d, l, src, hop)) if d == dst && l == local => (src, hop),
-                    _ => {
-                        if dst.is_broadcast() || dst.is_loopback() || self.has_address(dst) {
+            match sockets.get_mut_quiet(handle) {
+                Some(Socket::Udp(u)) => {
+                    let Some(l) = u.local else { continue };
+                    let (ttl, df) = (u.ttl, u.dont_fragment);
+                    // Each datagram at the head, its way out found (or
+                    // taken from the last one's), written, dropped.
+                    while let Some((&d_dst, data)) = u.tx.front() {
+                        let dst = *d_dst.ip();
+                        let Some((src, hop)) =
+                            self.direct_way(&mut last, port, mtu, dst, *l.ip(), now)
+                        else {
+                            break;
+                        };
+                        if 28 + data.len() > hop.mtu {
                             break;
                         }
-                        let Some(hop) = self.direct_hop(port, mtu, dst, now) else {
-                            break;
-                        };
-                        let src = if local.is_unspecified() {
-                            match self.source_for(port, hop.next_hop) {
-                                Some(a) => a,
-                                None => break,
-                            }
-                        } else {
-                            local
-                        };
-                        last = Some((dst, local, src, hop));
-                        (src, hop)
-                    }
-                };
-                let mtu = hop.mtu;
-                let eth = EthernetRepr::new(our_mac, hop.mac, EtherType::IPV4);
-                let ok = match &mut *socket {
-                    Socket::Udp(u) => {
-                        let Some(l) = u.local else { break };
-                        let (ttl, df) = (u.ttl, u.dont_fragment);
-                        let Some((d_dst, data)) = u.tx.front() else {
-                            break;
-                        };
-                        if 28 + data.len() > mtu {
-                            break;
-                        }
-                        let Some(token) = device.transmit(now) else {
+                        let Some(mut token) = device.transmit(now) else {
                             return sent;
                         };
-                        let mut token = token;
                         let id = self.ip_id(src, dst, IpProtocol::UDP, df);
                         let r = if self.udp_policy.tx == lamina_udp::ChecksumMode::Compute {
                             let f = DirectFrame {
@@ -1269,6 +1274,7 @@ impl<H: PacketHook> Interface<H> {
                                 src_port: l.port(),
                                 dst_port: d_dst.port(),
                             };
+                            let eth = EthernetRepr::new(our_mac, hop.mac, EtherType::IPV4);
                             let frame = data
                                 .wrap_in(self.udp_policy.builder(&udp, src, dst))
                                 .wrap_in(&repr)
@@ -1281,15 +1287,20 @@ impl<H: PacketHook> Interface<H> {
                         u.tx.drop_front();
                         if r {
                             self.udp_stats.record_sent();
+                            sent += 1;
                         }
-                        r
                     }
-                    Socket::Icmp(c) => {
-                        let (Some((&(_, seq_no), data)), Some(ident)) = (c.tx.front(), c.ident)
+                }
+                Some(Socket::Icmp(c)) => {
+                    let Some(ident) = c.ident else { continue };
+                    let ttl = c.ttl;
+                    while let Some((&(dst, seq_no), data)) = c.tx.front() {
+                        let Some((src, hop)) =
+                            self.direct_way(&mut last, port, mtu, dst, Ipv4Addr::UNSPECIFIED, now)
                         else {
                             break;
                         };
-                        if 28 + data.len() > mtu {
+                        if 28 + data.len() > hop.mtu {
                             break;
                         }
                         let Some(token) = device.transmit(now) else {
@@ -1300,7 +1311,7 @@ impl<H: PacketHook> Interface<H> {
                             dst_mac: hop.mac,
                             src,
                             dst,
-                            ttl: c.ttl,
+                            ttl,
                             dont_fragment: false,
                             id: self.ids.next_id(src, dst, IpProtocol::ICMP, &mut self.rng),
                             l4: DirectL4::EchoRequest { ident, seq_no },
@@ -1309,13 +1320,12 @@ impl<H: PacketHook> Interface<H> {
                         let len = DirectFrame::len(data.len());
                         let r = token.consume(len, |b| f.write(b, data)).is_ok();
                         c.tx.drop_front();
-                        r
+                        if r {
+                            sent += 1;
+                        }
                     }
-                    _ => break,
-                };
-                if ok {
-                    sent += 1;
                 }
+                _ => {}
             }
         }
         sent

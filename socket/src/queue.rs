@@ -1,7 +1,6 @@
 //! The sockets' datagram queues: bounded in packets and in bytes, the
 //! payloads back to back in one buffer.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 /// A FIFO of datagrams (each a small header `M` and its payload) whose
@@ -15,8 +14,10 @@ use alloc::vec::Vec;
 /// about twice `max_bytes`.
 #[derive(Debug, Clone)]
 pub(crate) struct Datagrams<M> {
-    /// Each datagram's header and payload length, oldest first.
-    items: VecDeque<(M, usize)>,
+    /// Each datagram's header and payload length; the oldest waiting is
+    /// at `head` (those before it were read).
+    items: Vec<(M, usize)>,
+    head: usize,
     /// The payloads, the oldest starting at `read`.
     bytes: Vec<u8>,
     read: usize,
@@ -30,7 +31,8 @@ const COMPACT_MIN: usize = 4096;
 impl<M> Datagrams<M> {
     pub(crate) fn new(max_packets: usize, max_bytes: usize) -> Datagrams<M> {
         Datagrams {
-            items: VecDeque::new(),
+            items: Vec::new(),
+            head: 0,
             bytes: Vec::new(),
             read: 0,
             max_packets,
@@ -47,8 +49,7 @@ impl<M> Datagrams<M> {
     /// Whether a datagram of `size` bytes would be accepted now.
     #[inline]
     pub(crate) fn has_room(&self, size: usize) -> bool {
-        self.items.len() < self.max_packets
-            && self.queued_bytes().saturating_add(size) <= self.max_bytes
+        self.len() < self.max_packets && self.queued_bytes().saturating_add(size) <= self.max_bytes
     }
 
     /// Whether a datagram of `size` bytes could ever be accepted.
@@ -67,15 +68,21 @@ impl<M> Datagrams<M> {
             self.bytes.drain(..self.read);
             self.read = 0;
         }
+        // Read entries go once they are as many as those waiting (the
+        // list holds at most twice `max_packets`).
+        if self.head > 0 && self.head >= self.items.len() - self.head {
+            self.items.drain(..self.head);
+            self.head = 0;
+        }
         self.bytes.extend_from_slice(data);
-        self.items.push_back((meta, data.len()));
+        self.items.push((meta, data.len()));
         true
     }
 
     /// The oldest datagram.
     #[inline]
     pub(crate) fn front(&self) -> Option<(&M, &[u8])> {
-        let (meta, len) = self.items.front()?;
+        let (meta, len) = self.items.get(self.head)?;
         let data = self.bytes.get(self.read..self.read + len)?;
         Some((meta, data))
     }
@@ -83,10 +90,13 @@ impl<M> Datagrams<M> {
     /// Drops the oldest datagram; whether there was one.
     #[inline]
     pub(crate) fn drop_front(&mut self) -> bool {
-        let Some((_, len)) = self.items.pop_front() else {
+        let Some(&(_, len)) = self.items.get(self.head) else {
             return false;
         };
-        if self.items.is_empty() {
+        self.head += 1;
+        if self.head == self.items.len() {
+            self.items.clear();
+            self.head = 0;
             self.bytes.clear();
             self.read = 0;
         } else {
@@ -96,12 +106,14 @@ impl<M> Datagrams<M> {
     }
 
     /// Datagrams waiting.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.items.len()
+        self.items.len() - self.head
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.head == self.items.len()
     }
 }
 
@@ -147,6 +159,7 @@ mod tests {
                 assert!(q.drop_front());
             }
             assert!(q.bytes.len() <= 2 * 8192 + COMPACT_MIN + data.len());
+            assert!(q.items.len() <= 2 * 64);
         }
         assert_eq!(q.front().map(|(_, d)| d.len()), Some(1000));
     }

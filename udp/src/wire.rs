@@ -213,7 +213,15 @@ impl<'a> UdpPacket<'a> {
             ChecksumStatus::Unverifiable
         } else {
             let mut sum = checksum::ipv4_pseudo_header(src, dst, IP_PROTOCOL, self.length());
-            sum.add_bytes(self.header.as_bytes());
+            // The header as two 32-bit words (even length: no fold needed
+            // before the payload).
+            let h = self.header.as_bytes();
+            if let Some((a, rest)) = h.split_first_chunk::<4>()
+                && let Some(b) = rest.first_chunk::<4>()
+            {
+                sum.add_u32(u32::from_be_bytes(*a));
+                sum.add_u32(u32::from_be_bytes(*b));
+            }
             sum.add_bytes(self.payload);
             if sum.finish() == 0 {
                 ChecksumStatus::Good

@@ -146,13 +146,7 @@ impl<H: PacketHook> Interface<H> {
             return false;
         };
         let (src, dst) = (ip.src(), ip.dst());
-        if ip.is_fragment()
-            || ip.protocol() != IpProtocol::TCP
-            || self.names_no_host(src)
-            || dst.is_broadcast()
-            || self.is_directed_broadcast(dst)
-            || !self.has_address(dst)
-        {
+        if ip.is_fragment() || ip.protocol() != IpProtocol::TCP || !self.host_to_us(src, dst) {
             return false;
         }
         self.stats.rx_frames += 1;
@@ -214,10 +208,7 @@ impl<H: PacketHook> Interface<H> {
             || ip.is_fragment()
             || ip.protocol() != IpProtocol::TCP
             || !(verified.contains(ChecksumProto::Ipv4) || ip.checksum_ok())
-            || self.names_no_host(src)
-            || dst.is_broadcast()
-            || self.is_directed_broadcast(dst)
-            || !self.has_address(dst)
+            || !self.host_to_us(src, dst)
         {
             return Err(payload);
         }
