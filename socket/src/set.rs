@@ -110,7 +110,14 @@ pub struct SocketSet {
     capacity: usize,
     len: usize,
     rng: SeededRng,
+    /// UDP bindings. Changed only through [`udp_table`](Self::udp_table),
+    /// which forgets `udp_memo`.
     udp: UdpTable<SocketHandle>,
+    /// The last unicast lookup in `udp` that found a socket: (dst, src)
+    /// addresses, (dst, src) ports, and the socket. A run of datagrams
+    /// of one flow is demultiplexed once; any change of the bindings
+    /// forgets it.
+    udp_memo: Option<(u64, u32, SocketHandle)>,
     raw_count: usize,
     /// Bound echo identifiers and the slot of their ICMP socket.
     icmp_idents: Vec<(u16, u32)>,
@@ -171,6 +178,7 @@ impl SocketSet {
             len: 0,
             rng: own_rng,
             udp: UdpTable::new(udp_table_config(capacity)),
+            udp_memo: None,
             raw_count: 0,
             icmp_idents: Vec::new(),
             tcp_conns: ConnMap::new(conn_map_seed(&port_key)),
@@ -269,7 +277,7 @@ impl SocketSet {
             Socket::Raw(_) => self.raw_count -= 1,
             Socket::Icmp(_) => self.icmp_idents.retain(|&(_, i)| i != handle.index),
             Socket::Udp(_) => {
-                self.udp.unbind(handle);
+                self.udp_table().unbind(handle);
             }
             Socket::Tcp(_) => {}
         }
@@ -390,9 +398,11 @@ impl SocketSet {
     ) -> Result<SocketAddrV4, Error> {
         self.udp(handle)?;
         let options = BindOptions::default();
+        let rng = &mut self.rng;
+        self.udp_memo = None;
         let bound = self
             .udp
-            .bind(handle, *local.ip(), local.port(), options, &mut self.rng)
+            .bind(handle, *local.ip(), local.port(), options, rng)
             .map_err(udp_error)?;
         self.udp(handle)?.local = Some(bound);
         Ok(bound)
@@ -410,7 +420,10 @@ impl SocketSet {
         if self.udp(handle)?.local.is_none() {
             self.bind_udp(handle, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
         }
-        let local = self.udp.connect(handle, peer, None).map_err(udp_error)?;
+        let local = self
+            .udp_table()
+            .connect(handle, peer, None)
+            .map_err(udp_error)?;
         let s = self.udp(handle)?;
         s.local = Some(local);
         s.remote = Some(peer);
@@ -422,7 +435,7 @@ impl SocketSet {
     /// port was ephemeral is unbound (it is bound again on its next send).
     pub fn disconnect_udp(&mut self, handle: SocketHandle) -> Result<(), Error> {
         self.udp(handle)?;
-        let local = self.udp.disconnect(handle).unwrap_or(None);
+        let local = self.udp_table().disconnect(handle).unwrap_or(None);
         let s = self.udp(handle)?;
         s.local = local;
         s.remote = None;
@@ -433,13 +446,30 @@ impl SocketSet {
     /// `dst:dst_port`: connected 4-tuple first, then the bound address,
     /// then the wildcard.
     pub(crate) fn udp_lookup(
-        &self,
+        &mut self,
         dst: Ipv4Addr,
         dst_port: u16,
         src: Ipv4Addr,
         src_port: u16,
     ) -> Option<SocketHandle> {
-        self.udp.lookup(dst, dst_port, src, src_port)
+        let addrs = (u64::from(dst.to_bits()) << 32) | u64::from(src.to_bits());
+        let ports = (u32::from(dst_port) << 16) | u32::from(src_port);
+        if let Some((a, p, h)) = self.udp_memo
+            && a == addrs
+            && p == ports
+        {
+            return Some(h);
+        }
+        let h = self.udp.lookup(dst, dst_port, src, src_port)?;
+        self.udp_memo = Some((addrs, ports, h));
+        Some(h)
+    }
+
+    /// The UDP bindings, to change them: forgets the lookup memo.
+    #[inline]
+    fn udp_table(&mut self) -> &mut UdpTable<SocketHandle> {
+        self.udp_memo = None;
+        &mut self.udp
     }
 
     /// Every UDP socket that gets a copy of a broadcast.
@@ -1161,6 +1191,38 @@ mod tests {
     /// Only the datagram sockets the user reached are looked at for
     /// datagrams to send, and they leave the list once found idle: a set
     /// of many idle UDP sockets costs a transmit pass nothing.
+    /// The UDP lookup memo answers only while the bindings are unchanged:
+    /// a connect, a disconnect, a remove and a new bind each make the
+    /// next lookup search again.
+    #[test]
+    fn the_udp_lookup_memo_follows_every_change_of_the_bindings() {
+        let mut rng = SeededRng::new(3);
+        let mut s = SocketSet::new(8, &mut rng);
+        let (me, peer, other) = (
+            Ipv4Addr::new(192, 0, 2, 1),
+            Ipv4Addr::new(192, 0, 2, 9),
+            Ipv4Addr::new(192, 0, 2, 10),
+        );
+        let a = s.add(UdpSocket::default()).unwrap();
+        assert_eq!(s.udp_lookup(me, 7, peer, 5000), None);
+        s.bind_udp(a, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
+            .unwrap();
+        assert_eq!(s.udp_lookup(me, 7, peer, 5000), Some(a));
+        assert_eq!(s.udp_lookup(me, 7, peer, 5000), Some(a), "memo");
+        // Connected elsewhere: the flow's datagrams are no longer its.
+        s.connect_udp(a, SocketAddrV4::new(other, 53)).unwrap();
+        assert_eq!(s.udp_lookup(me, 7, peer, 5000), None);
+        assert_eq!(s.udp_lookup(me, 7, other, 53), Some(a));
+        s.disconnect_udp(a).unwrap();
+        assert_eq!(s.udp_lookup(me, 7, peer, 5000), Some(a));
+        s.remove(a);
+        assert_eq!(s.udp_lookup(me, 7, peer, 5000), None, "removed");
+        // A new socket in the same slot, bound to the port: found anew.
+        let b = s.add(UdpSocket::default()).unwrap();
+        s.bind_udp(b, SocketAddrV4::new(me, 7)).unwrap();
+        assert_eq!(s.udp_lookup(me, 7, peer, 5000), Some(b));
+    }
+
     #[test]
     fn only_datagram_sockets_reached_since_the_last_pass_are_scanned() {
         let mut s = set(2000);
