@@ -28,6 +28,9 @@ pub(crate) struct Datagrams<M> {
 /// Read bytes below this are never worth a compaction.
 const COMPACT_MIN: usize = 4096;
 
+/// Read entries below this are never worth a compaction.
+const COMPACT_ITEMS: usize = 64;
+
 impl<M> Datagrams<M> {
     pub(crate) fn new(max_packets: usize, max_bytes: usize) -> Datagrams<M> {
         Datagrams {
@@ -64,19 +67,29 @@ impl<M> Datagrams<M> {
         if !self.has_room(data.len()) {
             return false;
         }
-        if self.read >= COMPACT_MIN && self.read >= self.queued_bytes() {
-            self.bytes.drain(..self.read);
-            self.read = 0;
-        }
-        // Read entries go once they are as many as those waiting (the
-        // list holds at most twice `max_packets`).
-        if self.head > 0 && self.head >= self.items.len() - self.head {
-            self.items.drain(..self.head);
-            self.head = 0;
+        if self.read >= COMPACT_MIN || self.head >= COMPACT_ITEMS {
+            self.compact();
         }
         self.bytes.extend_from_slice(data);
         self.items.push((meta, data.len()));
         true
+    }
+
+    /// Drops what was read once it outweighs what waits: the bytes (and
+    /// entries) read go when they are at least as many as those waiting,
+    /// so the buffer holds at most about twice `max_bytes` and the list
+    /// twice `max_packets` (plus the minimums).
+    #[cold]
+    #[inline(never)]
+    fn compact(&mut self) {
+        if self.read >= COMPACT_MIN && self.read >= self.queued_bytes() {
+            self.bytes.drain(..self.read);
+            self.read = 0;
+        }
+        if self.head >= COMPACT_ITEMS && self.head >= self.len() {
+            self.items.drain(..self.head);
+            self.head = 0;
+        }
     }
 
     /// The oldest datagram.
@@ -159,7 +172,7 @@ mod tests {
                 assert!(q.drop_front());
             }
             assert!(q.bytes.len() <= 2 * 8192 + COMPACT_MIN + data.len());
-            assert!(q.items.len() <= 2 * 64);
+            assert!(q.items.len() <= 2 * 64 + COMPACT_ITEMS);
         }
         assert_eq!(q.front().map(|(_, d)| d.len()), Some(1000));
     }

@@ -445,6 +445,7 @@ impl SocketSet {
     /// The UDP socket for a unicast datagram from `src:src_port` to
     /// `dst:dst_port`: connected 4-tuple first, then the bound address,
     /// then the wildcard.
+    #[inline]
     pub(crate) fn udp_lookup(
         &mut self,
         dst: Ipv4Addr,
@@ -460,7 +461,19 @@ impl SocketSet {
         {
             return Some(h);
         }
-        let h = self.udp.lookup(dst, dst_port, src, src_port)?;
+        self.udp_lookup_table(addrs, ports)
+    }
+
+    /// [`udp_lookup`](Self::udp_lookup) past the memo.
+    #[inline(never)]
+    fn udp_lookup_table(&mut self, addrs: u64, ports: u32) -> Option<SocketHandle> {
+        let (dst, src) = (
+            Ipv4Addr::from_bits((addrs >> 32) as u32),
+            Ipv4Addr::from_bits(addrs as u32),
+        );
+        let h = self
+            .udp
+            .lookup(dst, (ports >> 16) as u16, src, ports as u16)?;
         self.udp_memo = Some((addrs, ports, h));
         Some(h)
     }
