@@ -41,6 +41,17 @@ impl Frame {
     pub(crate) fn data_mut(&mut self) -> &mut [u8] {
         self.buf.get_mut(..self.len).unwrap_or_default()
     }
+
+    /// Puts a payload lent by reference after the headers (the buffer
+    /// holds a whole frame of the link's size): the frame becomes whole.
+    pub(crate) fn append(&mut self, payload: &[u8]) {
+        let (start, end) = (self.len, self.len + payload.len());
+        if let Some(dst) = self.buf.get_mut(start..end) {
+            dst.copy_from_slice(payload);
+            self.len = end;
+        }
+        self.shared = false;
+    }
 }
 
 /// A bounded set of equally sized buffers, allocated on first use and
