@@ -989,12 +989,12 @@ impl<H: PacketHook> Interface<H> {
             return false;
         };
         self.stats.rx_frames += 1;
-        let sent = reply.consume(len, |buf| {
+        let sent = went_out(reply.consume(len, |buf| {
             let (head, pad) = buf.split_at_mut(end.min(buf.len()));
             head.copy_from_slice(out);
             pad.fill(0);
-        });
-        if sent.is_ok() {
+        }));
+        if sent {
             self.stats.echo_replies += 1;
             self.stats.tx_frames += 1;
         }
@@ -1264,7 +1264,7 @@ impl<H: PacketHook> Interface<H> {
                                 ));
                             }
                             let len = DirectFrame::len(data.len());
-                            token.consume(len, |b| f.write(b, data)).is_ok()
+                            went_out(token.consume(len, |b| f.write(b, data)))
                         } else {
                             let mut repr = Ipv4Repr::new(src, dst, IpProtocol::UDP);
                             repr.ttl = ttl;
@@ -1318,7 +1318,7 @@ impl<H: PacketHook> Interface<H> {
                             partial: false,
                         };
                         let len = DirectFrame::len(data.len());
-                        let r = token.consume(len, |b| f.write(b, data)).is_ok();
+                        let r = went_out(token.consume(len, |b| f.write(b, data)));
                         c.tx.drop_front();
                         if r {
                             sent += 1;
@@ -2853,6 +2853,20 @@ impl<H: PacketHook> DeviceVisitor for TxVisitor<'_, H> {
             device.flush(now);
         }
         sent
+    }
+}
+
+/// Whether a transmit token's frame went out. (A `match` rather than
+/// `is_ok`: the success path then drops nothing, where dropping the whole
+/// result called the error's drop code on every frame.)
+#[inline(always)]
+fn went_out<T>(r: Result<T, lamina_netdev::Error>) -> bool {
+    match r {
+        Ok(_) => true,
+        Err(e) => {
+            drop(e);
+            false
+        }
     }
 }
 

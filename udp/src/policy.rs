@@ -61,6 +61,7 @@ impl ChecksumPolicy {
     ///
     /// Errors: [`Error::MissingChecksum`], [`Error::BadChecksum`] (also
     /// for a truncated datagram, whose checksum cannot be checked).
+    #[inline]
     pub fn check(
         &self,
         udp: &UdpPacket<'_>,
@@ -86,6 +87,7 @@ impl ChecksumPolicy {
 
     /// Parses a received datagram ([`UdpPacket::parse`]) and
     /// [`check`](Self::check)s its checksum.
+    #[inline]
     pub fn parse<'a>(
         &self,
         bytes: &'a [u8],

@@ -373,12 +373,10 @@ impl<H: PacketHook> Interface<H> {
                 l3 + 20,
             ));
         }
-        token
-            .consume(head.frame_len(), |b| {
-                builder.write_header(head.write_padded(b), (&[], &[]));
-            })
-            .ok()?;
-        Some(1)
+        let sent = super::went_out(token.consume(head.frame_len(), |b| {
+            builder.write_header(head.write_padded(b), (&[], &[]));
+        }));
+        sent.then_some(1)
     }
 
     /// Hands the buffer of the frame being received to the connection that
@@ -596,10 +594,10 @@ impl<H: PacketHook> Interface<H> {
                     id: ip.identification,
                     total: u16::try_from(20 + seg_len).unwrap_or(u16::MAX),
                 };
-                let written = token.consume(head.frame_len(), |b| {
+                let written = super::went_out(token.consume(head.frame_len(), |b| {
                     out.write(src, dst, head.write_padded(b), mode);
-                });
-                if written.is_ok() {
+                }));
+                if written {
                     sent += 1;
                 }
             }
