@@ -86,6 +86,7 @@ impl IcmpSocket {
     /// `data`. The socket must be bound
     /// ([`SocketSet::bind_icmp`](crate::SocketSet::bind_icmp)). Fails with
     /// a pending error first, like [`UdpSocket::send_to`](crate::UdpSocket::send_to).
+    #[inline]
     pub fn send_echo(&mut self, dst: Ipv4Addr, seq_no: u16, data: &[u8]) -> Result<(), Error> {
         if let Some(e) = self.error.take() {
             return Err(e);
@@ -126,6 +127,7 @@ impl IcmpSocket {
     /// POSIX does): who answered, the sequence number and the bytes
     /// copied. Allocates nothing once warm, unlike
     /// [`recv_echo`](Self::recv_echo). Fails like `recv_echo`.
+    #[inline]
     pub fn recv_echo_into(&mut self, buf: &mut [u8]) -> Result<EchoReplyMeta, Error> {
         if let Some(e) = self.error.take() {
             return Err(e);
@@ -160,6 +162,7 @@ impl IcmpSocket {
         self.rx_dropped
     }
 
+    #[inline]
     pub(crate) fn deliver(&mut self, src: Ipv4Addr, seq_no: u16, data: &[u8]) {
         if !self.rx.push((src, seq_no), data) {
             self.rx_dropped += 1;

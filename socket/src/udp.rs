@@ -136,6 +136,7 @@ impl UdpSocket {
     /// [`set_broadcast`](Self::set_broadcast), [`Error::TooLong`] for a
     /// payload larger than the queue or than IPv4 carries, and
     /// [`Error::QueueFull`] when the transmit queue has no room now.
+    #[inline]
     pub fn send_to(&mut self, data: &[u8], dst: SocketAddrV4) -> Result<(), Error> {
         if let Some(e) = self.error.take() {
             return Err(e);
@@ -166,6 +167,7 @@ impl UdpSocket {
     /// datagram is cut, as POSIX does) and its source. Fails with the
     /// pending ICMP error first, then [`Error::WouldBlock`] if nothing is
     /// queued.
+    #[inline]
     pub fn recv_from(&mut self, buf: &mut [u8]) -> Result<(usize, SocketAddrV4), Error> {
         if let Some(e) = self.error.take() {
             return Err(e);
@@ -226,6 +228,7 @@ impl UdpSocket {
 
     /// Queues a received datagram; `false` if the queue was full (the
     /// drop is counted).
+    #[inline]
     pub(crate) fn deliver(&mut self, src: SocketAddrV4, dst: Ipv4Addr, data: &[u8]) -> bool {
         let queued = self.rx.push((src, dst), data);
         if !queued {
