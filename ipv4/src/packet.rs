@@ -217,8 +217,17 @@ impl<'a> Ipv4Packet<'a> {
     /// [`Error::Truncated`]. The checksum is not verified (see
     /// [`parse_verified`](Self::parse_verified)), for devices with receive
     /// checksum offload.
-    #[inline]
+    #[inline(always)]
     pub fn parse(bytes: &'a [u8]) -> Result<Ipv4Packet<'a>, Error> {
+        if let Some(p) = Ipv4Packet::plain(bytes) {
+            return Ok(p);
+        }
+        Ipv4Packet::parse_general(bytes)
+    }
+
+    /// [`parse`](Self::parse) of anything but the common datagram.
+    #[inline(never)]
+    fn parse_general(bytes: &'a [u8]) -> Result<Ipv4Packet<'a>, Error> {
         Ipv4Packet::parse_inner(bytes, false)
     }
 
@@ -233,7 +242,7 @@ impl<'a> Ipv4Packet<'a> {
 
     /// Like [`parse`](Self::parse), then rejects a bad header checksum
     /// with [`Error::BadChecksum`] (RFC 1812 §5.2.2).
-    #[inline]
+    #[inline(always)]
     pub fn parse_verified(bytes: &'a [u8]) -> Result<Ipv4Packet<'a>, Error> {
         // The common datagram (no options, complete) is checked without
         // the general parse: one look at the version/IHL byte and the
@@ -245,6 +254,13 @@ impl<'a> Ipv4Packet<'a> {
                 Err(Error::BadChecksum)
             };
         }
+        Ipv4Packet::parse_verified_general(bytes)
+    }
+
+    /// [`parse_verified`](Self::parse_verified) of anything but the
+    /// common datagram.
+    #[inline(never)]
+    fn parse_verified_general(bytes: &'a [u8]) -> Result<Ipv4Packet<'a>, Error> {
         let p = Ipv4Packet::parse(bytes)?;
         if p.checksum_ok() {
             Ok(p)

@@ -67,7 +67,7 @@ impl Checksum {
 
     /// Adds `data` to the sum, continuing from wherever the previous bytes
     /// ended (even or odd offset).
-    #[inline]
+    #[inline(always)]
     pub fn add_bytes(&mut self, data: &[u8]) {
         let s = u64::from(ones_complement_sum(data));
         self.acc += if self.odd {
