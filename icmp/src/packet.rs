@@ -74,6 +74,7 @@ fn be32(b: &[u8], at: usize) -> u32 {
 impl<'a> IcmpPacket<'a> {
     /// Parses an ICMP message: `bytes` is the whole IPv4 payload. The
     /// checksum is not verified (see [`parse_verified`](Self::parse_verified)).
+    #[inline]
     pub fn parse(bytes: &'a [u8]) -> Result<IcmpPacket<'a>, Error> {
         let got = bytes.len();
         let (header, _) = IcmpHeader::ref_from_prefix(bytes).map_err(|_| Error::Truncated {

@@ -145,7 +145,7 @@ impl IpIdGenerator {
     /// A uniform draw from `0..max_increment`: for a power of two, the
     /// next bits of the pool (refilled from `rng` when spent); otherwise
     /// one draw from `rng`.
-    #[inline]
+    #[inline(always)]
     fn step<R: Rng + ?Sized>(&mut self, rng: &mut R) -> u16 {
         let m = self.max_increment;
         let Some(bits) = self.step_bits else {

@@ -447,6 +447,7 @@ impl Reassembler {
 
     /// When [`poll_timeout`](Self::poll_timeout) next has work: the
     /// earliest timeout of a datagram held or blacklisted.
+    #[inline]
     pub fn poll_at(&self) -> Option<Instant> {
         self.order.first_key_value().map(|(&(t, _), _)| t)
     }

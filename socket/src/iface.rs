@@ -1131,7 +1131,7 @@ impl<H: PacketHook> Interface<H> {
     /// The way to `dst` when it leaves by device `port` (of MTU
     /// `dev_mtu`) through a resolved neighbour: what the direct transmit
     /// paths need. `None` when it leaves elsewhere or waits for ARP.
-    #[inline]
+    #[inline(always)]
     fn direct_hop(
         &mut self,
         port: usize,
