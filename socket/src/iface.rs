@@ -782,11 +782,18 @@ impl<H: PacketHook> Interface<H> {
 
     /// The routing decision for `dst` (device, next hop, route MTU),
     /// from the destination cache when it holds.
-    #[inline]
+    #[inline(always)]
     fn route_to(&mut self, dst: Ipv4Addr) -> Option<RouteHit> {
         if let Some(hit) = self.route_cache.get(dst) {
             return Some(hit);
         }
+        self.route_miss(dst)
+    }
+
+    /// [`route_to`](Self::route_to) past the cache: the table's answer,
+    /// cached.
+    #[inline(never)]
+    fn route_miss(&mut self, dst: Ipv4Addr) -> Option<RouteHit> {
         let m = self.routes.lookup(dst)?;
         let hit = RouteHit {
             port: usize::from(m.route.interface.0),
@@ -799,13 +806,21 @@ impl<H: PacketHook> Interface<H> {
 
     /// The hardware address of the resolved next hop `ip` on `port`, from
     /// the destination cache when it holds; `None` when unresolved.
-    #[inline]
+    #[inline(always)]
     fn neighbor_mac(&mut self, port: usize, ip: Ipv4Addr, now: Instant) -> Option<MacAddr> {
         let p = self.ports.get_mut(port)?;
         let epoch = p.neighbors().epoch();
         if let Some(mac) = p.macs.get(ip, epoch, now) {
             return Some(mac);
         }
+        self.neighbor_miss(port, ip, now)
+    }
+
+    /// [`neighbor_mac`](Self::neighbor_mac) past the cache: the neighbor
+    /// cache's answer, cached while it holds.
+    #[inline(never)]
+    fn neighbor_miss(&mut self, port: usize, ip: Ipv4Addr, now: Instant) -> Option<MacAddr> {
+        let p = self.ports.get_mut(port)?;
         let (mac, until) = p.neighbors_mut().lookup_cacheable(ip, now)?;
         let epoch = p.neighbors().epoch();
         p.macs.put(ip, epoch, mac, until, now);

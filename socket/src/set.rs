@@ -608,6 +608,7 @@ impl SocketSet {
 
     /// Whether any socket has datagrams to send, clearing the hint when
     /// none has (so that the next idle call costs one load).
+    #[inline]
     pub(crate) fn take_tx_hint(&mut self) -> bool {
         if !self.tx_hint {
             return false;
@@ -1135,6 +1136,7 @@ impl SocketSet {
 }
 
 impl Socket {
+    #[inline]
     fn has_tx(&self) -> bool {
         match self {
             Socket::Udp(u) => !u.tx.is_empty(),
