@@ -647,17 +647,8 @@ impl<H: PacketHook> Interface<H> {
         for _round in 0..8 {
             let mut again = false;
             let mut work = false;
-            while let Some(mut pkt) = self.loopq.pop_front() {
-                work = true;
-                self.ip_input(
-                    None,
-                    pkt.as_mut_slice(),
-                    false,
-                    true,
-                    ChecksumSet::ALL,
-                    sockets,
-                    now,
-                );
+            if !self.loopq.is_empty() {
+                work |= self.drain_loopback(now, sockets);
             }
             for i in 0..n {
                 let mut v = RxVisitor {
@@ -670,54 +661,89 @@ impl<H: PacketHook> Interface<H> {
                 work |= handled > 0;
                 again |= handled >= self.config.budget;
             }
-            if self.reasm.poll_at().is_some_and(|t| t <= now) {
-                self.service_reassembly(now, sockets);
-            }
-            work |= self.drain_injected(now, sockets);
-            work |= self.service_neighbors(now, sockets);
-            // Transmit: ARP, queued frames, then socket data written
-            // straight into the devices' buffers where the path is simple.
-            sockets.tcp_collect(now);
-            self.tcp_open_pending(now, sockets);
-            let sockets_idle = !sockets.tx_hint();
-            for i in 0..n {
-                if sockets_idle
-                    && self
-                        .ports
-                        .get(i)
-                        .is_some_and(|p| p.txq.is_empty() && p.neighbors().pending_transmits() == 0)
-                {
-                    continue;
-                }
-                let mut v = TxVisitor {
-                    iface: &mut *self,
-                    sockets: &mut *sockets,
-                    port: i,
-                    now,
-                };
-                work |= devices.visit(i, &mut v).unwrap_or(0) > 0;
-            }
-            // What is left (unresolved next hops, fragmentation, loopback,
-            // other devices' routes) goes the queued way, and TCP.
-            let tcp = self.tcp_dispatch(now, sockets);
-            if self.dispatch_sockets(now, sockets) || tcp {
-                work = true;
-                for i in 0..n {
-                    let mut v = TxVisitor {
-                        iface: &mut *self,
-                        sockets: &mut *sockets,
-                        port: i,
-                        now,
-                    };
-                    devices.visit(i, &mut v);
-                }
-            }
+            work |= self.poll_after_rx(now, &mut devices, n, sockets);
             progress |= work;
             if !again && self.loopq.is_empty() {
                 break;
             }
         }
         progress
+    }
+
+    /// Receives the datagrams looped back to ourselves.
+    #[inline(never)]
+    fn drain_loopback(&mut self, now: Instant, sockets: &mut SocketSet) -> bool {
+        let mut work = false;
+        while let Some(mut pkt) = self.loopq.pop_front() {
+            work = true;
+            self.ip_input(
+                None,
+                pkt.as_mut_slice(),
+                false,
+                true,
+                ChecksumSet::ALL,
+                sockets,
+                now,
+            );
+        }
+        work
+    }
+
+    /// The part of a [`poll`](Self::poll) round after receiving: timers,
+    /// then transmitting. Out of line: the receive loop around it stays
+    /// small.
+    #[inline(never)]
+    fn poll_after_rx<S: DeviceSet>(
+        &mut self,
+        now: Instant,
+        devices: &mut S,
+        n: usize,
+        sockets: &mut SocketSet,
+    ) -> bool {
+        let mut work = false;
+        if self.reasm.poll_at().is_some_and(|t| t <= now) {
+            self.service_reassembly(now, sockets);
+        }
+        work |= self.drain_injected(now, sockets);
+        work |= self.service_neighbors(now, sockets);
+        // Transmit: ARP, queued frames, then socket data written
+        // straight into the devices' buffers where the path is simple.
+        sockets.tcp_collect(now);
+        self.tcp_open_pending(now, sockets);
+        let sockets_idle = !sockets.tx_hint();
+        for i in 0..n {
+            if sockets_idle
+                && self
+                    .ports
+                    .get(i)
+                    .is_some_and(|p| p.txq.is_empty() && p.neighbors().pending_transmits() == 0)
+            {
+                continue;
+            }
+            let mut v = TxVisitor {
+                iface: &mut *self,
+                sockets: &mut *sockets,
+                port: i,
+                now,
+            };
+            work |= devices.visit(i, &mut v).unwrap_or(0) > 0;
+        }
+        // What is left (unresolved next hops, fragmentation, loopback,
+        // other devices' routes) goes the queued way, and TCP.
+        let tcp = self.tcp_dispatch(now, sockets);
+        if self.dispatch_sockets(now, sockets) || tcp {
+            work = true;
+            for i in 0..n {
+                let mut v = TxVisitor {
+                    iface: &mut *self,
+                    sockets: &mut *sockets,
+                    port: i,
+                    now,
+                };
+                devices.visit(i, &mut v);
+            }
+        }
+        work
     }
 
     /// When [`poll`](Self::poll) should next run: the earliest timer of
