@@ -876,9 +876,10 @@ fn udp_checksums_are_left_to_a_device_that_offers_it() {
     }
 }
 
-fn udp_checksum_left_to_the_device(bound: bool) {
-    let caps = lamina_netdev::ChecksumCapabilities::ALL;
-    let (pa, mut peer) = wire(LinkConfig::new().with_checksum(caps));
+/// Host 192.0.2.1 on a wire whose other end is a bare port (frames read
+/// raw), and the peer address 192.0.2.9 it knows statically.
+fn host_and_bare_peer(link: LinkConfig) -> (Host, lamina_netdev::Port, Ipv4Addr) {
+    let (pa, peer) = wire(link);
     let mut a = Host::new(1, InterfaceConfig::default(), vec![(pa, "192.0.2.1/24")]);
     let peer_ip = Ipv4Addr::new(192, 0, 2, 9);
     a.iface
@@ -886,6 +887,12 @@ fn udp_checksum_left_to_the_device(bound: bool) {
         .unwrap()
         .insert_static(peer_ip, MacAddr::new(2, 0, 0, 0, 0, 9), Instant::ZERO)
         .unwrap();
+    (a, peer, peer_ip)
+}
+
+fn udp_checksum_left_to_the_device(bound: bool) {
+    let caps = lamina_netdev::ChecksumCapabilities::ALL;
+    let (mut a, mut peer, peer_ip) = host_and_bare_peer(LinkConfig::new().with_checksum(caps));
     let u = a.sockets.add(UdpSocket::default()).unwrap();
     if bound {
         a.sockets
@@ -935,14 +942,7 @@ fn udp_checksum_left_to_the_device(bound: bool) {
 #[test]
 fn datagrams_with_dont_fragment_carry_id_zero_and_others_fresh_ids_rfc_6864() {
     for bound in [true, false] {
-        let (pa, mut peer) = wire(LinkConfig::new());
-        let mut a = Host::new(1, InterfaceConfig::default(), vec![(pa, "192.0.2.1/24")]);
-        let peer_ip = Ipv4Addr::new(192, 0, 2, 9);
-        a.iface
-            .neighbors_mut(IfaceId(0))
-            .unwrap()
-            .insert_static(peer_ip, MacAddr::new(2, 0, 0, 0, 0, 9), Instant::ZERO)
-            .unwrap();
+        let (mut a, mut peer, peer_ip) = host_and_bare_peer(LinkConfig::new());
         let mut ids = [Vec::new(), Vec::new()];
         for df in [false, true] {
             let u = a.sockets.add(UdpSocket::default()).unwrap();
