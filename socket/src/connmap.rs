@@ -12,10 +12,11 @@
 //! connection hash the same way.
 //!
 //! Bounds: the table holds at most as many entries as the socket set has
-//! slots (one per connected socket); its array doubles when half full, so
-//! it is at most four times the entries plus the initial size, and
-//! lookups stay short. Removal shifts the following entries of the chain
-//! back (no tombstones), so a long-lived table never degrades.
+//! slots (one per connected socket); its array doubles when half full and
+//! never shrinks, so it is at most four times the most connections open
+//! at once (24 bytes an entry), and lookups stay short. Removal shifts the
+//! following entries of the chain back (no tombstones), so a long-lived
+//! table never degrades.
 
 use alloc::vec::Vec;
 
