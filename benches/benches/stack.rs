@@ -15,7 +15,10 @@
 //!   nothing to do (what an event loop pays for every wake-up).
 //!
 //! Both stacks resolve ARP before the measurement, compute and verify
-//! every checksum, and copy payloads in and out of their sockets.
+//! every checksum, and copy payloads in and out of their sockets. Each
+//! drives the wire through its own device interface: Lamina receives
+//! bursts through `Device::poll_rx`, smoltcp frame by frame through its
+//! tokens (mapped onto the wire's `receive`).
 //!
 //! Run with `cargo bench -p lamina-benches --bench stack`.
 
