@@ -14,9 +14,9 @@
 //! Bounds: the table holds at most as many entries as the socket set has
 //! slots (one per connected socket); its array doubles when half full and
 //! never shrinks, so it is at most four times the most connections open
-//! at once (an entry: the 128-bit key and a 32-bit slot), and lookups stay short. Removal shifts the
-//! following entries of the chain back (no tombstones), so a long-lived
-//! table never degrades.
+//! at once (an entry: the 128-bit key and a 32-bit slot), and lookups
+//! stay short. Removal shifts the following entries of the chain back (no
+//! tombstones), so a long-lived table never degrades.
 
 use alloc::vec::Vec;
 
