@@ -353,8 +353,9 @@ pub trait Device {
     }
 
     /// As [`poll_rx`](Self::poll_rx), for a handler that may keep frames
-    /// (`lamina-socket`'s interface receives through this one: a device
-    /// that overrides `poll_rx` should override it too):
+    /// (`lamina-socket`'s interface receives through this one, and through
+    /// `poll_rx` from devices whose frames are all too small to keep: a
+    /// device that overrides one should override both):
     /// it gets each frame as [`RxEvent::Frame`] and returns whether to keep
     /// its buffer; a kept buffer follows at once as [`RxEvent::Kept`] (the
     /// handler's answer to that event is ignored). Returns how many frames
