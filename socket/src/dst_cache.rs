@@ -132,7 +132,7 @@ impl MacCache {
     }
 
     /// The cached address of `ip`, if still valid for `epoch` at `now`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, ip: Ipv4Addr, epoch: u64, now: Instant) -> Option<MacAddr> {
         let s = self.slots.get(slot_of(ip, MAC_SLOTS))?;
         let fresh = match s.until {
