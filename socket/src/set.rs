@@ -2,8 +2,6 @@
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BinaryHeap};
-
-use crate::connmap::ConnMap;
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 use core::net::{Ipv4Addr, SocketAddrV4};
@@ -13,6 +11,7 @@ use lamina_netbuf::{Instant, Rng, SeededRng};
 use lamina_tcp::{IsnGenerator, Listener};
 use lamina_udp::{BindOptions, PortRange, UdpTable, UdpTableConfig};
 
+use crate::connmap::ConnMap;
 use crate::tcp::{Inner, Listening, MAX_BACKLOG};
 use crate::{Error, IcmpSocket, RawSocket, TcpSocket, UdpSocket};
 
