@@ -109,8 +109,9 @@ pub struct SocketSet {
     capacity: usize,
     len: usize,
     rng: SeededRng,
-    /// UDP bindings. Changed only through [`udp_table`](Self::udp_table),
-    /// which forgets `udp_memo`.
+    /// UDP bindings. Changed only through
+    /// [`udp_table_and_rng`](Self::udp_table_and_rng), which forgets
+    /// `udp_memo`.
     udp: UdpTable<SocketHandle>,
     /// The last unicast lookup in `udp` that found a socket: (dst, src)
     /// addresses, (dst, src) ports, and the socket. A run of datagrams
@@ -397,10 +398,8 @@ impl SocketSet {
     ) -> Result<SocketAddrV4, Error> {
         self.udp(handle)?;
         let options = BindOptions::default();
-        let rng = &mut self.rng;
-        self.udp_memo = None;
-        let bound = self
-            .udp
+        let (table, rng) = self.udp_table_and_rng();
+        let bound = table
             .bind(handle, *local.ip(), local.port(), options, rng)
             .map_err(udp_error)?;
         self.udp(handle)?.local = Some(bound);
@@ -480,8 +479,16 @@ impl SocketSet {
     /// The UDP bindings, to change them: forgets the lookup memo.
     #[inline]
     fn udp_table(&mut self) -> &mut UdpTable<SocketHandle> {
+        self.udp_table_and_rng().0
+    }
+
+    /// [`udp_table`](Self::udp_table) with the set's generator beside it
+    /// (binding draws ephemeral ports). The one way to change the
+    /// bindings: it forgets the lookup memo.
+    #[inline]
+    fn udp_table_and_rng(&mut self) -> (&mut UdpTable<SocketHandle>, &mut SeededRng) {
         self.udp_memo = None;
-        &mut self.udp
+        (&mut self.udp, &mut self.rng)
     }
 
     /// Every UDP socket that gets a copy of a broadcast.
