@@ -1191,6 +1191,52 @@ mod tests {
         assert!(a.link.borrow().free.allocated_for_tests() <= 4);
     }
 
+    /// The port's own batched receive (no token per frame): frames in
+    /// order up to the budget, only those due, a shared payload handed
+    /// over whole, a working reply token, every buffer given back.
+    #[test]
+    fn poll_rx_hands_frames_over_in_order_within_budget_and_gives_buffers_back() {
+        let (mut a, mut b) = wire(LinkConfig::new().with_latency(Duration::from_millis(1)));
+        let t0 = Instant::from_millis(5);
+        for tag in 0..5u8 {
+            send(&mut a, t0, tag, 60 + usize::from(tag));
+        }
+        send_shared(&mut a, b"headers", &Bytes::from_static(b" and payload")).unwrap();
+        // Not due yet: nothing.
+        assert_eq!(b.poll_rx(t0, 64, |_, _, _| panic!("early")), 0);
+        let due = t0 + Duration::from_millis(1);
+        let mut seen = Vec::new();
+        let n = b.poll_rx(due, 3, |f, meta, reply| {
+            assert_eq!(meta.timestamp, Some(due));
+            seen.push((f[0], f.len()));
+            // The reply token sends back to `a`.
+            reply.consume(60, |r| r[0] = 100 + f[0]).unwrap();
+        });
+        assert_eq!(n, 3, "the budget");
+        assert_eq!(seen, [(0, 60), (1, 61), (2, 62)]);
+        let mut rest = Vec::new();
+        let n = b.poll_rx(due, 64, |f, _, _| rest.push(f.to_vec()));
+        assert_eq!(n, 3);
+        assert_eq!((rest[0][0], rest[0].len()), (3, 63));
+        assert_eq!((rest[1][0], rest[1].len()), (4, 64));
+        assert_eq!(rest[2], b"headers and payload", "the shared payload, whole");
+        assert_eq!(b.stats().rx_packets, 6);
+        let replies: Vec<u8> = (0..3)
+            .filter_map(|_| recv(&mut a, due + Duration::from_millis(1)))
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(replies, [100, 101, 102]);
+        // Buffers went back: steady traffic stays within the bound.
+        for _ in 0..1000 {
+            send(&mut a, due, 9, 100);
+            assert_eq!(
+                b.poll_rx(due + Duration::from_millis(1), 64, |_, _, _| ()),
+                1
+            );
+        }
+        assert!(a.link.borrow().free.allocated_for_tests() <= 12);
+    }
+
     #[test]
     fn a_shared_frame_over_the_mtu_fails_and_without_sharing_is_copied() {
         let (mut a, mut b) = wire(LinkConfig::new());
