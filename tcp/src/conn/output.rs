@@ -451,6 +451,17 @@ impl<C: CongestionControl> Connection<C> {
         if !self.can_send_data() {
             return None;
         }
+        // Nothing to send at all, the usual answer after a burst (and to
+        // every call that follows a segment): no loss recovery, no loss
+        // probe, no byte and no FIN waiting. What follows would conclude
+        // the same after working out the windows.
+        if self.recovery.is_none()
+            && !self.tlp_fire
+            && self.unsent() == 0
+            && self.fin_seq() != Some(self.snd_nxt)
+        {
+            return None;
+        }
         let sack = self.sack_blocks_now();
         let max_payload = self.max_payload(&sack);
         if self.tlp_fire {
