@@ -661,13 +661,32 @@ impl<H: PacketHook> Interface<H> {
                 work |= handled > 0;
                 again |= handled >= self.config.budget;
             }
-            work |= self.poll_after_rx(now, &mut devices, n, sockets);
+            if !self.quiet(now, sockets) {
+                work |= self.poll_after_rx(now, &mut devices, n, sockets);
+            }
             progress |= work;
             if !again && self.loopq.is_empty() {
                 break;
             }
         }
         progress
+    }
+
+    /// Whether the part of a round after receiving has nothing to do at
+    /// `now`: no socket with something to send or a timer due, nothing
+    /// queued for a device or waiting for ARP, no neighbour or reassembly
+    /// timer due, no packet hook to drain. (Checked inline, so that an
+    /// idle round does not enter [`poll_after_rx`](Self::poll_after_rx).)
+    #[inline(always)]
+    fn quiet(&mut self, now: Instant, sockets: &SocketSet) -> bool {
+        hooks_are_noop::<H>()
+            && sockets.quiet(now)
+            && self.reasm.poll_at().is_none_or(|t| t > now)
+            && self.ports.iter_mut().all(|p| {
+                p.txq.is_empty()
+                    && p.neighbor_cache.pending_transmits() == 0
+                    && !p.neighbors_due(now)
+            })
     }
 
     /// Receives the datagrams looped back to ourselves.

@@ -1023,6 +1023,19 @@ impl SocketSet {
         self.tcp_timers = BinaryHeap::from(entries);
     }
 
+    /// Whether a transmit pass at `now` has nothing to do for the
+    /// sockets: no datagram socket with something to send, no TCP socket
+    /// due or with a timer expired.
+    #[inline(always)]
+    pub(crate) fn quiet(&self, now: Instant) -> bool {
+        !self.tx_hint
+            && self.tcp_due.is_empty()
+            && self
+                .tcp_timers
+                .peek()
+                .is_none_or(|Reverse((at, _))| *at > now)
+    }
+
     /// Starts a pass of the interface over the TCP sockets at `now`: the
     /// work list gets the due sockets and those whose timer expired.
     #[inline]
