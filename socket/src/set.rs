@@ -1063,7 +1063,13 @@ impl SocketSet {
                 t.queued = false;
             }
         }
-        self.tcp_work.append(&mut self.tcp_due);
+        // The work list is empty here (`tcp_collect` cleared it): the due
+        // list becomes it whole, without a copy.
+        if self.tcp_work.is_empty() {
+            core::mem::swap(&mut self.tcp_work, &mut self.tcp_due);
+        } else {
+            self.tcp_work.append(&mut self.tcp_due);
+        }
         while let Some(&Reverse((at, index))) = self.tcp_timers.peek() {
             if at > now {
                 break;

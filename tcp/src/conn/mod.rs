@@ -288,10 +288,17 @@ impl Outgoing<'_> {
         if header_len == 0 {
             return 0;
         }
+        // (Most segments of a handshake or an exchange of ACKs carry
+        // nothing: no call into the copy routine for them.)
+        if self.payload.0.is_empty() && self.payload.1.is_empty() {
+            return total;
+        }
         let body = seg.get_mut(header_len..).unwrap_or_default();
         let (a, b) = body.split_at_mut(self.payload.0.len().min(body.len()));
         a.copy_from_slice(self.payload.0);
-        if let Some(b) = b.get_mut(..self.payload.1.len()) {
+        if let Some(b) = b.get_mut(..self.payload.1.len())
+            && !b.is_empty()
+        {
             b.copy_from_slice(self.payload.1);
         }
         total
