@@ -4,7 +4,10 @@
 //!
 //! Group `checksum`, functions `lamina/<size>`, `smoltcp/<size>`,
 //! `internet-checksum/<size>` and `memcpy/<size>` for sizes of 64 B, 1500 B
-//! and 64 KiB.
+//! and 64 KiB; and a copy with its checksum, the way a stack fills or
+//! empties a frame: `lamina-copy-sum/<size>` in one pass
+//! (`checksum::copy_with_sum`), `memcpy-then-sum/<size>` as a copy and
+//! then a sum of the copy.
 
 use std::hint::black_box;
 
@@ -48,6 +51,22 @@ fn checksum(c: &mut Criterion) {
             },
         );
         let mut dst = vec![0u8; size];
+        // A copy into (or out of) a frame and its checksum: in one pass,
+        // and as a copy followed by a sum.
+        group.bench_with_input(BenchmarkId::new("lamina-copy-sum", size), &data, |b, d| {
+            b.iter(|| {
+                let s = lamina_netbuf::checksum::copy_with_sum(&mut dst, black_box(d.as_slice()));
+                black_box(&dst);
+                s
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("memcpy-then-sum", size), &data, |b, d| {
+            b.iter(|| {
+                dst.copy_from_slice(black_box(d.as_slice()));
+                black_box(&dst);
+                lamina_netbuf::checksum::ones_complement_sum(black_box(&dst))
+            })
+        });
         group.bench_with_input(BenchmarkId::new("memcpy", size), &data, |b, d| {
             b.iter(|| {
                 dst.copy_from_slice(black_box(d.as_slice()));

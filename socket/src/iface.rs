@@ -24,9 +24,10 @@ use lamina_ipv4::reassembly::{Reassembler, Reassembly, ReassemblyConfig};
 use lamina_ipv4::{
     IfaceId, IpProtocol, Ipv4Cidr, Ipv4Header, Ipv4Packet, Ipv4Repr, Route, RoutingTable,
 };
+use lamina_netbuf::checksum::{copy_with_sum, ones_complement_sum};
 use lamina_netbuf::{Instant, PacketBuf, Rng, SeededRng, Serializer};
 use lamina_netdev::{ChecksumProto, ChecksumSet, Device, Medium, RxEvent, RxMeta, TxMeta, TxToken};
-use lamina_udp::{ChecksumPolicy, UdpRepr, UdpStats};
+use lamina_udp::{ChecksumPolicy, UdpPacket, UdpRepr, UdpStats};
 
 use crate::devices::{CapsVisitor, DeviceSet, DeviceVisitor, PollAtVisitor};
 use crate::set::Socket;
@@ -1113,21 +1114,57 @@ impl<H: PacketHook> Interface<H> {
             return false;
         }
         let udp_ok = verified.contains(ChecksumProto::Udp);
-        let udp = match self.udp_policy.parse(ip.payload(), src, dst, udp_ok) {
-            Ok(udp) => udp,
+        // The checksum is verified while the payload is copied into the
+        // socket's queue (one pass over it), where there is a socket and
+        // room; otherwise here, as the general path would.
+        let verify = match UdpPacket::parse(ip.payload())
+            .and_then(|udp| Ok((udp, self.udp_policy.needs_payload_sum(&udp, udp_ok)?)))
+        {
+            Ok(v) => v,
             Err(e) => {
                 self.stats.rx_frames += 1;
                 self.udp_stats.record_rx_error(&e);
                 return true;
             }
         };
+        let (udp, verify) = verify;
         // No socket: the general path answers Port Unreachable.
         let Some(h) = sockets.udp_lookup(dst, udp.dst_port(), src, udp.src_port()) else {
             return false;
         };
         self.stats.rx_frames += 1;
         let from = SocketAddrV4::new(src, udp.src_port());
-        self.udp_deliver(sockets, h, from, dst, udp.payload());
+        if !verify {
+            self.udp_deliver(sockets, h, from, dst, udp.payload());
+            return true;
+        }
+        let policy = self.udp_policy;
+        let len = udp.payload().len();
+        let mut bad = false;
+        let queued = match sockets.get_mut_quiet(h) {
+            Some(Socket::Udp(u)) if u.has_room(len) => {
+                Some(u.deliver_with(from, dst, len, |out| {
+                    let sum = copy_with_sum(out, udp.payload());
+                    bad = policy.check_with_sum(&udp, src, dst, sum).is_err();
+                    !bad
+                }))
+            }
+            _ => None,
+        };
+        match queued {
+            Some(true) => self.udp_stats.record_delivered(),
+            Some(false) if bad => self.udp_stats.record_checksum_error(),
+            // No room: verified here, then refused (and counted) as the
+            // general path does.
+            _ => {
+                let sum = ones_complement_sum(udp.payload());
+                if policy.check_with_sum(&udp, src, dst, sum).is_err() {
+                    self.udp_stats.record_checksum_error();
+                } else {
+                    self.udp_deliver(sockets, h, from, dst, udp.payload());
+                }
+            }
+        }
         true
     }
 
@@ -2621,7 +2658,7 @@ impl DirectFrame {
     /// the headers and the payload; it is left as is otherwise.
     #[inline(always)]
     fn write(&self, out: &mut [u8], payload: &[u8]) {
-        use lamina_netbuf::checksum::{Checksum, ones_complement_sum};
+        use lamina_netbuf::checksum::Checksum;
         const ETH: usize = lamina_ethernet::HEADER_LEN;
         let l4_len = 8 + payload.len();
         let total = 20 + l4_len;
@@ -2634,7 +2671,15 @@ impl DirectFrame {
         let Some((body, pad)) = rest.split_at_mut_checked(payload.len()) else {
             return;
         };
-        body.copy_from_slice(payload);
+        let partial = self.partial && matches!(self.l4, DirectL4::Udp { .. });
+        // The payload is copied and summed in one pass (unless the device
+        // sums it).
+        let payload_sum = if partial {
+            body.copy_from_slice(payload);
+            0
+        } else {
+            copy_with_sum(body, payload)
+        };
         zero_padding(pad);
         let Some((eth, ip_l4)) = headers.split_first_chunk_mut::<ETH>() else {
             return;
@@ -2659,10 +2704,9 @@ impl DirectFrame {
         }
         .write(eth, ip);
         let (s, d) = (self.src.to_bits(), self.dst.to_bits());
-        let partial = self.partial && matches!(self.l4, DirectL4::Udp { .. });
         let mut sum = Checksum::new();
         if !partial {
-            sum.add_u16(ones_complement_sum(payload));
+            sum.add_u16(payload_sum);
         }
         let (w0, w1, w2) = match self.l4 {
             DirectL4::Udp { src_port, dst_port } => {

@@ -11,16 +11,21 @@ use alloc::vec::Vec;
 /// Pushing appends to the buffer, popping advances a read offset; the
 /// buffer is emptied whenever the queue is, and compacted when the bytes
 /// already read outweigh those waiting, so it never holds more than
-/// about twice `max_bytes`.
+/// about twice `max_bytes`. A payload can be written in place
+/// ([`push_with`](Self::push_with)) and taken back if the writer says so
+/// (a checksum computed while copying that turns out bad).
 #[derive(Debug, Clone)]
 pub(crate) struct Datagrams<M> {
     /// Each datagram's header and payload length; the oldest waiting is
     /// at `head` (those before it were read).
     items: Vec<(M, usize)>,
     head: usize,
-    /// The payloads, the oldest starting at `read`.
+    /// The payloads, the oldest starting at `read`, the newest ending at
+    /// `end`. The vector keeps its length past `end` (bytes of earlier
+    /// payloads): a payload written in place needs no zeroing first.
     bytes: Vec<u8>,
     read: usize,
+    end: usize,
     max_packets: usize,
     max_bytes: usize,
 }
@@ -38,6 +43,7 @@ impl<M> Datagrams<M> {
             head: 0,
             bytes: Vec::new(),
             read: 0,
+            end: 0,
             max_packets,
             max_bytes,
         }
@@ -46,7 +52,7 @@ impl<M> Datagrams<M> {
     /// Payload bytes waiting.
     #[inline]
     fn queued_bytes(&self) -> usize {
-        self.bytes.len() - self.read
+        self.end - self.read
     }
 
     /// Whether a datagram of `size` bytes would be accepted now.
@@ -64,15 +70,48 @@ impl<M> Datagrams<M> {
     /// there is no room.
     #[inline]
     pub(crate) fn push(&mut self, meta: M, data: &[u8]) -> bool {
-        if !self.has_room(data.len()) {
-            return false;
+        self.push_with(meta, data.len(), |dst| {
+            dst.copy_from_slice(data);
+            true
+        }) == Some(true)
+    }
+
+    /// Queues `meta` and a payload of `len` bytes that `write` puts in
+    /// place (the slice it gets is exactly `len` bytes, holding earlier
+    /// bytes); the datagram is kept only if `write` returns `true`.
+    /// `None` (and `write` not called) when there is no room; otherwise
+    /// what `write` returned.
+    #[inline]
+    pub(crate) fn push_with(
+        &mut self,
+        meta: M,
+        len: usize,
+        write: impl FnOnce(&mut [u8]) -> bool,
+    ) -> Option<bool> {
+        if !self.has_room(len) {
+            return None;
         }
         if self.read >= COMPACT_MIN || self.head >= COMPACT_ITEMS {
             self.compact();
         }
-        self.bytes.extend_from_slice(data);
-        self.items.push((meta, data.len()));
-        true
+        let end = self.end + len;
+        if end > self.bytes.len() {
+            self.grow(end);
+        }
+        let dst = self.bytes.get_mut(self.end..end)?;
+        if !write(dst) {
+            return Some(false);
+        }
+        self.end = end;
+        self.items.push((meta, len));
+        Some(true)
+    }
+
+    /// Lengthens the byte buffer to `len` (zeroed once; kept after).
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, len: usize) {
+        self.bytes.resize(len, 0);
     }
 
     /// Drops what was read once it outweighs what waits: the bytes (and
@@ -83,7 +122,8 @@ impl<M> Datagrams<M> {
     #[inline(never)]
     fn compact(&mut self) {
         if self.read >= COMPACT_MIN && self.read >= self.queued_bytes() {
-            self.bytes.drain(..self.read);
+            self.bytes.copy_within(self.read..self.end, 0);
+            self.end -= self.read;
             self.read = 0;
         }
         if self.head >= COMPACT_ITEMS && self.head >= self.len() {
@@ -96,7 +136,7 @@ impl<M> Datagrams<M> {
     #[inline]
     pub(crate) fn front(&self) -> Option<(&M, &[u8])> {
         let (meta, len) = self.items.get(self.head)?;
-        let data = self.bytes.get(self.read..self.read + len)?;
+        let data = self.bytes.get(self.read..(self.read + len).min(self.end))?;
         Some((meta, data))
     }
 
@@ -110,8 +150,8 @@ impl<M> Datagrams<M> {
         if self.head == self.items.len() {
             self.items.clear();
             self.head = 0;
-            self.bytes.clear();
             self.read = 0;
+            self.end = 0;
         } else {
             self.read += len;
         }
@@ -160,6 +200,42 @@ mod tests {
         );
         assert!(!q.drop_front());
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_payload_written_in_place_is_kept_only_when_the_writer_says_so() {
+        let mut q: Datagrams<u8> = Datagrams::new(4, 16);
+        assert!(q.push(1, b"abcd"));
+        // Refused by the writer: nothing queued, the next push lands where
+        // it would have.
+        assert_eq!(
+            q.push_with(2, 3, |d| {
+                d.copy_from_slice(b"xyz");
+                false
+            }),
+            Some(false)
+        );
+        assert_eq!(q.len(), 1);
+        assert_eq!(
+            q.push_with(3, 2, |d| {
+                assert_eq!(d.len(), 2);
+                d.copy_from_slice(b"ok");
+                true
+            }),
+            Some(true)
+        );
+        // No room: the writer is not called.
+        assert_eq!(q.push_with(4, 11, |_| unreachable!()), None);
+        let mut got = Vec::new();
+        while let Some((m, d)) = q.front() {
+            got.push((*m, d.to_vec()));
+            q.drop_front();
+        }
+        assert_eq!(got, [(1, b"abcd".to_vec()), (3, b"ok".to_vec())]);
+        // Emptied: a payload shorter than what the buffer held reads back
+        // exactly, not the older bytes behind it.
+        assert!(q.push(5, b"q"));
+        assert_eq!(q.front(), Some((&5, &b"q"[..])));
     }
 
     #[test]

@@ -226,6 +226,27 @@ impl UdpSocket {
         self.rx_dropped
     }
 
+    /// Whether a datagram of `len` bytes would be queued now.
+    #[inline]
+    pub(crate) fn has_room(&self, len: usize) -> bool {
+        self.rx.has_room(len)
+    }
+
+    /// Queues a datagram of `len` bytes that `write` copies in place, kept
+    /// only if `write` returns `true` (see `Datagrams::push_with`); call
+    /// where [`has_room`](Self::has_room) said so (`false` otherwise,
+    /// `write` not called, nothing counted).
+    #[inline]
+    pub(crate) fn deliver_with(
+        &mut self,
+        src: SocketAddrV4,
+        dst: Ipv4Addr,
+        len: usize,
+        write: impl FnOnce(&mut [u8]) -> bool,
+    ) -> bool {
+        self.rx.push_with((src, dst), len, write) == Some(true)
+    }
+
     /// Queues a received datagram; `false` if the queue was full (the
     /// drop is counted).
     #[inline]

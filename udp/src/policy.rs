@@ -69,17 +69,56 @@ impl ChecksumPolicy {
         dst: Ipv4Addr,
         device_verified: bool,
     ) -> Result<(), Error> {
+        if !self.needs_payload_sum(udp, device_verified)? {
+            return Ok(());
+        }
+        Self::verdict(udp.checksum_status(src, dst))
+    }
+
+    /// The part of [`check`](Self::check) that reads no payload: `Ok(false)`
+    /// when the datagram passes as it is (a zero checksum accepted, or the
+    /// device's word), `Ok(true)` when its checksum must still be verified
+    /// over the payload ([`check_with_sum`](Self::check_with_sum), with the
+    /// payload's sum from wherever it was copied), or the error `check`
+    /// gives.
+    #[inline]
+    pub fn needs_payload_sum(
+        &self,
+        udp: &UdpPacket<'_>,
+        device_verified: bool,
+    ) -> Result<bool, Error> {
         if udp.checksum() == 0 {
             return if self.accept_zero {
-                Ok(())
+                Ok(false)
             } else {
                 Err(Error::MissingChecksum)
             };
         }
-        if device_verified && !udp.is_truncated() {
-            return Ok(());
+        if udp.is_truncated() {
+            // Cannot be checked: refused (as a bad checksum).
+            return Err(Error::BadChecksum);
         }
-        match udp.checksum_status(src, dst) {
+        Ok(!device_verified)
+    }
+
+    /// The rest of [`check`](Self::check) once
+    /// [`needs_payload_sum`](Self::needs_payload_sum) said so, with
+    /// `payload_sum`, the one's-complement sum of the payload
+    /// ([`UdpPacket::checksum_status_with_sum`]).
+    #[inline]
+    pub fn check_with_sum(
+        &self,
+        udp: &UdpPacket<'_>,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        payload_sum: u16,
+    ) -> Result<(), Error> {
+        Self::verdict(udp.checksum_status_with_sum(src, dst, payload_sum))
+    }
+
+    #[inline]
+    fn verdict(status: ChecksumStatus) -> Result<(), Error> {
+        match status {
             ChecksumStatus::Good | ChecksumStatus::Absent => Ok(()),
             ChecksumStatus::Bad | ChecksumStatus::Unverifiable => Err(Error::BadChecksum),
         }

@@ -207,14 +207,51 @@ impl<'a> UdpPacket<'a> {
     /// datagram is [`ChecksumStatus::Unverifiable`].
     #[inline]
     pub fn checksum_status(&self, src: Ipv4Addr, dst: Ipv4Addr) -> ChecksumStatus {
+        if self.checksum() == 0 || self.truncated {
+            return self.checksum_status_with_sum(src, dst, 0);
+        }
+        let payload_sum = checksum::ones_complement_sum(self.payload);
+        self.checksum_status_with_sum(src, dst, payload_sum)
+    }
+
+    /// As [`checksum_status`](Self::checksum_status), with the payload's
+    /// one's-complement sum ([`checksum::ones_complement_sum`] of
+    /// [`payload`](Self::payload)) already known: summed by whoever
+    /// copied the payload out ([`checksum::copy_with_sum`]), so that the
+    /// bytes are read once. The pseudo-header and the header are summed
+    /// here.
+    ///
+    /// ```
+    /// use core::net::Ipv4Addr;
+    /// use lamina_netbuf::checksum::copy_with_sum;
+    /// use lamina_netbuf::Serializer;
+    /// use lamina_udp::{ChecksumStatus, UdpPacket, UdpRepr};
+    ///
+    /// let (a, b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2));
+    /// let repr = UdpRepr { src_port: 1000, dst_port: 2000 };
+    /// let dgram = b"data".wrap_in(repr.builder(a, b)).serialize_vec(0)?.into_vec();
+    /// let udp = UdpPacket::parse(&dgram).unwrap();
+    /// let mut copy = [0u8; 4];
+    /// let sum = copy_with_sum(&mut copy, udp.payload());
+    /// assert_eq!(udp.checksum_status_with_sum(a, b, sum), ChecksumStatus::Good);
+    /// assert_eq!(udp.checksum_status_with_sum(a, b, sum ^ 1), ChecksumStatus::Bad);
+    /// # Ok::<(), lamina_netbuf::Error>(())
+    /// ```
+    #[inline]
+    pub fn checksum_status_with_sum(
+        &self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        payload_sum: u16,
+    ) -> ChecksumStatus {
         if self.checksum() == 0 {
             ChecksumStatus::Absent
         } else if self.truncated {
             ChecksumStatus::Unverifiable
         } else {
             let mut sum = checksum::ipv4_pseudo_header(src, dst, IP_PROTOCOL, self.length());
-            // The header as two 32-bit words (even length: no fold needed
-            // before the payload).
+            // The header as two 32-bit words (even length: the payload's
+            // sum follows at an even offset).
             let h = self.header.as_bytes();
             if let Some((a, rest)) = h.split_first_chunk::<4>()
                 && let Some(b) = rest.first_chunk::<4>()
@@ -222,7 +259,7 @@ impl<'a> UdpPacket<'a> {
                 sum.add_u32(u32::from_be_bytes(*a));
                 sum.add_u32(u32::from_be_bytes(*b));
             }
-            sum.add_bytes(self.payload);
+            sum.add_u16(payload_sum);
             if sum.finish() == 0 {
                 ChecksumStatus::Good
             } else {

@@ -78,6 +78,36 @@ impl Checksum {
         self.odd ^= data.len() % 2 == 1;
     }
 
+    /// Copies `src` into `dst` and adds the bytes copied to the sum, as
+    /// [`add_bytes`](Self::add_bytes) of them would, reading them once
+    /// ([`copy_with_sum`]). Copies `min(dst.len(), src.len())` bytes.
+    ///
+    /// ```
+    /// use lamina_netbuf::checksum::Checksum;
+    ///
+    /// let (a, b) = (b"odd", b"and even");
+    /// let mut out = [0u8; 11];
+    /// let (x, y) = out.split_at_mut(3);
+    /// let mut sum = Checksum::new();
+    /// sum.add_copy(x, a);
+    /// sum.add_copy(y, b);
+    /// assert_eq!(&out, b"oddand even");
+    /// let mut whole = Checksum::new();
+    /// whole.add_bytes(b"oddand even");
+    /// assert_eq!(sum.finish(), whole.finish());
+    /// ```
+    #[inline]
+    pub fn add_copy(&mut self, dst: &mut [u8], src: &[u8]) {
+        let n = dst.len().min(src.len());
+        let s = u64::from(copy_with_sum(dst, src));
+        self.acc += if self.odd {
+            u64::from((s as u16).swap_bytes())
+        } else {
+            s
+        };
+        self.odd ^= n % 2 == 1;
+    }
+
     /// Adds a 16-bit field in network byte order.
     #[inline]
     pub fn add_u16(&mut self, v: u16) {
@@ -143,6 +173,29 @@ pub fn ones_complement_sum(data: &[u8]) -> u16 {
     // addition commutes with byte swapping (RFC 1071 §2(B)), so converting
     // the folded result gives the big-endian sum.
     u16::from_be(fold(native_sum(data)))
+}
+
+/// Copies `src` into `dst` and returns the folded one's-complement sum of
+/// the bytes copied, as [`ones_complement_sum`] gives it, reading them
+/// once: the copy into (or out of) a frame and its checksum in one pass.
+/// Copies `min(dst.len(), src.len())` bytes, the first of each.
+///
+/// ```
+/// use lamina_netbuf::checksum::{copy_with_sum, ones_complement_sum};
+///
+/// let payload: Vec<u8> = (0..1473u32).map(|i| (i * 7) as u8).collect();
+/// let mut frame = vec![0u8; payload.len()];
+/// let sum = copy_with_sum(&mut frame, &payload);
+/// assert_eq!(frame, payload);
+/// assert_eq!(sum, ones_complement_sum(&payload));
+/// ```
+#[inline]
+pub fn copy_with_sum(dst: &mut [u8], src: &[u8]) -> u16 {
+    let n = dst.len().min(src.len());
+    match (dst.get_mut(..n), src.get(..n)) {
+        (Some(d), Some(s)) => u16::from_be(fold(native_copy_sum(d, s))),
+        _ => 0,
+    }
 }
 
 /// The one's complement sum of a 20-byte header (an IPv4 header without
@@ -258,6 +311,21 @@ fn native_sum(data: &[u8]) -> u64 {
     }
 }
 
+/// As [`native_sum`] of `src`, copying it into `dst` (as long) on the
+/// way.
+#[inline]
+fn native_copy_sum(dst: &mut [u8], src: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        x86::native_copy_sum(dst, src)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        dst.copy_from_slice(src);
+        scalar::native_sum(src)
+    }
+}
+
 /// The individual kernels, exposed for tests and benchmarks that compare
 /// them. Each returns the same folded big-endian sum as
 /// [`ones_complement_sum`].
@@ -285,6 +353,26 @@ pub mod kernels {
     #[cfg(target_arch = "x86_64")]
     pub fn avx512(data: &[u8]) -> Option<u16> {
         super::x86::avx512_sum(data).map(|s| u16::from_be(super::fold(s)))
+    }
+
+    /// The AVX2 copying kernel (`src` into `dst`, as long), or `None`
+    /// when the CPU lacks AVX2.
+    #[cfg(target_arch = "x86_64")]
+    pub fn avx2_copy(dst: &mut [u8], src: &[u8]) -> Option<u16> {
+        if dst.len() != src.len() {
+            return None;
+        }
+        super::x86::avx2_copy_sum(dst, src).map(|s| u16::from_be(super::fold(s)))
+    }
+
+    /// The AVX-512 copying kernel (`src` into `dst`, as long), or `None`
+    /// when the CPU lacks AVX-512 F and BW.
+    #[cfg(target_arch = "x86_64")]
+    pub fn avx512_copy(dst: &mut [u8], src: &[u8]) -> Option<u16> {
+        if dst.len() != src.len() {
+            return None;
+        }
+        super::x86::avx512_copy_sum(dst, src).map(|s| u16::from_be(super::fold(s)))
     }
 
     /// A deliberately naive reference: big-endian words summed one at a

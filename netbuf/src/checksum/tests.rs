@@ -24,6 +24,7 @@ fn assert_every_kernel_agrees(data: &[u8], what: &str) -> usize {
     let want = kernels::reference(data);
     assert_eq!(kernels::scalar(data), want, "scalar {what}");
     assert_eq!(ones_complement_sum(data), want, "dispatch {what}");
+    assert_copies_agree(data, want, what);
     #[allow(unused_mut)]
     let mut ran = 2;
     #[cfg(target_arch = "x86_64")]
@@ -40,6 +41,55 @@ fn assert_every_kernel_agrees(data: &[u8], what: &str) -> usize {
         }
     }
     ran
+}
+
+/// Asserts that every copying kernel this CPU can run, and
+/// [`copy_with_sum`], copy `data` exactly (into a destination at another
+/// alignment, the bytes around it untouched) and give `want`, its
+/// reference sum.
+fn assert_copies_agree(data: &[u8], want: u16, what: &str) {
+    // Guard bytes before and after the destination catch a store past
+    // either end (the masked tails of the vector kernels).
+    let lead = 1 + data.len() % 61;
+    let run = |copy: &mut dyn FnMut(&mut [u8]) -> Option<u16>, kernel: &str| {
+        let mut backing = alloc::vec![0xa5u8; lead + data.len() + 67];
+        let Some(got) = copy(&mut backing[lead..lead + data.len()]) else {
+            return;
+        };
+        assert_eq!(got, want, "{kernel} copy sum {what}");
+        assert_eq!(
+            &backing[lead..lead + data.len()],
+            data,
+            "{kernel} copy {what}"
+        );
+        assert!(
+            backing[..lead].iter().all(|&b| b == 0xa5)
+                && backing[lead + data.len()..].iter().all(|&b| b == 0xa5),
+            "{kernel} wrote outside the destination, {what}"
+        );
+    };
+    run(&mut |d| Some(copy_with_sum(d, data)), "dispatch");
+    #[cfg(target_arch = "x86_64")]
+    {
+        run(&mut |d| kernels::avx2_copy(d, data), "avx2");
+        run(&mut |d| kernels::avx512_copy(d, data), "avx512");
+    }
+}
+
+#[test]
+fn copy_with_sum_copies_the_shorter_length() {
+    let src = [1u8, 2, 3, 4, 5];
+    let mut dst = [0u8; 3];
+    assert_eq!(
+        copy_with_sum(&mut dst, &src),
+        ones_complement_sum(&src[..3])
+    );
+    assert_eq!(dst, [1, 2, 3]);
+    let mut long = [9u8; 8];
+    assert_eq!(copy_with_sum(&mut long, &src), ones_complement_sum(&src));
+    assert_eq!(long, [1, 2, 3, 4, 5, 9, 9, 9]);
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(kernels::avx2_copy(&mut long, &src), None, "lengths differ");
 }
 
 #[test]

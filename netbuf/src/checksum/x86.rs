@@ -55,6 +55,59 @@ pub(super) fn native_sum(data: &[u8]) -> u64 {
     }
 }
 
+/// Copies `src` into `dst` (the same length) and returns the unfolded
+/// native-endian sum of the bytes, reading them once where the CPU has
+/// AVX-512 (F + BW) or AVX2; elsewhere a copy and then [`native_sum`].
+#[inline]
+pub(super) fn native_copy_sum(dst: &mut [u8], src: &[u8]) -> u64 {
+    #[cfg(target_feature = "sse2")]
+    {
+        if src.len() >= simd::COPY_MIN {
+            match level::get() {
+                // SAFETY: `level::get` reports AVX-512 F and BW only when
+                // the build targets them or the CPU has them.
+                level::AVX512 => return unsafe { simd::avx512_copy_kernel(dst, src) },
+                // SAFETY: likewise for AVX2.
+                level::AVX2 => return unsafe { simd::avx2_copy_kernel(dst, src) },
+                _ => {}
+            }
+        }
+    }
+    dst.copy_from_slice(src);
+    native_sum(src)
+}
+
+/// The AVX2 copy kernel, or `None` if neither the build nor (with `std`)
+/// the CPU provides AVX2.
+#[inline]
+pub(super) fn avx2_copy_sum(dst: &mut [u8], src: &[u8]) -> Option<u64> {
+    #[cfg(target_feature = "sse2")]
+    {
+        if level::get() >= level::AVX2 {
+            // SAFETY: the build targets AVX2 or the CPU has it.
+            return Some(unsafe { simd::avx2_copy_kernel(dst, src) });
+        }
+    }
+    let _ = (dst, src);
+    None
+}
+
+/// The AVX-512 copy kernel, or `None` if neither the build nor (with
+/// `std`) the CPU provides AVX-512 F and BW.
+#[inline]
+pub(super) fn avx512_copy_sum(dst: &mut [u8], src: &[u8]) -> Option<u64> {
+    #[cfg(target_feature = "sse2")]
+    {
+        if level::get() >= level::AVX512 {
+            // SAFETY: the build targets AVX-512 F and BW or the CPU has
+            // both.
+            return Some(unsafe { simd::avx512_copy_kernel(dst, src) });
+        }
+    }
+    let _ = (dst, src);
+    None
+}
+
 /// The SSE2 kernel, or the scalar one where SSE2 is disabled.
 #[inline]
 pub(super) fn sse2_sum(data: &[u8]) -> u64 {
@@ -177,6 +230,11 @@ mod simd {
     /// Below this many bytes the vector set-up is not worth it (and a
     /// 20-byte IPv4 header is summed faster by the scalar loop).
     pub(super) const VECTOR_MIN: usize = 32;
+
+    /// Below this many bytes a copy and a sum cost less than the copying
+    /// kernels (a short copy is a few moves; the kernel's call, masks and
+    /// horizontal sum are not).
+    pub(super) const COPY_MIN: usize = 256;
 
     /// 32 zero bytes then 32 `0xff` bytes: any window of it is a mask that
     /// keeps a vector's last bytes.
@@ -385,6 +443,69 @@ mod simd {
         add_end_around(total, hsum256(acc))
     }
 
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn store256(bytes: &mut [u8; 32], v: __m256i) {
+        // An opaque store, as `store512` explains.
+        // SAFETY: `bytes` is 32 writable bytes; `vmovdqu` needs no
+        // alignment, and writes nothing else.
+        unsafe {
+            core::arch::asm!(
+                "vmovdqu ymmword ptr [{p}], {v}",
+                p = in(reg) bytes.as_mut_ptr(),
+                v = in(ymm_reg) v,
+                options(nostack, preserves_flags),
+            );
+        }
+    }
+
+    /// The AVX2 kernel that also copies: `src` into `dst` (which must be
+    /// as long; the caller checks), summed as [`avx2_kernel`] sums it,
+    /// each vector loaded once for both.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn avx2_copy_kernel(dst: &mut [u8], src: &[u8]) -> u64 {
+        let (vectors, tail) = src.as_chunks::<32>();
+        let (dvectors, dtail) = dst.as_chunks_mut::<32>();
+        let (quads, singles) = vectors.as_chunks::<4>();
+        let (dquads, dsingles) = dvectors.as_chunks_mut::<4>();
+        let mut total = 0u64;
+        for (block, dblock) in quads
+            .chunks(BLOCK_STEPS)
+            .zip(dquads.chunks_mut(BLOCK_STEPS))
+        {
+            let mut acc = [_mm256_setzero_si256(); 4];
+            for (quad, dquad) in block.iter().zip(dblock) {
+                for ((a, v), d) in acc.iter_mut().zip(quad).zip(dquad) {
+                    let x = load256(v);
+                    store256(d, x);
+                    *a = _mm256_add_epi32(*a, pairs_biased256(x));
+                }
+            }
+            let unbias = _mm256_set1_epi32(block_bias(block.len()));
+            let [a0, a1, a2, a3] = acc.map(|a| halves256(_mm256_add_epi32(a, unbias)));
+            let sum = _mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3));
+            total = add_end_around(total, hsum256(sum));
+        }
+        let mut acc = _mm256_setzero_si256();
+        for (v, d) in singles.iter().zip(dsingles) {
+            let x = load256(v);
+            store256(d, x);
+            acc = _mm256_add_epi32(acc, halves256(x));
+        }
+        if !tail.is_empty() {
+            dtail.copy_from_slice(tail);
+            match ragged_end::<32>(src, tail) {
+                Some((window, mask, last)) => {
+                    let v = _mm256_and_si256(load256(window), load256(mask));
+                    acc = _mm256_add_epi32(acc, halves256(v));
+                    total = add_end_around(total, last);
+                }
+                None => total = add_end_around(total, scalar::short_sum(tail)),
+            }
+        }
+        add_end_around(total, hsum256(acc))
+    }
+
     // ------------------------------------------------------------- AVX-512
 
     #[inline]
@@ -454,6 +575,82 @@ mod simd {
         while !rest.is_empty() {
             acc = _mm512_add_epi32(acc, halves512(load512_partial(rest)));
             rest = rest.get(64..).unwrap_or_default();
+        }
+        add_end_around(total, hsum512(acc))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn store512(bytes: &mut [u8; 64], v: __m512i) {
+        // The store is an instruction the optimiser cannot see through: a
+        // loop that stores what it loads would otherwise be split into a
+        // call to `memcpy` and a loop that sums, reading the data twice.
+        // SAFETY: `bytes` is 64 writable bytes; `vmovdqu64` needs no
+        // alignment, and writes nothing else.
+        unsafe {
+            core::arch::asm!(
+                "vmovdqu64 zmmword ptr [{p}], {v}",
+                p = in(reg) bytes.as_mut_ptr(),
+                v = in(zmm_reg) v,
+                options(nostack, preserves_flags),
+            );
+        }
+    }
+
+    /// Stores the first `min(bytes.len(), 64)` bytes of `v` into `bytes`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn store512_partial(bytes: &mut [u8], v: __m512i) {
+        let keep = match bytes.len() {
+            n @ 0..64 => (1u64 << n) - 1,
+            _ => u64::MAX,
+        };
+        // SAFETY: `keep` selects only bytes within `bytes`, all writable;
+        // bytes masked off are not accessed (masked stores suppress faults
+        // on them) and the store needs no alignment.
+        unsafe { _mm512_mask_storeu_epi8(bytes.as_mut_ptr().cast(), keep, v) }
+    }
+
+    /// The AVX-512 kernel that also copies: `src` into `dst` (which must
+    /// be as long; the caller checks), summed as [`avx512_kernel`] sums
+    /// it, each vector loaded once for both.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn avx512_copy_kernel(dst: &mut [u8], src: &[u8]) -> u64 {
+        let (quads, rest) = src.as_chunks::<256>();
+        let (dquads, drest) = dst.as_chunks_mut::<256>();
+        let mut total = 0u64;
+        for (block, dblock) in quads
+            .chunks(BLOCK_STEPS)
+            .zip(dquads.chunks_mut(BLOCK_STEPS))
+        {
+            let mut acc = [_mm512_setzero_si512(); 4];
+            for (quad, dquad) in block.iter().zip(dblock) {
+                let vs = quad.as_chunks::<64>().0;
+                let ds = dquad.as_chunks_mut::<64>().0;
+                for ((a, v), d) in acc.iter_mut().zip(vs).zip(ds) {
+                    let x = load512(v);
+                    store512(d, x);
+                    *a = _mm512_add_epi32(*a, halves512(x));
+                }
+            }
+            let [a0, a1, a2, a3] = acc.map(|a| halves512(a));
+            let sum = _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+            total = add_end_around(total, hsum512(sum));
+        }
+        // The last 0..256 bytes through masked loads and stores: at most
+        // four steps, so the lanes stay below 2^20.
+        let mut acc = _mm512_setzero_si512();
+        let (vs, tail) = rest.as_chunks::<64>();
+        let (ds, dtail) = drest.as_chunks_mut::<64>();
+        for (v, d) in vs.iter().zip(ds) {
+            let x = load512(v);
+            store512(d, x);
+            acc = _mm512_add_epi32(acc, halves512(x));
+        }
+        if !tail.is_empty() {
+            let x = load512_partial(tail);
+            store512_partial(dtail, x);
+            acc = _mm512_add_epi32(acc, halves512(x));
         }
         add_end_around(total, hsum512(acc))
     }

@@ -284,23 +284,40 @@ impl Outgoing<'_> {
         let Some(seg) = buf.get_mut(..total) else {
             return 0;
         };
-        let header_len = self.write_header(src, dst, seg, checksum);
-        if header_len == 0 {
-            return 0;
-        }
         // (Most segments of a handshake or an exchange of ACKs carry
         // nothing: no call into the copy routine for them.)
         if self.payload.0.is_empty() && self.payload.1.is_empty() {
-            return total;
+            return self.write_header(src, dst, seg, checksum);
         }
-        let body = seg.get_mut(header_len..).unwrap_or_default();
+        let Ok(builder) = self.repr.builder(src, dst) else {
+            return 0;
+        };
+        let builder = builder.checksum(checksum);
+        let header_len = builder.header_len();
+        let Some((header, body)) = seg.split_at_mut_checked(header_len) else {
+            return 0;
+        };
+        // The payload first, summed as it is copied where the checksum is
+        // computed here (one pass over it), then the header around it.
         let (a, b) = body.split_at_mut(self.payload.0.len().min(body.len()));
-        a.copy_from_slice(self.payload.0);
-        if let Some(b) = b.get_mut(..self.payload.1.len())
-            && !b.is_empty()
-        {
-            b.copy_from_slice(self.payload.1);
+        let mut sum = lamina_netbuf::checksum::Checksum::new();
+        match checksum {
+            ChecksumMode::Compute => {
+                sum.add_copy(a, self.payload.0);
+                if !self.payload.1.is_empty() {
+                    sum.add_copy(b, self.payload.1);
+                }
+            }
+            ChecksumMode::Offload => {
+                a.copy_from_slice(self.payload.0);
+                if let Some(b) = b.get_mut(..self.payload.1.len())
+                    && !b.is_empty()
+                {
+                    b.copy_from_slice(self.payload.1);
+                }
+            }
         }
+        builder.write_header_with_sum(header, body.len(), sum.sum());
         total
     }
 }

@@ -692,6 +692,28 @@ impl TcpBuilder<'_> {
     /// whose payload a device sends from elsewhere (by reference).
     #[inline(always)]
     pub fn write_header(&self, header: &mut [u8], body: (&[u8], &[u8])) {
+        let body_sum = match self.checksum {
+            ChecksumMode::Compute => {
+                let mut sum = checksum::Checksum::new();
+                sum.add_bytes(body.0);
+                if !body.1.is_empty() {
+                    sum.add_bytes(body.1);
+                }
+                sum.sum()
+            }
+            ChecksumMode::Offload => 0,
+        };
+        self.write_header_with_sum(header, body.0.len() + body.1.len(), body_sum);
+    }
+
+    /// As [`write_header`](Self::write_header) for a body of `body_len`
+    /// bytes whose one's-complement sum ([`checksum::Checksum::sum`] of
+    /// its bytes) is `body_sum`: summed by whoever copied the body into
+    /// place ([`checksum::Checksum::add_copy`]), so that the payload is
+    /// read once. (`body_sum` is not used with
+    /// [`ChecksumMode::Offload`].)
+    #[inline(always)]
+    pub fn write_header_with_sum(&self, header: &mut [u8], body_len: usize, body_sum: u16) {
         // Every field is written once, straight into place, and the
         // checksum is summed from the values rather than read back from
         // the bytes just written (reading them back stalls on
@@ -713,7 +735,7 @@ impl TcpBuilder<'_> {
         put16(fixed, 18, r.urgent_pointer);
         let options_sum = self.repr.option_set().write(opts);
         // The constraints cap header plus body at 65535.
-        let total = u16::try_from(header_len + body.0.len() + body.1.len()).unwrap_or(u16::MAX);
+        let total = u16::try_from(header_len + body_len).unwrap_or(u16::MAX);
         let pseudo = checksum::ipv4_pseudo_header(self.src, self.dst, IP_PROTOCOL, total);
         let field = match self.checksum {
             ChecksumMode::Compute => {
@@ -726,10 +748,9 @@ impl TcpBuilder<'_> {
                 sum.add_u16(r.window_len);
                 sum.add_u16(r.urgent_pointer);
                 sum.add_u32(options_sum);
-                sum.add_bytes(body.0);
-                if !body.1.is_empty() {
-                    sum.add_bytes(body.1);
-                }
+                // The header is a whole number of 32-bit words: the body's
+                // sum follows at an even offset.
+                sum.add_u16(body_sum);
                 sum.finish()
             }
             ChecksumMode::Offload => pseudo.sum(),
