@@ -988,3 +988,102 @@ fn datagrams_with_dont_fragment_carry_id_zero_and_others_fresh_ids_rfc_6864() {
         );
     }
 }
+
+/// Received UDP payloads are verified while they are copied into the
+/// socket's queue (RFC 768, RFC 1122 §4.1.3.4): a good datagram arrives
+/// byte-exact, one corrupted anywhere in its payload or header never
+/// reaches the socket and counts as a checksum error, a zero checksum is
+/// accepted; a full queue refuses a good datagram as a buffer error but
+/// a corrupted one still as a checksum error.
+#[test]
+fn udp_payloads_verified_on_their_way_into_the_queue() {
+    let (mut a, mut peer, peer_ip) = host_and_bare_peer(LinkConfig::new());
+    let mut config = lamina_socket::UdpConfig::default();
+    config.rx_packets = 4;
+    let u = a.sockets.add(UdpSocket::new(config)).unwrap();
+    a.sockets
+        .bind_udp(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
+        .unwrap();
+    // Frames from the peer, built by the wire-format crates.
+    let our_mac = a.iface.hardware_addr(IfaceId(0)).unwrap();
+    let frame = |payload: &[u8], corrupt: Option<usize>, zero: bool| {
+        use lamina_netbuf::Serializer;
+        let policy = lamina_udp::ChecksumPolicy {
+            tx: if zero {
+                lamina_udp::ChecksumMode::Zero
+            } else {
+                lamina_udp::ChecksumMode::Compute
+            },
+            ..Default::default()
+        };
+        let udp = lamina_udp::UdpRepr {
+            src_port: 4000,
+            dst_port: 7,
+        };
+        let ip = lamina_ipv4::Ipv4Repr::new(peer_ip, A, lamina_ipv4::IpProtocol::UDP);
+        let eth = lamina_ethernet::EthernetRepr::new(
+            MacAddr::new(2, 0, 0, 0, 0, 9),
+            our_mac,
+            EtherType::IPV4,
+        );
+        let mut f = payload
+            .wrap_in(policy.builder(&udp, peer_ip, A))
+            .wrap_in(&ip)
+            .wrap_in(eth)
+            .serialize_vec(0)
+            .unwrap()
+            .into_vec();
+        if let Some(at) = corrupt {
+            f[14 + 20 + at] ^= 0x01;
+        }
+        f
+    };
+    let mut send = |f: Vec<u8>| {
+        let t = peer.transmit(Instant::ZERO).unwrap();
+        lamina_netdev::TxToken::consume(t, f.len(), |b| b.copy_from_slice(&f)).unwrap();
+    };
+    let mut recv = |a: &mut Host| {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        while let Ok((n, _)) = a.sockets.udp(u).unwrap().recv_from(&mut buf) {
+            got.push(buf[..n].to_vec());
+        }
+        got
+    };
+    for len in [1usize, 64, 255, 256, 1000, 1472] {
+        let payload: Vec<u8> = (0..len).map(|i| (i * 13 + len) as u8).collect();
+        let before = *a.iface.udp_stats();
+        // Corrupted in the payload (first, middle, last byte) and in the
+        // header's length-independent fields (ports).
+        for at in [8, 8 + len / 2, 8 + len - 1, 0, 2] {
+            send(frame(&payload, Some(at), false));
+        }
+        send(frame(&payload, None, false));
+        send(frame(&payload, None, true));
+        a.poll(Instant::ZERO);
+        let after = *a.iface.udp_stats();
+        assert_eq!(
+            recv(&mut a),
+            [payload.clone(), payload.clone()],
+            "len {len}"
+        );
+        assert_eq!(after.in_csum_errors - before.in_csum_errors, 5, "len {len}");
+        assert_eq!(after.in_datagrams - before.in_datagrams, 2, "len {len}");
+    }
+    // A full queue (4 datagrams): a good datagram is a buffer error, a
+    // corrupted one a checksum error.
+    let payload = vec![0x5au8; 600];
+    for _ in 0..4 {
+        send(frame(&payload, None, false));
+    }
+    a.poll(Instant::ZERO);
+    let before = *a.iface.udp_stats();
+    send(frame(&payload, None, false));
+    send(frame(&payload, Some(300), false));
+    a.poll(Instant::ZERO);
+    let after = *a.iface.udp_stats();
+    assert_eq!(after.rcvbuf_errors - before.rcvbuf_errors, 1);
+    assert_eq!(after.in_csum_errors - before.in_csum_errors, 1);
+    assert_eq!(recv(&mut a).len(), 4);
+    assert_eq!(a.sockets.udp(u).unwrap().rx_dropped(), 1);
+}
