@@ -43,6 +43,43 @@ pub fn checksum(data: &[u8]) {
         }
     }
     assert_eq!(checksum::ones_complement_sum(data), want);
+    // The copying kernels: the copy exact, the sum the same, nothing
+    // written around the destination (placed at an offset the data picks).
+    let lead = data.first().map_or(0, |&b| usize::from(b % 64));
+    let mut out = vec![0xa5u8; lead + data.len() + 64];
+    let check = |out: &[u8]| {
+        assert_eq!(&out[lead..lead + data.len()], data);
+        assert!(out[..lead].iter().all(|&b| b == 0xa5));
+        assert!(out[lead + data.len()..].iter().all(|&b| b == 0xa5));
+    };
+    assert_eq!(
+        checksum::copy_with_sum(&mut out[lead..lead + data.len()], data),
+        want
+    );
+    check(&out);
+    #[cfg(target_arch = "x86_64")]
+    {
+        out.fill(0xa5);
+        if let Some(got) = kernels::avx2_copy(&mut out[lead..lead + data.len()], data) {
+            assert_eq!(got, want);
+            check(&out);
+        }
+        out.fill(0xa5);
+        if let Some(got) = kernels::avx512_copy(&mut out[lead..lead + data.len()], data) {
+            assert_eq!(got, want);
+            check(&out);
+        }
+    }
+    // Piecewise at an odd split: the same sum as the whole.
+    let split = data.len() / 2 | 1;
+    if split < data.len() {
+        let mut sum = checksum::Checksum::new();
+        let (a, b) = out.split_at_mut(split);
+        sum.add_copy(a, &data[..split]);
+        sum.add_copy(&mut b[..data.len() - split], &data[split..]);
+        assert_eq!(sum.sum(), want);
+        assert_eq!(&out[..data.len()], data);
+    }
     if data.len() >= 4 {
         let mut copy = data.to_vec();
         let c = checksum::checksum(&copy);
