@@ -71,7 +71,7 @@ pub fn checksum(data: &[u8]) {
         }
     }
     // Piecewise at an odd split: the same sum as the whole.
-    let split = data.len() / 2 | 1;
+    let split = (data.len() / 2) | 1;
     if split < data.len() {
         let mut sum = checksum::Checksum::new();
         let (a, b) = out.split_at_mut(split);
