@@ -1042,7 +1042,7 @@ fn udp_payloads_verified_on_their_way_into_the_queue() {
         let t = peer.transmit(Instant::ZERO).unwrap();
         lamina_netdev::TxToken::consume(t, f.len(), |b| b.copy_from_slice(&f)).unwrap();
     };
-    let mut recv = |a: &mut Host| {
+    let recv = |a: &mut Host| {
         let mut got = Vec::new();
         let mut buf = [0u8; 2048];
         while let Ok((n, _)) = a.sockets.udp(u).unwrap().recv_from(&mut buf) {
