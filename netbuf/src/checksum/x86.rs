@@ -77,37 +77,6 @@ pub(super) fn native_copy_sum(dst: &mut [u8], src: &[u8]) -> u64 {
     native_sum(src)
 }
 
-/// The AVX2 copy kernel, or `None` if neither the build nor (with `std`)
-/// the CPU provides AVX2.
-#[inline]
-pub(super) fn avx2_copy_sum(dst: &mut [u8], src: &[u8]) -> Option<u64> {
-    #[cfg(target_feature = "sse2")]
-    {
-        if level::get() >= level::AVX2 {
-            // SAFETY: the build targets AVX2 or the CPU has it.
-            return Some(unsafe { simd::avx2_copy_kernel(dst, src) });
-        }
-    }
-    let _ = (dst, src);
-    None
-}
-
-/// The AVX-512 copy kernel, or `None` if neither the build nor (with
-/// `std`) the CPU provides AVX-512 F and BW.
-#[inline]
-pub(super) fn avx512_copy_sum(dst: &mut [u8], src: &[u8]) -> Option<u64> {
-    #[cfg(target_feature = "sse2")]
-    {
-        if level::get() >= level::AVX512 {
-            // SAFETY: the build targets AVX-512 F and BW or the CPU has
-            // both.
-            return Some(unsafe { simd::avx512_copy_kernel(dst, src) });
-        }
-    }
-    let _ = (dst, src);
-    None
-}
-
 /// The SSE2 kernel, or the scalar one where SSE2 is disabled.
 #[inline]
 pub(super) fn sse2_sum(data: &[u8]) -> u64 {
@@ -122,20 +91,28 @@ pub(super) fn sse2_sum(data: &[u8]) -> u64 {
     }
 }
 
+/// `kernel`'s answer where this build and CPU reach level `min`
+/// ([`level::AVX2`] or [`level::AVX512`]: the build targets it or, with
+/// `std`, the CPU reports it); `None` elsewhere, `kernel` not run.
+#[cfg(target_feature = "sse2")]
+#[inline]
+fn at_level<T>(min: u8, kernel: impl FnOnce() -> T) -> Option<T> {
+    (level::get() >= min).then(kernel)
+}
+
 /// The AVX2 kernel, or `None` if neither the build nor (with `std`) the CPU
 /// provides AVX2.
 #[inline]
 pub(super) fn avx2_sum(data: &[u8]) -> Option<u64> {
     #[cfg(target_feature = "sse2")]
+    // SAFETY: `at_level` runs it only where the build targets AVX2 or the
+    // CPU has it.
+    return at_level(level::AVX2, || unsafe { simd::avx2_kernel(data) });
+    #[cfg(not(target_feature = "sse2"))]
     {
-        if level::get() >= level::AVX2 {
-            // SAFETY: the build targets AVX2 or the CPU has it (every CPU
-            // with AVX-512 F has AVX2).
-            return Some(unsafe { simd::avx2_kernel(data) });
-        }
+        let _ = data;
+        None
     }
-    let _ = data;
-    None
 }
 
 /// The AVX-512 kernel, or `None` if neither the build nor (with `std`) the
@@ -143,15 +120,44 @@ pub(super) fn avx2_sum(data: &[u8]) -> Option<u64> {
 #[inline]
 pub(super) fn avx512_sum(data: &[u8]) -> Option<u64> {
     #[cfg(target_feature = "sse2")]
+    // SAFETY: `at_level` runs it only where the build targets AVX-512 F
+    // and BW or the CPU has both.
+    return at_level(level::AVX512, || unsafe { simd::avx512_kernel(data) });
+    #[cfg(not(target_feature = "sse2"))]
     {
-        if level::get() >= level::AVX512 {
-            // SAFETY: the build targets AVX-512 F and BW or the CPU has
-            // both (`level::get`).
-            return Some(unsafe { simd::avx512_kernel(data) });
-        }
+        let _ = data;
+        None
     }
-    let _ = data;
-    None
+}
+
+/// The AVX2 copy kernel (`src` into `dst`, as long), or `None` as
+/// [`avx2_sum`].
+#[inline]
+pub(super) fn avx2_copy_sum(dst: &mut [u8], src: &[u8]) -> Option<u64> {
+    #[cfg(target_feature = "sse2")]
+    // SAFETY: as in `avx2_sum`.
+    return at_level(level::AVX2, || unsafe { simd::avx2_copy_kernel(dst, src) });
+    #[cfg(not(target_feature = "sse2"))]
+    {
+        let _ = (dst, src);
+        None
+    }
+}
+
+/// The AVX-512 copy kernel (`src` into `dst`, as long), or `None` as
+/// [`avx512_sum`].
+#[inline]
+pub(super) fn avx512_copy_sum(dst: &mut [u8], src: &[u8]) -> Option<u64> {
+    #[cfg(target_feature = "sse2")]
+    // SAFETY: as in `avx512_sum`.
+    return at_level(level::AVX512, || unsafe {
+        simd::avx512_copy_kernel(dst, src)
+    });
+    #[cfg(not(target_feature = "sse2"))]
+    {
+        let _ = (dst, src);
+        None
+    }
 }
 
 /// Which vector kernel this build and CPU can run.
