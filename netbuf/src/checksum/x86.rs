@@ -467,7 +467,9 @@ mod simd {
 
     /// The AVX2 kernel that also copies: `src` into `dst` (which must be
     /// as long; the caller checks), summed as [`avx2_kernel`] sums it,
-    /// each vector loaded once for both.
+    /// each vector loaded once for both. (A copy of `avx2_kernel`'s loops
+    /// with the stores added, not one generic body: the generic one,
+    /// indexing the destination per vector, measured 40% slower.)
     #[target_feature(enable = "avx2")]
     pub(super) fn avx2_copy_kernel(dst: &mut [u8], src: &[u8]) -> u64 {
         let (vectors, tail) = src.as_chunks::<32>();
@@ -619,7 +621,8 @@ mod simd {
 
     /// The AVX-512 kernel that also copies: `src` into `dst` (which must
     /// be as long; the caller checks), summed as [`avx512_kernel`] sums
-    /// it, each vector loaded once for both.
+    /// it, each vector loaded once for both (its loops, with the stores
+    /// added: see `avx2_copy_kernel`).
     #[target_feature(enable = "avx512f,avx512bw")]
     pub(super) fn avx512_copy_kernel(dst: &mut [u8], src: &[u8]) -> u64 {
         let (quads, rest) = src.as_chunks::<256>();
