@@ -302,6 +302,10 @@ pub struct Interface<H: PacketHook = NoHooks> {
     /// The directed broadcast addresses of our subnets (prefixes up to
     /// /30), likewise.
     bcast_addrs: Vec<Ipv4Addr>,
+    /// The last source and destination [`host_to_us`](Self::host_to_us)
+    /// accepted: a flow's next datagrams are accepted on one comparison.
+    /// Forgotten whenever the addresses change.
+    host_ok: Option<(Ipv4Addr, Ipv4Addr)>,
     /// A UDP, echo or raw payload on its way from a socket through the
     /// queued path (kept for reuse).
     udp_scratch: Vec<u8>,
@@ -369,6 +373,7 @@ impl<H: PacketHook> Interface<H> {
             inject_buf: Vec::new(),
             queued: VecDeque::new(),
             bcast_addrs: Vec::new(),
+            host_ok: None,
             udp_scratch: Vec::new(),
             rx_keepable: None,
             rx_kept: None,
@@ -575,6 +580,7 @@ impl<H: PacketHook> Interface<H> {
     /// Rebuilds what depends on the addresses.
     fn address_changed(&mut self) {
         self.route_cache.invalidate();
+        self.host_ok = None;
         self.local_addrs = self
             .ports
             .iter()
@@ -897,12 +903,19 @@ impl<H: PacketHook> Interface<H> {
     /// or directed broadcast address) and `dst` is ours and no broadcast.
     /// What the fast receive paths require.
     #[inline(always)]
-    fn host_to_us(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
-        !(src.is_broadcast()
+    fn host_to_us(&mut self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+        if self.host_ok == Some((src, dst)) {
+            return true;
+        }
+        let ok = !(src.is_broadcast()
             || src.is_multicast()
             || dst.is_broadcast()
             || !self.has_address(dst)
-            || self.bcast_addrs.iter().any(|&b| b == src || b == dst))
+            || self.bcast_addrs.iter().any(|&b| b == src || b == dst));
+        if ok {
+            self.host_ok = Some((src, dst));
+        }
+        ok
     }
 
     /// The fast paths of received frames: one look at the IPv4 protocol
@@ -1134,7 +1147,16 @@ impl<H: PacketHook> Interface<H> {
         };
         self.stats.rx_frames += 1;
         let from = SocketAddrV4::new(src, udp.src_port());
-        if !verify {
+        if !verify || udp.payload().len() < COPY_VERIFY_MIN {
+            // (A short payload is summed and then copied: cheaper than
+            // the copy that sums, below a few hundred bytes.)
+            if verify {
+                let sum = ones_complement_sum(udp.payload());
+                if self.udp_policy.check_with_sum(&udp, src, dst, sum).is_err() {
+                    self.udp_stats.record_checksum_error();
+                    return true;
+                }
+            }
             self.udp_deliver(sockets, h, from, dst, udp.payload());
             return true;
         }
@@ -2759,6 +2781,10 @@ impl DirectFrame {
         }
     }
 }
+
+/// Received UDP payloads at least this long are verified while they are
+/// copied into their socket's queue (`checksum::copy_with_sum`).
+const COPY_VERIFY_MIN: usize = 256;
 
 /// The most datagrams [`Interface::take_queued`] keeps waiting.
 pub const MAX_QUEUED: usize = 256;
