@@ -1736,3 +1736,60 @@ fn a_pure_ack_after_a_timeout_carries_the_highest_sequence_sent_rfc9293_3_10_7_4
         "pure ACKs numbered {acks:?}, highest sent {top:?}"
     );
 }
+
+/// RFC 9293 §3.1: a segment written with its payload in two pieces (a
+/// send buffer's wrap), each of any length, odd or even, short or long
+/// (the copy that sums takes over from 256 bytes), carries the checksum
+/// of its bytes: the receiving side verifies it over the whole segment,
+/// and the payload arrives as the pieces in order. With the checksum left
+/// to the device, the field holds the pseudo-header's sum, as
+/// `write_header` writes it.
+#[test]
+fn a_segment_written_from_two_pieces_checksums_every_byte_rfc9293_3_1() {
+    use lamina_tcp::{ChecksumMode, Outgoing, TcpSegment};
+    use std::net::Ipv4Addr;
+    let (a, b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2));
+    let data: Vec<u8> = (0..3000u32).map(|i| (i * 29 + 11) as u8).collect();
+    let repr = TcpRepr {
+        src_port: 40000,
+        dst_port: 80,
+        seq_number: SeqNumber(7),
+        ack_number: SeqNumber(9),
+        flags: TcpFlags::ACK | TcpFlags::PSH,
+        window_len: 1000,
+        timestamps: Some(Timestamps { tsval: 1, tsecr: 2 }),
+        ..TcpRepr::default()
+    };
+    let mut buf = vec![0u8; 4000];
+    let mut header_only = vec![0u8; 100];
+    for (x, y) in [
+        (0, 0),
+        (1, 0),
+        (0, 1),
+        (1, 1),
+        (3, 254),
+        (255, 1),
+        (256, 0),
+        (257, 300),
+        (1, 1459),
+        (1000, 461),
+        (1448, 0),
+        (731, 733),
+    ] {
+        let out = Outgoing {
+            repr,
+            payload: (&data[..x], &data[x..x + y]),
+            shared: None,
+        };
+        let n = out.write(a, b, &mut buf, ChecksumMode::Compute);
+        assert_eq!(n, out.len(), "{x}+{y}");
+        let seg = TcpSegment::parse_verified(&buf[..n], a, b)
+            .unwrap_or_else(|e| panic!("{x}+{y}: {e:?}"));
+        assert_eq!(seg.payload(), &data[..x + y], "{x}+{y}");
+        // Offload: the pseudo-header's sum, what the header alone gets.
+        let n = out.write(a, b, &mut buf, ChecksumMode::Offload);
+        let h = out.write_header(a, b, &mut header_only, ChecksumMode::Offload);
+        assert_eq!(buf[..h], header_only[..h], "{x}+{y} offload header");
+        assert_eq!(&buf[h..n], &data[..x + y], "{x}+{y} offload payload");
+    }
+}
