@@ -422,7 +422,7 @@ impl Listener {
         let cc = AnyCc::new(self.config.cc, mss);
         // Boxed once here: the accept queue and the socket that takes the
         // connection move a pointer, not the connection.
-        let mut conn = Box::new(Connection::from_handshake(
+        let mut conn = Connection::from_handshake(
             local,
             remote,
             &self.config,
@@ -433,7 +433,7 @@ impl Listener {
             rtt,
             now,
             cc,
-        ));
+        );
         // The final ACK may carry data, a window, a FIN.
         conn.on_segment(seg, now);
         self.stats.established += 1;

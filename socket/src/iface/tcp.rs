@@ -784,7 +784,7 @@ impl<H: PacketHook> Interface<H> {
             let opened = self.tcp_open(remote, local, &config, slot, now, sockets);
             if let Some(t) = sockets.tcp_at(slot) {
                 match opened {
-                    Ok(conn) => t.inner = Inner::Connected(Box::new(conn)),
+                    Ok(conn) => t.inner = Inner::Connected(conn),
                     Err(e) => {
                         t.inner = Inner::Closed;
                         if t.error.is_none() {
@@ -833,7 +833,7 @@ impl<H: PacketHook> Interface<H> {
                 Inner::Connecting { remote, local } => {
                     let config = t.config.clone();
                     match self.tcp_open(remote, local, &config, slot, now, sockets) {
-                        Ok(conn) => (Inner::Connected(Box::new(conn)), None),
+                        Ok(conn) => (Inner::Connected(conn), None),
                         Err(e) => (Inner::Closed, Some(e)),
                     }
                 }
@@ -913,7 +913,7 @@ impl<H: PacketHook> Interface<H> {
         slot: u32,
         now: Instant,
         sockets: &mut SocketSet,
-    ) -> Result<Connection, Error> {
+    ) -> Result<Box<Connection>, Error> {
         let src = if local.ip().is_unspecified() {
             self.pick_source(*remote.ip()).ok_or(Error::NoRoute)?
         } else if self.has_address(*local.ip()) {
@@ -933,7 +933,7 @@ impl<H: PacketHook> Interface<H> {
         }
         let mss_limit = self.tcp_mss_limit(*remote.ip());
         let isn = sockets.tcp_isn(local, remote, now);
-        let conn = Connection::connect(local, remote, config, isn, mss_limit, now);
+        let conn = Connection::connect_boxed(local, remote, config, isn, mss_limit, now);
         sockets.tcp_register(local, remote, slot);
         Ok(conn)
     }

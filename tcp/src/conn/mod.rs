@@ -531,8 +531,35 @@ impl Connection<AnyCc> {
         mss_limit: u16,
         now: Instant,
     ) -> Connection {
-        let cc = AnyCc::new(config.cc, u32::from(config.mss.min(mss_limit)));
+        let cc = Self::initial_cc(config, mss_limit);
         Connection::connect_with(local, remote, config, isn, mss_limit, now, cc)
+    }
+
+    /// The congestion controller `config` asks for, at the MSS the route
+    /// allows.
+    fn initial_cc(config: &TcpConfig, mss_limit: u16) -> AnyCc {
+        AnyCc::new(config.cc, u32::from(config.mss.min(mss_limit)))
+    }
+}
+
+impl Connection<AnyCc> {
+    /// [`connect`](Connection::connect), the connection built on the heap
+    /// (where a socket keeps it): no move of its kilobyte of state from
+    /// the stack.
+    pub fn connect_boxed(
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        config: &TcpConfig,
+        isn: SeqNumber,
+        mss_limit: u16,
+        now: Instant,
+    ) -> Box<Connection> {
+        let cc = Self::initial_cc(config, mss_limit);
+        let mut c = Box::new(Connection::new_raw(
+            local, remote, config, isn, mss_limit, now, cc,
+        ));
+        c.state = State::SynSent;
+        c
     }
 }
 
@@ -661,8 +688,10 @@ impl<C: CongestionControl> Connection<C> {
         rtt: Option<Duration>,
         now: Instant,
         cc: C,
-    ) -> Connection<C> {
-        let mut c = Connection::new_raw(local, remote, config, iss, mss_limit, now, cc);
+    ) -> Box<Connection<C>> {
+        let mut c = Box::new(Connection::new_raw(
+            local, remote, config, iss, mss_limit, now, cc,
+        ));
         c.irs = irs;
         c.rcv_nxt = irs + 1;
         // The window our SYN-ACK announced (unscaled).
