@@ -149,6 +149,9 @@ pub struct SocketSet {
     /// ones and those whose timer expired. A poll costs what the active
     /// sockets cost, however many idle connections the set holds.
     tcp_work: Vec<u32>,
+    /// A `connect_tcp` since the last transmit pass: the pass opens the
+    /// connecting sockets first (their SYNs then go the direct way).
+    connects: bool,
     /// RFC 6528 initial sequence numbers of active opens.
     isn: IsnGenerator,
     /// RFC 6056 algorithm 3: the secret of the per-destination offset,
@@ -189,6 +192,7 @@ impl SocketSet {
             tcp_due: Vec::new(),
             tcp_timers: BinaryHeap::new(),
             tcp_work: Vec::new(),
+            connects: false,
             isn,
             port_key,
             port_counter: 0,
@@ -720,7 +724,14 @@ impl SocketSet {
         }
         let local = local.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
         self.tcp(handle)?.inner = Inner::Connecting { remote, local };
+        self.connects = true;
         Ok(())
+    }
+
+    /// Whether a `connect_tcp` came since the last call (see `connects`).
+    #[inline]
+    pub(crate) fn take_connects(&mut self) -> bool {
+        core::mem::take(&mut self.connects)
     }
 
     /// The next established connection of the listening socket

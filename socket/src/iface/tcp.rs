@@ -769,6 +769,11 @@ impl<H: PacketHook> Interface<H> {
     /// transmit pass, so that their SYNs take it); the ones that fail
     /// keep their error.
     pub(super) fn tcp_open_pending(&mut self, now: Instant, sockets: &mut SocketSet) {
+        // Only after a connect (a connecting socket this misses is opened
+        // by `tcp_dispatch`).
+        if !sockets.take_connects() {
+            return;
+        }
         let count = sockets.tcp_work().len();
         for k in 0..count {
             let Some(&slot) = sockets.tcp_work().get(k) else {
