@@ -316,7 +316,9 @@ impl SocketSet {
             }
             // A listener closed by its user stays registered until purged:
             // the few listeners are scanned.
-            self.tcp_listeners.retain(|_, i| *i != index);
+            if t.listened {
+                self.tcp_listeners.retain(|_, i| *i != index);
+            }
             let mut abandoned = core::mem::take(&mut t.abandoned);
             if let Inner::Listening(l) = &mut t.inner {
                 abandoned.extend(l.ready.drain(..));
@@ -695,6 +697,7 @@ impl SocketSet {
         }));
         // Served (and its timers read) on the next poll.
         t.dirty = true;
+        t.listened = true;
         self.tcp_listeners
             .insert(ListenKey::new(local), handle.index);
         Ok(local)

@@ -90,6 +90,9 @@ pub struct TcpSocket {
     pub(crate) queued: bool,
     /// The deadline of this socket's live entry in the set's timer heap.
     pub(crate) scheduled: Option<lamina_netbuf::Instant>,
+    /// Registered as a listener at some point (the set unregisters it on
+    /// removal; the others have nothing to unregister).
+    pub(crate) listened: bool,
 }
 
 impl Default for TcpSocket {
@@ -116,6 +119,7 @@ impl TcpSocket {
             timer: None,
             queued: false,
             scheduled: None,
+            listened: false,
         }
     }
 
