@@ -1060,3 +1060,60 @@ fn tcp_frames_are_padded_to_the_ethernet_minimum_and_their_checksums_verify() {
     // SYN, FIN, ACK and PSH all went by.
     assert_eq!(flags_seen & 0x1b, 0x1b, "flags {flags_seen:#x}");
 }
+
+/// Removing sockets keeps the listener table right: an accepted
+/// connection's socket removed leaves the listener serving; the listener
+/// removed frees its port, which a new socket listens on and serves.
+#[test]
+fn removed_sockets_leave_the_listener_table_right() {
+    let (da, db) = wire(link());
+    let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let any80 = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80);
+    let accept_one = |a: &mut Host<_>, b: &mut Host<_>, now: &mut Instant, l| {
+        let c = a.sockets.add(TcpSocket::default()).unwrap();
+        a.sockets
+            .connect_tcp(c, SocketAddrV4::new(B, 80), None)
+            .unwrap();
+        let mut server = None;
+        run_until(a, b, now, Duration::from_secs(30), |a, b| {
+            if server.is_none() {
+                server = b.sockets.accept_tcp(l).ok();
+            }
+            server.is_some() && a.tcp(c).is_established()
+        });
+        (c, server.unwrap())
+    };
+    let l = b.sockets.add(TcpSocket::default()).unwrap();
+    b.sockets.listen_tcp(l, any80, 8).unwrap();
+    let (c1, s1) = accept_one(&mut a, &mut b, &mut now, l);
+    b.sockets.remove(s1);
+    a.sockets.remove(c1);
+    // The listener still listens.
+    let (c2, s2) = accept_one(&mut a, &mut b, &mut now, l);
+    a.sockets.remove(c2);
+    b.sockets.remove(s2);
+    // Its port is free once it is removed, for a new listener.
+    b.sockets.remove(l);
+    let l2 = b.sockets.add(TcpSocket::default()).unwrap();
+    assert_eq!(b.sockets.listen_tcp(l2, any80, 8), Ok(any80));
+    let (c3, s3) = accept_one(&mut a, &mut b, &mut now, l2);
+    a.sockets.remove(c3);
+    b.sockets.remove(s3);
+    // A listener on another port in the freed slot gets nothing meant for
+    // port 80 once the listener of port 80 is gone: that is refused.
+    b.sockets.remove(l2);
+    let l3 = b.sockets.add(TcpSocket::default()).unwrap();
+    b.sockets
+        .listen_tcp(l3, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 81), 8)
+        .unwrap();
+    let c = a.sockets.add(TcpSocket::default()).unwrap();
+    a.sockets
+        .connect_tcp(c, SocketAddrV4::new(B, 80), None)
+        .unwrap();
+    run_until(&mut a, &mut b, &mut now, Duration::from_secs(30), |a, _| {
+        a.tcp(c).state() == State::Closed
+    });
+    assert_eq!(a.tcp(c).send(b"x"), Err(Error::Tcp(ConnError::Refused)));
+    assert_eq!(b.sockets.accept_tcp(l3), Err(Error::WouldBlock));
+}
