@@ -685,7 +685,7 @@ impl<H: PacketHook> Interface<H> {
     /// timer due, no packet hook to drain. (Checked inline, so that an
     /// idle round does not enter [`poll_after_rx`](Self::poll_after_rx).)
     #[inline(always)]
-    fn quiet(&mut self, now: Instant, sockets: &SocketSet) -> bool {
+    fn quiet(&mut self, now: Instant, sockets: &mut SocketSet) -> bool {
         hooks_are_noop::<H>()
             && sockets.quiet(now)
             && self.reasm.poll_at().is_none_or(|t| t > now)

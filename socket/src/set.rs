@@ -1041,9 +1041,9 @@ impl SocketSet {
     /// sockets: no datagram socket with something to send, no TCP socket
     /// due or with a timer expired.
     #[inline(always)]
-    pub(crate) fn quiet(&self, now: Instant) -> bool {
-        !self.tx_hint
-            && self.tcp_due.is_empty()
+    pub(crate) fn quiet(&mut self, now: Instant) -> bool {
+        self.tcp_due.is_empty()
+            && !self.take_tx_hint()
             && self
                 .tcp_timers
                 .peek()
