@@ -70,10 +70,30 @@ impl<M> Datagrams<M> {
     /// there is no room.
     #[inline]
     pub(crate) fn push(&mut self, meta: M, data: &[u8]) -> bool {
-        self.push_with(meta, data.len(), |dst| {
-            dst.copy_from_slice(data);
-            true
-        }) == Some(true)
+        let Some(dst) = self.reserve(data.len()) else {
+            return false;
+        };
+        dst.copy_from_slice(data);
+        self.end += data.len();
+        self.items.push((meta, data.len()));
+        true
+    }
+
+    /// The `len` bytes where the next payload goes (earlier bytes in
+    /// them), or `None` when it would not fit the bounds.
+    #[inline]
+    fn reserve(&mut self, len: usize) -> Option<&mut [u8]> {
+        if !self.has_room(len) {
+            return None;
+        }
+        if self.read >= COMPACT_MIN || self.head >= COMPACT_ITEMS {
+            self.compact();
+        }
+        let end = self.end + len;
+        if end > self.bytes.len() {
+            self.grow(end);
+        }
+        self.bytes.get_mut(self.end..end)
     }
 
     /// Queues `meta` and a payload of `len` bytes that `write` puts in
@@ -88,21 +108,11 @@ impl<M> Datagrams<M> {
         len: usize,
         write: impl FnOnce(&mut [u8]) -> bool,
     ) -> Option<bool> {
-        if !self.has_room(len) {
-            return None;
-        }
-        if self.read >= COMPACT_MIN || self.head >= COMPACT_ITEMS {
-            self.compact();
-        }
-        let end = self.end + len;
-        if end > self.bytes.len() {
-            self.grow(end);
-        }
-        let dst = self.bytes.get_mut(self.end..end)?;
+        let dst = self.reserve(len)?;
         if !write(dst) {
             return Some(false);
         }
-        self.end = end;
+        self.end += len;
         self.items.push((meta, len));
         Some(true)
     }

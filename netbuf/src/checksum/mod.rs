@@ -192,13 +192,30 @@ pub fn ones_complement_sum(data: &[u8]) -> u16 {
 /// assert_eq!(frame, payload);
 /// assert_eq!(sum, ones_complement_sum(&payload));
 /// ```
-#[inline]
+#[inline(always)]
 pub fn copy_with_sum(dst: &mut [u8], src: &[u8]) -> u16 {
     let n = dst.len().min(src.len());
-    match (dst.get_mut(..n), src.get(..n)) {
-        (Some(d), Some(s)) => u16::from_be(fold(native_copy_sum(d, s))),
-        _ => 0,
+    let (Some(d), Some(s)) = (dst.get_mut(..n), src.get(..n)) else {
+        return 0;
+    };
+    // A short copy and its sum inline (a few moves and adds); the
+    // one-pass kernels from `COPY_MIN` bytes, out of line.
+    if n < COPY_MIN {
+        d.copy_from_slice(s);
+        return ones_complement_sum(s);
     }
+    copy_with_sum_long(d, s)
+}
+
+/// Below this many bytes [`copy_with_sum`] copies and then sums: cheaper
+/// than the one-pass kernels' set-up (masks, horizontal sums).
+const COPY_MIN: usize = 256;
+
+/// [`copy_with_sum`] of `src` into `dst` (as long), through the one-pass
+/// kernels.
+#[inline(never)]
+fn copy_with_sum_long(dst: &mut [u8], src: &[u8]) -> u16 {
+    u16::from_be(fold(native_copy_sum(dst, src)))
 }
 
 /// The one's complement sum of a 20-byte header (an IPv4 header without

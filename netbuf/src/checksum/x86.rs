@@ -62,7 +62,7 @@ pub(super) fn native_sum(data: &[u8]) -> u64 {
 pub(super) fn native_copy_sum(dst: &mut [u8], src: &[u8]) -> u64 {
     #[cfg(target_feature = "sse2")]
     {
-        if src.len() >= simd::COPY_MIN {
+        if src.len() >= simd::VECTOR_MIN {
             match level::get() {
                 // SAFETY: `level::get` reports AVX-512 F and BW only when
                 // the build targets them or the CPU has them.
@@ -236,11 +236,6 @@ mod simd {
     /// Below this many bytes the vector set-up is not worth it (and a
     /// 20-byte IPv4 header is summed faster by the scalar loop).
     pub(super) const VECTOR_MIN: usize = 32;
-
-    /// Below this many bytes a copy and a sum cost less than the copying
-    /// kernels (a short copy is a few moves; the kernel's call, masks and
-    /// horizontal sum are not).
-    pub(super) const COPY_MIN: usize = 256;
 
     /// 32 zero bytes then 32 `0xff` bytes: any window of it is a mask that
     /// keeps a vector's last bytes.
