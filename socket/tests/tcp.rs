@@ -122,6 +122,19 @@ fn connect_with<D1: Device, D2: Device>(
     b.sockets
         .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), 8)
         .unwrap();
+    connect_to(a, b, now, l, port, config)
+}
+
+/// A new socket of A (configured by `config`) connects to port `port`
+/// of B, whose listener `l` accepts it; returns (client, server).
+fn connect_to<D1: Device, D2: Device>(
+    a: &mut Host<D1>,
+    b: &mut Host<D2>,
+    now: &mut Instant,
+    l: SocketHandle,
+    port: u16,
+    config: &lamina_socket::tcp_proto::TcpConfig,
+) -> (SocketHandle, SocketHandle) {
     let c = a.sockets.add(TcpSocket::new(config.clone())).unwrap();
     a.sockets
         .connect_tcp(c, SocketAddrV4::new(B, port), None)
@@ -1070,19 +1083,9 @@ fn removed_sockets_leave_the_listener_table_right() {
     let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
     let mut now = Instant::ZERO;
     let any80 = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80);
+    let config = lamina_socket::tcp_proto::TcpConfig::default();
     let accept_one = |a: &mut Host<_>, b: &mut Host<_>, now: &mut Instant, l| {
-        let c = a.sockets.add(TcpSocket::default()).unwrap();
-        a.sockets
-            .connect_tcp(c, SocketAddrV4::new(B, 80), None)
-            .unwrap();
-        let mut server = None;
-        run_until(a, b, now, Duration::from_secs(30), |a, b| {
-            if server.is_none() {
-                server = b.sockets.accept_tcp(l).ok();
-            }
-            server.is_some() && a.tcp(c).is_established()
-        });
-        (c, server.unwrap())
+        connect_to(a, b, now, l, 80, &config)
     };
     let l = b.sockets.add(TcpSocket::default()).unwrap();
     b.sockets.listen_tcp(l, any80, 8).unwrap();
