@@ -12,7 +12,8 @@
 //! - `memcpy/bulk`: the same bytes copied twice (into a send buffer and
 //!   out of a receive buffer), the floor any socket API pays.
 //! - `lamina/handshake`, `smoltcp/handshake`: connect, accept, exchange
-//!   nothing, close both ways until both sockets are closed (elements:
+//!   nothing, then both ends close at once (their FINs cross) until
+//!   neither socket is open, closed or in TIME-WAIT (elements:
 //!   connections).
 //!
 //! - `lamina/ping-pong-1`, `smoltcp/ping-pong-1`, `lamina/ping-pong-10k`,
@@ -280,36 +281,31 @@ mod lamina_side {
         /// Connects, accepts and closes one connection.
         pub fn handshake(&mut self) {
             let (c, s) = self.connect();
-            // The client closes first; the server closes once it has read
-            // the end of the stream (the usual order, no simultaneous close).
+            // Both ends close at once, as on the smoltcp side below (its
+            // sockets close together too): the FINs cross, and the
+            // exchange ends when neither socket is open any more (closed,
+            // or resting in TIME-WAIT).
             self.a.sockets.tcp(c).unwrap().close();
-            let mut rounds = 0;
-            while !self.b.sockets.tcp(s).unwrap().recv_finished() {
-                let now = self.now;
-                self.a.poll(now);
-                self.b.poll(now);
-                rounds += 1;
-                assert!(rounds < 100_000, "no FIN");
-            }
             self.b.sockets.tcp(s).unwrap().close();
+            let open = |st: State| !matches!(st, State::Closed | State::TimeWait);
             let mut rounds = 0;
-            loop {
+            while open(self.a.sockets.tcp(c).unwrap().state())
+                || open(self.b.sockets.tcp(s).unwrap().state())
+            {
                 let now = self.now;
                 self.a.poll(now);
                 self.b.poll(now);
-                if self.b.sockets.tcp(s).unwrap().state() == State::Closed {
-                    break;
-                }
                 rounds += 1;
                 assert!(
                     rounds < 100_000,
-                    "no close: server {:?}",
+                    "no close: client {:?}, server {:?}",
+                    self.a.sockets.tcp(c).unwrap().state(),
                     self.b.sockets.tcp(s).unwrap().state()
                 );
             }
+            // What rests in TIME-WAIT is dropped, as smoltcp's side is
+            // dropped by its next connect.
             self.b.sockets.remove(s);
-            // The client's side rests in TIME-WAIT: drop it, as smoltcp's
-            // side below is dropped by its next connect.
             self.a.sockets.remove(c);
         }
     }
