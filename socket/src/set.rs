@@ -263,69 +263,79 @@ impl SocketSet {
     /// Removes a socket and gives it back; its handle names nothing from
     /// now on.
     pub fn remove(&mut self, handle: SocketHandle) -> Option<Socket> {
-        let slot = self.slots.get_mut(handle.index as usize)?;
+        let index = handle.index;
+        let slot = self.slots.get_mut(index as usize)?;
         if slot.generation != handle.generation {
             return None;
         }
-        let s = slot.socket.take()?;
+        // What the removal undoes is read in place: the socket (a few
+        // hundred bytes) moves once, out of its slot to the caller.
+        let mut tcp = None;
+        match slot.socket.as_mut()? {
+            Socket::Tcp(t) => {
+                // The connection goes with the socket, silently: close or
+                // abort it and poll first to tell the peer (or use
+                // `close_tcp`). A listener's unaccepted connections are
+                // reset.
+                let key = match &t.inner {
+                    Inner::Connected(c) => Some(ConnKey::new(c.local(), c.remote())),
+                    _ => None,
+                };
+                let mut abandoned = core::mem::take(&mut t.abandoned);
+                if let Inner::Listening(l) = &mut t.inner {
+                    abandoned.extend(l.ready.drain(..));
+                }
+                tcp = Some((key, t.listened, abandoned));
+            }
+            Socket::Raw(_) => self.raw_count -= 1,
+            Socket::Icmp(_) => self.icmp_idents.retain(|&(_, i)| i != index),
+            Socket::Udp(_) => {}
+        }
+        let socket = slot.socket.take();
         slot.generation = slot.generation.wrapping_add(1);
         let tcp_pos = slot.tcp_pos as usize;
         if core::mem::take(&mut slot.tx_listed) {
-            self.dgram_tx.retain(|&i| i != handle.index);
+            self.dgram_tx.retain(|&i| i != index);
         }
-        // Each kind's own registrations only.
-        if !matches!(s, Socket::Tcp(_)) {
-            self.dgram_slots.retain(|&i| i != handle.index);
-        }
-        match s {
-            Socket::Raw(_) => self.raw_count -= 1,
-            Socket::Icmp(_) => self.icmp_idents.retain(|&(_, i)| i != handle.index),
-            Socket::Udp(_) => {
+        self.free.push(index);
+        self.len -= 1;
+        let Some((key, listened, abandoned)) = tcp else {
+            // Each kind's own registrations only.
+            self.dgram_slots.retain(|&i| i != index);
+            if let Some(Socket::Udp(_)) = &socket {
                 self.udp_table().unbind(handle);
             }
-            Socket::Tcp(_) => {}
+            return socket;
+        };
+        // Out of the list in O(1): the last entry takes its place (a
+        // server closing connections among thousands pays no scan).
+        if self.tcp_slots.get(tcp_pos) == Some(&index) {
+            self.tcp_slots.swap_remove(tcp_pos);
+            if let Some(&moved) = self.tcp_slots.get(tcp_pos)
+                && let Some(m) = self.slots.get_mut(moved as usize)
+            {
+                m.tcp_pos = tcp_pos as u32;
+            }
+        } else {
+            self.tcp_slots.retain(|&i| i != index);
         }
-        self.free.push(handle.index);
-        self.len -= 1;
-        let mut s = s;
-        if let Socket::Tcp(t) = &mut s {
-            // The connection goes with the socket, silently: close or
-            // abort it and poll first to tell the peer (or use
-            // `close_tcp`). A listener's unaccepted connections are reset.
-            let index = handle.index;
-            // Out of the list in O(1): the last entry takes its place (a
-            // server closing connections among thousands pays no scan).
-            if self.tcp_slots.get(tcp_pos) == Some(&index) {
-                self.tcp_slots.swap_remove(tcp_pos);
-                if let Some(&moved) = self.tcp_slots.get(tcp_pos)
-                    && let Some(m) = self.slots.get_mut(moved as usize)
-                {
-                    m.tcp_pos = tcp_pos as u32;
-                }
-            } else {
-                self.tcp_slots.retain(|&i| i != index);
-            }
-            // Its connection's demultiplexing entry by key (not a scan of
-            // every connection), if it is still this slot's; a connected
-            // socket stays `Connected`, so nothing else can name the slot.
-            if let Inner::Connected(c) = &t.inner {
-                let key = ConnKey::new(c.local(), c.remote());
-                if self.tcp_conns.get(key.0) == Some(index) {
-                    self.tcp_conns.remove(key.0);
-                }
-            }
-            // A listener closed by its user stays registered until purged:
-            // the few listeners are scanned.
-            if t.listened {
-                self.tcp_listeners.retain(|_, i| *i != index);
-            }
-            let mut abandoned = core::mem::take(&mut t.abandoned);
-            if let Inner::Listening(l) = &mut t.inner {
-                abandoned.extend(l.ready.drain(..));
-            }
+        // Its connection's demultiplexing entry by key (not a scan of
+        // every connection), if it is still this slot's; a connected
+        // socket stays `Connected`, so nothing else can name the slot.
+        if let Some(key) = key
+            && self.tcp_conns.get(key.0) == Some(index)
+        {
+            self.tcp_conns.remove(key.0);
+        }
+        // A listener closed by its user stays registered until purged:
+        // the few listeners are scanned.
+        if listened {
+            self.tcp_listeners.retain(|_, i| *i != index);
+        }
+        if !abandoned.is_empty() {
             self.abandon(&abandoned);
         }
-        Some(s)
+        socket
     }
 
     /// The socket `handle` names.
