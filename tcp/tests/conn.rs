@@ -1039,6 +1039,60 @@ fn zero_window_is_probed_with_backoff_then_resumes_rfc9293_3_8_6_1() {
     assert!(got == data);
 }
 
+/// A receiver whose application does not read keeps the right edge of
+/// its window in place while the buffer fills (RFC 9293 §3.8.6.2.2),
+/// rounding the scaled window up so as not to shrink it (RFC 7323 §2.4)
+/// but never past what the buffer holds: everything the sender may send
+/// is taken, nothing is dropped and sent again. (Rounding up at every ACK
+/// once pushed the edge ~32 bytes further each time, past the buffer.)
+#[test]
+fn a_filling_receive_buffer_never_offers_more_than_it_holds_rfc7323_2_4() {
+    const BUF: usize = 1 << 20;
+    let big = TcpConfig {
+        send_buffer: 2 * BUF,
+        recv_buffer: BUF,
+        ..cfg()
+    };
+    let mut sim = Sim::established(67, &big, &big);
+    let start = sim.rcv_nxt(false);
+    let data = pattern(0, 2 * BUF);
+    let mut sent = 0;
+    // The sender keeps its buffer full; the receiver never reads.
+    for _ in 0..100 {
+        sent += sim.a().send(&data[sent..]).unwrap_or(0);
+        sim.run_for(Duration::from_millis(100));
+    }
+    // The buffer holds its configured size and the rounding slack (one
+    // unit of the scale, 2^5 bytes, less one) at most.
+    let held = sim.b().recv_queue();
+    assert!((BUF..BUF + 32).contains(&held), "{held}");
+    let limit = start + (BUF + 31) as u32;
+    for s in sim.segments(false).filter(|s| !s.has(TcpFlags::SYN)) {
+        let edge = s.repr.ack_number + (u32::from(s.repr.window_len) << 5);
+        assert!(
+            !edge.gt(limit),
+            "an ACK offered {} bytes past the buffer",
+            edge - limit
+        );
+    }
+    let (sa, sb) = (*sim.a().stats(), *sim.b().stats());
+    assert_eq!(sa.retransmits, 0, "{sa:?}");
+    assert_eq!(sb.out_of_order, 0, "{sb:?}");
+    // Reading it all takes the rest.
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    sim.run_until(sim.now + Duration::from_secs(60), |s| {
+        let b = s.b.conn.as_mut().unwrap();
+        while let Ok(n @ 1..) = b.recv(&mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        got.len() == data.len()
+    });
+    assert!(got == data);
+    let sa = *sim.a().stats();
+    assert_eq!(sa.retransmits, 0, "{sa:?}");
+}
+
 #[test]
 fn receiver_avoids_silly_window_updates_rfc9293_3_8_6_2_2() {
     let small = TcpConfig {

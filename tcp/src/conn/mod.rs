@@ -1248,14 +1248,21 @@ impl<C: CongestionControl> Connection<C> {
     fn recv_window_max(&self) -> u32 {
         // The slack for scaled-window rounding is never offered itself.
         let slack = self.recv_buf.capacity() - self.config.recv_buffer.max(1);
-        let free = if self.read_closed {
+        let free = (self.recv_room() as usize).saturating_sub(slack);
+        let cap = u32::from(u16::MAX) << self.rcv_wscale;
+        (free as u32).min(cap)
+    }
+
+    /// Bytes the receive buffer can still take beyond RCV.NXT, the
+    /// rounding slack included (all of it once reading is shut down: what
+    /// arrives then is acknowledged and dropped).
+    pub(crate) fn recv_room(&self) -> u32 {
+        let room = if self.read_closed {
             self.recv_buf.capacity()
         } else {
             self.recv_buf.free()
         };
-        let free = free.saturating_sub(slack);
-        let cap = u32::from(u16::MAX) << self.rcv_wscale;
-        (free as u32).min(cap)
+        u32::try_from(room).unwrap_or(u32::MAX)
     }
 
     /// Current TSval (RFC 7323 §5.4: a 1 ms clock plus an offset).

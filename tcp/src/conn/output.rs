@@ -782,9 +782,20 @@ impl<C: CongestionControl> Connection<C> {
         let field = if max.saturating_sub(cur) >= threshold {
             max >> ws
         } else {
-            // Keep the right edge where it was (round up so as not to
-            // shrink it by the scaling).
-            (cur.saturating_add((1u32 << ws) - 1)) >> ws
+            // Keep the right edge where it was: rounded up so as not to
+            // shrink it by the scaling, if the buffer holds what the peer
+            // may then send (the slack beyond the configured size covers
+            // one rounding). Rounding up at every ACK while the buffer
+            // fills would push the edge a little further each time, past
+            // the buffer, and data sent there would be dropped: then the
+            // edge steps back, by less than one unit of the scale
+            // (RFC 7323 §2.4).
+            let up = cur.saturating_add((1u32 << ws) - 1) >> ws;
+            if (up << ws) <= self.recv_room() {
+                up
+            } else {
+                cur >> ws
+            }
         };
         let field = field.min(u32::from(u16::MAX));
         let right = self.rcv_nxt + (field << ws);
