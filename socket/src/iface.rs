@@ -327,6 +327,9 @@ pub struct Interface<H: PacketHook = NoHooks> {
         core::net::SocketAddrV4,
         lamina_tcp::TcpRepr,
     )>,
+    /// The devices (a bit per port, the first 64) that refused a transmit
+    /// buffer in the current transmit pass: full, for now.
+    tx_full: u64,
 }
 
 /// A listener's segments taken per pass of the direct transmit.
@@ -380,6 +383,7 @@ impl<H: PacketHook> Interface<H> {
             rx_scratch: Vec::new(),
             spare_bufs: Vec::new(),
             listener_out: Vec::new(),
+            tx_full: 0,
         }
     }
 
@@ -727,6 +731,7 @@ impl<H: PacketHook> Interface<H> {
         sockets: &mut SocketSet,
     ) -> bool {
         let mut work = false;
+        self.tx_full = 0;
         if self.reasm.poll_at().is_some_and(|t| t <= now) {
             self.service_reassembly(now, sockets);
         }
@@ -736,7 +741,9 @@ impl<H: PacketHook> Interface<H> {
         // straight into the devices' buffers where the path is simple.
         sockets.tcp_collect(now);
         self.tcp_open_pending(now, sockets);
-        let sockets_idle = !sockets.tx_hint();
+        // (TCP work counts too: a timer's segments, retransmissions and
+        // probes, take the direct way like any other.)
+        let sockets_idle = !sockets.tx_hint() && sockets.tcp_work().is_empty();
         for i in 0..n {
             if sockets_idle
                 && self
@@ -2920,7 +2927,8 @@ impl<H: PacketHook> DeviceVisitor for TxVisitor<'_, H> {
         // ARP first: it unblocks everything else.
         while p.neighbors().pending_transmits() > 0 {
             let Some(token) = device.transmit(now) else {
-                break;
+                self.iface.tx_full |= port_bit(self.port);
+                return sent_frames(self.iface, device, sent, now);
             };
             let Some(t) = p.neighbors_mut().poll_transmit(now) else {
                 break;
@@ -2937,6 +2945,7 @@ impl<H: PacketHook> DeviceVisitor for TxVisitor<'_, H> {
         }
         while !p.txq.is_empty() {
             let Some(token) = device.transmit(now) else {
+                self.iface.tx_full |= port_bit(self.port);
                 break;
             };
             let Some(o) = p.txq.pop_front() else { break };
@@ -2978,12 +2987,30 @@ impl<H: PacketHook> DeviceVisitor for TxVisitor<'_, H> {
                 .iface
                 .tcp_egress_direct(self.port, device, self.sockets, now);
         }
-        if sent > 0 {
-            self.iface.stats.tx_frames += sent as u64;
-            device.flush(now);
-        }
-        sent
+        sent_frames(self.iface, device, sent, now)
     }
+}
+
+/// Counts the `sent` frames of a transmit visit and, if there were any,
+/// tells the device to send them on.
+#[inline(always)]
+fn sent_frames<H: PacketHook, D: Device>(
+    iface: &mut Interface<H>,
+    device: &mut D,
+    sent: usize,
+    now: Instant,
+) -> usize {
+    if sent > 0 {
+        iface.stats.tx_frames += sent as u64;
+        device.flush(now);
+    }
+    sent
+}
+
+/// Port `port`'s bit in [`Interface::tx_full`] (none past the 64th).
+#[inline]
+fn port_bit(port: usize) -> u64 {
+    1u64.checked_shl(port as u32).unwrap_or(0)
 }
 
 /// Zeroes a frame's padding (none at all, usually: filling an empty

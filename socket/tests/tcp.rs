@@ -7,7 +7,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 use lamina_ethernet::MacAddr;
 use lamina_netbuf::{Duration, Instant, SeededRng};
 use lamina_netdev::{Device, FaultConfig, FaultInjector, LinkConfig, wire};
-use lamina_socket::tcp_proto::{ConnError, State};
+use lamina_socket::tcp_proto::{ConnError, ConnStats, State};
 use lamina_socket::{
     Error, Interface, InterfaceConfig, InterfaceStats, Shutdown, SocketHandle, SocketSet, TcpSocket,
 };
@@ -1119,4 +1119,143 @@ fn removed_sockets_leave_the_listener_table_right() {
     });
     assert_eq!(a.tcp(c).send(b"x"), Err(Error::Tcp(ConnError::Refused)));
     assert_eq!(b.sockets.accept_tcp(l3), Err(Error::WouldBlock));
+}
+
+/// A device with a transmit ring of `cap` frames, as a NIC has: no
+/// transmit token while the ring is full. The ring empties (its frames
+/// are on the wire) whenever the device is polled for received frames,
+/// that is once per interface poll: at most `cap` frames leave per poll.
+struct Ring {
+    port: lamina_netdev::Port,
+    cap: usize,
+    used: usize,
+    refused: u64,
+}
+
+impl Device for Ring {
+    type RxToken<'a> = <lamina_netdev::Port as Device>::RxToken<'a>;
+    type TxToken<'a> = <lamina_netdev::Port as Device>::TxToken<'a>;
+
+    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        self.used = 0;
+        self.port.receive(now)
+    }
+
+    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
+        if self.used >= self.cap {
+            self.refused += 1;
+            return None;
+        }
+        self.used += 1;
+        self.port.transmit(now)
+    }
+
+    fn capabilities(&self) -> lamina_netdev::Capabilities {
+        self.port.capabilities()
+    }
+
+    fn stats(&self) -> lamina_netdev::Stats {
+        self.port.stats()
+    }
+
+    fn poll_at(&self) -> Option<Instant> {
+        self.port.poll_at()
+    }
+}
+
+/// What [`slow_reader_transfer`] saw: A's interface counters, the
+/// longest A's transmit queue was, both connections' counters.
+struct SlowReader<D: Device> {
+    a: Host<D>,
+    stats: InterfaceStats,
+    max_txq: usize,
+    sender: ConnStats,
+    receiver: ConnStats,
+}
+
+/// Sends 8 MiB from A to B with 1 MiB socket buffers, B reading only
+/// when its buffer is full: each read reopens a whole window at once.
+fn slow_reader_transfer<D: Device>(
+    mut a: Host<D>,
+    mut b: Host<lamina_netdev::Port>,
+) -> SlowReader<D> {
+    const BUF: usize = 1 << 20;
+    let mut now = Instant::ZERO;
+    let config = lamina_socket::tcp_proto::TcpConfig {
+        send_buffer: BUF,
+        recv_buffer: BUF,
+        ..Default::default()
+    };
+    let (c, s) = connect_with(&mut a, &mut b, &mut now, 80, &config);
+    let data = pattern(8 << 20, 3);
+    let (mut sent, mut got) = (0, Vec::with_capacity(data.len()));
+    let mut buf = vec![0u8; 65536];
+    let mut max_txq = 0;
+    while got.len() < data.len() {
+        // The sender keeps its buffer full until the receiver's is.
+        run_until(&mut a, &mut b, &mut now, Duration::from_secs(60), |a, b| {
+            max_txq = max_txq.max(a.iface.tx_queue_len(lamina_ipv4::IfaceId(0)));
+            while sent < data.len() {
+                match a.tcp(c).send(&data[sent..]) {
+                    Ok(n) => sent += n,
+                    Err(Error::WouldBlock) => break,
+                    Err(e) => panic!("send: {e}"),
+                }
+            }
+            let arrived = b.tcp(s).connection().unwrap().stats().bytes_in as usize;
+            arrived - got.len() >= BUF.min(data.len() - got.len())
+        });
+        loop {
+            match b.tcp(s).recv(&mut buf) {
+                Ok(0) | Err(Error::WouldBlock) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("recv: {e}"),
+            }
+        }
+    }
+    assert!(got == data, "the stream arrived altered");
+    SlowReader {
+        stats: *a.iface.stats(),
+        max_txq,
+        sender: *a.tcp(c).connection().unwrap().stats(),
+        receiver: *b.tcp(s).connection().unwrap().stats(),
+        a,
+    }
+}
+
+/// A receiver that reads only once its buffer is full takes every byte
+/// the sender sends into the window it offered: the right edge it keeps
+/// in place while the buffer fills (rounded up to the window scale, RFC
+/// 7323 §2.4) never passes what the buffer holds. On a lossless link
+/// nothing arrives out of order and nothing is sent twice.
+#[test]
+fn a_slow_reader_takes_every_byte_of_the_window_it_offered_rfc7323_2_4() {
+    let (da, db) = wire(link());
+    let r = slow_reader_transfer(Host::new(da, 1), Host::new(db, 2));
+    assert_eq!(r.sender.retransmits, 0, "{:?}", r.sender);
+    assert_eq!(r.receiver.out_of_order, 0, "{:?}", r.receiver);
+}
+
+/// A sender whose device refuses frames while its transmit ring is full
+/// (virtio's and e1000's do) keeps the rest of its window in the
+/// connection until the ring has room, however much a reopened window
+/// lets it send: nothing goes to the interface's transmit queue (where a
+/// window's worth would overflow it), nothing is dropped, sent out of
+/// order or twice.
+#[test]
+fn a_full_transmit_ring_holds_segments_back_instead_of_dropping_them() {
+    for cap in [1, 4, 16] {
+        let (da, db) = wire(link());
+        let ring = Ring {
+            port: da,
+            cap,
+            used: 0,
+            refused: 0,
+        };
+        let r = slow_reader_transfer(Host::new(ring, 1), Host::new(db, 2));
+        assert!(r.a.dev.refused > 0, "the ring never filled (cap {cap})");
+        assert_eq!(r.max_txq, 0, "cap {cap}: segments queued for the device");
+        assert_eq!(r.stats.tx_queue_drops, 0, "cap {cap}: {:?}", r.stats);
+        assert_eq!(r.sender.retransmits, 0, "cap {cap}: {:?}", r.sender);
+    }
 }

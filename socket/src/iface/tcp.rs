@@ -364,7 +364,10 @@ impl<H: PacketHook> Interface<H> {
             id: self.ip_id(src, dst, IpProtocol::TCP, true),
             total: u16::try_from(20 + seg_len).unwrap_or(u16::MAX),
         };
-        let mut token = device.transmit(now)?;
+        let Some(mut token) = device.transmit(now) else {
+            self.tx_full |= super::port_bit(port);
+            return None;
+        };
         if mode == ChecksumMode::Offload {
             let l3 = lamina_ethernet::HEADER_LEN as u16;
             token.set_meta(TxMeta::new().with_checksum_offload(
@@ -531,6 +534,7 @@ impl<H: PacketHook> Interface<H> {
             }
             if gso_payload > 0 {
                 let burst = GsoBurst {
+                    port,
                     src,
                     dst,
                     eth,
@@ -542,8 +546,8 @@ impl<H: PacketHook> Interface<H> {
                 let (n, drained) = self.tcp_egress_gso(device, c, &burst, now);
                 sent += n;
                 if drained {
-                    t.served();
-                    sockets.tcp_schedule(slot);
+                    let ended = c.is_closed() || c.error().is_some();
+                    served_direct(sockets, slot, ended);
                 }
                 continue;
             }
@@ -552,6 +556,7 @@ impl<H: PacketHook> Interface<H> {
                 // The buffer first: a segment taken from the connection
                 // must have somewhere to go.
                 let Some(mut token) = device.transmit(now) else {
+                    self.tx_full |= super::port_bit(port);
                     break;
                 };
                 let Some(out) = c.poll_transmit(now) else {
@@ -602,8 +607,8 @@ impl<H: PacketHook> Interface<H> {
                 }
             }
             if drained {
-                t.served();
-                sockets.tcp_schedule(slot);
+                let ended = c.is_closed() || c.error().is_some();
+                served_direct(sockets, slot, ended);
             }
         }
         sent
@@ -665,6 +670,7 @@ impl<H: PacketHook> Interface<H> {
         let mut sent = 0;
         loop {
             let Some(mut token) = device.transmit(now) else {
+                self.tx_full |= super::port_bit(b.port);
                 return (sent, false);
             };
             let Some((out, gso_size)) = c.poll_transmit_gso(now, b.max_payload) else {
@@ -832,6 +838,17 @@ impl<H: PacketHook> Interface<H> {
                 }
                 continue;
             }
+            // A connection whose device refused a buffer in this pass
+            // keeps its segments until the next poll rather than queue
+            // them for the device: a window's worth would overflow the
+            // interface's queue (and each would be copied once more).
+            let held = self.tx_full != 0
+                && matches!(&t.inner, Inner::Connected(c)
+                    if self.way_full(*c.remote().ip()));
+            if held {
+                sockets.tcp_mark(slot);
+                continue;
+            }
             t.dirty = false;
             let inner = core::mem::replace(&mut t.inner, Inner::Closed);
             let (inner, error) = match inner {
@@ -907,6 +924,14 @@ impl<H: PacketHook> Interface<H> {
         sent
     }
 
+    /// Whether datagrams to `dst` leave by a device that refused a
+    /// transmit buffer in this pass.
+    #[cold]
+    fn way_full(&mut self, dst: Ipv4Addr) -> bool {
+        self.route_to(dst)
+            .is_some_and(|m| self.tx_full & super::port_bit(m.port) != 0)
+    }
+
     /// The active open of a socket in slot `slot`: the source address
     /// and port, the MSS limit from the route, the ISN; registered for
     /// demultiplexing.
@@ -944,9 +969,27 @@ impl<H: PacketHook> Interface<H> {
     }
 }
 
+/// A connection the direct transmit pass has drained: it waits for its
+/// next timer, unless it `ended` (closed, by a timer say, or failed) or
+/// its socket waits to be freed once closed: then `tcp_dispatch` finishes
+/// it on this poll (unregisters it, keeps its error, frees the socket).
+fn served_direct(sockets: &mut SocketSet, slot: u32, ended: bool) {
+    let Some(t) = sockets.tcp_at(slot) else {
+        return;
+    };
+    if ended || t.orphan {
+        t.dirty = true;
+        return;
+    }
+    t.served();
+    sockets.tcp_schedule(slot);
+}
+
 /// What every frame of one connection's burst to a device with
 /// segmentation offload shares.
 struct GsoBurst {
+    /// The device's port.
+    port: usize,
     src: Ipv4Addr,
     dst: Ipv4Addr,
     eth: lamina_ethernet::EthernetRepr,
