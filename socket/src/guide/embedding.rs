@@ -55,7 +55,10 @@
 //! frame ([`RxToken`](lamina_netdev::RxToken)) together with a
 //! [`TxToken`](lamina_netdev::TxToken) for a reply; `transmit` lends a
 //! buffer to build a frame in, or says `None` when the ring is full
-//! (back-pressure: the stack keeps the frame and tries later). In a real
+//! (back-pressure: the stack keeps the frame and tries later; a TCP
+//! connection keeps the rest of its window in its send buffer rather than
+//! queue it for the device, and [`Interface::poll_at`](crate::Interface::poll_at)
+//! asks for the next poll at once). In a real
 //! driver the tokens borrow DMA buffers and descriptors; here a toy NIC
 //! keeps its rings in `Vec`s, and the whole stack answers an ARP request
 //! that "arrived" on it:
