@@ -1259,3 +1259,71 @@ fn a_full_transmit_ring_holds_segments_back_instead_of_dropping_them() {
         assert_eq!(r.sender.retransmits, 0, "cap {cap}: {:?}", r.sender);
     }
 }
+
+/// A connection with data in flight whose device then refuses every
+/// frame (a dead NIC) still runs its retransmission timer: the
+/// retransmissions back off and the connection ends timed out (RFC 9293
+/// §3.8.3) rather than wait for the device for ever.
+#[test]
+fn a_connection_whose_device_dies_times_out() {
+    let (da, db) = wire(link());
+    let ring = Ring {
+        port: da,
+        cap: usize::MAX,
+        used: 0,
+        refused: 0,
+    };
+    let (mut a, mut b) = (Host::new(ring, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let config = lamina_socket::tcp_proto::TcpConfig {
+        max_retries: 3,
+        ..Default::default()
+    };
+    let (c, _) = connect_with(&mut a, &mut b, &mut now, 80, &config);
+    // Data goes out; B never answers again, and A's device dies.
+    a.tcp(c).send(&pattern(20_000, 1)).unwrap();
+    a.poll(now);
+    a.dev.cap = 0;
+    let end = now + Duration::from_secs(600);
+    while a.tcp(c).is_active() {
+        a.poll(now);
+        now = match a.poll_at() {
+            Some(t) if t > now => t,
+            _ => now + Duration::from_millis(1),
+        };
+        assert!(now < end, "still {:?}", a.tcp(c).state());
+    }
+    assert!(a.dev.refused > 0);
+    assert_eq!(a.tcp(c).send(b"x"), Err(Error::Tcp(ConnError::TimedOut)));
+}
+
+/// A connect whose device refuses every frame ends (its SYN retries, or
+/// the next hop's resolution, give up) instead of waiting for ever.
+#[test]
+fn a_connect_over_a_dead_device_gives_up() {
+    let (da, db) = wire(link());
+    let ring = Ring {
+        port: da,
+        cap: 0,
+        used: 0,
+        refused: 0,
+    };
+    let mut a = Host::new(ring, 1);
+    drop(db);
+    let mut now = Instant::ZERO;
+    let c = a.sockets.add(TcpSocket::default()).unwrap();
+    a.sockets
+        .connect_tcp(c, SocketAddrV4::new(B, 80), None)
+        .unwrap();
+    let end = now + Duration::from_secs(600);
+    while a.tcp(c).is_active() {
+        a.poll(now);
+        now = match a.poll_at() {
+            Some(t) if t > now => t,
+            _ => now + Duration::from_millis(1),
+        };
+        assert!(now < end, "still {:?}", a.tcp(c).state());
+    }
+    assert!(a.dev.refused > 0);
+    assert!(a.tcp(c).send(b"x").is_err());
+}

@@ -838,13 +838,18 @@ impl<H: PacketHook> Interface<H> {
                 }
                 continue;
             }
-            // A connection whose device refused a buffer in this pass
-            // keeps its segments until the next poll rather than queue
-            // them for the device: a window's worth would overflow the
-            // interface's queue (and each would be copied once more).
+            // A synchronized connection whose device refused a buffer in
+            // this pass keeps its segments until the next poll rather
+            // than queue them for the device: a window's worth would
+            // overflow the interface's queue (and each would be copied
+            // once more). Not when a timer is due: retransmissions back
+            // off, and a path that stays dead ends in a timeout; nor for
+            // a SYN, whose retries end a connect that cannot go out.
             let held = self.tx_full != 0
                 && matches!(&t.inner, Inner::Connected(c)
-                    if self.way_full(*c.remote().ip()));
+                    if c.state().is_synchronized()
+                        && !c.timer_expired(now)
+                        && self.way_full(*c.remote().ip()));
             if held {
                 sockets.tcp_mark(slot);
                 continue;

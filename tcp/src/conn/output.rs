@@ -182,6 +182,21 @@ impl<C: CongestionControl> Connection<C> {
         {
             return Some(Instant::ZERO);
         }
+        self.next_timer()
+    }
+
+    /// Whether one of the connection's timers (retransmission, loss
+    /// probe, delayed ACK, persist, keepalive, user timeout, TIME-WAIT end)
+    /// has expired at `now`: [`poll_transmit`](Self::poll_transmit) would
+    /// act on it. (A caller holding segments back, for a device with no
+    /// room, still lets timers run: retransmissions back off and a dead
+    /// path ends in a timeout.)
+    pub fn timer_expired(&self, now: Instant) -> bool {
+        self.state != State::Closed && self.next_timer().is_some_and(|at| at <= now)
+    }
+
+    /// The earliest of the connection's timers.
+    fn next_timer(&self) -> Option<Instant> {
         let mut at: Option<Instant> = None;
         let mut consider = |t: Option<Instant>| {
             if let Some(t) = t {
