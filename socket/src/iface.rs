@@ -330,6 +330,12 @@ pub struct Interface<H: PacketHook = NoHooks> {
     /// The devices (a bit per port, the first 64) that refused a transmit
     /// buffer in the current transmit pass: full, for now.
     tx_full: u64,
+    /// Whether a device refused a buffer in the last transmit pass: the
+    /// direct TCP pass then starts at a connection `tx_rotor` further
+    /// along its list.
+    tx_rotate: bool,
+    /// Advances with each such pass.
+    tx_rotor: u32,
 }
 
 /// A listener's segments taken per pass of the direct transmit.
@@ -384,6 +390,8 @@ impl<H: PacketHook> Interface<H> {
             spare_bufs: Vec::new(),
             listener_out: Vec::new(),
             tx_full: 0,
+            tx_rotate: false,
+            tx_rotor: 0,
         }
     }
 
@@ -731,6 +739,7 @@ impl<H: PacketHook> Interface<H> {
         sockets: &mut SocketSet,
     ) -> bool {
         let mut work = false;
+        self.tx_rotate = self.tx_full != 0;
         self.tx_full = 0;
         if self.reasm.poll_at().is_some_and(|t| t <= now) {
             self.service_reassembly(now, sockets);

@@ -1327,3 +1327,58 @@ fn a_connect_over_a_dead_device_gives_up() {
     assert!(a.dev.refused > 0);
     assert!(a.tcp(c).send(b"x").is_err());
 }
+
+/// Connections that share a device with too little room for them all
+/// take turns at it: when the first of three 1 MiB transfers through a
+/// four-frame transmit ring completes, the others are nearly done too
+/// (without turns, whoever the transmit pass visited first took the ring
+/// every time, and the others waited).
+#[test]
+fn connections_sharing_a_full_device_take_turns() {
+    let (da, db) = wire(link());
+    let ring = Ring {
+        port: da,
+        cap: 4,
+        used: 0,
+        refused: 0,
+    };
+    let (mut a, mut b) = (Host::new(ring, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let config = lamina_socket::tcp_proto::TcpConfig {
+        send_buffer: 1 << 20,
+        recv_buffer: 1 << 20,
+        ..Default::default()
+    };
+    let l = b.sockets.add(TcpSocket::new(config.clone())).unwrap();
+    b.sockets
+        .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 8)
+        .unwrap();
+    let pairs: Vec<_> = (0..3)
+        .map(|_| connect_to(&mut a, &mut b, &mut now, l, 80, &config))
+        .collect();
+    let data = pattern(1 << 20, 5);
+    for &(c, _) in &pairs {
+        assert_eq!(a.tcp(c).send(&data), Ok(data.len()));
+    }
+    let mut got = [0usize; 3];
+    let mut buf = vec![0u8; 65536];
+    let end = now + Duration::from_secs(10);
+    while got.iter().all(|&g| g < data.len()) {
+        a.poll(now);
+        b.poll(now);
+        for (g, &(_, s)) in got.iter_mut().zip(&pairs) {
+            while let Ok(n @ 1..) = b.tcp(s).recv(&mut buf) {
+                *g += n;
+            }
+        }
+        now = now + Duration::from_micros(100);
+        assert!(now < end, "{got:?}");
+    }
+    assert!(a.dev.refused > 0);
+    let least = *got.iter().min().unwrap();
+    assert!(
+        least * 4 >= data.len() * 3,
+        "one done while another had {least} of {} bytes: {got:?}",
+        data.len()
+    );
+}

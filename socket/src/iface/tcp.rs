@@ -471,7 +471,18 @@ impl<H: PacketHook> Interface<H> {
         let share = p.shared_payloads;
         let mut sent = 0;
         let count = sockets.tcp_work().len();
-        for k in 0..count {
+        // After a pass in which a device ran out of room, the next starts
+        // one connection further along: whoever goes first takes the
+        // room, and the first of the list would otherwise take it every
+        // time.
+        let first = if self.tx_rotate && count > 1 {
+            self.tx_rotor = self.tx_rotor.wrapping_add(1);
+            self.tx_rotor as usize % count
+        } else {
+            0
+        };
+        for i in 0..count {
+            let k = if first == 0 { i } else { (first + i) % count };
             let Some(&slot) = sockets.tcp_work().get(k) else {
                 break;
             };
