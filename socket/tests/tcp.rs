@@ -1371,7 +1371,7 @@ fn connections_sharing_a_full_device_take_turns() {
                 *g += n;
             }
         }
-        now = now + Duration::from_micros(100);
+        now += Duration::from_micros(100);
         assert!(now < end, "{got:?}");
     }
     assert!(a.dev.refused > 0);
