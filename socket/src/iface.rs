@@ -858,6 +858,14 @@ impl<H: PacketHook> Interface<H> {
         self.route_miss(dst)
     }
 
+    /// Whether datagrams to `dst` leave by a device that refused a
+    /// transmit buffer in this pass.
+    #[cold]
+    fn way_full(&mut self, dst: Ipv4Addr) -> bool {
+        self.route_to(dst)
+            .is_some_and(|m| self.tx_full & port_bit(m.port) != 0)
+    }
+
     /// [`route_to`](Self::route_to) past the cache: the table's answer,
     /// cached.
     #[inline(never)]
@@ -1372,6 +1380,7 @@ impl<H: PacketHook> Interface<H> {
                             break;
                         }
                         let Some(mut token) = device.transmit(now) else {
+                            self.tx_full |= port_bit(port);
                             return sent;
                         };
                         let id = self.ip_id(src, dst, IpProtocol::UDP, df);
@@ -1439,6 +1448,7 @@ impl<H: PacketHook> Interface<H> {
                             break;
                         }
                         let Some(token) = device.transmit(now) else {
+                            self.tx_full |= port_bit(port);
                             return sent;
                         };
                         let f = DirectFrame {
@@ -2445,8 +2455,14 @@ impl<H: PacketHook> Interface<H> {
         while let Some((handle, after)) = sockets.next_with_tx(next) {
             next = after;
             loop {
+                // Datagrams for a device that ran out of room in this
+                // pass wait in their socket's queue (bounded: the user
+                // then hears `QueueFull`) rather than in the device's,
+                // where they would be dropped once it is full.
+                let full = self.tx_full != 0;
                 let job = match sockets.get_mut_quiet(handle) {
                     Some(Socket::Udp(u)) => match (u.local, u.tx.front()) {
+                        (_, Some((dst, _))) if full && self.way_full(*dst.ip()) => break,
                         (Some(local), Some((&dst, payload))) => {
                             // Copied out (into a buffer kept for reuse) to
                             // free the socket set for `send_ip`.
@@ -2459,6 +2475,7 @@ impl<H: PacketHook> Interface<H> {
                         _ => break,
                     },
                     Some(Socket::Icmp(c)) => match (c.ident, c.tx.front()) {
+                        (_, Some((&(dst, _), _))) if full && self.way_full(dst) => break,
                         (Some(ident), Some((&(dst, seq_no), payload))) => {
                             let mut data = core::mem::take(&mut self.udp_scratch);
                             data.clear();
@@ -2469,6 +2486,7 @@ impl<H: PacketHook> Interface<H> {
                         _ => break,
                     },
                     Some(Socket::Raw(r)) => match r.tx.front() {
+                        Some((&dst, _)) if full && self.way_full(dst) => break,
                         Some((&dst, payload)) => {
                             let mut data = core::mem::take(&mut self.udp_scratch);
                             data.clear();

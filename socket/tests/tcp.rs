@@ -1,6 +1,7 @@
 //! TCP sockets between two interfaces on an in-memory wire, with a fake
 //! clock: connection set-up and teardown, transfers byte for byte with
-//! and without loss, refusal, accept queues.
+//! and without loss, refusal, accept queues; and what any socket does
+//! when its device has no room to transmit (a full ring, a dead NIC).
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
@@ -1381,4 +1382,85 @@ fn connections_sharing_a_full_device_take_turns() {
         "one done while another had {least} of {} bytes: {got:?}",
         data.len()
     );
+}
+
+/// A UDP sender faster than its device's transmit ring: what the ring
+/// cannot take waits in the socket's queue, whose bound the sender hears
+/// as `QueueFull`; nothing is dropped at the interface, and on a
+/// lossless link every datagram arrives, in order.
+#[test]
+fn udp_datagrams_wait_in_their_socket_while_the_device_is_full() {
+    let (da, db) = wire(link());
+    let ring = Ring {
+        port: da,
+        cap: 4,
+        used: 0,
+        refused: 0,
+    };
+    let (mut a, mut b) = (Host::new(ring, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let tx = a.sockets.add(lamina_socket::UdpSocket::default()).unwrap();
+    a.sockets
+        .bind_udp(tx, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 5000))
+        .unwrap();
+    // Room at the receiver for everything: only the sender's device is
+    // short of it.
+    let mut config = lamina_socket::UdpConfig::default();
+    config.rx_packets = 4096;
+    config.rx_bytes = 4 << 20;
+    let rx = b
+        .sockets
+        .add(lamina_socket::UdpSocket::new(config))
+        .unwrap();
+    b.sockets
+        .bind_udp(rx, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
+        .unwrap();
+    // The next hop resolved first (what waits for ARP has its own small
+    // queue, with drops when it overflows: that is not this test).
+    let mut buf = [0u8; 64];
+    a.sockets
+        .udp(tx)
+        .unwrap()
+        .send_to(b"hi", SocketAddrV4::new(B, 7))
+        .unwrap();
+    run_until(&mut a, &mut b, &mut now, Duration::from_secs(5), |_, b| {
+        b.sockets.udp(rx).unwrap().recv_from(&mut buf).is_ok()
+    });
+    const N: u32 = 2000;
+    let (mut sent, mut blocked, mut got) = (0u32, 0u32, Vec::new());
+    let end = now + Duration::from_secs(60);
+    while got.len() < N as usize {
+        while sent < N {
+            match a
+                .sockets
+                .udp(tx)
+                .unwrap()
+                .send_to(&sent.to_be_bytes(), SocketAddrV4::new(B, 7))
+            {
+                Ok(()) => sent += 1,
+                Err(Error::QueueFull) => {
+                    blocked += 1;
+                    break;
+                }
+                Err(e) => panic!("send_to: {e}"),
+            }
+        }
+        a.poll(now);
+        b.poll(now);
+        while let Ok((n, _)) = b.sockets.udp(rx).unwrap().recv_from(&mut buf) {
+            got.push(u32::from_be_bytes(buf[..n].try_into().unwrap()));
+        }
+        now += Duration::from_micros(100);
+        assert!(
+            now < end,
+            "{} of {N} arrived, {sent} sent: {:?} {:?} {:?}",
+            got.len(),
+            a.iface.stats(),
+            b.iface.udp_stats(),
+            b.dev.stats()
+        );
+    }
+    assert!(a.dev.refused > 0 && blocked > 0);
+    assert_eq!(a.iface.stats().tx_queue_drops, 0, "{:?}", a.iface.stats());
+    assert!(got.iter().copied().eq(0..N), "lost or reordered");
 }

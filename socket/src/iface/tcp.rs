@@ -940,14 +940,6 @@ impl<H: PacketHook> Interface<H> {
         sent
     }
 
-    /// Whether datagrams to `dst` leave by a device that refused a
-    /// transmit buffer in this pass.
-    #[cold]
-    fn way_full(&mut self, dst: Ipv4Addr) -> bool {
-        self.route_to(dst)
-            .is_some_and(|m| self.tx_full & super::port_bit(m.port) != 0)
-    }
-
     /// The active open of a socket in slot `slot`: the source address
     /// and port, the MSS limit from the route, the ISN; registered for
     /// demultiplexing.
