@@ -394,7 +394,7 @@ fn setup(u: &mut Unstructured<'_>) -> Result<(Host, Port)> {
             // (derived from the seed, so that inputs keep their meaning).
             dev: HostDev {
                 port: ours,
-                limited: (seed >> 8) % 3 == 0,
+                limited: (seed >> 8).is_multiple_of(3),
                 refill: ((seed >> 16) % 6) as usize,
                 room: 0,
             },
