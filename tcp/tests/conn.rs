@@ -1093,6 +1093,59 @@ fn a_filling_receive_buffer_never_offers_more_than_it_holds_rfc7323_2_4() {
     assert_eq!(sa.retransmits, 0, "{sa:?}");
 }
 
+/// On a lossless link nothing is ever sent twice, whatever the two
+/// applications do: writes and reads of random sizes at random moments,
+/// buffers from 1 KiB to 1 MiB, MSSs from 536 to 8960 bytes on either
+/// side, Nagle on or off. A retransmission there is a sender that gave
+/// up on an ACK the receiver was still entitled to delay, or a receiver
+/// that offered what it could not take. (This found two: a window edge
+/// that crept past the buffer, and delayed ACKs held for two of *our*
+/// MSS when the peer's segments were smaller, which fired the peer's loss
+/// probes — and, the probe answered by a plain ACK, an early retransmit.)
+#[test]
+fn a_lossless_link_never_sees_a_retransmission_whatever_the_applications_do() {
+    use lamina_netbuf::Rng;
+    for seed in 0..100u64 {
+        let mut rng = lamina_netbuf::SeededRng::new(seed);
+        let mut config = || {
+            const BUFS: [usize; 8] = [1024, 3000, 4096, 8192, 65535, 65536, 100_000, 1 << 20];
+            const MSS: [u16; 4] = [536, 1000, 1460, 8960];
+            TcpConfig {
+                send_buffer: BUFS[rng.below(8) as usize],
+                recv_buffer: BUFS[rng.below(8) as usize],
+                mss: MSS[rng.below(4) as usize],
+                nodelay: rng.below(2) == 0,
+                ..cfg()
+            }
+        };
+        let (ca, cb) = (config(), config());
+        let mut sim = Sim::established(seed, &ca, &cb);
+        let data = pattern(0, 300_000);
+        let (mut sent, mut got) = (0, Vec::new());
+        let mut buf = vec![0u8; 70_000];
+        let deadline = sim.now + Duration::from_secs(600);
+        while got.len() < data.len() {
+            assert!(sim.now < deadline, "seed {seed}: stalled at {}", got.len());
+            if sent < data.len() {
+                let n = (rng.below(20_000) as usize + 1).min(data.len() - sent);
+                sent += sim.a().send(&data[sent..sent + n]).unwrap_or(0);
+            }
+            if rng.below(3) == 0 {
+                let n = rng.below(buf.len() as u32) as usize + 1;
+                if let Ok(k) = sim.b().recv(&mut buf[..n]) {
+                    got.extend_from_slice(&buf[..k]);
+                }
+            }
+            sim.run_for(Duration::from_millis(u64::from(rng.below(30))));
+        }
+        assert!(got == data, "seed {seed}: the stream arrived altered");
+        let (sa, sb) = (*sim.a().stats(), *sim.b().stats());
+        let setup = (ca.recv_buffer, ca.mss, cb.recv_buffer, cb.mss);
+        assert_eq!(sa.retransmits, 0, "seed {seed} {setup:?}: {sa:?}");
+        assert_eq!(sb.out_of_order, 0, "seed {seed} {setup:?}: {sb:?}");
+    }
+}
+
 #[test]
 fn receiver_avoids_silly_window_updates_rfc9293_3_8_6_2_2() {
     let small = TcpConfig {
@@ -1174,6 +1227,41 @@ fn delayed_ack_waits_for_timer_or_second_segment_rfc9293_3_8_6_3() {
     sim.run_for(Duration::from_millis(200));
     let ack = sim.segments(false).find(|s| s.at > t1).unwrap().clone();
     assert_eq!((ack.at - t1).total_millis(), 10);
+}
+
+/// "Full" is the peer's segment size, not the MSS we announced: a peer
+/// whose own MSS is smaller sends 988-byte segments to our 8960-byte
+/// MSS, and a full one followed by a short one (the end of its write) is
+/// acknowledged on arrival, as Linux does (its `rcv_mss` estimate) — held
+/// for the timer, it fires the sender's loss probe, which with two
+/// segments out allows no delayed-ACK time (RFC 8985 §7.2).
+#[test]
+fn a_full_segment_of_the_peers_size_and_a_short_one_are_acked_at_once_rfc9293_3_8_6_3() {
+    // (No Nagle: the short segment goes with the full one.)
+    let small = TcpConfig {
+        mss: 1000,
+        nodelay: true,
+        ..cfg()
+    };
+    let big = TcpConfig { mss: 8960, ..cfg() };
+    let mut sim = Sim::established(68, &small, &big);
+    // Quick ACKs of the start spent.
+    for _ in 0..20 {
+        sim.a().send(&[1; 100]).unwrap();
+        sim.run_for(Duration::from_millis(100));
+    }
+    sim.a().send(&[2; 1024]).unwrap();
+    let t = sim.now;
+    sim.run_for(Duration::from_millis(200));
+    let data: Vec<_> = sim
+        .segments(true)
+        .filter(|s| s.at >= t && s.len > 0)
+        .map(|s| s.len)
+        .collect();
+    assert_eq!(data, [988, 36]);
+    let ack = sim.segments(false).find(|s| s.at > t).unwrap().clone();
+    assert_eq!((ack.at - t).total_millis(), 10, "acknowledged on arrival");
+    assert_eq!(sim.a().stats().retransmits, 0);
 }
 
 /// After a silence longer than the RTO (the sender most likely timed out

@@ -567,13 +567,22 @@ impl<C: CongestionControl> Connection<C> {
             }
             self.last_data_at = Some(now);
             // RFC 9293 §3.8.6.3: ACK at least every second full segment;
-            // otherwise within the delayed-ACK timeout.
+            // otherwise within the delayed-ACK timeout. Counted in bytes,
+            // as Linux does: more than one full segment's worth waiting
+            // is acknowledged at once, so that a full segment followed by
+            // a short one (the end of a write) is not held for the timer
+            // while its sender, with two segments out, expects an ACK
+            // within its probe timeout (RFC 8985 §7.2). A full segment is
+            // the peer's: the largest it sent, at least 536 bytes (the
+            // default MSS), at most what we announced.
             let delay = self.config.delayed_ack_timeout();
-            let full = u32::from(self.rcv_mss) - if self.ts { 12 } else { 0 };
+            let announced = u32::from(self.rcv_mss) - if self.ts { 12 } else { 0 };
+            self.rcv_seg_max = self.rcv_seg_max.max(data.len() as u32);
+            let full = self.rcv_seg_max.clamp(announced.min(536), announced);
             if self.quick_acks > 0 {
                 self.quick_acks -= 1;
                 self.ack_now = true;
-            } else if self.unacked_bytes >= 2 * full || delay.is_zero() {
+            } else if self.unacked_bytes > full || delay.is_zero() {
                 self.ack_now = true;
             } else if self.delack_at.is_none() {
                 self.delack_at = Some(now.saturating_add(delay));

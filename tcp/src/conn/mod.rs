@@ -471,6 +471,10 @@ pub struct Connection<C: CongestionControl = AnyCc> {
     last_data_at: Option<Instant>,
     delack_at: Option<Instant>,
     unacked_bytes: u32,
+    /// The largest in-order payload received: the peer's segment size,
+    /// which may be well below the MSS we announced (it is bounded by
+    /// its own), as Linux's `rcv_mss` estimate.
+    rcv_seg_max: u32,
     /// A reset to send, by its sequence number.
     pending_rst: Option<SeqNumber>,
     /// A probe (window or keepalive, `<SEQ=SND.UNA-1>`) to send.
@@ -646,6 +650,7 @@ impl<C: CongestionControl> Connection<C> {
             last_data_at: None,
             delack_at: None,
             unacked_bytes: 0,
+            rcv_seg_max: 0,
             pending_rst: None,
             probe_now: false,
             challenge_window: now,
