@@ -1164,6 +1164,33 @@ impl Device for Ring {
     }
 }
 
+/// Host A on a [`Ring`] of `cap` frames a poll, host B on the wire's
+/// other end.
+fn ring_hosts(cap: usize) -> (Host<Ring>, Host<lamina_netdev::Port>) {
+    let (da, db) = wire(link());
+    let ring = Ring {
+        port: da,
+        cap,
+        used: 0,
+        refused: 0,
+    };
+    (Host::new(ring, 1), Host::new(db, 2))
+}
+
+/// Polls A alone (B silent) from `now`, its clock jumping to each timer,
+/// until its socket `c` is no longer active; panics after ten minutes.
+fn run_a_until_inactive(a: &mut Host<Ring>, c: SocketHandle, mut now: Instant) {
+    let end = now + Duration::from_secs(600);
+    while a.tcp(c).is_active() {
+        a.poll(now);
+        now = match a.poll_at() {
+            Some(t) if t > now => t,
+            _ => now + Duration::from_millis(1),
+        };
+        assert!(now < end, "still {:?}", a.tcp(c).state());
+    }
+}
+
 /// What [`slow_reader_transfer`] saw: A's interface counters, the
 /// longest A's transmit queue was, both connections' counters.
 struct SlowReader<D: Device> {
@@ -1246,14 +1273,8 @@ fn a_slow_reader_takes_every_byte_of_the_window_it_offered_rfc7323_2_4() {
 #[test]
 fn a_full_transmit_ring_holds_segments_back_instead_of_dropping_them() {
     for cap in [1, 4, 16] {
-        let (da, db) = wire(link());
-        let ring = Ring {
-            port: da,
-            cap,
-            used: 0,
-            refused: 0,
-        };
-        let r = slow_reader_transfer(Host::new(ring, 1), Host::new(db, 2));
+        let (a, b) = ring_hosts(cap);
+        let r = slow_reader_transfer(a, b);
         assert!(r.a.dev.refused > 0, "the ring never filled (cap {cap})");
         assert_eq!(r.max_txq, 0, "cap {cap}: segments queued for the device");
         assert_eq!(r.stats.tx_queue_drops, 0, "cap {cap}: {:?}", r.stats);
@@ -1267,14 +1288,7 @@ fn a_full_transmit_ring_holds_segments_back_instead_of_dropping_them() {
 /// §3.8.3) rather than wait for the device for ever.
 #[test]
 fn a_connection_whose_device_dies_times_out() {
-    let (da, db) = wire(link());
-    let ring = Ring {
-        port: da,
-        cap: usize::MAX,
-        used: 0,
-        refused: 0,
-    };
-    let (mut a, mut b) = (Host::new(ring, 1), Host::new(db, 2));
+    let (mut a, mut b) = ring_hosts(usize::MAX);
     let mut now = Instant::ZERO;
     let config = lamina_socket::tcp_proto::TcpConfig {
         max_retries: 3,
@@ -1285,15 +1299,7 @@ fn a_connection_whose_device_dies_times_out() {
     a.tcp(c).send(&pattern(20_000, 1)).unwrap();
     a.poll(now);
     a.dev.cap = 0;
-    let end = now + Duration::from_secs(600);
-    while a.tcp(c).is_active() {
-        a.poll(now);
-        now = match a.poll_at() {
-            Some(t) if t > now => t,
-            _ => now + Duration::from_millis(1),
-        };
-        assert!(now < end, "still {:?}", a.tcp(c).state());
-    }
+    run_a_until_inactive(&mut a, c, now);
     assert!(a.dev.refused > 0);
     assert_eq!(a.tcp(c).send(b"x"), Err(Error::Tcp(ConnError::TimedOut)));
 }
@@ -1302,29 +1308,12 @@ fn a_connection_whose_device_dies_times_out() {
 /// the next hop's resolution, give up) instead of waiting for ever.
 #[test]
 fn a_connect_over_a_dead_device_gives_up() {
-    let (da, db) = wire(link());
-    let ring = Ring {
-        port: da,
-        cap: 0,
-        used: 0,
-        refused: 0,
-    };
-    let mut a = Host::new(ring, 1);
-    drop(db);
-    let mut now = Instant::ZERO;
+    let (mut a, _) = ring_hosts(0);
     let c = a.sockets.add(TcpSocket::default()).unwrap();
     a.sockets
         .connect_tcp(c, SocketAddrV4::new(B, 80), None)
         .unwrap();
-    let end = now + Duration::from_secs(600);
-    while a.tcp(c).is_active() {
-        a.poll(now);
-        now = match a.poll_at() {
-            Some(t) if t > now => t,
-            _ => now + Duration::from_millis(1),
-        };
-        assert!(now < end, "still {:?}", a.tcp(c).state());
-    }
+    run_a_until_inactive(&mut a, c, Instant::ZERO);
     assert!(a.dev.refused > 0);
     assert!(a.tcp(c).send(b"x").is_err());
 }
@@ -1336,14 +1325,7 @@ fn a_connect_over_a_dead_device_gives_up() {
 /// every time, and the others waited).
 #[test]
 fn connections_sharing_a_full_device_take_turns() {
-    let (da, db) = wire(link());
-    let ring = Ring {
-        port: da,
-        cap: 4,
-        used: 0,
-        refused: 0,
-    };
-    let (mut a, mut b) = (Host::new(ring, 1), Host::new(db, 2));
+    let (mut a, mut b) = ring_hosts(4);
     let mut now = Instant::ZERO;
     let config = lamina_socket::tcp_proto::TcpConfig {
         send_buffer: 1 << 20,
@@ -1390,14 +1372,7 @@ fn connections_sharing_a_full_device_take_turns() {
 /// lossless link every datagram arrives, in order.
 #[test]
 fn udp_datagrams_wait_in_their_socket_while_the_device_is_full() {
-    let (da, db) = wire(link());
-    let ring = Ring {
-        port: da,
-        cap: 4,
-        used: 0,
-        refused: 0,
-    };
-    let (mut a, mut b) = (Host::new(ring, 1), Host::new(db, 2));
+    let (mut a, mut b) = ring_hosts(4);
     let mut now = Instant::ZERO;
     let tx = a.sockets.add(lamina_socket::UdpSocket::default()).unwrap();
     a.sockets
