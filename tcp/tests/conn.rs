@@ -1146,6 +1146,40 @@ fn a_lossless_link_never_sees_a_retransmission_whatever_the_applications_do() {
     }
 }
 
+/// A zero window that arrives after the update that reopened it (two
+/// ACKs with the same numbers, reordered) leaves the sender with data in
+/// flight and a window of zero: no persist timer runs then, so the
+/// retransmission timer must probe (RFC 9293 §3.8.6.1) — the peer's
+/// answer brings the open window and the data goes. (Its retransmission,
+/// held back by the window, used to send nothing, until the retries ran
+/// out.)
+#[test]
+fn a_stale_zero_window_with_data_in_flight_is_probed_on_the_rto_rfc9293_3_8_6_1() {
+    let mut sim = Sim::established(69, &cfg(), &cfg());
+    // The data segment is lost, so it stays in flight.
+    drop_data_once(&mut sim, &[0]);
+    let data = pattern(0, 1000);
+    sim.a().send(&data).unwrap();
+    sim.transmit();
+    // A stale ACK from B announcing a zero window, with the numbers of
+    // B's last ACK: A takes the window (RFC 9293 §3.10.7.4, SND.WL1/WL2).
+    let mut stale = sim.repr(false, TcpFlags::ACK, sim.snd_nxt(false), sim.rcv_nxt(false));
+    stale.window_len = 0;
+    sim.inject(false, &stale);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2000];
+    sim.run_until(sim.now + Duration::from_secs(30), |s| {
+        let b = s.b.conn.as_mut().unwrap();
+        while let Ok(n @ 1..) = b.recv(&mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        got.len() == data.len()
+    });
+    assert!(got == data, "{} of {} bytes", got.len(), data.len());
+    assert_eq!(sim.a().state(), State::Established);
+    assert!(sim.a().stats().window_probes >= 1);
+}
+
 #[test]
 fn receiver_avoids_silly_window_updates_rfc9293_3_8_6_2_2() {
     let small = TcpConfig {

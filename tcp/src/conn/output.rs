@@ -357,6 +357,15 @@ impl<C: CongestionControl> Connection<C> {
             self.rexmit_una = false;
             self.snd_nxt = self.snd_una;
             self.high_rxt = self.snd_una;
+            // A zero window with data in flight has no persist timer: the
+            // retransmission timer probes it (RFC 9293 §3.8.6.1), or a
+            // window update that was lost, or overtaken by an older ACK
+            // announcing zero, would leave both sides waiting for ever
+            // (the retransmission, held back by the window, sends nothing).
+            if self.snd_wnd == 0 {
+                self.probe_now = true;
+                self.stats.window_probes += 1;
+            }
             // RFC 2018 §8: the receiver may have reneged; start afresh.
             self.scoreboard.clear();
             if let Some(r) = self.rack.as_mut() {
