@@ -1146,6 +1146,69 @@ fn a_lossless_link_never_sees_a_retransmission_whatever_the_applications_do() {
     }
 }
 
+/// Both directions at once, 0–10% loss and up to 2 ms of reordering each
+/// way, random configurations (buffers 1 KiB–1 MiB, MSS 536–8960, SACK,
+/// timestamps and window scaling each on or off) and applications
+/// (writes and reads of random sizes at random moments): every transfer
+/// completes, byte for byte, and no connection fails. (A 5000-pair scan
+/// of this found a connection that waited for ever on a stale zero
+/// window: `a_stale_zero_window_with_data_in_flight_is_probed_on_the_rto_rfc9293_3_8_6_1`.)
+#[test]
+fn duplex_transfers_under_loss_and_reordering_always_complete() {
+    use lamina_netbuf::Rng;
+    for seed in 0..300u64 {
+        let mut rng = lamina_netbuf::SeededRng::new(seed ^ 0x5eed);
+        let mut config = || {
+            const BUFS: [usize; 8] = [1024, 3000, 4096, 8192, 65535, 65536, 100_000, 1 << 20];
+            const MSS: [u16; 4] = [536, 1000, 1460, 8960];
+            TcpConfig {
+                send_buffer: BUFS[rng.below(8) as usize],
+                recv_buffer: BUFS[rng.below(8) as usize],
+                mss: MSS[rng.below(4) as usize],
+                nodelay: rng.below(2) == 0,
+                sack: rng.below(4) != 0,
+                timestamps: rng.below(4) != 0,
+                window_scale: rng.below(4) != 0,
+                ..cfg()
+            }
+        };
+        let (ca, cb) = (config(), config());
+        let mut sim = Sim::established(seed, &ca, &cb);
+        let loss = [0, 10_000, 30_000, 100_000][rng.below(4) as usize];
+        let jitter = Duration::from_millis(u64::from(rng.below(3)));
+        for l in [&mut sim.ab, &mut sim.ba] {
+            l.loss_ppm = loss;
+            l.jitter = jitter;
+        }
+        let data = pattern(0, 100_000);
+        let (mut sent, mut got) = ([0usize; 2], [Vec::new(), Vec::new()]);
+        let mut buf = vec![0u8; 70_000];
+        let deadline = sim.now + Duration::from_secs(900);
+        while got.iter().any(|g| g.len() < data.len()) {
+            assert!(sim.now < deadline, "seed {seed}: stalled");
+            for (i, c) in [sim.a.conn.as_mut(), sim.b.conn.as_mut()]
+                .into_iter()
+                .enumerate()
+            {
+                let c = c.unwrap();
+                assert!(c.error().is_none(), "seed {seed}: {:?}", c.error());
+                if sent[i] < data.len() {
+                    let n = (rng.below(20_000) as usize + 1).min(data.len() - sent[i]);
+                    sent[i] += c.send(&data[sent[i]..sent[i] + n]).unwrap_or(0);
+                }
+                if rng.below(3) == 0 {
+                    let n = rng.below(buf.len() as u32) as usize + 1;
+                    if let Ok(k) = c.recv(&mut buf[..n]) {
+                        got[i].extend_from_slice(&buf[..k]);
+                    }
+                }
+            }
+            sim.run_for(Duration::from_millis(u64::from(rng.below(30))));
+        }
+        assert!(got[0] == data && got[1] == data, "seed {seed}: altered");
+    }
+}
+
 /// A zero window that arrives after the update that reopened it (two
 /// ACKs with the same numbers, reordered) leaves the sender with data in
 /// flight and a window of zero: no persist timer runs then, so the
