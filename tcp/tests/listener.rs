@@ -424,8 +424,8 @@ fn data_arriving_before_the_lost_final_ack_completes_the_handshake_rfc9293_3_10_
     sim.a().send(&pattern(1448, 1448)).unwrap();
     sim.run_for(Duration::from_millis(30));
     // The second data segment (sequence beyond IRS+1) established it; the
-    // first comes again soon (early retransmit, RFC 5827, on the
-    // duplicate ACK that SACKs the second).
+    // first comes again soon (RACK, RFC 8985, once the duplicate ACK
+    // that SACKs the second is a reordering window old).
     assert_eq!(sim.b().state(), State::Established);
     sim.settle();
     assert_eq!(sim.b().recv_queue(), 2896);

@@ -436,9 +436,15 @@ impl<C: CongestionControl> Connection<C> {
                 // RFC 5827 early retransmit: with fewer than four segments
                 // outstanding and nothing new to send, fewer duplicate ACKs
                 // can ever come; one less than the outstanding count will do.
+                // Not where RACK runs (with SACK): its timer finds those
+                // losses (RFC 8985 §6.2), and one duplicate ACK — the answer
+                // to a probe, a retransmission that was not needed — made a
+                // spurious retransmission (as Linux, which dropped early
+                // retransmit for RACK).
                 let mss = self.smss();
                 let oseg = flight_before.div_ceil(mss);
-                let early = self.unsent() == 0
+                let early = self.rack.is_none()
+                    && self.unsent() == 0
                     && self.fin_seq().is_none_or(|f| self.snd_max.gt(f))
                     && oseg < 4
                     && self.dupacks >= oseg.saturating_sub(1).max(1);
