@@ -1027,15 +1027,7 @@ fn zero_window_is_probed_with_backoff_then_resumes_rfc9293_3_8_6_1() {
     );
     assert_eq!(sim.a().state(), State::Established);
     // B reads: a window update reopens the flow.
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    sim.run_until(sim.now + Duration::from_secs(120), |s| {
-        let b = s.b.conn.as_mut().unwrap();
-        while let Ok(n @ 1..) = b.recv(&mut buf) {
-            got.extend_from_slice(&buf[..n]);
-        }
-        got.len() == data.len()
-    });
+    let got = read_at_b(&mut sim, data.len(), Duration::from_secs(120));
     assert!(got == data);
 }
 
@@ -1079,15 +1071,7 @@ fn a_filling_receive_buffer_never_offers_more_than_it_holds_rfc7323_2_4() {
     assert_eq!(sa.retransmits, 0, "{sa:?}");
     assert_eq!(sb.out_of_order, 0, "{sb:?}");
     // Reading it all takes the rest.
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    sim.run_until(sim.now + Duration::from_secs(60), |s| {
-        let b = s.b.conn.as_mut().unwrap();
-        while let Ok(n @ 1..) = b.recv(&mut buf) {
-            got.extend_from_slice(&buf[..n]);
-        }
-        got.len() == data.len()
-    });
+    let got = read_at_b(&mut sim, data.len(), Duration::from_secs(60));
     assert!(got == data);
     let sa = *sim.a().stats();
     assert_eq!(sa.retransmits, 0, "{sa:?}");
@@ -1107,18 +1091,10 @@ fn a_lossless_link_never_sees_a_retransmission_whatever_the_applications_do() {
     use lamina_netbuf::Rng;
     for seed in 0..100u64 {
         let mut rng = lamina_netbuf::SeededRng::new(seed);
-        let mut config = || {
-            const BUFS: [usize; 8] = [1024, 3000, 4096, 8192, 65535, 65536, 100_000, 1 << 20];
-            const MSS: [u16; 4] = [536, 1000, 1460, 8960];
-            TcpConfig {
-                send_buffer: BUFS[rng.below(8) as usize],
-                recv_buffer: BUFS[rng.below(8) as usize],
-                mss: MSS[rng.below(4) as usize],
-                nodelay: rng.below(2) == 0,
-                ..cfg()
-            }
-        };
-        let (ca, cb) = (config(), config());
+        let (ca, cb) = (
+            random_config(&mut rng, false),
+            random_config(&mut rng, false),
+        );
         let mut sim = Sim::established(seed, &ca, &cb);
         let data = pattern(0, 300_000);
         let (mut sent, mut got) = (0, Vec::new());
@@ -1158,21 +1134,7 @@ fn duplex_transfers_under_loss_and_reordering_always_complete() {
     use lamina_netbuf::Rng;
     for seed in 0..300u64 {
         let mut rng = lamina_netbuf::SeededRng::new(seed ^ 0x5eed);
-        let mut config = || {
-            const BUFS: [usize; 8] = [1024, 3000, 4096, 8192, 65535, 65536, 100_000, 1 << 20];
-            const MSS: [u16; 4] = [536, 1000, 1460, 8960];
-            TcpConfig {
-                send_buffer: BUFS[rng.below(8) as usize],
-                recv_buffer: BUFS[rng.below(8) as usize],
-                mss: MSS[rng.below(4) as usize],
-                nodelay: rng.below(2) == 0,
-                sack: rng.below(4) != 0,
-                timestamps: rng.below(4) != 0,
-                window_scale: rng.below(4) != 0,
-                ..cfg()
-            }
-        };
-        let (ca, cb) = (config(), config());
+        let (ca, cb) = (random_config(&mut rng, true), random_config(&mut rng, true));
         let mut sim = Sim::established(seed, &ca, &cb);
         let loss = [0, 10_000, 30_000, 100_000][rng.below(4) as usize];
         let jitter = Duration::from_millis(u64::from(rng.below(3)));
@@ -1229,18 +1191,47 @@ fn a_stale_zero_window_with_data_in_flight_is_probed_on_the_rto_rfc9293_3_8_6_1(
     let mut stale = sim.repr(false, TcpFlags::ACK, sim.snd_nxt(false), sim.rcv_nxt(false));
     stale.window_len = 0;
     sim.inject(false, &stale);
+    let got = read_at_b(&mut sim, data.len(), Duration::from_secs(30));
+    assert!(got == data, "{} of {} bytes", got.len(), data.len());
+    assert_eq!(sim.a().state(), State::Established);
+    assert!(sim.a().stats().window_probes >= 1);
+}
+
+/// Reads at B, as its application would, until `want` bytes arrived (or
+/// `limit` passed); returns them.
+fn read_at_b(sim: &mut Sim, want: usize, limit: Duration) -> Vec<u8> {
     let mut got = Vec::new();
-    let mut buf = [0u8; 2000];
-    sim.run_until(sim.now + Duration::from_secs(30), |s| {
+    let mut buf = vec![0u8; 65536];
+    sim.run_until(sim.now + limit, |s| {
         let b = s.b.conn.as_mut().unwrap();
         while let Ok(n @ 1..) = b.recv(&mut buf) {
             got.extend_from_slice(&buf[..n]);
         }
-        got.len() == data.len()
+        got.len() == want
     });
-    assert!(got == data, "{} of {} bytes", got.len(), data.len());
-    assert_eq!(sim.a().state(), State::Established);
-    assert!(sim.a().stats().window_probes >= 1);
+    got
+}
+
+/// A random configuration for the property tests: buffers 1 KiB–1 MiB,
+/// MSS 536–8960, Nagle on or off and, with `options`, SACK, timestamps
+/// and window scaling each on or off.
+fn random_config(rng: &mut lamina_netbuf::SeededRng, options: bool) -> TcpConfig {
+    use lamina_netbuf::Rng;
+    const BUFS: [usize; 8] = [1024, 3000, 4096, 8192, 65535, 65536, 100_000, 1 << 20];
+    const MSS: [u16; 4] = [536, 1000, 1460, 8960];
+    let mut c = TcpConfig {
+        send_buffer: BUFS[rng.below(8) as usize],
+        recv_buffer: BUFS[rng.below(8) as usize],
+        mss: MSS[rng.below(4) as usize],
+        nodelay: rng.below(2) == 0,
+        ..cfg()
+    };
+    if options {
+        c.sack = rng.below(4) != 0;
+        c.timestamps = rng.below(4) != 0;
+        c.window_scale = rng.below(4) != 0;
+    }
+    c
 }
 
 #[test]
