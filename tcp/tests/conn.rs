@@ -1080,9 +1080,10 @@ fn a_filling_receive_buffer_never_offers_more_than_it_holds_rfc7323_2_4() {
 /// On a lossless link nothing is ever sent twice, whatever the two
 /// applications do: writes and reads of random sizes at random moments,
 /// buffers from 1 KiB to 1 MiB, MSSs from 536 to 8960 bytes on either
-/// side, Nagle on or off. A retransmission there is a sender that gave
-/// up on an ACK the receiver was still entitled to delay, or a receiver
-/// that offered what it could not take. (This found two: a window edge
+/// side, Nagle, SACK, timestamps and window scaling each on or off. A
+/// retransmission there is a sender that gave up on an ACK the receiver
+/// was still entitled to delay, or a receiver that offered what it could
+/// not take. (This found two: a window edge
 /// that crept past the buffer, and delayed ACKs held for two of *our*
 /// MSS when the peer's segments were smaller, which fired the peer's loss
 /// probes — and, the probe answered by a plain ACK, an early retransmit.)
@@ -1091,10 +1092,7 @@ fn a_lossless_link_never_sees_a_retransmission_whatever_the_applications_do() {
     use lamina_netbuf::Rng;
     for seed in 0..100u64 {
         let mut rng = lamina_netbuf::SeededRng::new(seed);
-        let (ca, cb) = (
-            random_config(&mut rng, false),
-            random_config(&mut rng, false),
-        );
+        let (ca, cb) = (random_config(&mut rng, true), random_config(&mut rng, true));
         let mut sim = Sim::established(seed, &ca, &cb);
         let data = pattern(0, 300_000);
         let (mut sent, mut got) = (0, Vec::new());
@@ -1195,6 +1193,65 @@ fn a_stale_zero_window_with_data_in_flight_is_probed_on_the_rto_rfc9293_3_8_6_1(
     assert!(got == data, "{} of {} bytes", got.len(), data.len());
     assert_eq!(sim.a().state(), State::Established);
     assert!(sim.a().stats().window_probes >= 1);
+}
+
+/// The peer's answer to a zero-window probe is an ACK of SND.UNA that
+/// may reach the sender after a window update that overtook it and after
+/// the new data that update let out: it has the form of a duplicate ACK
+/// (RFC 5681 §2: no data, SND.UNA, the same window, data outstanding) but
+/// reports no segment beyond a hole, only the probe (RFC 9293 §3.8.6.1).
+/// Without SACK, one duplicate ACK with one segment outstanding is an
+/// early retransmit (RFC 5827): on this lossless link it sent the new
+/// segment twice.
+#[test]
+fn the_answer_to_a_zero_window_probe_is_not_a_duplicate_ack_rfc5681_2() {
+    let plain = TcpConfig {
+        sack: false,
+        ..cfg()
+    };
+    let small = TcpConfig {
+        recv_buffer: 1024,
+        ..cfg()
+    };
+    let mut sim = Sim::established(71, &plain, &small);
+    let una = sim.snd_nxt(true) + 1024;
+    // Two segments' worth: the second is all A has left to send.
+    let data = pattern(0, 2048);
+    assert_eq!(sim.a().send(&data).unwrap(), data.len());
+    // A fills B's 1 KiB and B, not reading, closes its window: A waits
+    // for its persist timer.
+    sim.run_for(Duration::from_millis(150));
+    assert_eq!(sim.b().recv_queue(), 1024);
+    let probe_at = sim.a().poll_at().expect("the persist timer runs");
+    assert!(probe_at > sim.now + Duration::from_millis(5));
+    assert_eq!(sim.a().stats().window_probes, 0);
+    // B reads 5 ms before the probe leaves: its window update reaches A
+    // before the probe's answer, and A sends its next 1024 bytes at once.
+    sim.run_for(probe_at - Duration::from_millis(5) - sim.now);
+    let mut got = vec![0u8; 1024];
+    assert_eq!(sim.b().recv(&mut got).unwrap(), 1024);
+    sim.transmit();
+    let rest = read_at_b(&mut sim, data.len() - 1024, Duration::from_secs(10));
+    got.extend_from_slice(&rest);
+    assert!(got == data);
+    sim.settle();
+    // The probe's answer reached A while A's next segment was out...
+    let at = |from_a: bool, f: &dyn Fn(&Seen) -> bool| {
+        sim.segments(from_a).find(|s| f(s)).map(|s| s.at).unwrap()
+    };
+    let probe = at(true, &|s| s.len == 0 && s.repr.seq_number == una - 1);
+    let delay = sim.ab.delay;
+    let answer = at(false, &|s| {
+        s.len == 0 && s.repr.ack_number == una && s.at >= probe + delay
+    });
+    let next = at(true, &|s| s.len > 0 && s.repr.seq_number == una);
+    assert!(next < answer + delay, "{next:?} {answer:?}");
+    // ...and was not taken for a duplicate ACK.
+    let st = *sim.a().stats();
+    assert_eq!(st.window_probes, 1, "{st:?}");
+    assert_eq!(st.dup_acks, 0, "{st:?}");
+    assert_eq!(st.fast_retransmits, 0, "{st:?}");
+    assert_eq!(st.retransmits, 0, "{st:?}");
 }
 
 /// Reads at B, as its application would, until `want` bytes arrived (or

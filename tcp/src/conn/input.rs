@@ -329,6 +329,8 @@ impl<C: CongestionControl> Connection<C> {
             self.rtt.reset_backoff();
             self.progress_at = now;
             self.persist_backoff = 0;
+            // A probe answer still to come acknowledges less: an old ACK.
+            self.probe_answer_owed = false;
 
             // RTT: timestamps (RFC 7323 §4.1) or one timed segment with
             // Karn's rule (RFC 6298 §3).
@@ -414,6 +416,28 @@ impl<C: CongestionControl> Connection<C> {
                     _ => {}
                 }
             }
+        } else if self.probe_answer_owed
+            && ack == self.snd_una
+            && payload_len == 0
+            && !seg.fin()
+            && new_wnd == self.snd_wnd
+            && newly_sacked == 0
+        {
+            // The answer to our probe (RFC 9293 §3.8.6.1 zero-window probe
+            // or §3.8.4 keep-alive, <SEQ=SND.UNA-1>, which the peer must
+            // acknowledge, §3.10.7.4) is not a duplicate ACK. It has the
+            // form of one (RFC 5681 §2: no data, SND.UNA, the same window),
+            // but a duplicate ACK reports a segment that arrived beyond a
+            // hole (RFC 5681 §4.2); this one reports the probe. A window
+            // update that overtook it lets data out, in flight when the
+            // answer comes: counted, it made an early retransmit (RFC 5827,
+            // one ACK with one segment out) on a lossless path. The first
+            // such ACK after a probe is taken for its answer, whatever is
+            // outstanding; an ACK with new SACK information is always a
+            // duplicate ACK. (An answer that changed the window does not
+            // clear this: one duplicate ACK may go uncounted then, until
+            // SND.UNA advances.)
+            self.probe_answer_owed = false;
         } else if ack == self.snd_una
             && payload_len == 0
             && !seg.fin()

@@ -479,6 +479,9 @@ pub struct Connection<C: CongestionControl = AnyCc> {
     pending_rst: Option<SeqNumber>,
     /// A probe (window or keepalive, `<SEQ=SND.UNA-1>`) to send.
     probe_now: bool,
+    /// A probe went and its answer (an ACK of SND.UNA) has not come:
+    /// that ACK is not a duplicate ACK (see `process_ack`).
+    probe_answer_owed: bool,
     challenge_window: Instant,
     challenge_count: u32,
 
@@ -653,6 +656,7 @@ impl<C: CongestionControl> Connection<C> {
             rcv_seg_max: 0,
             pending_rst: None,
             probe_now: false,
+            probe_answer_owed: false,
             challenge_window: now,
             challenge_count: 0,
             rto_at: None,
@@ -1178,6 +1182,7 @@ impl<C: CongestionControl> Connection<C> {
         self.ack_now = false;
         self.acks_owed = 0;
         self.probe_now = false;
+        self.probe_answer_owed = false;
         self.send_buf.clear();
         self.fin_queued = false;
         self.rack = None;

@@ -148,6 +148,7 @@ impl<C: CongestionControl> Connection<C> {
     fn poll_control(&mut self, now: Instant) -> Option<Outgoing<'_>> {
         if self.probe_now {
             self.probe_now = false;
+            self.probe_answer_owed = true;
             let repr = self.header(self.snd_una - 1, TcpFlags::ACK, now);
             return Some(self.finish(repr));
         }
