@@ -840,6 +840,35 @@ fn sack_recovers_several_losses_in_one_window_rfc6675() {
     assert!(got == pattern(0, 1448 * 9));
 }
 
+/// With SACK, a duplicate ACK is one that reports new SACK information
+/// (RFC 6675 §2, "DupAck"): copies of the last ACK, with its window and
+/// no SACK block — as a duplicated segment, a window probe or a spurious
+/// retransmission draws — say nothing of a loss and start no recovery,
+/// however many come.
+#[test]
+fn acks_without_new_sack_information_are_not_duplicate_acks_rfc6675_2() {
+    let mut sim = Sim::established(73, &cfg(), &cfg());
+    sim.a().set_nodelay(true);
+    sim.a().send(&[1; 100]).unwrap();
+    sim.settle();
+    let last = sim.segments(false).last().unwrap().repr;
+    assert_eq!(last.flags, TcpFlags::ACK);
+    // Four segments leave and are lost: B says nothing more.
+    drop_data_once(&mut sim, &[0, 1448, 1448 * 2, 1448 * 3]);
+    sim.a().send(&pattern(0, 1448 * 4)).unwrap();
+    sim.transmit();
+    assert_eq!(sim.segments(true).filter(|s| s.dropped).count(), 4);
+    // Three copies of B's last ACK: SND.UNA, the same window, no SACK.
+    assert!(last.sack_blocks.is_empty());
+    for _ in 0..3 {
+        sim.inject(false, &last);
+    }
+    let st = *sim.a().stats();
+    assert_eq!(st.dup_acks, 0, "{st:?}");
+    assert_eq!(st.fast_retransmits, 0, "{st:?}");
+    assert_eq!(st.retransmits, 0, "{st:?}");
+}
+
 #[test]
 fn a_lost_retransmission_is_found_by_rack_without_a_timeout_rfc8985_6_2() {
     let mut sim = Sim::established(56, &cfg(), &cfg());

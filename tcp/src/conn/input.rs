@@ -441,13 +441,21 @@ impl<C: CongestionControl> Connection<C> {
         } else if ack == self.snd_una
             && payload_len == 0
             && !seg.fin()
-            && (new_wnd == self.snd_wnd || newly_sacked > 0)
+            && (if self.sack {
+                newly_sacked > 0
+            } else {
+                new_wnd == self.snd_wnd
+            })
             && self.snd_max.gt(self.snd_una)
         {
-            // RFC 5681 §2: a duplicate ACK (same window); with SACK, any
-            // ACK that reports new SACK information, whatever its window
-            // (RFC 6675 §2 "DupAck": receivers such as Linux change the
-            // window in each).
+            // RFC 5681 §2: a duplicate ACK (no data, SND.UNA, the same
+            // window, data outstanding). With SACK, RFC 6675 §2's "DupAck"
+            // instead: an ACK that reports new SACK information, whatever
+            // its window (receivers such as Linux change the window in
+            // each), and only such an ACK: one that reports nothing new —
+            // drawn by a duplicated segment, a probe or a retransmission
+            // that was not needed — says nothing of a loss (Linux, too,
+            // counts SACKed segments there, not ACKs).
             self.stats.dup_acks += 1;
             self.dupacks += 1;
             if self.recovery.is_none() {
