@@ -1283,6 +1283,50 @@ fn the_answer_to_a_zero_window_probe_is_not_a_duplicate_ack_rfc5681_2() {
     assert_eq!(st.retransmits, 0, "{st:?}");
 }
 
+/// A zero-window probe (<SEQ=SND.UNA-1>) lies outside the peer's
+/// window: the peer answers it without reading its acknowledgment (RFC
+/// 9293 §3.10.7.4). An ACK the prober owes when its persist timer fires
+/// must still reach the peer, in a segment the peer accepts (RFC 9293
+/// §3.8.6.1). Here A's window is closed and B probes it; A's data reaches
+/// B as B's persist timer expires. With the ACK folded into the probe, A
+/// never learnt its data arrived and retransmitted it on every timeout —
+/// and when those timeouts and B's persist timer backed off in step, each
+/// retransmission drew a probe again, until A ran out of retries (found
+/// by the lamina-socket lifecycle scan).
+#[test]
+fn an_ack_owed_goes_out_beside_a_zero_window_probe_rfc9293_3_8_6_1() {
+    let small = TcpConfig {
+        recv_buffer: 1024,
+        ..cfg()
+    };
+    let mut sim = Sim::established(5, &small, &cfg());
+    // B fills A's window; A's application does not read.
+    assert_eq!(sim.b().send(&pattern(0, 4096)).unwrap(), 4096);
+    sim.run_for(Duration::from_millis(100));
+    assert_eq!(sim.a().recv_queue(), 1024);
+    assert_eq!(sim.b().stats().window_probes, 0);
+    let probe_at = sim.b().poll_at().expect("B's persist timer runs");
+    assert!(probe_at > sim.now);
+    // A sends; its segment reaches B as B's persist timer expires, and
+    // B's next transmit pass (receive, then transmit, as an interface's
+    // poll goes) finds both the probe and an ACK due.
+    // (Two full segments: B acknowledges them at once.)
+    assert_eq!(sim.a().send(&pattern(1, 2896)).unwrap(), 2896);
+    let delay = sim.ab.delay;
+    sim.ab.delay = probe_at - sim.now;
+    sim.transmit();
+    sim.ab.delay = delay;
+    sim.now = probe_at;
+    assert!(sim.receive());
+    sim.transmit();
+    assert_eq!(sim.b().stats().window_probes, 1);
+    // B's ACK reaches A one link delay later (before anything A could
+    // retransmit now, a loss probe or a timeout, would be answered).
+    sim.run_until(probe_at + delay, |s| s.a().send_queue() == 0);
+    assert_eq!(sim.a().send_queue(), 0, "A's data still unacknowledged");
+    assert_eq!(sim.a().stats().timeouts, 0);
+}
+
 /// Reads at B, as its application would, until `want` bytes arrived (or
 /// `limit` passed); returns them.
 fn read_at_b(sim: &mut Sim, want: usize, limit: Duration) -> Vec<u8> {

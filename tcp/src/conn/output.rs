@@ -146,15 +146,28 @@ impl<C: CongestionControl> Connection<C> {
     /// data goes: a window probe, or an ACK.
     #[inline(always)]
     fn poll_control(&mut self, now: Instant) -> Option<Outgoing<'_>> {
-        if self.probe_now {
-            self.probe_now = false;
-            self.probe_answer_owed = true;
-            let repr = self.header(self.snd_una - 1, TcpFlags::ACK, now);
-            return Some(self.finish(repr));
-        }
+        // An ACK owed goes before a probe, and the probe does not stand
+        // for it: a probe's sequence number (SND.UNA − 1) lies outside the
+        // peer's window, so the peer answers it without reading its
+        // acknowledgment (RFC 9293 §3.10.7.4). Sent as the probe alone, an
+        // ACK that fell due with the persist timer never arrived: a peer
+        // with a closed window, retransmitting its last segment on each
+        // timeout, got a probe back each time (both timers backing off in
+        // step) and ran out of retries.
         if self.ack_now || self.acks_owed > 0 {
             self.acks_owed = self.acks_owed.saturating_sub(1);
             let repr = self.header(self.ack_seq(), TcpFlags::ACK, now);
+            return Some(self.finish(repr));
+        }
+        if self.probe_now {
+            self.probe_now = false;
+            self.probe_answer_owed = true;
+            // A delayed ACK still goes when its timer says (the probe
+            // settles nothing).
+            let (delack_at, unacked) = (self.delack_at, self.unacked_bytes);
+            let repr = self.header(self.snd_una - 1, TcpFlags::ACK, now);
+            self.delack_at = delack_at;
+            self.unacked_bytes = unacked;
             return Some(self.finish(repr));
         }
         None

@@ -1,0 +1,479 @@
+//! Whole connection lifecycles at random, over faulty wires: a client
+//! host opens connections to a server host's echo and discard services at
+//! random moments,
+//! writes a random amount in random pieces, and ends each connection one
+//! of the ways applications do — half-close and read the echo to its end,
+//! close right after writing to discard (the socket handed to the set),
+//! abort, or close before the handshake is over. The server accepts,
+//! echoes (or discards) what it reads and closes once the client's side
+//! has ended. Random buffers, loss, reordering and duplication in both
+//! directions.
+//!
+//! Checked for every run: each echo is byte-exact, each close-after-write
+//! delivers exactly what was written before the end of stream, no
+//! connection fails that should not, and once every timer has run out
+//! both socket sets hold nothing but the listeners — no socket leaks
+//! whatever the order of closes, resets and retransmissions.
+
+use core::net::{Ipv4Addr, SocketAddrV4};
+use std::collections::HashMap;
+
+use lamina_ethernet::MacAddr;
+use lamina_netbuf::{Duration, Instant, Rng, SeededRng};
+use lamina_netdev::{FaultConfig, FaultInjector, LinkConfig, Port, wire};
+use lamina_socket::tcp_proto::TcpConfig;
+use lamina_socket::{
+    Error, Interface, InterfaceConfig, Shutdown, SocketHandle, SocketSet, TcpSocket,
+};
+
+const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+/// The echo service (RFC 862) and the discard service (RFC 863).
+const ECHO: u16 = 7;
+const DISCARD: u16 = 9;
+
+struct Host {
+    iface: Interface,
+    dev: FaultInjector<Port>,
+    sockets: SocketSet,
+}
+
+impl Host {
+    fn new(dev: FaultInjector<Port>, n: u8) -> Host {
+        let mut rng = SeededRng::new(u64::from(n));
+        let mut iface = Interface::new(InterfaceConfig::default(), &mut rng);
+        let id = iface
+            .add_device(&dev, MacAddr::new(2, 0, 0, 0, 0, n))
+            .unwrap();
+        iface
+            .add_address(
+                id,
+                format!("192.0.2.{n}/24").parse().unwrap(),
+                Instant::ZERO,
+            )
+            .unwrap();
+        Host {
+            iface,
+            dev,
+            sockets: SocketSet::new(256, &mut rng),
+        }
+    }
+
+    fn poll(&mut self, now: Instant) -> bool {
+        self.iface.poll(now, &mut self.dev, &mut self.sockets)
+    }
+
+    fn poll_at(&mut self) -> Option<Instant> {
+        self.iface.poll_at(&mut self.dev, &self.sockets)
+    }
+}
+
+/// How a client connection ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Shut down writing, read the echo to its end, then close.
+    Echo,
+    /// Close (the socket handed to the set) right after the last write.
+    CloseAfterWrite,
+    /// Abort once `after` bytes were written (a RST, data discarded).
+    Abort { after: usize },
+    /// Close before the handshake is over (nothing written).
+    CloseEarly,
+}
+
+#[derive(Debug)]
+struct Client {
+    start: Instant,
+    data: Vec<u8>,
+    /// Largest piece one `send` offers.
+    piece: usize,
+    end: End,
+    handle: Option<SocketHandle>,
+    written: usize,
+    echo: Vec<u8>,
+    /// Our end is over (closed, handed over, aborted).
+    done: bool,
+    local: Option<SocketAddrV4>,
+    config: TcpConfig,
+    /// Connects that failed and were tried again.
+    retries: u32,
+    /// The service: an echo reads back what it writes; a client that
+    /// closes right after writing goes to discard (an echo coming back
+    /// after its close would be answered with a reset, RFC 9293
+    /// §3.10.7.4, as Linux does).
+    port: u16,
+}
+
+#[derive(Debug, Default)]
+struct Served {
+    got: Vec<u8>,
+    echoed: usize,
+    eof: bool,
+    reset: bool,
+}
+
+/// Buffers from 1 KiB to 256 KiB, Nagle on or off.
+fn config(rng: &mut SeededRng) -> TcpConfig {
+    let size = |rng: &mut SeededRng| 1024usize << rng.below(9);
+    TcpConfig {
+        send_buffer: size(rng),
+        recv_buffer: size(rng),
+        nodelay: rng.below(2) == 0,
+        ..TcpConfig::default()
+    }
+}
+
+fn faults(rng: &mut SeededRng) -> FaultConfig {
+    let pct = |rng: &mut SeededRng, max: u32| f64::from(rng.below(max + 1)) / 1000.0;
+    FaultConfig::new()
+        .with_loss(pct(rng, 100))
+        .with_reorder(pct(rng, 50), 1 + rng.below(3))
+        .with_duplicate(pct(rng, 10))
+}
+
+/// One random run; panics with the seed in the message when a check
+/// fails.
+fn lifecycle_run(seed: u64) {
+    let mut rng = SeededRng::new(seed ^ 0x11fe);
+    let link = LinkConfig::new()
+        .with_latency(Duration::from_micros(200 + u64::from(rng.below(2000))))
+        .with_queue_len(512);
+    let (pa, pb) = wire(link);
+    let da = FaultInjector::new(pa, seed).with_tx(faults(&mut rng));
+    let db = FaultInjector::new(pb, seed.wrapping_add(1)).with_tx(faults(&mut rng));
+    let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
+
+    let mut listeners = Vec::new();
+    for port in [ECHO, DISCARD] {
+        let l = b.sockets.add(TcpSocket::new(config(&mut rng))).unwrap();
+        let backlog = 1 + rng.below(16) as usize;
+        b.sockets
+            .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), backlog)
+            .unwrap();
+        listeners.push((l, port));
+    }
+
+    let most = if rng.below(4) == 0 { 40 } else { 10 };
+    let count = 1 + rng.below(most) as usize;
+    let mut clients: Vec<Client> = (0..count)
+        .map(|i| {
+            let len = match rng.below(4) {
+                0 => rng.below(100) as usize,
+                1 => rng.below(5_000) as usize,
+                _ => rng.below(60_000) as usize,
+            };
+            let end = match rng.below(11) {
+                0..=3 => End::Echo,
+                4..=7 => End::CloseAfterWrite,
+                8 | 9 => End::Abort {
+                    after: rng.below(len as u32 + 1) as usize,
+                },
+                _ => End::CloseEarly,
+            };
+            let len = if end == End::CloseEarly { 0 } else { len };
+            Client {
+                start: Instant::from_millis(u64::from(rng.below(2_000))),
+                data: (0..len)
+                    .map(|k| (k * 31 + i * 7 + seed as usize) as u8)
+                    .collect(),
+                piece: 1 + rng.below(20_000) as usize,
+                end,
+                handle: None,
+                written: 0,
+                echo: Vec::new(),
+                done: false,
+                local: None,
+                config: config(&mut rng),
+                retries: 0,
+                port: match end {
+                    End::Echo => ECHO,
+                    End::CloseAfterWrite => DISCARD,
+                    _ => [ECHO, DISCARD][rng.below(2) as usize],
+                },
+            }
+        })
+        .collect();
+    // The server's connections, by the client's address.
+    let mut served: HashMap<SocketAddrV4, Served> = HashMap::new();
+    let mut server_socks: Vec<(SocketHandle, SocketAddrV4, u16)> = Vec::new();
+
+    let mut now = Instant::ZERO;
+    let limit = Instant::from_secs(900);
+    let mut buf = vec![0u8; 16_384];
+    let ctx = |msg: &str| format!("seed {seed}: {msg}");
+    loop {
+        // Client applications.
+        for (i, c) in clients.iter_mut().enumerate() {
+            if c.done || now < c.start {
+                continue;
+            }
+            let h = match c.handle {
+                Some(h) => h,
+                None => {
+                    let h = a.sockets.add(TcpSocket::new(c.config.clone())).unwrap();
+                    a.sockets
+                        .connect_tcp(h, SocketAddrV4::new(SERVER, c.port), None)
+                        .unwrap();
+                    c.handle = Some(h);
+                    h
+                }
+            };
+            if c.end == End::CloseEarly {
+                a.sockets.close_tcp(h).unwrap();
+                c.done = true;
+                continue;
+            }
+            let t = a.sockets.tcp(h).unwrap();
+            if c.local.is_none() && t.is_established() {
+                c.local = t.local_addr();
+            }
+            // A connect that failed (every ARP request or SYN lost: host
+            // unreachable, timed out, as with Linux) is tried again with
+            // a new socket, as applications do.
+            if c.local.is_none() && !t.is_active() {
+                let e = t.take_error();
+                assert!(
+                    matches!(
+                        e,
+                        Some(Error::Tcp(
+                            lamina_socket::tcp_proto::ConnError::HostUnreachable
+                        )) | Some(Error::Tcp(lamina_socket::tcp_proto::ConnError::TimedOut))
+                    ),
+                    "{}",
+                    ctx(&format!("client {i}: connect ended with {e:?}"))
+                );
+                a.sockets.remove(h);
+                c.handle = None;
+                c.retries += 1;
+                continue;
+            }
+            if let End::Abort { after } = c.end
+                && c.written >= after
+                && (t.is_established() || t.take_error().is_some())
+            {
+                t.abort();
+                a.sockets.remove(h);
+                c.done = true;
+                continue;
+            }
+            while c.written < c.data.len() {
+                let upto = match c.end {
+                    End::Abort { after } => after.max(c.written + 1).min(c.data.len()),
+                    _ => c.data.len(),
+                };
+                let end = upto.min(c.written + c.piece);
+                match t.send(&c.data[c.written..end]) {
+                    Ok(0) | Err(Error::WouldBlock) => break,
+                    Ok(n) => c.written += n,
+                    Err(e) => panic!("{}", ctx(&format!("client {i} send: {e:?}"))),
+                }
+                if matches!(c.end, End::Abort { after } if c.written >= after) {
+                    break;
+                }
+            }
+            // An application writes (and ends) once connected.
+            if c.written < c.data.len() || c.local.is_none() {
+                continue;
+            }
+            match c.end {
+                End::CloseAfterWrite => {
+                    a.sockets.close_tcp(h).unwrap();
+                    c.done = true;
+                }
+                End::Echo => {
+                    if t.state() == lamina_socket::tcp_proto::State::Established {
+                        let _ = t.shutdown(Shutdown::Write);
+                    }
+                    loop {
+                        match t.recv(&mut buf) {
+                            Ok(0) => {
+                                assert!(
+                                    c.echo == c.data,
+                                    "{}",
+                                    ctx(&format!(
+                                        "client {i}: echo of {} bytes differs ({} back)",
+                                        c.data.len(),
+                                        c.echo.len()
+                                    ))
+                                );
+                                a.sockets.close_tcp(h).unwrap();
+                                c.done = true;
+                                break;
+                            }
+                            Ok(n) => c.echo.extend_from_slice(&buf[..n]),
+                            Err(Error::WouldBlock) => break,
+                            Err(e) => panic!("{}", ctx(&format!("client {i} recv: {e:?}"))),
+                        }
+                    }
+                }
+                End::CloseEarly => {}
+                End::Abort { .. } => {}
+            }
+        }
+
+        // The server application.
+        for &(listener, port) in &listeners {
+            while let Ok(s) = b.sockets.accept_tcp(listener) {
+                let peer = b.sockets.tcp(s).unwrap().peer_addr().unwrap();
+                assert!(
+                    !served.contains_key(&peer),
+                    "{}",
+                    ctx(&format!("{peer} accepted twice"))
+                );
+                // A client's RST can be lost: a server finds out about a
+                // peer that went away by probing it (RFC 9293 §3.8.4).
+                b.sockets.tcp(s).unwrap().set_keepalive(Some(
+                    lamina_socket::tcp_proto::Keepalive {
+                        idle: Duration::from_secs(20),
+                        interval: Duration::from_secs(2),
+                        count: 5,
+                    },
+                ));
+                served.insert(peer, Served::default());
+                server_socks.push((s, peer, port));
+            }
+        }
+        server_socks.retain(|&(s, peer, port)| {
+            let st = served.get_mut(&peer).unwrap();
+            let t = b.sockets.tcp(s).unwrap();
+            loop {
+                match t.recv(&mut buf) {
+                    Ok(0) => {
+                        st.eof = true;
+                        break;
+                    }
+                    Ok(n) => st.got.extend_from_slice(&buf[..n]),
+                    Err(Error::WouldBlock) => break,
+                    Err(_) => {
+                        // Reset by an aborting client.
+                        st.reset = true;
+                        b.sockets.remove(s);
+                        return false;
+                    }
+                }
+            }
+            if port == DISCARD {
+                st.echoed = st.got.len();
+            }
+            while st.echoed < st.got.len() {
+                match t.send(&st.got[st.echoed..]) {
+                    Ok(0) | Err(Error::WouldBlock) => break,
+                    Ok(n) => st.echoed += n,
+                    // Reset by an aborting client.
+                    Err(_) => {
+                        st.reset = true;
+                        b.sockets.remove(s);
+                        return false;
+                    }
+                }
+            }
+            if st.eof && st.echoed == st.got.len() {
+                b.sockets.close_tcp(s).unwrap();
+                return false;
+            }
+            true
+        });
+
+        let mut spins = 0;
+        while a.poll(now) | b.poll(now) {
+            spins += 1;
+            assert!(spins < 100_000, "{}", ctx("no quiescence"));
+        }
+        let all_done = clients.iter().all(|c| c.done) && server_socks.is_empty();
+        let timers = [a.poll_at(), b.poll_at()].into_iter().flatten().min();
+        let next_start = clients
+            .iter()
+            .filter(|c| c.handle.is_none())
+            .map(|c| c.start)
+            .min();
+        let next = [timers, next_start].into_iter().flatten().min();
+        if all_done && timers.is_none() {
+            break;
+        }
+        now = match next {
+            Some(t) if t > now => t,
+            _ => now + Duration::from_millis(1),
+        };
+        assert!(
+            now <= limit,
+            "{}",
+            ctx(&format!(
+                "not over after {limit:?}: clients {:?}, server sockets {}",
+                clients
+                    .iter()
+                    .map(|c| (c.end, c.done, c.written, c.data.len(), c.echo.len()))
+                    .collect::<Vec<_>>(),
+                server_socks.len()
+            ))
+        );
+    }
+
+    for (i, c) in clients.iter().enumerate() {
+        if c.local.is_none() {
+            assert!(
+                matches!(c.end, End::CloseEarly | End::Abort { .. }),
+                "{}",
+                ctx(&format!("client {i} never connected"))
+            );
+        }
+        let st = c.local.and_then(|l| served.get(&l));
+        match c.end {
+            End::Echo => {
+                let st = st.expect("echoed, so accepted");
+                assert!(
+                    st.eof && !st.reset,
+                    "{}",
+                    ctx(&format!("client {i}: {st:?}"))
+                );
+            }
+            End::CloseAfterWrite => {
+                let st = st.unwrap_or_else(|| panic!("{}", ctx(&format!("client {i} not served"))));
+                assert!(
+                    st.eof && st.got == c.data,
+                    "{}",
+                    ctx(&format!(
+                        "client {i}: the server got {} of {} bytes (eof {}, reset {})",
+                        st.got.len(),
+                        c.data.len(),
+                        st.eof,
+                        st.reset
+                    ))
+                );
+            }
+            End::CloseEarly => {}
+            End::Abort { .. } => {
+                // Whatever arrived is a prefix of what was written.
+                if let Some(st) = st {
+                    assert!(
+                        c.data.starts_with(&st.got),
+                        "{}",
+                        ctx("abort: not a prefix")
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(a.sockets.len(), 0, "{}", ctx("client sockets left"));
+    assert_eq!(
+        b.sockets.len(),
+        2,
+        "{}",
+        ctx("server sockets left besides the listeners")
+    );
+}
+
+/// Random lifecycles (connections, amounts, ends, faults): every echo
+/// exact, every close-after-write delivered whole, and no socket left
+/// once the timers have run out (RFC 9293 §3.10.4, §3.10.5, §3.6).
+#[test]
+fn random_connection_lifecycles_over_faulty_wires_leave_nothing_behind() {
+    // `LAMINA_LIFECYCLE_SEEDS`: how many seeds (`N`), or which (`A..B`).
+    let range = std::env::var("LAMINA_LIFECYCLE_SEEDS").ok();
+    let (from, to) = match range.as_deref().map(|r| r.split_once("..")) {
+        Some(Some((a, b))) => (a.parse().unwrap(), b.parse().unwrap()),
+        Some(None) => (0, range.as_deref().unwrap().parse().unwrap()),
+        None => (0, 24u64),
+    };
+    for seed in from..to {
+        lifecycle_run(seed);
+    }
+}
