@@ -1,19 +1,21 @@
 //! Whole connection lifecycles at random, over faulty wires: a client
-//! host opens connections to a server host's echo and discard services at
-//! random moments,
-//! writes a random amount in random pieces, and ends each connection one
-//! of the ways applications do — half-close and read the echo to its end,
-//! close right after writing to discard (the socket handed to the set),
-//! abort, or close before the handshake is over. The server accepts,
-//! echoes (or discards) what it reads and closes once the client's side
-//! has ended. Random buffers, loss, reordering and duplication in both
-//! directions.
+//! host opens connections to a server host's echo and discard services
+//! at random moments, writes a random amount in random pieces, and ends
+//! each connection one of the ways applications do — half-close and read
+//! the echo to its end, close right after writing to discard (the socket
+//! handed to the set), abort, or close before the handshake is over (a
+//! connect that fails is tried again). The server accepts, echoes (or
+//! discards) what it reads and closes once the client's side has ended,
+//! or now and then aborts. Random buffers; loss, reordering, duplication
+//! and corruption in both directions; keepalive on both ends, since a
+//! reset can be lost like anything else.
 //!
 //! Checked for every run: each echo is byte-exact, each close-after-write
-//! delivers exactly what was written before the end of stream, no
-//! connection fails that should not, and once every timer has run out
-//! both socket sets hold nothing but the listeners — no socket leaks
-//! whatever the order of closes, resets and retransmissions.
+//! delivers exactly what was written before the end of stream (a prefix
+//! where a side aborted), no connection fails that should not, and once
+//! every timer has run out both socket sets hold nothing but the
+//! listeners — no socket leaks whatever the order of closes, resets and
+//! retransmissions. `LAMINA_LIFECYCLE_SEEDS=N` (or `A..B`) runs more.
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::HashMap;
@@ -21,7 +23,7 @@ use std::collections::HashMap;
 use lamina_ethernet::MacAddr;
 use lamina_netbuf::{Duration, Instant, Rng, SeededRng};
 use lamina_netdev::{FaultConfig, FaultInjector, LinkConfig, Port, wire};
-use lamina_socket::tcp_proto::TcpConfig;
+use lamina_socket::tcp_proto::{ConnError, Keepalive, TcpConfig};
 use lamina_socket::{
     Error, Interface, InterfaceConfig, Shutdown, SocketHandle, SocketSet, TcpSocket,
 };
@@ -109,6 +111,25 @@ struct Served {
     echoed: usize,
     eof: bool,
     reset: bool,
+    /// The server aborts the connection once it has read this much.
+    abort_after: Option<usize>,
+    aborted: bool,
+}
+
+/// Keepalive that finds a vanished peer within a minute.
+fn probing() -> Keepalive {
+    Keepalive {
+        idle: Duration::from_secs(20),
+        interval: Duration::from_secs(2),
+        count: 5,
+    }
+}
+
+/// Whether the server aborted the connection from `local`.
+fn server_aborted(served: &HashMap<SocketAddrV4, Served>, local: Option<SocketAddrV4>) -> bool {
+    local
+        .and_then(|l| served.get(&l))
+        .is_some_and(|st| st.aborted)
 }
 
 /// Buffers from 1 KiB to 256 KiB, Nagle on or off.
@@ -128,6 +149,7 @@ fn faults(rng: &mut SeededRng) -> FaultConfig {
         .with_loss(pct(rng, 100))
         .with_reorder(pct(rng, 50), 1 + rng.below(3))
         .with_duplicate(pct(rng, 10))
+        .with_corrupt(pct(rng, 10))
 }
 
 /// One random run; panics with the seed in the message when a check
@@ -210,6 +232,8 @@ fn lifecycle_run(seed: u64) {
                 Some(h) => h,
                 None => {
                     let h = a.sockets.add(TcpSocket::new(c.config.clone())).unwrap();
+                    // A server's RST can be lost too.
+                    a.sockets.tcp(h).unwrap().set_keepalive(Some(probing()));
                     a.sockets
                         .connect_tcp(h, SocketAddrV4::new(SERVER, c.port), None)
                         .unwrap();
@@ -234,9 +258,7 @@ fn lifecycle_run(seed: u64) {
                 assert!(
                     matches!(
                         e,
-                        Some(Error::Tcp(
-                            lamina_socket::tcp_proto::ConnError::HostUnreachable
-                        )) | Some(Error::Tcp(lamina_socket::tcp_proto::ConnError::TimedOut))
+                        Some(Error::Tcp(ConnError::HostUnreachable | ConnError::TimedOut))
                     ),
                     "{}",
                     ctx(&format!("client {i}: connect ended with {e:?}"))
@@ -264,11 +286,21 @@ fn lifecycle_run(seed: u64) {
                 match t.send(&c.data[c.written..end]) {
                     Ok(0) | Err(Error::WouldBlock) => break,
                     Ok(n) => c.written += n,
+                    Err(e) if server_aborted(&served, c.local) => {
+                        assert_eq!(e, Error::Tcp(ConnError::Reset), "{}", ctx("client {i}"));
+                        c.done = true;
+                        break;
+                    }
                     Err(e) => panic!("{}", ctx(&format!("client {i} send: {e:?}"))),
                 }
                 if matches!(c.end, End::Abort { after } if c.written >= after) {
                     break;
                 }
+            }
+            if c.done {
+                // Reset by the server.
+                a.sockets.remove(h);
+                continue;
             }
             // An application writes (and ends) once connected.
             if c.written < c.data.len() || c.local.is_none() {
@@ -301,6 +333,17 @@ fn lifecycle_run(seed: u64) {
                             }
                             Ok(n) => c.echo.extend_from_slice(&buf[..n]),
                             Err(Error::WouldBlock) => break,
+                            Err(e) if server_aborted(&served, c.local) => {
+                                assert_eq!(
+                                    e,
+                                    Error::Tcp(ConnError::Reset),
+                                    "{}",
+                                    ctx("client {i}")
+                                );
+                                a.sockets.remove(h);
+                                c.done = true;
+                                break;
+                            }
                             Err(e) => panic!("{}", ctx(&format!("client {i} recv: {e:?}"))),
                         }
                     }
@@ -321,14 +364,15 @@ fn lifecycle_run(seed: u64) {
                 );
                 // A client's RST can be lost: a server finds out about a
                 // peer that went away by probing it (RFC 9293 §3.8.4).
-                b.sockets.tcp(s).unwrap().set_keepalive(Some(
-                    lamina_socket::tcp_proto::Keepalive {
-                        idle: Duration::from_secs(20),
-                        interval: Duration::from_secs(2),
-                        count: 5,
+                b.sockets.tcp(s).unwrap().set_keepalive(Some(probing()));
+                let abort_after = (rng.below(8) == 0).then(|| rng.below(20_000) as usize);
+                served.insert(
+                    peer,
+                    Served {
+                        abort_after,
+                        ..Served::default()
                     },
-                ));
-                served.insert(peer, Served::default());
+                );
                 server_socks.push((s, peer, port));
             }
         }
@@ -350,6 +394,12 @@ fn lifecycle_run(seed: u64) {
                         return false;
                     }
                 }
+            }
+            if st.abort_after.is_some_and(|k| st.got.len() >= k) {
+                t.abort();
+                st.aborted = true;
+                b.sockets.remove(s);
+                return false;
             }
             if port == DISCARD {
                 st.echoed = st.got.len();
@@ -416,6 +466,16 @@ fn lifecycle_run(seed: u64) {
             );
         }
         let st = c.local.and_then(|l| served.get(&l));
+        if st.is_some_and(|st| st.aborted) {
+            // Whatever arrived is a prefix of what was written.
+            let st = st.unwrap();
+            assert!(
+                c.data.starts_with(&st.got),
+                "{}",
+                ctx("server abort: not a prefix")
+            );
+            continue;
+        }
         match c.end {
             End::Echo => {
                 let st = st.expect("echoed, so accepted");
@@ -471,7 +531,7 @@ fn random_connection_lifecycles_over_faulty_wires_leave_nothing_behind() {
     let (from, to) = match range.as_deref().map(|r| r.split_once("..")) {
         Some(Some((a, b))) => (a.parse().unwrap(), b.parse().unwrap()),
         Some(None) => (0, range.as_deref().unwrap().parse().unwrap()),
-        None => (0, 24u64),
+        None => (0, 100u64),
     };
     for seed in from..to {
         lifecycle_run(seed);

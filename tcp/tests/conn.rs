@@ -1686,6 +1686,42 @@ fn keepalive_probes_idle_peer_and_times_out_when_silent_rfc9293_3_8_4() {
     assert_eq!(sim.a().stats().keepalive_probes, probes + 3);
 }
 
+/// Keepalive runs in FIN-WAIT-2 as well (RFC 9293 §3.8.4: any idle
+/// synchronized connection; Linux probes in every state but SYN-SENT and
+/// CLOSED): A shut down writing and waits for B's data and FIN, and B
+/// vanished (its reset lost). Without probes A waited for ever; the
+/// first probe draws a RST from B's host, which has no connection left
+/// (found by the lamina-socket lifecycle scan).
+#[test]
+fn keepalive_finds_a_vanished_peer_from_fin_wait_2_rfc9293_3_8_4() {
+    let c = TcpConfig {
+        keepalive: Some(Keepalive {
+            idle: Duration::from_secs(10),
+            interval: Duration::from_secs(2),
+            count: 3,
+        }),
+        ..cfg()
+    };
+    let mut sim = Sim::established(69, &c, &cfg());
+    sim.a().shutdown_write();
+    sim.run_for(Duration::from_millis(100));
+    assert_eq!(sim.a().state(), State::FinWait2);
+    // B's connection vanishes without a word reaching A.
+    sim.b.conn = None;
+    let t0 = sim.now;
+    sim.run_until(t0 + Duration::from_secs(60), |s| {
+        s.a.conn.as_ref().unwrap().is_closed()
+    });
+    assert_eq!(
+        sim.a().error(),
+        Some(ConnError::Reset),
+        "{:?}",
+        sim.a().state()
+    );
+    assert_eq!(sim.a().stats().keepalive_probes, 1);
+    assert!(sim.now >= t0 + Duration::from_secs(9));
+}
+
 // ---------------------------------------------------------------- congestion control
 
 #[test]

@@ -234,8 +234,15 @@ impl<C: CongestionControl> Connection<C> {
 
     fn keepalive_deadline(&self) -> Option<Instant> {
         let ka = self.config.keepalive?;
-        if !matches!(self.state, State::Established | State::CloseWait)
-            || self.snd_max.gt(self.snd_una)
+        // Every synchronized state with nothing outstanding (RFC 9293
+        // §3.8.4; Linux probes in all but SYN-SENT and CLOSED): in
+        // FIN-WAIT-2 too, where an application that shut down writing
+        // waits for the peer's data and FIN — a peer that vanished (its
+        // RST lost) would otherwise leave it waiting for ever.
+        if !matches!(
+            self.state,
+            State::Established | State::CloseWait | State::FinWait2
+        ) || self.snd_max.gt(self.snd_una)
             || self.unsent() > 0
         {
             return None;
