@@ -6,9 +6,10 @@
 //! handed to the set), abort, or close before the handshake is over (a
 //! connect that fails is tried again). The server accepts, echoes (or
 //! discards) what it reads and closes once the client's side has ended,
-//! or now and then aborts. Random buffers; loss, reordering, duplication
-//! and corruption in both directions; keepalive on both ends, since a
-//! reset can be lost like anything else.
+//! or now and then aborts or closes early. Random buffers; transmit rings
+//! that fill; loss, reordering, duplication and corruption in both
+//! directions; keepalive on both ends, since a reset can be lost like
+//! anything else.
 //!
 //! Checked for every run: each echo is byte-exact, each close-after-write
 //! delivers exactly what was written before the end of stream (a prefix
@@ -22,7 +23,7 @@ use std::collections::HashMap;
 
 use lamina_ethernet::MacAddr;
 use lamina_netbuf::{Duration, Instant, Rng, SeededRng};
-use lamina_netdev::{FaultConfig, FaultInjector, LinkConfig, Port, wire};
+use lamina_netdev::{Device, FaultConfig, FaultInjector, LinkConfig, Port, wire};
 use lamina_socket::tcp_proto::{ConnError, Keepalive, TcpConfig};
 use lamina_socket::{
     Error, Interface, InterfaceConfig, Shutdown, SocketHandle, SocketSet, TcpSocket,
@@ -33,14 +34,61 @@ const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const ECHO: u16 = 7;
 const DISCARD: u16 = 9;
 
+/// A transmit ring of `cap` frames (0: no limit) that the device empties
+/// whenever the stack looks for received frames (once or more a poll), as
+/// a NIC's completions free its descriptors: `transmit` says `None` when
+/// it is full.
+struct Ring<D> {
+    inner: D,
+    cap: usize,
+    room: usize,
+}
+
+impl<D: Device> Device for Ring<D> {
+    type RxToken<'a>
+        = D::RxToken<'a>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = D::TxToken<'a>
+    where
+        Self: 'a;
+
+    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        self.room = self.cap;
+        self.inner.receive(now)
+    }
+
+    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
+        if self.cap > 0 {
+            self.room = self.room.checked_sub(1)?;
+        }
+        self.inner.transmit(now)
+    }
+
+    fn capabilities(&self) -> lamina_netdev::Capabilities {
+        self.inner.capabilities()
+    }
+
+    fn stats(&self) -> lamina_netdev::Stats {
+        self.inner.stats()
+    }
+
+    fn poll_at(&self) -> Option<Instant> {
+        self.inner.poll_at()
+    }
+}
+
+type Dev = Ring<FaultInjector<Port>>;
+
 struct Host {
     iface: Interface,
-    dev: FaultInjector<Port>,
+    dev: Dev,
     sockets: SocketSet,
 }
 
 impl Host {
-    fn new(dev: FaultInjector<Port>, n: u8) -> Host {
+    fn new(dev: Dev, n: u8) -> Host {
         let mut rng = SeededRng::new(u64::from(n));
         let mut iface = Interface::new(InterfaceConfig::default(), &mut rng);
         let id = iface
@@ -94,6 +142,8 @@ struct Client {
     echo: Vec<u8>,
     /// Our end is over (closed, handed over, aborted).
     done: bool,
+    /// Reads the echo while still writing.
+    eager: bool,
     local: Option<SocketAddrV4>,
     config: TcpConfig,
     /// Connects that failed and were tried again.
@@ -114,6 +164,20 @@ struct Served {
     /// The server aborts the connection once it has read this much.
     abort_after: Option<usize>,
     aborted: bool,
+    /// The server closes the connection once it has read (and echoed)
+    /// this much: data still coming then draws a reset.
+    close_after: Option<usize>,
+    closed_early: bool,
+}
+
+/// Whether the server closed the connection from `local` before its end.
+fn server_closed_early(
+    served: &HashMap<SocketAddrV4, Served>,
+    local: Option<SocketAddrV4>,
+) -> bool {
+    local
+        .and_then(|l| served.get(&l))
+        .is_some_and(|st| st.closed_early)
 }
 
 /// Keepalive that finds a vanished peer within a minute.
@@ -149,7 +213,7 @@ fn faults(rng: &mut SeededRng) -> FaultConfig {
         .with_loss(pct(rng, 100))
         .with_reorder(pct(rng, 50), 1 + rng.below(3))
         .with_duplicate(pct(rng, 10))
-        .with_corrupt(pct(rng, 10))
+        .with_corrupt(if rng.below(2) == 0 { pct(rng, 10) } else { 0.0 })
 }
 
 /// One random run; panics with the seed in the message when a check
@@ -160,9 +224,44 @@ fn lifecycle_run(seed: u64) {
         .with_latency(Duration::from_micros(200 + u64::from(rng.below(2000))))
         .with_queue_len(512);
     let (pa, pb) = wire(link);
-    let da = FaultInjector::new(pa, seed).with_tx(faults(&mut rng));
-    let db = FaultInjector::new(pb, seed.wrapping_add(1)).with_tx(faults(&mut rng));
+    let (fa, fb) = (faults(&mut rng), faults(&mut rng));
+    // Corruption reaches ARP, which has no checksum (on Ethernet the
+    // frame check sequence would drop such a frame): a flipped bit in a
+    // sender address poisons the neighbour entry until it expires. With
+    // corruption on, the hosts know each other's address statically.
+    let corrupting = fa.corrupt > 0.0 || fb.corrupt > 0.0;
+    let da = FaultInjector::new(pa, seed).with_tx(fa);
+    let db = FaultInjector::new(pb, seed.wrapping_add(1)).with_tx(fb);
+    let ring = |rng: &mut SeededRng| match rng.below(3) {
+        0 => 1 + rng.below(8) as usize,
+        _ => 0,
+    };
+    let (da, db) = (
+        Ring {
+            inner: da,
+            cap: ring(&mut rng),
+            room: 0,
+        },
+        Ring {
+            inner: db,
+            cap: ring(&mut rng),
+            room: 0,
+        },
+    );
     let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
+    if corrupting {
+        for (h, peer) in [(&mut a, 2u8), (&mut b, 1u8)] {
+            h.iface
+                .neighbors_mut(lamina_ipv4::IfaceId(0))
+                .unwrap()
+                .insert_static(
+                    Ipv4Addr::new(192, 0, 2, peer),
+                    MacAddr::new(2, 0, 0, 0, 0, peer),
+                    Instant::ZERO,
+                )
+                .unwrap();
+        }
+    }
 
     let mut listeners = Vec::new();
     for port in [ECHO, DISCARD] {
@@ -206,6 +305,7 @@ fn lifecycle_run(seed: u64) {
                 local: None,
                 config: config(&mut rng),
                 retries: 0,
+                eager: rng.below(2) == 0,
                 port: match end {
                     End::Echo => ECHO,
                     End::CloseAfterWrite => DISCARD,
@@ -286,7 +386,10 @@ fn lifecycle_run(seed: u64) {
                 match t.send(&c.data[c.written..end]) {
                     Ok(0) | Err(Error::WouldBlock) => break,
                     Ok(n) => c.written += n,
-                    Err(e) if server_aborted(&served, c.local) => {
+                    Err(e)
+                        if server_aborted(&served, c.local)
+                            || server_closed_early(&served, c.local) =>
+                    {
                         assert_eq!(e, Error::Tcp(ConnError::Reset), "{}", ctx("client {i}"));
                         c.done = true;
                         break;
@@ -302,8 +405,10 @@ fn lifecycle_run(seed: u64) {
                 a.sockets.remove(h);
                 continue;
             }
-            // An application writes (and ends) once connected.
-            if c.written < c.data.len() || c.local.is_none() {
+            // An application writes (and ends) once connected; an eager
+            // one reads the echo as it comes.
+            let finished = c.written == c.data.len() && c.local.is_some();
+            if !finished && !(c.eager && c.end == End::Echo && c.local.is_some()) {
                 continue;
             }
             match c.end {
@@ -312,12 +417,22 @@ fn lifecycle_run(seed: u64) {
                     c.done = true;
                 }
                 End::Echo => {
-                    if t.state() == lamina_socket::tcp_proto::State::Established {
+                    if finished && t.state() == lamina_socket::tcp_proto::State::Established {
                         let _ = t.shutdown(Shutdown::Write);
                     }
                     loop {
                         match t.recv(&mut buf) {
                             Ok(0) => {
+                                if server_closed_early(&served, c.local) {
+                                    assert!(
+                                        c.data.starts_with(&c.echo),
+                                        "{}",
+                                        ctx(&format!("client {i}: echo not a prefix"))
+                                    );
+                                    a.sockets.close_tcp(h).unwrap();
+                                    c.done = true;
+                                    break;
+                                }
                                 assert!(
                                     c.echo == c.data,
                                     "{}",
@@ -333,7 +448,10 @@ fn lifecycle_run(seed: u64) {
                             }
                             Ok(n) => c.echo.extend_from_slice(&buf[..n]),
                             Err(Error::WouldBlock) => break,
-                            Err(e) if server_aborted(&served, c.local) => {
+                            Err(e)
+                                if server_aborted(&served, c.local)
+                                    || server_closed_early(&served, c.local) =>
+                            {
                                 assert_eq!(
                                     e,
                                     Error::Tcp(ConnError::Reset),
@@ -365,11 +483,16 @@ fn lifecycle_run(seed: u64) {
                 // A client's RST can be lost: a server finds out about a
                 // peer that went away by probing it (RFC 9293 §3.8.4).
                 b.sockets.tcp(s).unwrap().set_keepalive(Some(probing()));
-                let abort_after = (rng.below(8) == 0).then(|| rng.below(20_000) as usize);
+                let (abort_after, close_after) = match rng.below(16) {
+                    0 | 1 => (Some(rng.below(20_000) as usize), None),
+                    2 => (None, Some(rng.below(20_000) as usize)),
+                    _ => (None, None),
+                };
                 served.insert(
                     peer,
                     Served {
                         abort_after,
+                        close_after,
                         ..Served::default()
                     },
                 );
@@ -394,6 +517,11 @@ fn lifecycle_run(seed: u64) {
                         return false;
                     }
                 }
+            }
+            if st.close_after.is_some_and(|k| st.got.len() >= k) && st.echoed == st.got.len() {
+                b.sockets.close_tcp(s).unwrap();
+                st.closed_early = true;
+                return false;
             }
             if st.abort_after.is_some_and(|k| st.got.len() >= k) {
                 t.abort();
@@ -466,7 +594,7 @@ fn lifecycle_run(seed: u64) {
             );
         }
         let st = c.local.and_then(|l| served.get(&l));
-        if st.is_some_and(|st| st.aborted) {
+        if st.is_some_and(|st| st.aborted || st.closed_early) {
             // Whatever arrived is a prefix of what was written.
             let st = st.unwrap();
             assert!(
