@@ -408,7 +408,8 @@ fn lifecycle_run(seed: u64) {
             // An application writes (and ends) once connected; an eager
             // one reads the echo as it comes.
             let finished = c.written == c.data.len() && c.local.is_some();
-            if !finished && !(c.eager && c.end == End::Echo && c.local.is_some()) {
+            let reading = c.eager && c.end == End::Echo && c.local.is_some();
+            if !(finished || reading) {
                 continue;
             }
             match c.end {
