@@ -29,7 +29,7 @@ use lamina_icmp::IcmpRepr;
 use lamina_ipv4::{IfaceId, IpProtocol, Ipv4Packet, Ipv4Repr};
 use lamina_netbuf::serialize::EmptyBody;
 use lamina_netbuf::{Duration, Instant, SeededRng, Serializer};
-use lamina_netdev::{Device, LinkConfig, Port, RxToken, TxToken, wire};
+use lamina_netdev::{Device, LinkConfig, Port, RxToken, TxLimit, TxToken, wire};
 use lamina_socket::tcp_proto::{SeqNumber, TcpFlags, TcpRepr, Timestamps};
 use lamina_socket::{
     IcmpSocket, Interface, InterfaceConfig, RawSocket, SocketHandle, SocketSet, TcpSocket,
@@ -136,61 +136,10 @@ fn peer(n: u8) -> Ipv4Addr {
     }
 }
 
-/// The host's device: the wire's port, behind a transmit ring of
-/// `refill` frames per poll when `limited` (a full ring refuses buffers,
-/// as a NIC's does), else as the port is.
-struct HostDev {
-    port: Port,
-    limited: bool,
-    refill: usize,
-    room: usize,
-}
-
-impl Device for HostDev {
-    type RxToken<'a> = <Port as Device>::RxToken<'a>;
-    type TxToken<'a> = <Port as Device>::TxToken<'a>;
-
-    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        self.port.receive(now)
-    }
-
-    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
-        if self.limited {
-            self.room = self.room.checked_sub(1)?;
-        }
-        self.port.transmit(now)
-    }
-
-    fn capabilities(&self) -> lamina_netdev::Capabilities {
-        self.port.capabilities()
-    }
-
-    fn stats(&self) -> lamina_netdev::Stats {
-        self.port.stats()
-    }
-
-    fn poll_at(&self) -> Option<Instant> {
-        self.port.poll_at()
-    }
-
-    fn poll_rx<F>(&mut self, now: Instant, budget: usize, handler: F) -> usize
-    where
-        F: FnMut(&mut [u8], lamina_netdev::RxMeta, Self::TxToken<'_>),
-    {
-        self.port.poll_rx(now, budget, handler)
-    }
-
-    fn poll_rx_keep<F>(&mut self, now: Instant, budget: usize, handler: F) -> usize
-    where
-        F: FnMut(lamina_netdev::RxEvent<'_, Self::TxToken<'_>>) -> bool,
-    {
-        self.port.poll_rx_keep(now, budget, handler)
-    }
-
-    fn recycle(&mut self, buf: Vec<u8>) {
-        self.port.recycle(buf);
-    }
-}
+/// The host's device: the wire's port, behind a transmit ring (of
+/// `limit` frames a poll; `None`: as the port is). A full ring refuses
+/// buffers, as a NIC's does.
+type HostDev = TxLimit<Port>;
 
 struct Host {
     iface: Interface,
@@ -392,12 +341,13 @@ fn setup(u: &mut Unstructured<'_>) -> Result<(Host, Port)> {
             iface,
             // One seed in three: a transmit ring of 0 to 5 frames a poll
             // (derived from the seed, so that inputs keep their meaning).
-            dev: HostDev {
-                port: ours,
-                limited: (seed >> 8).is_multiple_of(3),
-                refill: ((seed >> 16) % 6) as usize,
-                room: 0,
-            },
+            dev: TxLimit::new(
+                ours,
+                (seed >> 8)
+                    .is_multiple_of(3)
+                    .then_some(((seed >> 16) % 6) as usize),
+            )
+            .manual(),
             sockets,
             listener,
             tcp: Vec::new(),
@@ -595,7 +545,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
             Op::Step(ms) => now += Duration::from_millis(u64::from(ms)),
             _ => {}
         }
-        host.dev.room = host.dev.refill;
+        host.dev.refill();
         host.iface.poll(now, &mut host.dev, &mut host.sockets);
         drain(&mut peer_end, now, &mut seen);
         // Bounds.
@@ -627,7 +577,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
     // Time heals: ten minutes on (the ring no longer short of room),
     // every timer has run and the TCP connections that saw no peer have
     // given up.
-    host.dev.limited = false;
+    host.dev.set_limit(None);
     for _ in 0..60 {
         now += Duration::from_secs(10);
         host.iface.poll(now, &mut host.dev, &mut host.sockets);

@@ -55,7 +55,8 @@
 //! - Devices: [`Loopback`]; in-memory links, a [`wire`] (two ends) and a
 //!   [`hub`] (N ports), with latency and bandwidth on the caller's clock;
 //!   [`FaultInjector`] (seeded loss, duplication, reordering, corruption,
-//!   delay, rate limit); [`pcap::PcapReplay`] (a capture as a device);
+//!   delay, rate limit); [`TxLimit`] (a transmit ring that fills, as a
+//!   NIC's does); [`pcap::PcapReplay`] (a capture as a device);
 //!   with feature `std`, [`pcap::PcapWriter`] (record any device to pcap or
 //!   pcapng), `pcap::PcapNgFile` (several devices into one pcapng file, an
 //!   interface each) and, on Linux, [`TapDevice`].
@@ -90,6 +91,7 @@ mod stats;
 #[cfg(all(feature = "std", target_os = "linux"))]
 #[allow(unsafe_code)]
 mod tap;
+mod txlimit;
 
 pub use caps::{Capabilities, ChecksumCapabilities, ChecksumProto, ChecksumSet, Medium, Tso};
 pub use device::{Device, KeptFrame, RxEvent, RxMeta, RxToken, TxMeta, TxToken};
@@ -100,3 +102,4 @@ pub use loopback::{Loopback, LoopbackRxToken, LoopbackTxToken};
 pub use stats::Stats;
 #[cfg(all(feature = "std", target_os = "linux"))]
 pub use tap::{TapDevice, TapRxToken, TapTxToken};
+pub use txlimit::TxLimit;

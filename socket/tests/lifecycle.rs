@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 use lamina_ethernet::MacAddr;
 use lamina_netbuf::{Duration, Instant, Rng, SeededRng};
-use lamina_netdev::{Device, FaultConfig, FaultInjector, LinkConfig, Port, wire};
+use lamina_netdev::{FaultConfig, FaultInjector, LinkConfig, Port, TxLimit, wire};
 use lamina_socket::tcp_proto::{ConnError, Keepalive, TcpConfig};
 use lamina_socket::{
     Error, Interface, InterfaceConfig, Shutdown, SocketHandle, SocketSet, TcpSocket,
@@ -35,52 +35,8 @@ const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const ECHO: u16 = 7;
 const DISCARD: u16 = 9;
 
-/// A transmit ring of `cap` frames (0: no limit) that the device empties
-/// whenever the stack looks for received frames (once or more a poll), as
-/// a NIC's completions free its descriptors: `transmit` says `None` when
-/// it is full.
-struct Ring<D> {
-    inner: D,
-    cap: usize,
-    room: usize,
-}
-
-impl<D: Device> Device for Ring<D> {
-    type RxToken<'a>
-        = D::RxToken<'a>
-    where
-        Self: 'a;
-    type TxToken<'a>
-        = D::TxToken<'a>
-    where
-        Self: 'a;
-
-    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        self.room = self.cap;
-        self.inner.receive(now)
-    }
-
-    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
-        if self.cap > 0 {
-            self.room = self.room.checked_sub(1)?;
-        }
-        self.inner.transmit(now)
-    }
-
-    fn capabilities(&self) -> lamina_netdev::Capabilities {
-        self.inner.capabilities()
-    }
-
-    fn stats(&self) -> lamina_netdev::Stats {
-        self.inner.stats()
-    }
-
-    fn poll_at(&self) -> Option<Instant> {
-        self.inner.poll_at()
-    }
-}
-
-type Dev = Ring<FaultInjector<Port>>;
+/// A wire end with faults, behind a transmit ring that may fill.
+type Dev = TxLimit<FaultInjector<Port>>;
 
 struct Host {
     iface: Interface,
@@ -259,21 +215,11 @@ fn lifecycle_run(seed: u64) {
     let corrupting = fa.corrupt > 0.0 || fb.corrupt > 0.0;
     let da = FaultInjector::new(pa, seed).with_tx(fa);
     let db = FaultInjector::new(pb, seed.wrapping_add(1)).with_tx(fb);
-    let ring = |rng: &mut SeededRng| match rng.below(3) {
-        0 => 1 + rng.below(8) as usize,
-        _ => 0,
-    };
+    // A transmit ring of 1-8 frames a poll, one host in three.
+    let ring = |rng: &mut SeededRng| (rng.below(3) == 0).then(|| 1 + rng.below(8) as usize);
     let (da, db) = (
-        Ring {
-            inner: da,
-            cap: ring(&mut rng),
-            room: 0,
-        },
-        Ring {
-            inner: db,
-            cap: ring(&mut rng),
-            room: 0,
-        },
+        TxLimit::new(da, ring(&mut rng)),
+        TxLimit::new(db, ring(&mut rng)),
     );
     let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
     if corrupting {

@@ -7,7 +7,7 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 
 use lamina_ethernet::MacAddr;
 use lamina_netbuf::{Duration, Instant, SeededRng};
-use lamina_netdev::{Device, FaultConfig, FaultInjector, LinkConfig, wire};
+use lamina_netdev::{Device, FaultConfig, FaultInjector, LinkConfig, TxLimit, wire};
 use lamina_socket::tcp_proto::{ConnError, ConnStats, State};
 use lamina_socket::{
     Error, Interface, InterfaceConfig, InterfaceStats, Shutdown, SocketHandle, SocketSet, TcpSocket,
@@ -1126,55 +1126,13 @@ fn removed_sockets_leave_the_listener_table_right() {
 /// transmit token while the ring is full. The ring empties (its frames
 /// are on the wire) whenever the device is polled for received frames,
 /// that is once per interface poll: at most `cap` frames leave per poll.
-struct Ring {
-    port: lamina_netdev::Port,
-    cap: usize,
-    used: usize,
-    refused: u64,
-}
-
-impl Device for Ring {
-    type RxToken<'a> = <lamina_netdev::Port as Device>::RxToken<'a>;
-    type TxToken<'a> = <lamina_netdev::Port as Device>::TxToken<'a>;
-
-    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        self.used = 0;
-        self.port.receive(now)
-    }
-
-    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
-        if self.used >= self.cap {
-            self.refused += 1;
-            return None;
-        }
-        self.used += 1;
-        self.port.transmit(now)
-    }
-
-    fn capabilities(&self) -> lamina_netdev::Capabilities {
-        self.port.capabilities()
-    }
-
-    fn stats(&self) -> lamina_netdev::Stats {
-        self.port.stats()
-    }
-
-    fn poll_at(&self) -> Option<Instant> {
-        self.port.poll_at()
-    }
-}
+type Ring = TxLimit<lamina_netdev::Port>;
 
 /// Host A on a [`Ring`] of `cap` frames a poll, host B on the wire's
 /// other end.
 fn ring_hosts(cap: usize) -> (Host<Ring>, Host<lamina_netdev::Port>) {
     let (da, db) = wire(link());
-    let ring = Ring {
-        port: da,
-        cap,
-        used: 0,
-        refused: 0,
-    };
-    (Host::new(ring, 1), Host::new(db, 2))
+    (Host::new(TxLimit::new(da, Some(cap)), 1), Host::new(db, 2))
 }
 
 /// Polls A alone (B silent) from `now`, its clock jumping to each timer,
@@ -1275,7 +1233,7 @@ fn a_full_transmit_ring_holds_segments_back_instead_of_dropping_them() {
     for cap in [1, 4, 16] {
         let (a, b) = ring_hosts(cap);
         let r = slow_reader_transfer(a, b);
-        assert!(r.a.dev.refused > 0, "the ring never filled (cap {cap})");
+        assert!(r.a.dev.refused() > 0, "the ring never filled (cap {cap})");
         assert_eq!(r.max_txq, 0, "cap {cap}: segments queued for the device");
         assert_eq!(r.stats.tx_queue_drops, 0, "cap {cap}: {:?}", r.stats);
         assert_eq!(r.sender.retransmits, 0, "cap {cap}: {:?}", r.sender);
@@ -1298,9 +1256,9 @@ fn a_connection_whose_device_dies_times_out() {
     // Data goes out; B never answers again, and A's device dies.
     a.tcp(c).send(&pattern(20_000, 1)).unwrap();
     a.poll(now);
-    a.dev.cap = 0;
+    a.dev.set_limit(Some(0));
     run_a_until_inactive(&mut a, c, now);
-    assert!(a.dev.refused > 0);
+    assert!(a.dev.refused() > 0);
     assert_eq!(a.tcp(c).send(b"x"), Err(Error::Tcp(ConnError::TimedOut)));
 }
 
@@ -1314,7 +1272,7 @@ fn a_connect_over_a_dead_device_gives_up() {
         .connect_tcp(c, SocketAddrV4::new(B, 80), None)
         .unwrap();
     run_a_until_inactive(&mut a, c, Instant::ZERO);
-    assert!(a.dev.refused > 0);
+    assert!(a.dev.refused() > 0);
     assert!(a.tcp(c).send(b"x").is_err());
 }
 
@@ -1357,7 +1315,7 @@ fn connections_sharing_a_full_device_take_turns() {
         now += Duration::from_micros(100);
         assert!(now < end, "{got:?}");
     }
-    assert!(a.dev.refused > 0);
+    assert!(a.dev.refused() > 0);
     let least = *got.iter().min().unwrap();
     assert!(
         least * 4 >= data.len() * 3,
@@ -1435,7 +1393,7 @@ fn udp_datagrams_wait_in_their_socket_while_the_device_is_full() {
             b.dev.stats()
         );
     }
-    assert!(a.dev.refused > 0 && blocked > 0);
+    assert!(a.dev.refused() > 0 && blocked > 0);
     assert_eq!(a.iface.stats().tx_queue_drops, 0, "{:?}", a.iface.stats());
     assert!(got.iter().copied().eq(0..N), "lost or reordered");
 }

@@ -24,6 +24,11 @@
 //!   frame (not per poll), so a failing test fails the same way every run;
 //!   [`fault_stats`](lamina_netdev::FaultInjector::fault_stats) counts what
 //!   it did.
+//! - [`TxLimit`](lamina_netdev::TxLimit) wraps any device in a transmit
+//!   ring of a few frames that fills, as a NIC's does: `transmit` says
+//!   `None` until the stack polls again (or, with `manual`, until the test
+//!   calls `refill`). The stack then holds its data back rather than lose
+//!   it; a ring of `Some(0)` is a dead transmitter.
 //! - [`Interface`](crate::Interface) and [`SocketSet`](crate::SocketSet)
 //!   take a [`SeededRng`](lamina_netbuf::SeededRng): ISNs, ports and IP
 //!   identifiers are reproducible too.
