@@ -489,11 +489,15 @@ fn linux_clients_transfer_100_mib_each_way_with_tap_server() {
         gbits(size, secs)
     );
 
-    // Linux -> Lamina: socat to discard, from a file.
+    // Linux -> Lamina: socat to discard, from a file, in 256 KiB writes
+    // (its default 8 KiB ones made socat the bottleneck: 1.6 Gbit/s
+    // against 3.4 plain and 7.3 with offloads on a 2.45 GHz Zen 3 VM).
     let file = dir.path("up.bin");
     write_random_file(&file, size, 7);
     let t0 = Instant::now();
-    ns.sh(&format!("timeout 300 socat -u - TCP:192.0.2.2:9 < {file}"));
+    ns.sh(&format!(
+        "timeout 300 socat -u -b 262144 - TCP:192.0.2.2:9 < {file}"
+    ));
     let secs = t0.elapsed().as_secs_f64();
     println!(
         "{}: Linux -> Lamina (socat to discard, {size} bytes): {:.2} Gbit/s",
