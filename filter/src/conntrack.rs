@@ -5,7 +5,7 @@
 //!
 //! # Structure and bounds
 //!
-//! Entries (88 bytes each) live in a slab that grows up to
+//! Entries (96 bytes each) live in a slab that grows up to
 //! [`ConntrackConfig::max_entries`] (at most 2³⁰);
 //! each is reachable from a hash index (chained buckets, twice as many
 //! buckets as entries, keyed by a per-table random seed) under its
@@ -30,9 +30,13 @@
 //! sent, the highest end the peer's acknowledgements and windows allow,
 //! and the largest window advertised (scaled per RFC 7323 when both SYNs
 //! carried the option). A segment must start at or before what the peer
-//! allows, end no earlier than one peer window before the highest end
-//! seen, and acknowledge nothing unsent; otherwise it is
-//! [`CtState::Invalid`] and leaves the entry untouched. A flow picked up
+//! allows and acknowledge nothing unsent; otherwise it is
+//! [`CtState::Invalid`] and leaves the entry untouched. One that is merely
+//! late — ending more than a peer window before the highest end seen, or
+//! acknowledging less than a window behind — belongs to the flow but
+//! changes nothing (as Linux has since 2022): a duplicate or an overtaken ACK
+//! marked invalid would miss its NAT translation and reach the router's
+//! own stack, whose reset could end the connection. A flow picked up
 //! in the middle (the first segment is not a SYN, allowed by
 //! [`ConntrackConfig::tcp_loose`]) is tracked without window checks, as
 //! its scaling is unknown.
@@ -163,6 +167,13 @@ pub struct ConntrackConfig {
     /// Pick up TCP flows whose first segment seen is not a SYN (Linux's
     /// `nf_conntrack_tcp_loose`, on by default).
     pub tcp_loose: bool,
+    /// Verify the TCP, UDP and ICMP checksums of received datagrams
+    /// (where the device has not) before tracking them: a damaged one is
+    /// [`CtState::Invalid`] and changes nothing (Linux's
+    /// `nf_conntrack_checksum`, on by default). A bit flipped on the way
+    /// could otherwise open a flow that never ends, or move a flow's
+    /// window so that its real segments look invalid.
+    pub checksum: bool,
 }
 
 impl Default for ConntrackConfig {
@@ -171,6 +182,7 @@ impl Default for ConntrackConfig {
             max_entries: 65_536,
             timeouts: Timeouts::default(),
             tcp_loose: true,
+            checksum: true,
         }
     }
 }
@@ -217,6 +229,20 @@ const S_LIBERAL: u8 = 8;
 
 const NIL: u32 = u32::MAX;
 
+/// A SYN that came on a flow past its handshake, let through without
+/// changing anything: a client that opens a new connection on a 4-tuple
+/// whose last connection ended unseen (both resets lost). If the reply is
+/// a SYN-ACK for it, both ends agree on a new connection and the flow
+/// starts over from this SYN (as Linux's conntrack does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IgnoredSyn {
+    /// Its sequence number plus one.
+    end: u32,
+    window: u16,
+    /// Its window scale option.
+    wscale: Option<u8>,
+}
+
 /// A tracked flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Conn {
@@ -226,6 +252,9 @@ pub(crate) struct Conn {
     pub expires: Instant,
     pub tcp_state: TcpState,
     tcp: [TcpDir; 2],
+    /// The last segment was a SYN on an established flow (see
+    /// [`IgnoredSyn`]).
+    syn: Option<IgnoredSyn>,
     status: u8,
     next: [u32; 2],
     generation: u32,
@@ -240,6 +269,7 @@ impl Conn {
             expires: Instant::ZERO,
             tcp_state: TcpState::None,
             tcp: [TcpDir::default(); 2],
+            syn: None,
             status: 0,
             next: [NIL; 2],
             generation: 0,
@@ -775,6 +805,51 @@ fn tcp_update(c: &mut Conn, dir: Dir, info: &TcpInfo, now: Instant, to: &Timeout
         return false;
     }
     let before = *c;
+    let ignored = c.syn.take();
+    use TcpState as S;
+    if syn
+        && !ack_set
+        && dir == Dir::Original
+        && matches!(c.tcp_state, S::Established | S::FinWait | S::LastAck)
+    {
+        // A new connection on this 4-tuple, or a stray SYN (which the
+        // receiver answers with an ACK, RFC 9293 §3.10.7.4): let it by,
+        // change nothing, and see what the reply says.
+        c.syn = Some(IgnoredSyn {
+            end: info.seq.wrapping_add(1),
+            window: info.window,
+            wscale: info.wscale,
+        });
+        return true;
+    }
+    if let Some(s0) = ignored
+        && syn
+        && ack_set
+        && dir == Dir::Reply
+        && info.ack == s0.end
+    {
+        // Both ends are in a new connection: start the flow over from
+        // the SYN, as if it had opened it.
+        c.tcp = [TcpDir::default(); 2];
+        c.status &= !S_LIBERAL;
+        c.tcp_state = S::SynSent;
+        let s = &mut c.tcp[0];
+        s.end = s0.end;
+        s.maxend = s0.end;
+        s.maxwin = u32::from(s0.window).max(1);
+        if let Some(sc) = s0.wscale {
+            s.scale = sc.min(14);
+            s.flags |= F_SCALE;
+        }
+    }
+    if c.tcp_state == S::SynSent && dir == Dir::Reply && !syn && flags & RST == 0 {
+        // An ACK answering a SYN: the peer still holds an older
+        // connection on this 4-tuple (RFC 9293 §3.10.7.4; RFC 5961 §4).
+        // The client answers it with a reset, which ends that one; it
+        // belongs to no sequence space tracked here, so let it by and
+        // change nothing (Linux ignores it too).
+        return true;
+    }
     if syn && !ack_set && dir == Dir::Original && c.tcp_state == TcpState::SynSent {
         // A SYN again (perhaps with a new initial sequence number): start
         // this side afresh.
@@ -782,11 +857,23 @@ fn tcp_update(c: &mut Conn, dir: Dir, info: &TcpInfo, now: Instant, to: &Timeout
             *s = TcpDir::default();
         }
     }
-    if !window_ok(c, d, info) {
-        *c = before;
-        return false;
+    match window_ok(c, d, info) {
+        Window::Ok => {}
+        // Merely late (a duplicate, a retransmission of what was
+        // acknowledged, an ACK overtaken by newer ones): let by as part
+        // of the flow, changing nothing. Marked invalid, it would miss
+        // its NAT translation and reach the router itself, whose answer
+        // (a reset) could end the connection.
+        Window::Old => {
+            *c = before;
+            c.syn = None;
+            return true;
+        }
+        Window::Bad => {
+            *c = before;
+            return false;
+        }
     }
-    use TcpState as S;
     let state = c.tcp_state;
     let next = if flags & RST != 0 {
         S::Close
@@ -836,9 +923,22 @@ fn tcp_update(c: &mut Conn, dir: Dir, info: &TcpInfo, now: Instant, to: &Timeout
     true
 }
 
+/// What the window check finds of a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Window {
+    /// Within bounds (the window data was updated).
+    Ok,
+    /// Entirely before what the flow has moved past: its end before one
+    /// window behind the sender's highest, or its acknowledgement more
+    /// than a window behind the receiver's highest. Late, not forged.
+    Old,
+    /// Beyond what the peer allows, or acknowledging data never sent.
+    Bad,
+}
+
 /// The window check of the module docs; updates the window data when the
 /// segment passes.
-fn window_ok(c: &mut Conn, d: usize, info: &TcpInfo) -> bool {
+fn window_ok(c: &mut Conn, d: usize, info: &TcpInfo) -> Window {
     let liberal = c.status & S_LIBERAL != 0;
     let [s0, s1] = &mut c.tcp;
     let (sender, receiver) = if d == 0 { (s0, s1) } else { (s1, s0) };
@@ -880,14 +980,15 @@ fn window_ok(c: &mut Conn, d: usize, info: &TcpInfo) -> bool {
     } else {
         u32::from(info.window) << sender.scale
     };
-    let ok = liberal
-        || receiver.maxwin == 0
-        || (seq_le(seq, sender.maxend)
-            && seq_ge(end, sender.end.wrapping_sub(receiver.maxwin.max(1)))
-            && seq_le(ack, receiver.end)
-            && seq_ge(ack, receiver.end.wrapping_sub(sender.maxwin.max(66_000))));
-    if !ok {
-        return false;
+    if !(liberal || receiver.maxwin == 0) {
+        if !(seq_le(seq, sender.maxend) && seq_le(ack, receiver.end)) {
+            return Window::Bad;
+        }
+        if !(seq_ge(end, sender.end.wrapping_sub(receiver.maxwin.max(1)))
+            && seq_ge(ack, receiver.end.wrapping_sub(sender.maxwin.max(66_000))))
+        {
+            return Window::Old;
+        }
     }
     if sender.maxwin < win {
         sender.maxwin = win;
@@ -904,7 +1005,7 @@ fn window_ok(c: &mut Conn, d: usize, info: &TcpInfo) -> bool {
     if seq_ge(allowed, receiver.maxend) || receiver.maxend == 0 {
         receiver.maxend = allowed;
     }
-    true
+    Window::Ok
 }
 
 /// The size of one entry, for memory planning.

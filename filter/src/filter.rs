@@ -84,6 +84,10 @@ pub struct FilterStats {
     pub queued: u64,
     /// Datagrams that were not IPv4 the filter could read.
     pub malformed: u64,
+    /// Received datagrams whose transport checksum was wrong
+    /// ([`ConntrackConfig::checksum`](crate::ConntrackConfig::checksum)):
+    /// invalid, not tracked.
+    pub bad_checksum: u64,
     /// New flows dropped because NAT found no free tuple or no address.
     pub nat_failed: u64,
     /// New flows dropped because conntrack refused them.
@@ -294,6 +298,8 @@ impl Filter {
         self.injected.len()
     }
 
+    /// Judges `pkt` at `point`; `l4_verified`: a received datagram whose
+    /// transport checksum its device verified.
     fn judge(
         &mut self,
         point: HookPoint,
@@ -301,6 +307,7 @@ impl Filter {
         input: Option<IfaceId>,
         output: Option<IfaceId>,
         now: Instant,
+        l4_verified: bool,
     ) -> Verdict {
         let Some(p) = Parsed::parse(pkt) else {
             self.stats.malformed += 1;
@@ -338,6 +345,14 @@ impl Filter {
                         },
                         None => (Track::None, CtState::Invalid),
                     }
+                } else if point == HookPoint::PreRouting
+                    && !l4_verified
+                    && self.config.conntrack.checksum
+                    && !crate::packet::transport_checksum_ok(&p, pkt)
+                {
+                    // Damaged on the way: it must not open or move a flow.
+                    self.stats.bad_checksum += 1;
+                    (Track::None, CtState::Invalid)
                 } else {
                     self.ct.track(&p, now)
                 };
@@ -907,7 +922,24 @@ impl PacketHook for Filter {
         output: Option<IfaceId>,
         now: Instant,
     ) -> Verdict {
-        self.judge(point, packet, input, output, now)
+        self.judge(point, packet, input, output, now, false)
+    }
+
+    fn hook_received(
+        &mut self,
+        packet: &mut [u8],
+        input: IfaceId,
+        l4_verified: bool,
+        now: Instant,
+    ) -> Verdict {
+        self.judge(
+            HookPoint::PreRouting,
+            packet,
+            Some(input),
+            None,
+            now,
+            l4_verified,
+        )
     }
 
     fn next_injected(&mut self, buf: &mut [u8], _now: Instant) -> Option<usize> {

@@ -108,6 +108,33 @@ pub(crate) struct Parsed {
     pub l4: L4,
 }
 
+/// Whether the transport checksum of `whole` (the datagram `p` was read
+/// from) is right: TCP and UDP over their pseudo-header (a UDP checksum
+/// of zero is none, RFC 768), ICMP over its message. A fragment cannot be
+/// checked (its payload is not all there) and passes, as do other
+/// protocols.
+pub(crate) fn transport_checksum_ok(p: &Parsed, whole: &[u8]) -> bool {
+    use lamina_netbuf::checksum::{Checksum, ipv4_pseudo_header};
+    if p.fragment {
+        return true;
+    }
+    let Some(body) = whole.get(p.ihl..usize::from(p.total_len)) else {
+        return false;
+    };
+    let Ok(len) = u16::try_from(body.len()) else {
+        return false;
+    };
+    let mut sum = match p.proto {
+        TCP => ipv4_pseudo_header(p.src, p.dst, TCP, len),
+        UDP if be16(body, 6) == Some(0) => return true,
+        UDP => ipv4_pseudo_header(p.src, p.dst, UDP, len),
+        ICMP => Checksum::new(),
+        _ => return true,
+    };
+    sum.add_bytes(body);
+    sum.finish() == 0
+}
+
 #[inline]
 pub(crate) fn be16(b: &[u8], off: usize) -> Option<u16> {
     let s = b.get(off..off + 2)?;

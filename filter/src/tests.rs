@@ -1631,3 +1631,224 @@ fn mark_mask_and_interface_negation() {
     let mut p = udp(SERVER, 1, ROUTER, 2, b"");
     assert_eq!(local_in(&mut f, &mut p, WAN, T0), Verdict::Drop);
 }
+
+/// A datagram damaged on the way (a bit flipped after its checksum was
+/// computed) is INVALID on arrival and opens nothing: its flipped port
+/// would otherwise open a flow that lives five days. With the device's
+/// word that the checksum is right, or the check off, it is tracked.
+#[test]
+fn a_received_datagram_with_a_bad_checksum_is_invalid_and_not_tracked() {
+    let rules =
+        "table ip t { chain f { type filter hook forward priority 0; ct state invalid drop } }";
+    let mut f = filter(rules);
+    for mut bad in [
+        tcp(L1, 40000, SERVER, 80, 1000, 0, SYN, b""),
+        tcp(L1, 40001, SERVER, 80, 1000, 7, ACK, b"data"),
+        udp(L1, 5000, SERVER, 53, b"query"),
+        echo(L1, SERVER, true, 9, 1),
+    ] {
+        // Flip a bit of the source port (the IPv4 header stays right).
+        let ihl = usize::from(bad[0] & 0x0f) * 4;
+        bad[ihl] ^= 0x04;
+        assert_eq!(forward(&mut f, &mut bad, LAN, WAN, T0), Verdict::Drop);
+    }
+    assert!(f.conntrack().is_empty());
+    assert_eq!(f.stats().bad_checksum, 4);
+    // The same datagrams intact are tracked.
+    let mut ok = tcp(L1, 40000, SERVER, 80, 1000, 0, SYN, b"");
+    assert_eq!(forward(&mut f, &mut ok, LAN, WAN, T0), Verdict::Accept);
+    assert_eq!(f.conntrack().len(), 1);
+    // A device that verified the checksum is taken at its word (its
+    // datagram may carry a partial checksum, as with checksum offload).
+    let mut partial = udp(L1, 5000, SERVER, 53, b"query");
+    let ihl = usize::from(partial[0] & 0x0f) * 4;
+    partial[ihl + 6] ^= 0x55;
+    assert_eq!(
+        f.hook_received(&mut partial, LAN, true, T0),
+        Verdict::Accept
+    );
+    assert_eq!(f.conntrack().len(), 1, "tracked at the next hook it meets");
+    // Without the check (`nf_conntrack_checksum=0`), tracked as it is.
+    let mut lax = FilterConfig::default();
+    lax.conntrack.checksum = false;
+    let mut f = filter_with(rules, lax);
+    let mut bad = tcp(L1, 40000, SERVER, 80, 1000, 0, SYN, b"");
+    let ihl = usize::from(bad[0] & 0x0f) * 4;
+    bad[ihl] ^= 0x04;
+    assert_eq!(forward(&mut f, &mut bad, LAN, WAN, T0), Verdict::Accept);
+    assert_eq!(f.conntrack().len(), 1);
+}
+
+/// A client opens a new connection on the 4-tuple of one the router
+/// still thinks established (both of its resets were lost): the SYN goes
+/// through untouched, and the server's SYN-ACK for it starts the flow
+/// over, NAT binding kept. A SYN the server answers with an ACK (its old
+/// connection lives: RFC 9293 §3.10.7.4) changes nothing.
+#[test]
+fn a_new_connection_on_a_tuple_still_established_is_let_through_and_resynced() {
+    let rules = "table ip t { chain f { type filter hook forward priority 0; policy drop;
+                 ct state invalid drop
+                 ct state established,related accept
+                 iif 0 oif 1 accept } }";
+    let mut f = filter(rules);
+    let fwd = |f: &mut Filter, mut p: Vec<u8>, out: bool| {
+        if out {
+            forward(f, &mut p, LAN, WAN, T0)
+        } else {
+            forward(f, &mut p, WAN, LAN, T0)
+        }
+    };
+    let state = |f: &Filter| f.conntrack().iter().next().unwrap().tcp_state;
+    assert_eq!(
+        fwd(&mut f, tcp(L1, 1, SERVER, 2, 100, 0, SYN, b""), true),
+        Verdict::Accept
+    );
+    let sa = tcp(SERVER, 2, L1, 1, 900, 101, synack(), b"");
+    assert_eq!(fwd(&mut f, sa, false), Verdict::Accept);
+    let ack = tcp(L1, 1, SERVER, 2, 101, 901, ACK, b"x");
+    assert_eq!(fwd(&mut f, ack, true), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::Established);
+
+    // A stray SYN: let through, the old connection's ACK comes back, and
+    // the flow goes on as it was.
+    let stray = tcp(L1, 1, SERVER, 2, 7_000_000, 0, SYN, b"");
+    assert_eq!(fwd(&mut f, stray, true), Verdict::Accept);
+    let challenge = tcp(SERVER, 2, L1, 1, 901, 102, ACK, b"");
+    assert_eq!(fwd(&mut f, challenge, false), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::Established);
+    // A SYN-ACK that answers no SYN is still invalid.
+    let lone = tcp(SERVER, 2, L1, 1, 5_000, 7_000_001, synack(), b"");
+    assert_eq!(fwd(&mut f, lone, false), Verdict::Drop);
+
+    // The new connection: SYN, SYN-ACK for it, ACK — the flow restarts.
+    let syn = tcp(L1, 1, SERVER, 2, 3_000_000_000, 0, SYN, b"");
+    assert_eq!(fwd(&mut f, syn, true), Verdict::Accept);
+    assert_eq!(
+        state(&f),
+        TcpState::Established,
+        "nothing changes on the SYN"
+    );
+    let sa = tcp(SERVER, 2, L1, 1, 40_000, 3_000_000_001, synack(), b"");
+    assert_eq!(fwd(&mut f, sa, false), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::SynRecv);
+    let ack = tcp(L1, 1, SERVER, 2, 3_000_000_001, 40_001, ACK, b"new");
+    assert_eq!(fwd(&mut f, ack, true), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::Established);
+    assert_eq!(f.conntrack().len(), 1);
+    // The old connection's sequence space is gone.
+    let old = tcp(L1, 1, SERVER, 2, 102, 901, ACK, b"y");
+    assert_eq!(fwd(&mut f, old, true), Verdict::Drop);
+}
+
+/// A segment that is merely late — a duplicate delayed past a window of
+/// newer data, an ACK overtaken by later ones — still belongs to its
+/// flow: translated and let through, changing nothing. Marked invalid
+/// it would reach the router's own stack untranslated, and the reset
+/// that answers it could end the connection. Forged segments (ahead of
+/// the window, acknowledging the unsent) stay invalid.
+#[test]
+fn late_segments_belong_to_their_flow_and_change_nothing() {
+    let rules = "table ip nat { chain post { type nat hook postrouting priority srcnat; oif 1 masquerade } }
+                 table ip t { chain f { type filter hook forward priority 0; policy drop;
+                 ct state invalid drop
+                 ct state established,related accept
+                 iif 0 oif 1 accept } }";
+    let mut f = filter(rules);
+    let out = |f: &mut Filter, p: Vec<u8>| {
+        let mut p = p;
+        (forward(f, &mut p, LAN, WAN, T0), p)
+    };
+    let (v, syn) = out(&mut f, tcp(L1, 1, SERVER, 2, 100, 0, SYN, b""));
+    assert_eq!(v, Verdict::Accept);
+    let nat = Ipv4Packet::parse(&syn).unwrap().src();
+    let nport = u16::from_be_bytes([syn[20], syn[21]]);
+    let back = |f: &mut Filter, seq: u32, ack: u32, flags: TcpFlags, data: &[u8]| {
+        let mut p = tcp(SERVER, 2, nat, nport, seq, ack, flags, data);
+        let v = forward(f, &mut p, WAN, LAN, T0);
+        (v, Ipv4Packet::parse(&p).unwrap().dst())
+    };
+    assert_eq!(back(&mut f, 900, 101, synack(), b"").0, Verdict::Accept);
+    assert_eq!(
+        out(&mut f, tcp(L1, 1, SERVER, 2, 101, 901, ACK, b"")).0,
+        Verdict::Accept
+    );
+    // The server sends 3 windows' worth (the client's window is 8192),
+    // acknowledged as it goes.
+    let chunk = [7u8; 4096];
+    for k in 0..6u32 {
+        let seq = 901 + k * 4096;
+        assert_eq!(back(&mut f, seq, 101, ACK, &chunk).0, Verdict::Accept);
+        let ack = tcp(L1, 1, SERVER, 2, 101, seq + 4096, ACK, b"");
+        assert_eq!(out(&mut f, ack).0, Verdict::Accept);
+    }
+    let before = f.conntrack().iter().next().unwrap();
+    // A copy of the first data segment arrives now, long after: late,
+    // so let by and translated back to the client, nothing changed.
+    let (v, to) = back(&mut f, 901, 101, ACK, &chunk);
+    assert_eq!((v, to), (Verdict::Accept, L1));
+    // So is an ACK from before (the client's, overtaken by newer ones).
+    assert_eq!(
+        out(&mut f, tcp(L1, 1, SERVER, 2, 101, 901, ACK, b"")).0,
+        Verdict::Accept
+    );
+    assert_eq!(f.conntrack().iter().next().unwrap(), before);
+    let invalid = f.conntrack().stats().invalid;
+    // Forged: data far ahead of the client's window, and an ACK of
+    // bytes the server never sent.
+    assert_eq!(back(&mut f, 901 + 200_000, 101, ACK, b"x").0, Verdict::Drop);
+    let forged = tcp(L1, 1, SERVER, 2, 101, 901 + 200_000, ACK, b"");
+    assert_eq!(out(&mut f, forged).0, Verdict::Drop);
+    assert_eq!(f.conntrack().stats().invalid, invalid + 2);
+}
+
+/// A client's SYN on a 4-tuple whose older connection the server still
+/// holds (the router saw it end, or never saw it): the server answers
+/// with an ACK of the old connection (RFC 9293 §3.10.7.4), the client
+/// resets that connection (the reset is in the old sequence space), and
+/// the SYN-ACK that follows starts the flow, whatever the old connection
+/// left on the reply side.
+#[test]
+fn a_syn_answered_from_an_older_connection_gets_through_once_it_is_reset() {
+    let rules = "table ip t { chain f { type filter hook forward priority 0; policy drop;
+                 ct state invalid drop
+                 ct state established,related accept
+                 iif 0 oif 1 accept } }";
+    let mut f = filter(rules);
+    let fwd = |f: &mut Filter, mut p: Vec<u8>, out: bool| {
+        if out {
+            forward(f, &mut p, LAN, WAN, T0)
+        } else {
+            forward(f, &mut p, WAN, LAN, T0)
+        }
+    };
+    let state = |f: &Filter| f.conntrack().iter().next().unwrap().tcp_state;
+    // An older connection's last word seen by the router: a reset.
+    assert_eq!(
+        fwd(&mut f, tcp(L1, 1, SERVER, 2, 100, 0, SYN, b""), true),
+        Verdict::Accept
+    );
+    let sa = tcp(SERVER, 2, L1, 1, 900, 101, synack(), b"");
+    assert_eq!(fwd(&mut f, sa, false), Verdict::Accept);
+    let rst = tcp(L1, 1, SERVER, 2, 101, 0, TcpFlags::RST, b"");
+    assert_eq!(fwd(&mut f, rst, true), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::Close);
+    // (The server never got that reset.) A new SYN reopens the flow.
+    let syn = tcp(L1, 1, SERVER, 2, 50, 0, SYN, b"");
+    assert_eq!(fwd(&mut f, syn, true), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::SynSent);
+    // The server answers from the old connection (acknowledging beyond
+    // the new SYN); the client resets it.
+    let old_ack = tcp(SERVER, 2, L1, 1, 901, 101, ACK, b"");
+    assert_eq!(fwd(&mut f, old_ack, false), Verdict::Accept);
+    let reset = tcp(L1, 1, SERVER, 2, 101, 0, TcpFlags::RST, b"");
+    assert_eq!(fwd(&mut f, reset, true), Verdict::Accept);
+    // The SYN again, and now the server's SYN-ACK for it.
+    let syn = tcp(L1, 1, SERVER, 2, 50, 0, SYN, b"");
+    assert_eq!(fwd(&mut f, syn, true), Verdict::Accept);
+    let sa = tcp(SERVER, 2, L1, 1, 5_000_000, 51, synack(), b"");
+    assert_eq!(fwd(&mut f, sa, false), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::SynRecv);
+    let ack = tcp(L1, 1, SERVER, 2, 51, 5_000_001, ACK, b"hi");
+    assert_eq!(fwd(&mut f, ack, true), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::Established);
+}

@@ -131,6 +131,24 @@ pub trait PacketHook {
         now: Instant,
     ) -> Verdict;
 
+    /// [`hook`](Self::hook) at [`PreRouting`](HookPoint::PreRouting) for a
+    /// datagram received on `input`, with what its device checked:
+    /// `l4_verified` when the device verified the transport checksum
+    /// (TCP, UDP or ICMP) and found it right. A hook that trusts only
+    /// intact datagrams (connection tracking does) verifies the checksum
+    /// itself otherwise; the default ignores the flag.
+    #[inline]
+    fn hook_received(
+        &mut self,
+        packet: &mut [u8],
+        input: IfaceId,
+        l4_verified: bool,
+        now: Instant,
+    ) -> Verdict {
+        let _ = l4_verified;
+        self.hook(HookPoint::PreRouting, packet, Some(input), None, now)
+    }
+
     /// A datagram the hook wants to send itself (such as the ICMP
     /// unreachable or TCP RST of a `reject` rule): the hook writes a
     /// complete IPv4 datagram (header with a correct checksum, and
@@ -184,6 +202,17 @@ impl<H: PacketHook + ?Sized> PacketHook for &mut H {
     }
 
     #[inline]
+    fn hook_received(
+        &mut self,
+        packet: &mut [u8],
+        input: IfaceId,
+        l4_verified: bool,
+        now: Instant,
+    ) -> Verdict {
+        (**self).hook_received(packet, input, l4_verified, now)
+    }
+
+    #[inline]
     fn next_injected(&mut self, buf: &mut [u8], now: Instant) -> Option<usize> {
         (**self).next_injected(buf, now)
     }
@@ -205,6 +234,20 @@ impl<A: PacketHook, B: PacketHook> PacketHook for (A, B) {
     ) -> Verdict {
         match self.0.hook(point, packet, input, output, now) {
             Verdict::Accept => self.1.hook(point, packet, input, output, now),
+            other => other,
+        }
+    }
+
+    #[inline]
+    fn hook_received(
+        &mut self,
+        packet: &mut [u8],
+        input: IfaceId,
+        l4_verified: bool,
+        now: Instant,
+    ) -> Verdict {
+        match self.0.hook_received(packet, input, l4_verified, now) {
+            Verdict::Accept => self.1.hook_received(packet, input, l4_verified, now),
             other => other,
         }
     }
@@ -232,6 +275,20 @@ impl<H: PacketHook> PacketHook for Option<H> {
     ) -> Verdict {
         match self {
             Some(h) => h.hook(point, packet, input, output, now),
+            None => Verdict::Accept,
+        }
+    }
+
+    #[inline]
+    fn hook_received(
+        &mut self,
+        packet: &mut [u8],
+        input: IfaceId,
+        l4_verified: bool,
+        now: Instant,
+    ) -> Verdict {
+        match self {
+            Some(h) => h.hook_received(packet, input, l4_verified, now),
             None => Verdict::Accept,
         }
     }

@@ -405,6 +405,35 @@ impl<H: PacketHook> Interface<H> {
         &mut self.hooks
     }
 
+    /// Runs the hook at `PreRouting` for a datagram received through
+    /// `port` (`None`: one of ours, looped back), telling it whether the
+    /// device verified its transport checksum; whether it goes on.
+    fn hook_received(
+        &mut self,
+        packet: &mut [u8],
+        port: Option<usize>,
+        l4_verified: ChecksumSet,
+        now: Instant,
+    ) -> bool {
+        if H::ACCEPTS_ALL {
+            return true;
+        }
+        let Some(input) = port else {
+            return self.hook(HookPoint::PreRouting, packet, None, None, now);
+        };
+        let proto = match packet.get(9) {
+            Some(6) => ChecksumProto::Tcp,
+            Some(17) => ChecksumProto::Udp,
+            Some(1) => ChecksumProto::Icmpv4,
+            _ => ChecksumProto::Ipv4,
+        };
+        let verified = proto != ChecksumProto::Ipv4 && l4_verified.contains(proto);
+        let verdict = self
+            .hooks
+            .hook_received(packet, IfaceId(input as u16), verified, now);
+        self.verdict(verdict, HookPoint::PreRouting, packet, port, None)
+    }
+
     /// Runs the hook at `point`; whether the datagram goes on. `Drop`,
     /// `Stolen` and `Queue` all end its way here; `Queue` leaves a copy
     /// for [`take_queued`](Self::take_queued).
@@ -417,10 +446,24 @@ impl<H: PacketHook> Interface<H> {
         now: Instant,
     ) -> bool {
         let id = |p: usize| IfaceId(p as u16);
-        match self
+        let verdict = self
             .hooks
-            .hook(point, packet, input.map(id), output.map(id), now)
-        {
+            .hook(point, packet, input.map(id), output.map(id), now);
+        self.verdict(verdict, point, packet, input, output)
+    }
+
+    /// What `verdict`, the hook's at `point` on `packet`, means: whether
+    /// the datagram goes on.
+    fn verdict(
+        &mut self,
+        verdict: Verdict,
+        point: HookPoint,
+        packet: &[u8],
+        input: Option<usize>,
+        output: Option<usize>,
+    ) -> bool {
+        let id = |p: usize| IfaceId(p as u16);
+        match verdict {
             Verdict::Accept => true,
             Verdict::Stolen => false,
             Verdict::Queue(n) => {
@@ -1585,7 +1628,7 @@ impl<H: PacketHook> Interface<H> {
         let Some(bytes) = bytes.get_mut(..total) else {
             return;
         };
-        if !self.hook(HookPoint::PreRouting, bytes, port, None, now) {
+        if !self.hook_received(bytes, port, l4_verified, now) {
             return;
         }
         let (dst, bcast, fragment) = {

@@ -18,11 +18,22 @@
 //! every timer has run out both socket sets hold nothing but the
 //! listeners — no socket leaks whatever the order of closes, resets and
 //! retransmissions. `LAMINA_LIFECYCLE_SEEDS=N` (or `A..B`) runs more.
+//!
+//! The same runs again through a Lamina router that masquerades the
+//! client's LAN behind its WAN address (RFC 3022 NAPT, `lamina-filter`
+//! with a stateful firewall that drops what connection tracking finds
+//! invalid), faults on both links: every connection still works as
+//! above, two connections never share a translated 4-tuple, and once the
+//! hosts are done the router's connection-tracking table holds nothing
+//! that outlives the closing timeouts (no NAT mapping left behind).
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::HashMap;
 
 use lamina_ethernet::MacAddr;
+use lamina_filter::{Filter, FilterConfig, Ruleset, Tuple};
+use lamina_ipv4::IfaceId;
+use lamina_ipv4::hook::{NoHooks, PacketHook};
 use lamina_netbuf::{Duration, Instant, Rng, SeededRng};
 use lamina_netdev::{FaultConfig, FaultInjector, LinkConfig, Port, TxLimit, wire};
 use lamina_socket::tcp_proto::{ConnError, Keepalive, TcpConfig};
@@ -31,6 +42,29 @@ use lamina_socket::{
 };
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+/// Through the router: the server on the WAN, the client on the LAN.
+const WAN_SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+const ROUTER_WAN: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+const ROUTER_LAN: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
+
+/// The router's rules: masquerade toward the WAN, and a stateful
+/// firewall (what conntrack finds invalid is dropped both ways; the WAN
+/// may only answer).
+const NAT_RULES: &str = "
+table ip nat {
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        oif 1 masquerade
+    }
+}
+table ip filter {
+    chain forward {
+        type filter hook forward priority 0; policy drop;
+        ct state invalid drop
+        ct state established,related accept
+        iif 0 oif 1 accept
+    }
+}";
 /// The echo service (RFC 862) and the discard service (RFC 863).
 const ECHO: u16 = 7;
 const DISCARD: u16 = 9;
@@ -38,40 +72,53 @@ const DISCARD: u16 = 9;
 /// A wire end with faults, behind a transmit ring that may fill.
 type Dev = TxLimit<FaultInjector<Port>>;
 
-struct Host {
-    iface: Interface,
-    dev: Dev,
+struct Host<H: PacketHook = NoHooks> {
+    iface: Interface<H>,
+    devs: Vec<Dev>,
     sockets: SocketSet,
 }
 
-impl Host {
-    fn new(dev: Dev, n: u8) -> Host {
+impl<H: PacketHook> Host<H> {
+    /// Host `n`: device `i` is `devs[i]` with its address, MAC
+    /// `02:00:00:00:n:i`.
+    fn new(n: u8, config: InterfaceConfig, hooks: H, devs: Vec<(Dev, &str)>) -> Host<H> {
         let mut rng = SeededRng::new(u64::from(n));
-        let mut iface = Interface::new(InterfaceConfig::default(), &mut rng);
-        let id = iface
-            .add_device(&dev, MacAddr::new(2, 0, 0, 0, 0, n))
-            .unwrap();
-        iface
-            .add_address(
-                id,
-                format!("192.0.2.{n}/24").parse().unwrap(),
-                Instant::ZERO,
-            )
-            .unwrap();
+        let mut iface = Interface::with_hooks(config, hooks, &mut rng);
+        let mut ports = Vec::new();
+        for (i, (dev, cidr)) in devs.into_iter().enumerate() {
+            let id = iface.add_device(&dev, mac(n, i)).unwrap();
+            iface
+                .add_address(id, cidr.parse().unwrap(), Instant::ZERO)
+                .unwrap();
+            ports.push(dev);
+        }
         Host {
             iface,
-            dev,
+            devs: ports,
             sockets: SocketSet::new(256, &mut rng),
         }
     }
 
     fn poll(&mut self, now: Instant) -> bool {
-        self.iface.poll(now, &mut self.dev, &mut self.sockets)
+        self.iface.poll(now, &mut self.devs[..], &mut self.sockets)
     }
 
     fn poll_at(&mut self) -> Option<Instant> {
-        self.iface.poll_at(&mut self.dev, &self.sockets)
+        self.iface.poll_at(&mut self.devs[..], &self.sockets)
     }
+
+    /// Knows `addr` on device `i` as `peer_mac`, for good.
+    fn know(&mut self, i: u16, addr: Ipv4Addr, peer_mac: MacAddr) {
+        self.iface
+            .neighbors_mut(IfaceId(i))
+            .unwrap()
+            .insert_static(addr, peer_mac, Instant::ZERO)
+            .unwrap();
+    }
+}
+
+fn mac(n: u8, i: usize) -> MacAddr {
+    MacAddr::new(2, 0, 0, 0, n, i as u8)
 }
 
 /// How a client connection ends.
@@ -108,6 +155,9 @@ struct Client {
     /// TIME-WAIT here or at the server) and is then tried again.
     bind: Option<u16>,
     local: Option<SocketAddrV4>,
+    /// The address the server sees for it: `local`, or what the router
+    /// translated it to.
+    seen_as: Option<SocketAddrV4>,
     config: TcpConfig,
     /// Connects that failed and were tried again.
     retries: u32,
@@ -144,7 +194,7 @@ fn served_for<'a>(served: &'a HashMap<Key, Served>, c: &Client) -> Option<&'a Se
     if c.bind.is_none() {
         return c.key.and_then(|k| served.get(&k));
     }
-    let local = c.local?;
+    let local = c.seen_as?;
     let mut from = served
         .iter()
         .filter(|(k, _)| k.0 == local)
@@ -167,7 +217,7 @@ fn server_ended(served: &HashMap<Key, Served>, c: &Client) -> bool {
     }
     served
         .iter()
-        .any(|(k, st)| Some(k.0) == c.local && early(st))
+        .any(|(k, st)| Some(k.0) == c.seen_as && early(st))
 }
 
 /// Keepalive that finds a vanished peer within a minute.
@@ -180,7 +230,7 @@ fn probing() -> Keepalive {
 }
 
 /// Buffers from 1 KiB to 256 KiB, Nagle on or off.
-fn config(rng: &mut SeededRng) -> TcpConfig {
+fn tcp_config(rng: &mut SeededRng) -> TcpConfig {
     let size = |rng: &mut SeededRng| 1024usize << rng.below(9);
     TcpConfig {
         send_buffer: size(rng),
@@ -190,55 +240,102 @@ fn config(rng: &mut SeededRng) -> TcpConfig {
     }
 }
 
-fn faults(rng: &mut SeededRng) -> FaultConfig {
+/// Faults one way on one link: loss up to `max_loss` per mille,
+/// reordering, duplication, and corruption in half the runs.
+fn faults(rng: &mut SeededRng, max_loss: u32) -> FaultConfig {
     let pct = |rng: &mut SeededRng, max: u32| f64::from(rng.below(max + 1)) / 1000.0;
     FaultConfig::new()
-        .with_loss(pct(rng, 100))
+        .with_loss(pct(rng, max_loss))
         .with_reorder(pct(rng, 50), 1 + rng.below(3))
         .with_duplicate(pct(rng, 10))
         .with_corrupt(if rng.below(2) == 0 { pct(rng, 10) } else { 0.0 })
 }
 
-/// One random run; panics with the seed in the message when a check
-/// fails.
-fn lifecycle_run(seed: u64) {
-    let mut rng = SeededRng::new(seed ^ 0x11fe);
+/// The client's connections go straight to the server, or through a NAT
+/// router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Direct,
+    Nat,
+}
+
+/// A wire between two hosts, faults on both ends' transmissions and, one
+/// end in three, a transmit ring that fills; whether it corrupts.
+fn faulty_wire(rng: &mut SeededRng, seed: u64, max_loss: u32) -> (Dev, Dev, bool) {
     let link = LinkConfig::new()
         .with_latency(Duration::from_micros(200 + u64::from(rng.below(2000))))
         .with_queue_len(512);
     let (pa, pb) = wire(link);
-    let (fa, fb) = (faults(&mut rng), faults(&mut rng));
-    // Corruption reaches ARP, which has no checksum (on Ethernet the
-    // frame check sequence would drop such a frame): a flipped bit in a
-    // sender address poisons the neighbour entry until it expires. With
-    // corruption on, the hosts know each other's address statically.
+    let (fa, fb) = (faults(rng, max_loss), faults(rng, max_loss));
     let corrupting = fa.corrupt > 0.0 || fb.corrupt > 0.0;
     let da = FaultInjector::new(pa, seed).with_tx(fa);
     let db = FaultInjector::new(pb, seed.wrapping_add(1)).with_tx(fb);
-    // A transmit ring of 1-8 frames a poll, one host in three.
+    // A transmit ring of 1-8 frames a poll.
     let ring = |rng: &mut SeededRng| (rng.below(3) == 0).then(|| 1 + rng.below(8) as usize);
-    let (da, db) = (
-        TxLimit::new(da, ring(&mut rng)),
-        TxLimit::new(db, ring(&mut rng)),
-    );
-    let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
-    if corrupting {
-        for (h, peer) in [(&mut a, 2u8), (&mut b, 1u8)] {
-            h.iface
-                .neighbors_mut(lamina_ipv4::IfaceId(0))
-                .unwrap()
-                .insert_static(
-                    Ipv4Addr::new(192, 0, 2, peer),
-                    MacAddr::new(2, 0, 0, 0, 0, peer),
-                    Instant::ZERO,
-                )
-                .unwrap();
+    (
+        TxLimit::new(da, ring(rng)),
+        TxLimit::new(db, ring(rng)),
+        corrupting,
+    )
+}
+
+/// One random run; panics with the seed in the message when a check
+/// fails.
+fn lifecycle_run(seed: u64, path: Path) {
+    let mut rng = SeededRng::new(seed ^ 0x11fe ^ ((path as u64) << 32));
+    // Corruption reaches ARP, which has no checksum (on Ethernet the
+    // frame check sequence would drop such a frame): a flipped bit in a
+    // sender address poisons the neighbour entry until it expires. With
+    // corruption on, the hosts of a link know each other's address
+    // statically.
+    let config = InterfaceConfig::default;
+    let (mut a, mut b, mut router, server) = match path {
+        Path::Direct => {
+            let (da, db, corrupting) = faulty_wire(&mut rng, seed, 100);
+            let mut a = Host::new(1, config(), NoHooks, vec![(da, "192.0.2.1/24")]);
+            let mut b = Host::new(2, config(), NoHooks, vec![(db, "192.0.2.2/24")]);
+            if corrupting {
+                a.know(0, SERVER, mac(2, 0));
+                b.know(0, Ipv4Addr::new(192, 0, 2, 1), mac(1, 0));
+            }
+            (a, b, None, SERVER)
         }
-    }
+        Path::Nat => {
+            // Two links of up to 5% loss each way.
+            let (da, lan, lan_corrupts) = faulty_wire(&mut rng, seed, 50);
+            let (wan, db, wan_corrupts) = faulty_wire(&mut rng, seed ^ 0xa5a5, 50);
+            let mut a = Host::new(1, config(), NoHooks, vec![(da, "192.168.1.10/24")]);
+            a.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
+            let b = Host::new(2, config(), NoHooks, vec![(db, "198.51.100.1/24")]);
+            let rules: Ruleset = NAT_RULES.parse().unwrap();
+            let mut filter =
+                Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(seed)).unwrap();
+            filter.set_interface_address(IfaceId(0), ROUTER_LAN);
+            filter.set_interface_address(IfaceId(1), ROUTER_WAN);
+            let mut rc = config();
+            rc.forwarding = true;
+            let mut r = Host::new(
+                3,
+                rc,
+                filter,
+                vec![(lan, "192.168.1.1/24"), (wan, "198.51.100.2/24")],
+            );
+            let mut b = b;
+            if lan_corrupts {
+                a.know(0, ROUTER_LAN, mac(3, 0));
+                r.know(0, Ipv4Addr::new(192, 168, 1, 10), mac(1, 0));
+            }
+            if wan_corrupts {
+                b.know(0, ROUTER_WAN, mac(3, 1));
+                r.know(1, WAN_SERVER, mac(2, 0));
+            }
+            (a, b, Some(r), WAN_SERVER)
+        }
+    };
 
     let mut listeners = Vec::new();
     for port in [ECHO, DISCARD] {
-        let l = b.sockets.add(TcpSocket::new(config(&mut rng))).unwrap();
+        let l = b.sockets.add(TcpSocket::new(tcp_config(&mut rng))).unwrap();
         let backlog = 1 + rng.below(16) as usize;
         b.sockets
             .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), backlog)
@@ -276,7 +373,8 @@ fn lifecycle_run(seed: u64) {
                 echo: Vec::new(),
                 done: false,
                 local: None,
-                config: config(&mut rng),
+                seen_as: None,
+                config: tcp_config(&mut rng),
                 retries: 0,
                 eager: rng.below(2) == 0,
                 key: None,
@@ -300,7 +398,7 @@ fn lifecycle_run(seed: u64) {
     let mut now = Instant::ZERO;
     let limit = Instant::from_secs(3600);
     let mut buf = vec![0u8; 16_384];
-    let ctx = |msg: &str| format!("seed {seed}: {msg}");
+    let ctx = |msg: &str| format!("seed {seed} ({path:?}): {msg}");
     loop {
         // Client applications.
         // One client at a time on each shared port (the next may still
@@ -325,7 +423,7 @@ fn lifecycle_run(seed: u64) {
                     a.sockets
                         .connect_tcp(
                             h,
-                            SocketAddrV4::new(SERVER, c.port),
+                            SocketAddrV4::new(server, c.port),
                             c.bind.map(|p| SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, p)),
                         )
                         .unwrap();
@@ -341,7 +439,26 @@ fn lifecycle_run(seed: u64) {
             let t = a.sockets.tcp(h).unwrap();
             if c.local.is_none() && t.is_established() {
                 c.local = t.local_addr();
-                if let Some(l) = c.local {
+                c.seen_as = match (&router, c.local) {
+                    (None, local) => local,
+                    // The router's translation of the connection.
+                    (Some(r), Some(l)) => {
+                        let out = Tuple {
+                            src: *l.ip(),
+                            dst: server,
+                            sport: l.port(),
+                            dport: c.port,
+                            proto: 6,
+                        };
+                        let (info, _) =
+                            r.iface.hooks().conntrack().lookup(&out).unwrap_or_else(|| {
+                                panic!("{}", ctx(&format!("client {i}: established, not tracked")))
+                            });
+                        Some(SocketAddrV4::new(info.reply.dst, info.reply.dport))
+                    }
+                    (Some(_), None) => None,
+                };
+                if let Some(l) = c.seen_as {
                     let n = established.entry(l).or_default();
                     c.key = Some((l, *n));
                     *n += 1;
@@ -462,7 +579,13 @@ fn lifecycle_run(seed: u64) {
                                 c.done = true;
                                 break;
                             }
-                            Err(e) => panic!("{}", ctx(&format!("client {i} recv: {e:?}"))),
+                            Err(e) => panic!(
+                                "{}",
+                                ctx(&format!(
+                                    "client {i} recv: {e:?} local {:?} seen as {:?} {:?}",
+                                    c.local, c.seen_as, c.end
+                                ))
+                            ),
                         }
                     }
                 }
@@ -562,12 +685,19 @@ fn lifecycle_run(seed: u64) {
         });
 
         let mut spins = 0;
-        while a.poll(now) | b.poll(now) {
+        while a.poll(now) | b.poll(now) | router.as_mut().is_some_and(|r| r.poll(now)) {
             spins += 1;
             assert!(spins < 100_000, "{}", ctx("no quiescence"));
         }
         let all_done = clients.iter().all(|c| c.done) && server_socks.is_empty();
-        let timers = [a.poll_at(), b.poll_at()].into_iter().flatten().min();
+        let timers = [
+            a.poll_at(),
+            b.poll_at(),
+            router.as_mut().and_then(|r| r.poll_at()),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let next_start = clients
             .iter()
             .filter(|c| c.handle.is_none())
@@ -632,7 +762,7 @@ fn lifecycle_run(seed: u64) {
                 let st = if c.bind.is_some() {
                     served
                         .iter()
-                        .find(|(k, st)| Some(k.0) == c.local && st.eof && st.got == c.data)
+                        .find(|(k, st)| Some(k.0) == c.seen_as && st.eof && st.got == c.data)
                         .map(|(_, st)| st)
                 } else {
                     st
@@ -670,6 +800,44 @@ fn lifecycle_run(seed: u64) {
         "{}",
         ctx("server sockets left besides the listeners")
     );
+    if let Some(r) = router {
+        // Every flow the router tracked has ended: nothing is left but
+        // entries in their closing timeouts (the longest, TIME-WAIT's two
+        // minutes, from now), so every NAT mapping goes with them. Except
+        // where a reset ended a connection: a reset is sent once, and if
+        // every copy was lost before the router, the router cannot tell
+        // (RFC 5382 REQ-5 keeps such a mapping at least two hours; Linux
+        // five days).
+        let reset: Vec<SocketAddrV4> = clients
+            .iter()
+            .filter(|c| matches!(c.end, End::Abort { .. }) || server_ended(&served, c))
+            .filter_map(|c| c.seen_as)
+            .collect();
+        let ct = r.iface.hooks().conntrack();
+        let closing = ct.config().timeouts.tcp_time_wait;
+        let left: Vec<_> = ct
+            .iter()
+            .filter(|f| f.expires > now + closing)
+            .filter(|f| !reset.contains(&SocketAddrV4::new(f.reply.dst, f.reply.dport)))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{}",
+            ctx(&format!("flows left in the router: {left:?}"))
+        );
+        assert_eq!(r.sockets.len(), 0);
+    }
+}
+
+/// `LAMINA_LIFECYCLE_SEEDS`: how many seeds (`N`), or which (`A..B`);
+/// `default` seeds from 0 without it.
+fn seeds(default: u64) -> (u64, u64) {
+    let range = std::env::var("LAMINA_LIFECYCLE_SEEDS").ok();
+    match range.as_deref().map(|r| r.split_once("..")) {
+        Some(Some((a, b))) => (a.parse().unwrap(), b.parse().unwrap()),
+        Some(None) => (0, range.as_deref().unwrap().parse().unwrap()),
+        None => (0, default),
+    }
 }
 
 /// Random lifecycles (connections, amounts, ends, faults): every echo
@@ -677,14 +845,20 @@ fn lifecycle_run(seed: u64) {
 /// once the timers have run out (RFC 9293 §3.10.4, §3.10.5, §3.6).
 #[test]
 fn random_connection_lifecycles_over_faulty_wires_leave_nothing_behind() {
-    // `LAMINA_LIFECYCLE_SEEDS`: how many seeds (`N`), or which (`A..B`).
-    let range = std::env::var("LAMINA_LIFECYCLE_SEEDS").ok();
-    let (from, to) = match range.as_deref().map(|r| r.split_once("..")) {
-        Some(Some((a, b))) => (a.parse().unwrap(), b.parse().unwrap()),
-        Some(None) => (0, range.as_deref().unwrap().parse().unwrap()),
-        None => (0, 100u64),
-    };
+    let (from, to) = seeds(100);
     for seed in from..to {
-        lifecycle_run(seed);
+        lifecycle_run(seed, Path::Direct);
+    }
+}
+
+/// The same through a router that masquerades the client's LAN, with a
+/// stateful firewall, faults on both of its links: connections behave
+/// as without it, and its connection-tracking table empties (every NAT
+/// mapping ends) once the hosts are done (RFC 3022 §2.6, RFC 5382 REQ-5).
+#[test]
+fn random_connection_lifecycles_through_a_nat_router_leave_nothing_behind() {
+    let (from, to) = seeds(50);
+    for seed in from..to {
+        lifecycle_run(seed, Path::Nat);
     }
 }

@@ -54,8 +54,13 @@ table ip nat {
     }
 }
 table ip filter {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        ct state invalid drop
+    }
     chain forward {
         type filter hook forward priority 0; policy drop;
+        ct state invalid drop
         ct state established,related accept
         tcp dport 23 reject with tcp reset
         udp dport 69 reject with icmp type port-unreachable
