@@ -40,6 +40,13 @@
 //! in the middle (the first segment is not a SYN, allowed by
 //! [`ConntrackConfig::tcp_loose`]) is tracked without window checks, as
 //! its scaling is unknown.
+//!
+//! A SYN on a flow past its handshake (a new connection on a 4-tuple
+//! whose last one ended unseen: both of its resets lost) passes without
+//! changing anything; a SYN-ACK that answers it starts the flow over from
+//! that SYN. An ACK answering a SYN-SENT flow's SYN (the server still
+//! holds an older connection, RFC 9293 §3.10.7.4) passes unchanged too,
+//! so that the client's reset can end that connection.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;

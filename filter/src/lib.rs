@@ -97,6 +97,27 @@
 //!
 //! A datagram's mark lives while it crosses the hooks of one way through
 //! the stack (it is not stored in the flow).
+//!
+//! # Damaged, late and stale datagrams
+//!
+//! A received TCP, UDP or ICMP datagram whose transport checksum is wrong
+//! (checked unless its device did,
+//! [`PacketHook::hook_received`](lamina_ipv4::hook::PacketHook::hook_received);
+//! [`ConntrackConfig::checksum`]) is [`CtState::Invalid`] and changes no
+//! flow: a flipped bit cannot open a flow or move one's window. A TCP
+//! segment that is merely late belongs to its flow but changes nothing;
+//! a SYN on a flow the table still thinks established is let through, and
+//! the flow starts over if the server answers it with a SYN-ACK (the
+//! [`conntrack`] module docs give the rules).
+//!
+//! A router that translates should drop what conntrack finds invalid at
+//! `input` as well as `forward`: an invalid datagram is not translated,
+//! so one addressed to a masqueraded port reaches the router's own stack,
+//! whose TCP answers it with a reset toward the peer.
+//!
+//! ```text
+//! chain input { type filter hook input priority 0; policy accept; ct state invalid drop }
+//! ```
 #![no_std]
 #![forbid(unsafe_code)]
 
