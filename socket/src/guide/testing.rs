@@ -171,5 +171,13 @@
 //!   `TcpSocket::connection().stats()` tell whether loss was really
 //!   exercised.
 //! - Keep seeds in the test, and vary them in a loop when hunting bugs: a
-//!   failing seed replays exactly.
+//!   failing seed replays exactly. Lamina's own scans work so:
+//!   `socket/tests/lifecycle.rs` draws whole networks from a seed (faulty
+//!   wires, transmit rings, a NAT router or none, clients that connect,
+//!   write, half-close, abort or send datagrams at random) and checks
+//!   what must hold whatever happened — every byte as sent or not at all,
+//!   no socket or conntrack flow left once the timers have run;
+//!   `LAMINA_LIFECYCLE_SEEDS=0..100000 cargo test --release -p
+//!   lamina-socket --test lifecycle` runs a range, and a failure names
+//!   its seed.
 //! - Timing belongs in benchmarks (`benches/`), never in assertions.
