@@ -174,12 +174,16 @@ pub struct ConntrackConfig {
     /// Pick up TCP flows whose first segment seen is not a SYN (Linux's
     /// `nf_conntrack_tcp_loose`, on by default).
     pub tcp_loose: bool,
-    /// Verify the TCP, UDP and ICMP checksums of received datagrams
-    /// (where the device has not) before tracking them: a damaged one is
+    /// Verify the transport checksum of a received datagram (where the
+    /// device has not) before it opens a flow, and of every received TCP
+    /// segment before it moves one: a damaged one is
     /// [`CtState::Invalid`] and changes nothing (Linux's
-    /// `nf_conntrack_checksum`, on by default). A bit flipped on the way
-    /// could otherwise open a flow that never ends, or move a flow's
-    /// window so that its real segments look invalid.
+    /// `nf_conntrack_checksum`, on by default, which checks every
+    /// datagram). A bit flipped on the way could otherwise open a flow
+    /// that never ends, or move a flow's window so that its real
+    /// segments look invalid. A UDP or ICMP datagram of a known flow is
+    /// not checked: it changes nothing but the flow's timeout, and its
+    /// receiver drops it.
     pub checksum: bool,
 }
 
@@ -638,8 +642,21 @@ impl Conntrack {
     }
 
     /// Tracks datagram `p`: finds or prepares its flow, updates TCP
-    /// state, and says its [`CtState`].
-    pub(crate) fn track(&mut self, p: &Parsed, now: Instant) -> (Track, CtState) {
+    /// state, and says its [`CtState`]. `intact` says whether the
+    /// datagram is undamaged (its transport checksum): asked, once, only
+    /// where the answer matters — before a datagram opens a flow and
+    /// before a TCP segment moves one (a damaged UDP datagram on a known
+    /// flow changes nothing but its timeout, and its receiver drops it).
+    /// A damaged one is [`CtState::Invalid`] and changes nothing.
+    pub(crate) fn track(
+        &mut self,
+        p: &Parsed,
+        now: Instant,
+        intact: impl FnOnce() -> bool,
+    ) -> (Track, CtState) {
+        // Asked once; a later question has the same (good) answer.
+        let mut once = Some(intact);
+        let mut intact = move || once.take().is_none_or(|f| f());
         self.gc_step(now, 2);
         if let L4::IcmpError { inner, .. } = p.l4 {
             // RFC 792: the quote is of a datagram sent the other way.
@@ -667,12 +684,18 @@ impl Conntrack {
                 && self
                     .get(i, g)
                     .is_some_and(|c| matches!(c.tcp_state, TcpState::TimeWait | TcpState::Close));
+            if (expired || reopen) && !intact() {
+                return (Track::None, CtState::Invalid);
+            }
             if expired || reopen {
                 self.remove(i);
                 if expired {
                     self.stats.expired += 1;
                 }
             } else {
+                if p.proto == TCP && !intact() {
+                    return (Track::None, CtState::Invalid);
+                }
                 let timeouts = self.config.timeouts;
                 let Some(c) = self.get_mut(i, g) else {
                     return (Track::None, CtState::Invalid);
@@ -689,6 +712,9 @@ impl Conntrack {
                 };
                 return (Track::Known(i, g, d), state);
             }
+        }
+        if !intact() {
+            return (Track::None, CtState::Invalid);
         }
         match self.open(t, p, now) {
             Some(c) => (Track::Pending(alloc::boxed::Box::new(c)), CtState::New),

@@ -345,16 +345,22 @@ impl Filter {
                         },
                         None => (Track::None, CtState::Invalid),
                     }
-                } else if point == HookPoint::PreRouting
-                    && !l4_verified
-                    && self.config.conntrack.checksum
-                    && !crate::packet::transport_checksum_ok(&p, pkt)
-                {
-                    // Damaged on the way: it must not open or move a flow.
-                    self.stats.bad_checksum += 1;
-                    (Track::None, CtState::Invalid)
                 } else {
-                    self.ct.track(&p, now)
+                    // What was damaged on the way must not open or move a
+                    // flow: checked where the device did not.
+                    let verify = point == HookPoint::PreRouting
+                        && !l4_verified
+                        && self.config.conntrack.checksum;
+                    let mut bad = false;
+                    let bytes: &[u8] = pkt;
+                    let tracked = self.ct.track(&p, now, || {
+                        bad = verify && !crate::packet::transport_checksum_ok(&p, bytes);
+                        !bad
+                    });
+                    if bad {
+                        self.stats.bad_checksum += 1;
+                    }
+                    tracked
                 };
                 let d = match &t {
                     Track::Known(_, _, d) => *d,

@@ -100,11 +100,12 @@
 //!
 //! # Damaged, late and stale datagrams
 //!
-//! A received TCP, UDP or ICMP datagram whose transport checksum is wrong
-//! (checked unless its device did,
+//! A received datagram that would open a flow, or a TCP segment that
+//! would move one, is checked first (unless its device did,
 //! [`PacketHook::hook_received`](lamina_ipv4::hook::PacketHook::hook_received);
-//! [`ConntrackConfig::checksum`]) is [`CtState::Invalid`] and changes no
-//! flow: a flipped bit cannot open a flow or move one's window. A TCP
+//! [`ConntrackConfig::checksum`]): with a wrong transport checksum it is
+//! [`CtState::Invalid`] and changes no flow — a flipped bit cannot open a
+//! flow or move one's window. A TCP
 //! segment that is merely late belongs to its flow but changes nothing;
 //! a SYN on a flow the table still thinks established is let through, and
 //! the flow starts over if the server answers it with a SYN-ACK (the

@@ -1635,7 +1635,10 @@ fn mark_mask_and_interface_negation() {
 /// A datagram damaged on the way (a bit flipped after its checksum was
 /// computed) is INVALID on arrival and opens nothing: its flipped port
 /// would otherwise open a flow that lives five days. With the device's
-/// word that the checksum is right, or the check off, it is tracked.
+/// word that the checksum is right, or the check off, it is tracked. A
+/// damaged TCP segment of a known flow moves nothing; a damaged UDP
+/// datagram of one is not checked (it changes nothing but the flow's
+/// timeout, and its receiver drops it).
 #[test]
 fn a_received_datagram_with_a_bad_checksum_is_invalid_and_not_tracked() {
     let rules =
@@ -1647,9 +1650,11 @@ fn a_received_datagram_with_a_bad_checksum_is_invalid_and_not_tracked() {
         udp(L1, 5000, SERVER, 53, b"query"),
         echo(L1, SERVER, true, 9, 1),
     ] {
-        // Flip a bit of the source port (the IPv4 header stays right).
+        // Flip a bit of the source port, or of the echo identifier (the
+        // IPv4 header stays right).
         let ihl = usize::from(bad[0] & 0x0f) * 4;
-        bad[ihl] ^= 0x04;
+        let at = if bad[9] == 1 { ihl + 4 } else { ihl };
+        bad[at] ^= 0x04;
         assert_eq!(forward(&mut f, &mut bad, LAN, WAN, T0), Verdict::Drop);
     }
     assert!(f.conntrack().is_empty());
@@ -1658,6 +1663,18 @@ fn a_received_datagram_with_a_bad_checksum_is_invalid_and_not_tracked() {
     let mut ok = tcp(L1, 40000, SERVER, 80, 1000, 0, SYN, b"");
     assert_eq!(forward(&mut f, &mut ok, LAN, WAN, T0), Verdict::Accept);
     assert_eq!(f.conntrack().len(), 1);
+    // A damaged segment of that flow (its window field: a bit that would
+    // otherwise count) is invalid too, and the flow stays as it was.
+    let before = f.conntrack().iter().next().unwrap();
+    let mut bad = tcp(L1, 40000, SERVER, 80, 1000, 0, SYN, b"");
+    let ihl = usize::from(bad[0] & 0x0f) * 4;
+    bad[ihl + 14] ^= 0x80;
+    assert_eq!(
+        forward(&mut f, &mut bad, LAN, WAN, T0 + Duration::from_secs(1)),
+        Verdict::Drop
+    );
+    assert_eq!(f.conntrack().iter().next().unwrap(), before);
+    assert_eq!(f.stats().bad_checksum, 5);
     // A device that verified the checksum is taken at its word (its
     // datagram may carry a partial checksum, as with checksum offload).
     let mut partial = udp(L1, 5000, SERVER, 53, b"query");
