@@ -2189,3 +2189,54 @@ fn a_segment_written_from_two_pieces_checksums_every_byte_rfc9293_3_1() {
         assert_eq!(&buf[h..n], &data[..x + y], "{x}+{y} offload payload");
     }
 }
+
+/// A duplicate of data received since our last ACK — a tail loss probe
+/// that raced our delayed ACK — is taken for its ACK field (its data is
+/// old): what it acknowledges of ours is released at once, not after our
+/// RTO. As Linux accepts from `rcv_wup`; a duplicate of data older than
+/// our last ACK, or data beyond the window, still is not (RFC 9293
+/// §3.10.7.4, RFC 5961 §5.2).
+#[test]
+fn a_duplicate_since_our_last_ack_still_acknowledges_rfc9293_3_10_7_4() {
+    let no_ts = TcpConfig {
+        timestamps: false,
+        ..cfg()
+    };
+    let mut sim = Sim::established(61, &no_ts, &no_ts);
+    // B sends 300 bytes, which A has not acknowledged yet.
+    assert_eq!(sim.b().send(&[7; 300]), Ok(300));
+    sim.transmit();
+    let b_una = sim.rcv_nxt(true);
+    let b_nxt = sim.snd_nxt(false);
+    assert_eq!(b_nxt - b_una, 300);
+    assert_eq!(sim.b().send_queue(), 300);
+    // A's 100 bytes reach B (B's ACK for them is delayed: not sent).
+    let seq = sim.rcv_nxt(false);
+    let d1 = sim.repr(true, TcpFlags::ACK | TcpFlags::PSH, seq, b_una);
+    sim.inject_data(true, &d1, &[1; 100]);
+    assert_eq!(sim.b().recv_queue(), 100);
+    // A's probe: the same 100 bytes, now acknowledging B's 300.
+    let probe = sim.repr(true, TcpFlags::ACK | TcpFlags::PSH, seq, b_nxt);
+    sim.inject_data(true, &probe, &[1; 100]);
+    assert_eq!(
+        sim.b().send_queue(),
+        0,
+        "B's data acknowledged by the probe"
+    );
+    assert_eq!(sim.b().recv_queue(), 100, "the duplicate data is dropped");
+    assert_eq!(sim.b().stats().unacceptable, 0);
+    // Ending before B's last ACK (sent now, for all 100 bytes): dropped
+    // whole, as before.
+    sim.transmit();
+    assert_eq!(sim.b().send(&[8; 50]), Ok(50));
+    sim.transmit();
+    let b_nxt2 = sim.snd_nxt(false);
+    let old = sim.repr(true, TcpFlags::ACK, seq, b_nxt2);
+    sim.inject_data(true, &old, &[1; 60]);
+    assert_eq!(
+        sim.b().send_queue(),
+        50,
+        "an ACK on data before our last ACK is not taken"
+    );
+    assert_eq!(sim.b().stats().unacceptable, 1);
+}

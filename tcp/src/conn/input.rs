@@ -165,15 +165,33 @@ impl<C: CongestionControl> Connection<C> {
         // A zero window still takes ACKs, RSTs and the in-order probe
         // (RFC 9293 §3.10.7.4: "special allowance").
         let zero_window_ok = wnd == 0 && seq == self.rcv_nxt;
+        // A duplicate of data received since our last ACK (a tail loss
+        // probe, a retransmission racing our delayed ACK) still carries
+        // the peer's news in its ACK field: taken for that, its data
+        // dropped as old (Linux's `tcp_sequence` accepts from its
+        // `rcv_wup`, the point its last ACK announced). Dropping it whole
+        // would leave our own data unacknowledged until its RTO. The
+        // window is narrow (what arrived since that ACK), so RFC 5961's
+        // blind-injection bound stands.
+        let since_our_ack = seg_len > 0
+            && !syn
+            && !seg.rst()
+            && (seq + seg_len).ge(self.last_ack_sent)
+            && (seq + seg_len).le(self.rcv_nxt)
+            && self.state.is_synchronized();
         if !acceptable && !zero_window_ok {
             if !seg.rst() {
-                self.stats.unacceptable += 1;
                 self.ack_now = true;
                 if self.state == State::TimeWait && seg.fin() {
                     self.time_wait_at = Some(now.saturating_add(self.config.time_wait));
                 }
             }
-            return;
+            if !since_our_ack {
+                if !seg.rst() {
+                    self.stats.unacceptable += 1;
+                }
+                return;
+            }
         }
         self.last_recv = now;
         self.keepalive_probes = 0;
