@@ -1696,6 +1696,27 @@ fn a_received_datagram_with_a_bad_checksum_is_invalid_and_not_tracked() {
     assert_eq!(f.conntrack().len(), 1);
 }
 
+/// A router's stateful forward chain: what conntrack finds invalid is
+/// dropped, replies come in, the LAN goes out.
+const STATEFUL: &str = "table ip t { chain f { type filter hook forward priority 0; policy drop;
+                        ct state invalid drop
+                        ct state established,related accept
+                        iif 0 oif 1 accept } }";
+
+/// `p` forwarded from the LAN to the WAN (`out`) or back, at `T0`.
+fn fwd(f: &mut Filter, mut p: Vec<u8>, out: bool) -> Verdict {
+    if out {
+        forward(f, &mut p, LAN, WAN, T0)
+    } else {
+        forward(f, &mut p, WAN, LAN, T0)
+    }
+}
+
+/// The TCP state of the one flow tracked.
+fn state(f: &Filter) -> TcpState {
+    f.conntrack().iter().next().unwrap().tcp_state
+}
+
 /// A client opens a new connection on the 4-tuple of one the router
 /// still thinks established (both of its resets were lost): the SYN goes
 /// through untouched, and the server's SYN-ACK for it starts the flow
@@ -1703,19 +1724,7 @@ fn a_received_datagram_with_a_bad_checksum_is_invalid_and_not_tracked() {
 /// connection lives: RFC 9293 §3.10.7.4) changes nothing.
 #[test]
 fn a_new_connection_on_a_tuple_still_established_is_let_through_and_resynced() {
-    let rules = "table ip t { chain f { type filter hook forward priority 0; policy drop;
-                 ct state invalid drop
-                 ct state established,related accept
-                 iif 0 oif 1 accept } }";
-    let mut f = filter(rules);
-    let fwd = |f: &mut Filter, mut p: Vec<u8>, out: bool| {
-        if out {
-            forward(f, &mut p, LAN, WAN, T0)
-        } else {
-            forward(f, &mut p, WAN, LAN, T0)
-        }
-    };
-    let state = |f: &Filter| f.conntrack().iter().next().unwrap().tcp_state;
+    let mut f = filter(STATEFUL);
     assert_eq!(
         fwd(&mut f, tcp(L1, 1, SERVER, 2, 100, 0, SYN, b""), true),
         Verdict::Accept
@@ -1826,19 +1835,7 @@ fn late_segments_belong_to_their_flow_and_change_nothing() {
 /// left on the reply side.
 #[test]
 fn a_syn_answered_from_an_older_connection_gets_through_once_it_is_reset() {
-    let rules = "table ip t { chain f { type filter hook forward priority 0; policy drop;
-                 ct state invalid drop
-                 ct state established,related accept
-                 iif 0 oif 1 accept } }";
-    let mut f = filter(rules);
-    let fwd = |f: &mut Filter, mut p: Vec<u8>, out: bool| {
-        if out {
-            forward(f, &mut p, LAN, WAN, T0)
-        } else {
-            forward(f, &mut p, WAN, LAN, T0)
-        }
-    };
-    let state = |f: &Filter| f.conntrack().iter().next().unwrap().tcp_state;
+    let mut f = filter(STATEFUL);
     // An older connection's last word seen by the router: a reset.
     assert_eq!(
         fwd(&mut f, tcp(L1, 1, SERVER, 2, 100, 0, SYN, b""), true),
