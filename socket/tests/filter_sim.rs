@@ -705,3 +705,77 @@ fn reject_rules_answer_through_the_router() {
     );
     assert!(b.sockets.accept_tcp(telnet).is_err());
 }
+
+/// Records what `hook_received` is told of each received datagram.
+#[derive(Default)]
+struct Told(Vec<(u8, bool)>);
+
+impl lamina_ipv4::hook::PacketHook for Told {
+    fn hook(
+        &mut self,
+        _: lamina_ipv4::hook::HookPoint,
+        _: &mut [u8],
+        _: Option<IfaceId>,
+        _: Option<IfaceId>,
+        _: Instant,
+    ) -> lamina_ipv4::hook::Verdict {
+        lamina_ipv4::hook::Verdict::Accept
+    }
+
+    fn hook_received(
+        &mut self,
+        packet: &mut [u8],
+        _: IfaceId,
+        l4_verified: bool,
+        _: Instant,
+    ) -> lamina_ipv4::hook::Verdict {
+        self.0.push((packet[9], l4_verified));
+        lamina_ipv4::hook::Verdict::Accept
+    }
+}
+
+/// The `Interface` tells a hook at PreRouting whether the device verified
+/// a datagram's transport checksum, so that connection tracking need not
+/// do it again (and does not misjudge a partial checksum that an
+/// offloading device left): yes where the link verifies TCP and UDP, no
+/// on a plain link, and no for ICMP, which that link does not verify.
+#[test]
+fn hooks_learn_whether_the_device_verified_the_transport_checksum() {
+    use lamina_netdev::{ChecksumCapabilities, ChecksumProto, ChecksumSet};
+    for verifying in [false, true] {
+        let mut config = link();
+        if verifying {
+            let l4 = ChecksumSet::of(ChecksumProto::Tcp).with(ChecksumProto::Udp);
+            config = config.with_checksum(ChecksumCapabilities { tx: l4, rx: l4 });
+        }
+        let (pa, pb) = wire(config);
+        let mut a = Host::new(1, InterfaceConfig::default(), vec![(pa, "192.0.2.1/24")]);
+        let mut b = Host::with_hooks(
+            2,
+            InterfaceConfig::default(),
+            Told::default(),
+            vec![(pb, "192.0.2.2/24")],
+        );
+        let mut now = Instant::ZERO;
+        // A ping first: it resolves the neighbour (a datagram that waits
+        // for ARP gets its checksums in software, not from the device).
+        let p = a.sockets.add(IcmpSocket::default()).unwrap();
+        a.sockets.bind_icmp(p, None).unwrap();
+        a.sockets
+            .icmp(p)
+            .unwrap()
+            .send_echo(Ipv4Addr::new(192, 0, 2, 2), 1, b"ping")
+            .unwrap();
+        run(&mut [&mut a, &mut b], &mut now, Duration::from_secs(1));
+        let u = a.sockets.add(UdpSocket::default()).unwrap();
+        a.sockets
+            .udp(u)
+            .unwrap()
+            .send_to(b"hello", SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 9))
+            .unwrap();
+        run(&mut [&mut a, &mut b], &mut now, Duration::from_secs(1));
+        let told = &b.iface.hooks().0;
+        assert!(told.contains(&(17, verifying)), "{verifying}: {told:?}");
+        assert!(told.contains(&(1, false)), "{verifying}: {told:?}");
+    }
+}
