@@ -25,7 +25,9 @@
 //! invalid), faults on both links: every connection still works as
 //! above, two connections never share a translated 4-tuple, and once the
 //! hosts are done the router's connection-tracking table holds nothing
-//! that outlives the closing timeouts (no NAT mapping left behind).
+//! that outlives the closing timeouts (no NAT mapping left behind). And
+//! once more to a server on a router's LAN through the ports the router
+//! forwards from its WAN address (destination NAT).
 //!
 //! Datagram runs do the same for UDP and ping: random clients, payloads
 //! that need fragmenting, a closed port, both paths (see `datagram_run`).
@@ -51,6 +53,27 @@ const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const WAN_SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 const ROUTER_WAN: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 const ROUTER_LAN: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
+
+/// The port-forwarding router's rules: the WAN address's echo and discard
+/// ports go to the server on the LAN (RFC 4787 §7's "port forwarding";
+/// the source is kept), and a stateful firewall lets nothing else in.
+const FORWARD_RULES: &str = "
+table ip nat {
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        iif 1 tcp dport 7 dnat to 192.168.1.10:7
+        iif 1 tcp dport 9 dnat to 192.168.1.10:9
+        iif 1 udp dport 7 dnat to 192.168.1.10:7
+    }
+}
+table ip filter {
+    chain forward {
+        type filter hook forward priority 0; policy drop;
+        ct state invalid drop
+        ct state established,related accept
+        iif 1 oif 0 ip daddr 192.168.1.10 ct state new accept
+    }
+}";
 
 /// The router's rules: masquerade toward the WAN, and a stateful
 /// firewall (what conntrack finds invalid is dropped both ways; the WAN
@@ -256,12 +279,14 @@ fn faults(rng: &mut SeededRng, max_loss: u32) -> FaultConfig {
         .with_corrupt(if rng.below(2) == 0 { pct(rng, 10) } else { 0.0 })
 }
 
-/// The client's connections go straight to the server, or through a NAT
-/// router.
+/// The client's connections go straight to the server, through a router
+/// that masquerades the client's LAN, or through one that forwards its
+/// WAN address's service ports to the server on its LAN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Path {
     Direct,
     Nat,
+    PortForward,
 }
 
 /// A wire between two hosts, faults on both ends' transmissions and, one
@@ -342,6 +367,44 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
                 server: SERVER,
                 lossless: !lossy,
                 corrupting,
+            }
+        }
+        Path::PortForward => {
+            // The client on the WAN, the server on the LAN; the LAN alone
+            // flips bits (see below).
+            let (da, wan, wan_lossy) = {
+                let (da, wan, _, lossy) = faulty_wire(rng, seed, 50, clean, false);
+                (da, wan, lossy)
+            };
+            let (lan, db, lan_corrupts, lan_lossy) =
+                faulty_wire(rng, seed ^ 0xa5a5, 50, clean, true);
+            let a = Host::new(1, config(), NoHooks, vec![(da, "198.51.100.1/24")]);
+            let mut b = Host::new(2, config(), NoHooks, vec![(db, "192.168.1.10/24")]);
+            b.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
+            let rules: Ruleset = FORWARD_RULES.parse().unwrap();
+            let mut filter =
+                Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(seed)).unwrap();
+            filter.set_interface_address(IfaceId(0), ROUTER_LAN);
+            filter.set_interface_address(IfaceId(1), ROUTER_WAN);
+            let mut rc = config();
+            rc.forwarding = true;
+            let mut r = Host::new(
+                3,
+                rc,
+                filter,
+                vec![(lan, "192.168.1.1/24"), (wan, "198.51.100.2/24")],
+            );
+            if lan_corrupts {
+                b.know(0, ROUTER_LAN, mac(3, 0));
+                r.know(0, Ipv4Addr::new(192, 168, 1, 10), mac(2, 0));
+            }
+            Net {
+                a,
+                b,
+                router: Some(r),
+                server: ROUTER_WAN,
+                lossless: !(lan_lossy || wan_lossy),
+                corrupting: lan_corrupts,
             }
         }
         Path::Nat => {
@@ -918,6 +981,17 @@ fn random_connection_lifecycles_over_faulty_wires_leave_nothing_behind() {
     }
 }
 
+/// The same to a server on a router's LAN, through the ports the router
+/// forwards from its WAN address (destination NAT), faults on both
+/// links: connections behave as straight ones, and every flow ends.
+#[test]
+fn random_connection_lifecycles_through_port_forwarding_leave_nothing_behind() {
+    let (from, to) = seeds(50);
+    for seed in from..to {
+        lifecycle_run(seed, Path::PortForward);
+    }
+}
+
 /// The same through a router that masquerades the client's LAN, with a
 /// stateful firewall, faults on both of its links: connections behave
 /// as without it, and its connection-tracking table empties (every NAT
@@ -1296,6 +1370,17 @@ fn random_datagrams_over_faulty_wires_arrive_intact_or_not_at_all() {
     let (from, to) = seeds(100);
     for seed in from..to {
         datagram_run(seed, Path::Direct);
+    }
+}
+
+/// The same to a server behind a port-forwarding router: UDP to the
+/// forwarded port reaches it and comes back from the router's address;
+/// the closed port and the pings are the router's own to answer.
+#[test]
+fn random_datagrams_through_port_forwarding_arrive_intact_or_not_at_all() {
+    let (from, to) = seeds(100);
+    for seed in from..to {
+        datagram_run(seed, Path::PortForward);
     }
 }
 
