@@ -2240,3 +2240,42 @@ fn a_duplicate_since_our_last_ack_still_acknowledges_rfc9293_3_10_7_4() {
     );
     assert_eq!(sim.b().stats().unacceptable, 1);
 }
+
+/// The FIN takes a place in the peer's window as a byte of data does:
+/// data that fills the window to its edge goes without it, and the FIN
+/// follows once the window opens. Sent past the edge, the ACKs after it
+/// lie past the edge too, and a stateful firewall between the hosts
+/// (Linux's conntrack) finds them invalid — a port-forwarding router
+/// then answers them itself, with a reset (found by the lifecycle scan
+/// through port forwarding).
+#[test]
+fn the_fin_waits_for_room_in_the_peers_window_rfc9293_3_8_6() {
+    let plain = TcpConfig {
+        window_scale: false,
+        ..cfg()
+    };
+    let small = TcpConfig {
+        recv_buffer: 4096,
+        window_scale: false,
+        ..cfg()
+    };
+    let mut sim = Sim::established(62, &plain, &small);
+    let data = pattern(0, 4096);
+    assert_eq!(sim.a().send(&data), Ok(4096));
+    sim.a().shutdown_write();
+    sim.run_for(Duration::from_millis(500));
+    assert_eq!(sim.b().recv_queue(), 4096, "the data fills B's window");
+    assert!(
+        !sim.segments(true).any(|s| s.has(TcpFlags::FIN)),
+        "no FIN past the window's edge"
+    );
+    let mut buf = vec![0u8; 8192];
+    assert_eq!(sim.b().recv(&mut buf), Ok(4096));
+    sim.run_for(Duration::from_millis(500));
+    assert!(sim.segments(true).any(|s| s.has(TcpFlags::FIN)));
+    assert!(
+        sim.b().recv_finished(),
+        "B has the FIN: {:?}",
+        sim.b().state()
+    );
+}

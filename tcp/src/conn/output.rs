@@ -605,17 +605,24 @@ impl<C: CongestionControl> Connection<C> {
         let unsent = self.unsent();
         let len = unsent.min(max_payload).min(wnd_room).min(cwnd_room);
         let seq = self.snd_nxt;
+        // The FIN takes a sequence number of the peer's window like a byte
+        // of data (as Linux's `tcp_snd_wnd_test` counts it): sent past
+        // the window's edge, the ACKs that follow it lie past that edge
+        // too, and a stateful firewall between us (Linux's conntrack, or
+        // ours) finds them invalid — a router that then answers them
+        // itself resets the connection.
+        let fin_waits = unsent == 0 && fin_seq == Some(seq);
         if len == 0 {
-            if unsent == 0 && fin_seq == Some(seq) {
+            if fin_waits && wnd_room > 0 {
                 return Some(Plan {
                     seq,
                     len: 0,
                     fin: true,
                 });
             }
-            // RFC 9293 §3.8.6.1: a zero window with data waiting and
-            // nothing in flight arms the persist timer.
-            if unsent > 0
+            // RFC 9293 §3.8.6.1: a zero window with data (or the FIN)
+            // waiting and nothing in flight arms the persist timer.
+            if (unsent > 0 || fin_waits)
                 && wnd_room == 0
                 && self.snd_max == self.snd_una
                 && self.persist_at.is_none()
@@ -630,7 +637,7 @@ impl<C: CongestionControl> Connection<C> {
             // The persist timer fired on a window too small for the SWS
             // rule: send what fits (the RFC 9293 §3.8.6.2.1 override).
             self.probe_now = false;
-            let fin = fin_seq == Some(seq + len);
+            let fin = fin_seq == Some(seq + len) && len < wnd_room;
             return Some(Plan { seq, len, fin });
         }
         if len < max_payload && !retransmission {
@@ -650,7 +657,7 @@ impl<C: CongestionControl> Connection<C> {
                 return None;
             }
         }
-        let fin = fin_seq == Some(seq + len);
+        let fin = fin_seq == Some(seq + len) && len < wnd_room;
         Some(Plan { seq, len, fin })
     }
 
