@@ -110,8 +110,15 @@ impl UdpSocket {
     }
 
     /// Reports ICMP errors on an unconnected socket too (Linux
-    /// `IP_RECVERR`); by default only a connected socket reports them, as
-    /// Linux does.
+    /// `IP_RECVERR`); by default only a connected socket reports them.
+    /// A connected socket reports every error about its traffic, soft
+    /// ones (TTL or reassembly time exceeded, network or host
+    /// unreachable) as well as hard ones (port or protocol unreachable),
+    /// as RFC 1122 §4.1.3.3 asks; Linux, without `IP_RECVERR`, reports
+    /// only the hard ones. And connected or not, a socket hears "host
+    /// unreachable" for a datagram of its own that could not even be
+    /// queued, its next hop's ARP resolution having failed already
+    /// (RFC 1122 §3.2.2.1).
     pub fn set_recv_errors(&mut self, on: bool) {
         self.recv_errors = on;
     }
