@@ -46,7 +46,9 @@
 //! changing anything; a SYN-ACK that answers it starts the flow over from
 //! that SYN. An ACK answering a SYN-SENT flow's SYN (the server still
 //! holds an older connection, RFC 9293 §3.10.7.4) passes unchanged too,
-//! so that the client's reset can end that connection.
+//! so that the client's reset can end that connection. A reset answering
+//! a SYN-SENT flow must acknowledge its SYN (RFC 9293 §3.10.7.3): a late
+//! one of the tuple's last connection does not close the new flow.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -874,6 +876,16 @@ fn tcp_update(c: &mut Conn, dir: Dir, info: &TcpInfo, now: Instant, to: &Timeout
             s.scale = sc.min(14);
             s.flags |= F_SCALE;
         }
+    }
+    if c.tcp_state == S::SynSent
+        && dir == Dir::Reply
+        && flags & RST != 0
+        && !(ack_set && info.ack == c.tcp[0].end)
+    {
+        // RFC 9293 §3.10.7.3: in SYN-SENT only a reset that acknowledges
+        // the SYN is the answer to it; another (the last connection's on
+        // this 4-tuple, reordered) must not close the new flow.
+        return false;
     }
     if c.tcp_state == S::SynSent && dir == Dir::Reply && !syn && flags & RST == 0 {
         // An ACK answering a SYN: the peer still holds an older

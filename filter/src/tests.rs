@@ -1866,3 +1866,48 @@ fn a_syn_answered_from_an_older_connection_gets_through_once_it_is_reset() {
     assert_eq!(fwd(&mut f, ack, true), Verdict::Accept);
     assert_eq!(state(&f), TcpState::Established);
 }
+
+/// RFC 9293 §3.10.7.3: a reset answers a SYN only if it acknowledges
+/// it. A late reset of the last connection on the 4-tuple, arriving just
+/// after a new SYN reopened the flow, is invalid and leaves the new flow
+/// as it is (it used to close it, and the new connection's segments
+/// then met a closed flow); a server's refusal, which acknowledges the
+/// SYN, closes it.
+#[test]
+fn a_late_reset_of_the_last_connection_does_not_close_the_new_one() {
+    let mut f = filter(STATEFUL);
+    // The last connection, ended by the server's reset.
+    assert_eq!(
+        fwd(&mut f, tcp(L1, 1, SERVER, 2, 100, 0, SYN, b""), true),
+        Verdict::Accept
+    );
+    let sa = tcp(SERVER, 2, L1, 1, 900, 101, synack(), b"");
+    assert_eq!(fwd(&mut f, sa, false), Verdict::Accept);
+    let rst = tcp(SERVER, 2, L1, 1, 901, 0, TcpFlags::RST, b"");
+    assert_eq!(fwd(&mut f, rst, false), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::Close);
+    // A new connection; a copy of the reset arrives late.
+    assert_eq!(
+        fwd(&mut f, tcp(L1, 1, SERVER, 2, 5000, 0, SYN, b""), true),
+        Verdict::Accept
+    );
+    assert_eq!(state(&f), TcpState::SynSent);
+    let late = tcp(SERVER, 2, L1, 1, 901, 0, TcpFlags::RST, b"");
+    assert_eq!(fwd(&mut f, late, false), Verdict::Drop);
+    assert_eq!(state(&f), TcpState::SynSent);
+    let sa = tcp(SERVER, 2, L1, 1, 70_000, 5001, synack(), b"");
+    assert_eq!(fwd(&mut f, sa, false), Verdict::Accept);
+    let ack = tcp(L1, 1, SERVER, 2, 5001, 70_001, ACK, b"data");
+    assert_eq!(fwd(&mut f, ack, true), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::Established);
+
+    // A refusal acknowledges the SYN: it closes the flow.
+    let mut f = filter(STATEFUL);
+    assert_eq!(
+        fwd(&mut f, tcp(L1, 3, SERVER, 4, 100, 0, SYN, b""), true),
+        Verdict::Accept
+    );
+    let refused = tcp(SERVER, 4, L1, 3, 0, 101, TcpFlags::RST.union(ACK), b"");
+    assert_eq!(fwd(&mut f, refused, false), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::Close);
+}
