@@ -1001,8 +1001,10 @@ fn window_ok(c: &mut Conn, d: usize, info: &TcpInfo) -> Window {
                 sender.scale = sc.min(14);
                 sender.flags |= F_SCALE;
             }
-            // RFC 7323 §2.2: scaling only when both SYNs carry the option.
-            if sender.flags & receiver.flags & F_SCALE == 0 {
+            // RFC 7323 §2.2: scaling only when both SYNs carry the option
+            // (known once the other side's SYN has been seen: not on a
+            // retransmitted first SYN, which must keep its scale).
+            if receiver.maxwin != 0 && sender.flags & receiver.flags & F_SCALE == 0 {
                 sender.scale = 0;
                 receiver.scale = 0;
             }

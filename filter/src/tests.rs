@@ -1548,7 +1548,10 @@ fn tcp_ws(
 fn tcp_window_tracking_applies_window_scaling() {
     let rules =
         "table ip t { chain f { type filter hook forward priority 0; ct state invalid drop } }";
-    for scaled in [true, false] {
+    // (Also with the first SYN sent twice, its answer lost: the copy
+    // keeps the scale it announces — it used to lose it, the other side's
+    // SYN not seen yet, and the client's windows were then read unscaled.)
+    for (scaled, resent) in [(true, false), (false, false), (true, true)] {
         let mut f = filter(rules);
         let ws = scaled.then_some(7u8);
         let mut go = |p: Vec<u8>, from_lan: bool| {
@@ -1559,10 +1562,12 @@ fn tcp_window_tracking_applies_window_scaling() {
                 forward(&mut f, &mut p, WAN, LAN, T0)
             }
         };
-        assert_eq!(
-            go(tcp_ws(L1, SERVER, 100, 0, SYN, 64240, ws, b""), true),
-            Verdict::Accept
-        );
+        for _ in 0..1 + usize::from(resent) {
+            assert_eq!(
+                go(tcp_ws(L1, SERVER, 100, 0, SYN, 64240, ws, b""), true),
+                Verdict::Accept
+            );
+        }
         assert_eq!(
             go(
                 tcp_ws(SERVER, L1, 9000, 101, synack(), 65160, ws, b""),
@@ -1582,7 +1587,7 @@ fn tcp_window_tracking_applies_window_scaling() {
         } else {
             Verdict::Drop
         };
-        assert_eq!(go(far, false), want, "scaled: {scaled}");
+        assert_eq!(go(far, false), want, "scaled: {scaled}, resent: {resent}");
     }
 }
 
