@@ -877,6 +877,13 @@ fn tcp_update(c: &mut Conn, dir: Dir, info: &TcpInfo, now: Instant, to: &Timeout
             s.flags |= F_SCALE;
         }
     }
+    if c.tcp_state == S::SynSent && dir == Dir::Original && !syn && flags & RST == 0 {
+        // Nothing but the SYN (or a reset) comes from the client before
+        // the answer to it: a segment that does is of the tuple's last
+        // connection, late, and must not move the new flow (Linux's
+        // table has it invalid too).
+        return false;
+    }
     if c.tcp_state == S::SynSent
         && dir == Dir::Reply
         && flags & RST != 0

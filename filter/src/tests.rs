@@ -1916,3 +1916,37 @@ fn a_late_reset_of_the_last_connection_does_not_close_the_new_one() {
     assert_eq!(fwd(&mut f, refused, false), Verdict::Accept);
     assert_eq!(state(&f), TcpState::Close);
 }
+
+/// Before the answer to its SYN, a client sends nothing but the SYN (or
+/// a reset): a segment that comes from it then is of the tuple's last
+/// connection, late, and is invalid. It used to be taken, and moved the
+/// new flow's sequence tracking 30 KB ahead; the server's segments were
+/// then judged against it and found invalid.
+#[test]
+fn a_late_segment_of_the_last_connection_does_not_move_a_new_flow() {
+    let mut f = filter(STATEFUL);
+    assert_eq!(
+        fwd(&mut f, tcp(L1, 1, SERVER, 2, 1000, 0, SYN, b""), true),
+        Verdict::Accept
+    );
+    let sa = tcp(SERVER, 2, L1, 1, 900, 1001, synack(), b"");
+    assert_eq!(fwd(&mut f, sa, false), Verdict::Accept);
+    let rst = tcp(SERVER, 2, L1, 1, 901, 0, TcpFlags::RST, b"");
+    assert_eq!(fwd(&mut f, rst, false), Verdict::Accept);
+    // A new connection; the last one's final ACK arrives late.
+    assert_eq!(
+        fwd(&mut f, tcp(L1, 1, SERVER, 2, 500, 0, SYN, b""), true),
+        Verdict::Accept
+    );
+    let late = tcp(L1, 1, SERVER, 2, 31_000, 901, ACK, b"");
+    assert_eq!(fwd(&mut f, late, true), Verdict::Drop);
+    assert_eq!(state(&f), TcpState::SynSent);
+    let sa = tcp(SERVER, 2, L1, 1, 80_000, 501, synack(), b"");
+    assert_eq!(fwd(&mut f, sa, false), Verdict::Accept);
+    let ack = tcp(L1, 1, SERVER, 2, 501, 80_001, ACK, b"hello");
+    assert_eq!(fwd(&mut f, ack, true), Verdict::Accept);
+    let fin = TcpFlags::FIN.union(ACK);
+    let reply = tcp(SERVER, 2, L1, 1, 80_001, 506, fin, b"hello");
+    assert_eq!(fwd(&mut f, reply, false), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::FinWait);
+}
