@@ -1872,6 +1872,23 @@ fn a_syn_answered_from_an_older_connection_gets_through_once_it_is_reset() {
     assert_eq!(state(&f), TcpState::Established);
 }
 
+/// A stateful filter that tracked a connection L1:1 → SERVER:2 (client
+/// ISN `isn`, server ISN 900) ended by the server's reset: its flow is
+/// closed, and the tuple free for a new connection.
+fn reset_by_the_server(isn: u32) -> Filter {
+    let mut f = filter(STATEFUL);
+    assert_eq!(
+        fwd(&mut f, tcp(L1, 1, SERVER, 2, isn, 0, SYN, b""), true),
+        Verdict::Accept
+    );
+    let sa = tcp(SERVER, 2, L1, 1, 900, isn + 1, synack(), b"");
+    assert_eq!(fwd(&mut f, sa, false), Verdict::Accept);
+    let rst = tcp(SERVER, 2, L1, 1, 901, 0, TcpFlags::RST, b"");
+    assert_eq!(fwd(&mut f, rst, false), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::Close);
+    f
+}
+
 /// RFC 9293 §3.10.7.3: a reset answers a SYN only if it acknowledges
 /// it. A late reset of the last connection on the 4-tuple, arriving just
 /// after a new SYN reopened the flow, is invalid and leaves the new flow
@@ -1880,17 +1897,7 @@ fn a_syn_answered_from_an_older_connection_gets_through_once_it_is_reset() {
 /// SYN, closes it.
 #[test]
 fn a_late_reset_of_the_last_connection_does_not_close_the_new_one() {
-    let mut f = filter(STATEFUL);
-    // The last connection, ended by the server's reset.
-    assert_eq!(
-        fwd(&mut f, tcp(L1, 1, SERVER, 2, 100, 0, SYN, b""), true),
-        Verdict::Accept
-    );
-    let sa = tcp(SERVER, 2, L1, 1, 900, 101, synack(), b"");
-    assert_eq!(fwd(&mut f, sa, false), Verdict::Accept);
-    let rst = tcp(SERVER, 2, L1, 1, 901, 0, TcpFlags::RST, b"");
-    assert_eq!(fwd(&mut f, rst, false), Verdict::Accept);
-    assert_eq!(state(&f), TcpState::Close);
+    let mut f = reset_by_the_server(100);
     // A new connection; a copy of the reset arrives late.
     assert_eq!(
         fwd(&mut f, tcp(L1, 1, SERVER, 2, 5000, 0, SYN, b""), true),
@@ -1924,15 +1931,7 @@ fn a_late_reset_of_the_last_connection_does_not_close_the_new_one() {
 /// then judged against it and found invalid.
 #[test]
 fn a_late_segment_of_the_last_connection_does_not_move_a_new_flow() {
-    let mut f = filter(STATEFUL);
-    assert_eq!(
-        fwd(&mut f, tcp(L1, 1, SERVER, 2, 1000, 0, SYN, b""), true),
-        Verdict::Accept
-    );
-    let sa = tcp(SERVER, 2, L1, 1, 900, 1001, synack(), b"");
-    assert_eq!(fwd(&mut f, sa, false), Verdict::Accept);
-    let rst = tcp(SERVER, 2, L1, 1, 901, 0, TcpFlags::RST, b"");
-    assert_eq!(fwd(&mut f, rst, false), Verdict::Accept);
+    let mut f = reset_by_the_server(1000);
     // A new connection; the last one's final ACK arrives late.
     assert_eq!(
         fwd(&mut f, tcp(L1, 1, SERVER, 2, 500, 0, SYN, b""), true),
