@@ -38,6 +38,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$work/logs"
   log="$work/logs/$t.log"
   "${fuzz[@]}" build -O "$t" >/dev/null 2>&1
+  start=$SECONDS
   if "${fuzz[@]}" run -O "$t" "$corpus" "corpus/$t" -- \
       -max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 >"$log" 2>&1; then
     result=ok
@@ -45,10 +46,11 @@ for t in "${targets[@]}"; do
     result=CRASH
     status=1
   fi
+  ran=$((SECONDS - start))
   execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
   # Keep the working corpus small: only inputs that add coverage.
   "${fuzz[@]}" cmin -O "$t" "$corpus" >/dev/null 2>&1 || true
   files=$(find "$corpus" -type f | wc -l)
-  printf '%-14s %-5s %12s execs in %ss, corpus %s inputs\n' "$t" "$result" "${execs:-?}" "$secs" "$files"
+  printf '%-14s %-5s %12s execs in %ss, corpus %s inputs\n' "$t" "$result" "${execs:-?}" "$ran" "$files"
 done
 exit $status

@@ -23,6 +23,10 @@
 //!   `set_user_timeout`;
 //! - steps of the clock, small, large, or to the next timer.
 //!
+//! (What a side queues over a run is bounded, 4,096 segments' worth for
+//! the other side's window: the final phase below moves it all, and the
+//! work per input stays far below the fuzzer's timeout.)
+//!
 //! After each, both sides' `poll_transmit` are drained into the channel
 //! (through `poll_transmit_gso` for a side whose settings say so, its
 //! batches cut into segments as a device's segmentation offload does;
@@ -75,6 +79,9 @@ const SERVER: usize = 1;
 const CHANNEL_MAX: usize = 128;
 /// Lent payloads kept to check, at most.
 const LENT_MAX: usize = 32;
+/// Segments' worth of data a side may queue in one run, at most (see
+/// `Run::send`).
+const SEGMENTS_MAX: u64 = 4096;
 
 fn addr(side: usize) -> SocketAddrV4 {
     SocketAddrV4::new(IP[side], PORT[side])
@@ -529,6 +536,18 @@ impl Run {
 
     fn send(&mut self, side: usize, n: usize) {
         let from = self.sides[side].sent;
+        // At most `SEGMENTS_MAX` segments' worth for the other side's
+        // window (its receive buffer, or the smallest MSS): the final
+        // phase moves it all, and a 1-byte window moves one byte a
+        // round. Unbounded, a 70 KB queue to a 1-byte window took 70,000
+        // rounds and, under the fuzzer's sanitizers on a busy machine,
+        // past its timeout.
+        let window = self.sides[1 - side].config.recv_buffer.clamp(1, 64) as u64;
+        let room = (SEGMENTS_MAX * window).saturating_sub(from);
+        let n = n.min(usize::try_from(room).unwrap_or(usize::MAX));
+        if n == 0 {
+            return;
+        }
         let data: Vec<u8> = (0..n as u64).map(|k| stream(side, from + k)).collect();
         let Some(c) = self.conn(side) else { return };
         if let Ok(got) = c.send(&data) {
