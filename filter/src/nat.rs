@@ -199,18 +199,25 @@ pub(crate) fn apply(pkt: &mut [u8], p: &Parsed, side: Side, target: &Tuple) -> b
         Side::Src => (target.src, target.sport, p.src),
         Side::Dst => (target.dst, target.dport, p.dst),
     };
-    let cur_port = match p.l4 {
+    // An ICMP error's quote has the other end (it travelled the other
+    // way), compared too: the error's own address may already be the
+    // target (the router's error about a datagram it translated, sent
+    // from the translated address) while its quote still differs.
+    let (cur_port, quoted) = match p.l4 {
         L4::IcmpError { inner, .. } => match side {
-            Side::Src => inner.tuple.dport,
-            Side::Dst => inner.tuple.sport,
+            Side::Src => (inner.tuple.dport, inner.tuple.dst),
+            Side::Dst => (inner.tuple.sport, inner.tuple.src),
         },
-        _ => match (p.tuple(), side) {
-            (Some(t), Side::Src) => t.sport,
-            (Some(t), Side::Dst) => t.dport,
-            (None, _) => port,
-        },
+        _ => (
+            match (p.tuple(), side) {
+                (Some(t), Side::Src) => t.sport,
+                (Some(t), Side::Dst) => t.dport,
+                (None, _) => port,
+            },
+            addr,
+        ),
     };
-    if addr == cur_addr && port == cur_port {
+    if addr == cur_addr && port == cur_port && addr == quoted {
         return false;
     }
     rewrite(pkt, p, side, addr, port);

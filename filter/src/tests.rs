@@ -1073,6 +1073,56 @@ fn icmp_errors_are_translated_inside_their_quote() {
     assert_eq!(icmp.quote().unwrap().ports(), Some((53, 40000)));
 }
 
+/// RFC 5508 §4.2, RFC 1191: an error the router itself sends about a
+/// datagram it translated (here about a reply it de-masqueraded, as
+/// "fragmentation needed" on the way to the LAN is) quotes the datagram
+/// as it arrived: the quote's destination goes back to the router's
+/// address and port. The error's own source is that address already; only
+/// it was compared, so the quote kept the LAN host's address, the server
+/// could not match the error to its connection, and path MTU discovery
+/// through the NAT failed. The same for a port forward that keeps the
+/// port (the quote's destination address alone differs).
+#[test]
+fn the_routers_own_error_about_a_translated_datagram_quotes_it_as_it_arrived() {
+    let quote = |e: &[u8]| {
+        let ip = Ipv4Packet::parse(e).unwrap();
+        let icmp = IcmpPacket::parse_verified(ip.payload()).unwrap();
+        let q = icmp.quote().unwrap();
+        let inner = q.ipv4().unwrap();
+        (inner.src(), inner.dst(), q.ports().unwrap())
+    };
+    let mut f = filter(NAT);
+    let mut q = udp(L1, 40000, SERVER, 53, b"query");
+    assert_eq!(forward(&mut f, &mut q, LAN, WAN, T0), Verdict::Accept);
+    let mut r = udp(SERVER, 53, ROUTER, 40000, b"a long answer");
+    assert_eq!(
+        f.hook(HookPoint::PreRouting, &mut r, Some(WAN), None, T0),
+        Verdict::Accept
+    );
+    assert_eq!(addrs(&r), (SERVER, L1));
+    let mut e = icmp_error(ROUTER, &r);
+    assert_eq!(local_out(&mut f, &mut e, WAN, T0), Verdict::Accept);
+    assert_checksums(&e);
+    assert_eq!(addrs(&e), (ROUTER, SERVER));
+    assert_eq!(quote(&e), (SERVER, ROUTER, (53, 40000)));
+
+    // A port forward keeping its port: a WAN client's datagram to the
+    // router's port 7 goes to the LAN host's port 7.
+    let mut f = filter(
+        "table ip nat { chain pre { type nat hook prerouting priority dstnat;
+            iif 1 udp dport 7 dnat to 192.168.1.10:7 } }",
+    );
+    let client = Ipv4Addr::new(203, 0, 113, 9);
+    let mut d = udp(client, 5000, ROUTER, 7, b"echo me");
+    assert_eq!(forward(&mut f, &mut d, WAN, LAN, T0), Verdict::Accept);
+    assert_eq!(addrs(&d), (client, L1));
+    let mut e = icmp_error(ROUTER, &d);
+    assert_eq!(local_out(&mut f, &mut e, WAN, T0), Verdict::Accept);
+    assert_checksums(&e);
+    assert_eq!(addrs(&e), (ROUTER, client));
+    assert_eq!(quote(&e), (client, ROUTER, (5000, 7)));
+}
+
 /// RFC 768: a zero UDP checksum means none, and stays zero under NAT.
 #[test]
 fn zero_udp_checksum_stays_zero_under_nat() {

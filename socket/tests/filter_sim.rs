@@ -816,10 +816,7 @@ fn path_mtu_discovery_works_through_masquerade() {
     let got = tcp_pump(&mut lan, &mut router, &mut wan, &mut now, false, c, s, &up);
     assert!(got == up, "sent {} of {} bytes", got.len(), up.len());
     assert!(router.iface.stats().tx_too_big > 0);
-    assert_eq!(
-        lan.sockets.tcp(c).unwrap().connection().unwrap().mss(),
-        960
-    );
+    assert_eq!(lan.sockets.tcp(c).unwrap().connection().unwrap().mss(), 960);
 }
 
 /// The same through port forwarding: the router's route back to the WAN
@@ -857,11 +854,17 @@ fn path_mtu_discovery_works_through_port_forwarding() {
     // (`down` moves data from `w` to `l`: here the LAN side sends, so
     // the sockets trade places.)
     let data = pattern(256 << 10);
-    let got = tcp_pump(&mut lan, &mut router, &mut wan, &mut now, false, l, w, &data);
+    let got = tcp_pump(
+        &mut lan,
+        &mut router,
+        &mut wan,
+        &mut now,
+        false,
+        l,
+        w,
+        &data,
+    );
     assert!(got == data, "sent {} of {} bytes", got.len(), data.len());
     assert!(router.iface.stats().tx_too_big > 0);
-    assert_eq!(
-        lan.sockets.tcp(l).unwrap().connection().unwrap().mss(),
-        960
-    );
+    assert_eq!(lan.sockets.tcp(l).unwrap().connection().unwrap().mss(), 960);
 }

@@ -41,8 +41,8 @@ use std::collections::HashMap;
 use lamina_ethernet::MacAddr;
 use lamina_filter::{Filter, FilterConfig, Ruleset, Tuple};
 use lamina_icmp::IcmpErrorKind;
-use lamina_ipv4::IfaceId;
 use lamina_ipv4::hook::{NoHooks, PacketHook};
+use lamina_ipv4::{IfaceId, Route};
 use lamina_netbuf::{Duration, Instant, Rng, SeededRng};
 use lamina_netdev::{FaultConfig, FaultInjector, LinkConfig, Port, TxLimit, hub, wire};
 use lamina_socket::tcp_proto::{ConnError, Keepalive, TcpConfig};
@@ -436,6 +436,7 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
                 filter,
                 vec![(lan, "192.168.1.1/24"), (wan, "198.51.100.2/24")],
             );
+            narrow_routes(rng, &mut r);
             if lan_corrupts {
                 b.know(0, ROUTER_LAN, mac(3, 0));
                 r.know(0, Ipv4Addr::new(192, 168, 1, 10), mac(2, 0));
@@ -473,6 +474,7 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
                 filter,
                 vec![(lan, "192.168.1.1/24"), (wan, "198.51.100.2/24")],
             );
+            narrow_routes(rng, &mut r);
             if lan_corrupts {
                 a.know(0, ROUTER_LAN, mac(3, 0));
                 r.know(0, Ipv4Addr::new(192, 168, 1, 10), mac(1, 0));
@@ -521,6 +523,7 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
                 filter,
                 vec![(router_lan, "192.168.1.1/24"), (wan, "198.51.100.2/24")],
             );
+            narrow_routes(rng, &mut r);
             if lan_corrupts {
                 for (k, h) in hosts.iter_mut().enumerate() {
                     h.know(0, ROUTER_LAN, mac(3, 0));
@@ -543,6 +546,33 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
                 lossless: !(lan_lossy || wan_lossy),
                 corrupting: lan_corrupts,
             }
+        }
+    }
+}
+
+/// One router run in three, each of the router's two routes (to its LAN,
+/// to its WAN) carries less than its link: 576 to 1499 bytes. Hosts
+/// learn it only from the router: TCP by path MTU discovery (the
+/// router's "fragmentation needed" translated back to the host that
+/// sent a segment), UDP and ping by the router fragmenting what it
+/// forwards (fragments of fragments, after NAT).
+fn narrow_routes<H: PacketHook>(rng: &mut SeededRng, r: &mut Host<H>) {
+    if rng.below(3) != 0 {
+        return;
+    }
+    for (i, net) in ["192.168.1.0/24", "198.51.100.0/24"]
+        .into_iter()
+        .enumerate()
+    {
+        if rng.below(2) == 0 {
+            let mtu = 576 + rng.below(924) as u16;
+            r.iface
+                .routes_mut()
+                .replace(
+                    net.parse().unwrap(),
+                    Route::on_link(IfaceId(i as u16)).with_mtu(mtu),
+                )
+                .unwrap();
         }
     }
 }
