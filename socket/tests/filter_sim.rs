@@ -868,3 +868,49 @@ fn path_mtu_discovery_works_through_port_forwarding() {
     assert!(router.iface.stats().tx_too_big > 0);
     assert_eq!(lan.sockets.tcp(l).unwrap().connection().unwrap().mss(), 960);
 }
+
+/// And the other way through the masquerade: the router's route to the
+/// LAN carries 1000 bytes, so the WAN server's full-sized segments draw
+/// "fragmentation needed" after the router translated them back to the
+/// LAN host; the error's quote must show them as the server sent them
+/// (to the router's address) for the server to find its connection. It
+/// used to keep the LAN host's address, and the download stalled until
+/// the server gave up.
+#[test]
+fn path_mtu_discovery_works_for_downloads_through_masquerade() {
+    use lamina_ipv4::Route;
+    let (mut lan, mut router, mut wan) = nat_network();
+    router
+        .iface
+        .routes_mut()
+        .replace(
+            "192.168.1.0/24".parse().unwrap(),
+            Route::on_link(IfaceId(0)).with_mtu(1000),
+        )
+        .unwrap();
+    let mut now = Instant::ZERO;
+    let listener = wan.sockets.add(TcpSocket::default()).unwrap();
+    wan.sockets
+        .listen_tcp(listener, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 4)
+        .unwrap();
+    let c = lan.sockets.add(TcpSocket::default()).unwrap();
+    lan.sockets
+        .connect_tcp(c, SocketAddrV4::new(WAN_HOST, 80), None)
+        .unwrap();
+    run(
+        &mut [&mut lan, &mut router, &mut wan],
+        &mut now,
+        Duration::from_secs(1),
+    );
+    let s = wan.sockets.accept_tcp(listener).expect("connected");
+    let down = pattern(256 << 10);
+    let got = tcp_pump(&mut lan, &mut router, &mut wan, &mut now, true, c, s, &down);
+    assert!(
+        got == down,
+        "received {} of {} bytes",
+        got.len(),
+        down.len()
+    );
+    assert!(router.iface.stats().tx_too_big > 0);
+    assert_eq!(wan.sockets.tcp(s).unwrap().connection().unwrap().mss(), 960);
+}
