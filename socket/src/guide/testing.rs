@@ -173,7 +173,8 @@
 //! - Keep seeds in the test, and vary them in a loop when hunting bugs: a
 //!   failing seed replays exactly. Lamina's own scans work so:
 //!   `socket/tests/lifecycle.rs` draws whole networks from a seed (faulty
-//!   wires, transmit rings, a NAT router or none, clients that connect,
+//!   wires, transmit rings, a NAT router or none, one client host or
+//!   several behind it, routes narrower than links, clients that connect,
 //!   write, half-close, abort or send datagrams at random) and checks
 //!   what must hold whatever happened — every byte as sent or not at all,
 //!   no socket or conntrack flow left once the timers have run;
