@@ -1620,7 +1620,8 @@ impl<H: PacketHook> Interface<H> {
         now: Instant,
     ) {
         let parsed = parse_ipv4(bytes, csum_verified || port.is_none());
-        let Ok(total) = parsed.map(|ip| usize::from(ip.total_len())) else {
+        let Ok((total, arrived_for)) = parsed.map(|ip| (usize::from(ip.total_len()), ip.dst()))
+        else {
             self.stats.rx_malformed += 1;
             return;
         };
@@ -1649,7 +1650,8 @@ impl<H: PacketHook> Interface<H> {
         if !bcast && !self.has_address(dst) {
             match port {
                 Some(in_port) if self.config.forwarding => {
-                    self.forward(in_port, bytes, link_broadcast, now, sockets);
+                    let translated = dst != arrived_for;
+                    self.forward(in_port, bytes, link_broadcast, translated, now, sockets);
                 }
                 _ => self.stats.rx_not_for_us += 1,
             }
@@ -2354,12 +2356,15 @@ impl<H: PacketHook> Interface<H> {
         }
     }
 
-    /// Forwards a datagram received on `in_port` (RFC 1812 §5.2).
+    /// Forwards a datagram received on `in_port` (RFC 1812 §5.2);
+    /// `translated`: a hook gave it another destination than it arrived
+    /// with (no redirect then).
     fn forward(
         &mut self,
         in_port: usize,
         datagram: &mut [u8],
         link_broadcast: bool,
+        translated: bool,
         now: Instant,
         sockets: &mut SocketSet,
     ) {
@@ -2418,8 +2423,11 @@ impl<H: PacketHook> Interface<H> {
         let Some(p) = self.ports.get(out) else { return };
         let mtu = to.route_mtu.map_or(p.mtu, |m| p.mtu.min(usize::from(m)));
         let headroom = p.medium.header_len();
-        if let Some(gateway) = to.redirect {
-            // RFC 1812 §5.2.7.2: the source has a better first hop.
+        // RFC 1812 §5.2.7.2: the source has a better first hop. Not for
+        // a datagram a hook sent elsewhere than it was addressed (hairpin
+        // NAT): the source cannot reach what it addressed by the
+        // translated next hop.
+        if let Some(gateway) = to.redirect.filter(|_| !translated) {
             let redirect = IcmpRepr::Redirect {
                 code: lamina_icmp::RedirectCode::Host,
                 gateway,

@@ -914,3 +914,123 @@ fn path_mtu_discovery_works_for_downloads_through_masquerade() {
     assert!(router.iface.stats().tx_too_big > 0);
     assert_eq!(wan.sockets.tcp(s).unwrap().connection().unwrap().mss(), 960);
 }
+
+/// Hairpin NAT (RFC 4787 REQ-9, RFC 5382 REQ-8): a LAN host reaches a
+/// LAN service through the router's public address and port; the router
+/// translates both ways on its LAN interface, and the exchange works. It
+/// sends the client no ICMP Redirect (RFC 1812 §5.2.7.2) though the
+/// datagram leaves by the interface it came in on: the client addressed
+/// the router's public address, and a redirect naming the server as the
+/// next hop for it would send the client's later datagrams to a host
+/// that does not own that address (a host that honours redirects, as
+/// Linux does by default, would lose the service).
+#[test]
+fn hairpin_nat_reaches_a_lan_service_without_a_redirect() {
+    const RULES: &str = "
+table ip nat {
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        ip daddr 198.51.100.2 udp dport 5353 dnat to 192.168.1.10:53
+    }
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        oif 1 masquerade
+        oif 0 ip saddr 192.168.1.0/24 ip daddr 192.168.1.10 masquerade
+    }
+}";
+    let ports = lamina_netdev::hub(3, link());
+    let mut ports = ports.into_iter();
+    let (p_server, p_client, p_router) = (
+        ports.next().unwrap(),
+        ports.next().unwrap(),
+        ports.next().unwrap(),
+    );
+    let (wan_r, _wan_far) = wire(link());
+    let mut server = Host::new(
+        1,
+        InterfaceConfig::default(),
+        vec![(p_server, "192.168.1.10/24")],
+    );
+    let mut client = Host::new(
+        2,
+        InterfaceConfig::default(),
+        vec![(p_client, "192.168.1.20/24")],
+    );
+    for h in [&mut server, &mut client] {
+        h.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
+    }
+    let rules: Ruleset = RULES.parse().unwrap();
+    let mut filter = Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(3)).unwrap();
+    filter.set_interface_address(IfaceId(0), ROUTER_LAN);
+    filter.set_interface_address(IfaceId(1), ROUTER_WAN);
+    let mut config = InterfaceConfig::default();
+    config.forwarding = true;
+    let mut router = Host::with_hooks(
+        3,
+        config,
+        filter,
+        vec![(p_router, "192.168.1.1/24"), (wan_r, "198.51.100.2/24")],
+    );
+    let service = server.sockets.add(UdpSocket::default()).unwrap();
+    server
+        .sockets
+        .bind_udp(service, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 53))
+        .unwrap();
+    let u = client.sockets.add(UdpSocket::default()).unwrap();
+    client
+        .sockets
+        .bind_udp(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 41000))
+        .unwrap();
+    let raw = client
+        .sockets
+        .add(lamina_socket::RawSocket::new(
+            lamina_ipv4::IpProtocol::ICMP,
+            8,
+            65536,
+        ))
+        .unwrap();
+    let mut now = Instant::ZERO;
+    let public = SocketAddrV4::new(ROUTER_WAN, 5353);
+    let mut buf = [0u8; 2048];
+    for i in 0..3u8 {
+        client
+            .sockets
+            .udp(u)
+            .unwrap()
+            .send_to(&[i; 32], public)
+            .unwrap();
+        run(
+            &mut [&mut client, &mut router, &mut server],
+            &mut now,
+            Duration::from_millis(100),
+        );
+        let (n, from) = server
+            .sockets
+            .udp(service)
+            .unwrap()
+            .recv_from(&mut buf)
+            .unwrap();
+        assert_eq!(&buf[..n], &[i; 32]);
+        assert_eq!(*from.ip(), ROUTER_LAN, "the server sees the router");
+        server
+            .sockets
+            .udp(service)
+            .unwrap()
+            .send_to(b"answer", from)
+            .unwrap();
+        run(
+            &mut [&mut client, &mut router, &mut server],
+            &mut now,
+            Duration::from_millis(100),
+        );
+        let (n, from) = client.sockets.udp(u).unwrap().recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&b"answer"[..], public));
+    }
+    while let Ok((n, _)) = client.sockets.raw(raw).unwrap().recv_from(&mut buf) {
+        let ihl = usize::from(buf[0] & 0x0f) * 4;
+        assert!(
+            n > ihl && buf[ihl] != 5,
+            "an ICMP Redirect reached the client"
+        );
+    }
+}
