@@ -1084,12 +1084,17 @@ fn icmp_errors_are_translated_inside_their_quote() {
 /// port (the quote's destination address alone differs).
 #[test]
 fn the_routers_own_error_about_a_translated_datagram_quotes_it_as_it_arrived() {
-    let quote = |e: &[u8]| {
-        let ip = Ipv4Packet::parse(e).unwrap();
+    // The router's error about `d` sent out its WAN side: the error's
+    // addresses, and the quote's addresses and ports.
+    let error_about = |f: &mut Filter, d: &[u8]| {
+        let mut e = icmp_error(ROUTER, d);
+        assert_eq!(local_out(f, &mut e, WAN, T0), Verdict::Accept);
+        assert_checksums(&e);
+        let ip = Ipv4Packet::parse(&e[..]).unwrap();
         let icmp = IcmpPacket::parse_verified(ip.payload()).unwrap();
         let q = icmp.quote().unwrap();
         let inner = q.ipv4().unwrap();
-        (inner.src(), inner.dst(), q.ports().unwrap())
+        (addrs(&e), (inner.src(), inner.dst(), q.ports().unwrap()))
     };
     let mut f = filter(NAT);
     let mut q = udp(L1, 40000, SERVER, 53, b"query");
@@ -1100,11 +1105,10 @@ fn the_routers_own_error_about_a_translated_datagram_quotes_it_as_it_arrived() {
         Verdict::Accept
     );
     assert_eq!(addrs(&r), (SERVER, L1));
-    let mut e = icmp_error(ROUTER, &r);
-    assert_eq!(local_out(&mut f, &mut e, WAN, T0), Verdict::Accept);
-    assert_checksums(&e);
-    assert_eq!(addrs(&e), (ROUTER, SERVER));
-    assert_eq!(quote(&e), (SERVER, ROUTER, (53, 40000)));
+    assert_eq!(
+        error_about(&mut f, &r),
+        ((ROUTER, SERVER), (SERVER, ROUTER, (53, 40000)))
+    );
 
     // A port forward keeping its port: a WAN client's datagram to the
     // router's port 7 goes to the LAN host's port 7.
@@ -1116,11 +1120,10 @@ fn the_routers_own_error_about_a_translated_datagram_quotes_it_as_it_arrived() {
     let mut d = udp(client, 5000, ROUTER, 7, b"echo me");
     assert_eq!(forward(&mut f, &mut d, WAN, LAN, T0), Verdict::Accept);
     assert_eq!(addrs(&d), (client, L1));
-    let mut e = icmp_error(ROUTER, &d);
-    assert_eq!(local_out(&mut f, &mut e, WAN, T0), Verdict::Accept);
-    assert_checksums(&e);
-    assert_eq!(addrs(&e), (ROUTER, client));
-    assert_eq!(quote(&e), (client, ROUTER, (5000, 7)));
+    assert_eq!(
+        error_about(&mut f, &d),
+        ((ROUTER, client), (client, ROUTER, (5000, 7)))
+    );
 }
 
 /// RFC 768: a zero UDP checksum means none, and stays zero under NAT.

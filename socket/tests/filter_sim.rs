@@ -780,6 +780,66 @@ fn hooks_learn_whether_the_device_verified_the_transport_checksum() {
     }
 }
 
+/// Moves 256 KiB over a TCP connection through the NAT router whose
+/// route to `narrow` (on its device `iface`) carries 1000 bytes: between
+/// the LAN host and the WAN host's port 80 (masquerade), or, when
+/// `forwarded`, between the WAN host and the LAN host's port 80 by the
+/// router's port 8080; from the LAN side when `up`. Checks that it all
+/// arrives and that the router said "fragmentation needed"; returns the
+/// sending connection's MSS.
+fn transfer_over_a_narrow_route(narrow: &str, iface: u16, forwarded: bool, up: bool) -> u16 {
+    use lamina_ipv4::Route;
+    let (mut lan, mut router, mut wan) = nat_network();
+    router
+        .iface
+        .routes_mut()
+        .replace(
+            narrow.parse().unwrap(),
+            Route::on_link(IfaceId(iface)).with_mtu(1000),
+        )
+        .unwrap();
+    let mut now = Instant::ZERO;
+    let (server, client) = if forwarded {
+        (&mut lan, &mut wan)
+    } else {
+        (&mut wan, &mut lan)
+    };
+    let listener = server.sockets.add(TcpSocket::default()).unwrap();
+    server
+        .sockets
+        .listen_tcp(listener, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 4)
+        .unwrap();
+    let to = if forwarded {
+        SocketAddrV4::new(ROUTER_WAN, 8080)
+    } else {
+        SocketAddrV4::new(WAN_HOST, 80)
+    };
+    let c = client.sockets.add(TcpSocket::default()).unwrap();
+    client.sockets.connect_tcp(c, to, None).unwrap();
+    run(
+        &mut [&mut lan, &mut router, &mut wan],
+        &mut now,
+        Duration::from_secs(1),
+    );
+    let (server, client) = if forwarded {
+        (&mut lan, &mut wan)
+    } else {
+        (&mut wan, &mut lan)
+    };
+    let s = server.sockets.accept_tcp(listener).expect("connected");
+    let (l, w) = if forwarded { (s, c) } else { (c, s) };
+    let data = pattern(256 << 10);
+    let got = tcp_pump(&mut lan, &mut router, &mut wan, &mut now, !up, l, w, &data);
+    assert!(got == data, "moved {} of {} bytes", got.len(), data.len());
+    assert!(router.iface.stats().tx_too_big > 0);
+    let sender = if up {
+        lan.sockets.tcp(l)
+    } else {
+        wan.sockets.tcp(w)
+    };
+    sender.unwrap().connection().unwrap().mss()
+}
+
 /// Path MTU discovery through the masquerade (RFC 1191, RFC 5508 §7):
 /// the router's route to the WAN carries 1000 bytes, the LAN host's
 /// full-sized segments (DF set) draw "fragmentation needed", which must
@@ -787,36 +847,10 @@ fn hooks_learn_whether_the_device_verified_the_transport_checksum() {
 /// source once translated); the upload then completes.
 #[test]
 fn path_mtu_discovery_works_through_masquerade() {
-    use lamina_ipv4::Route;
-    let (mut lan, mut router, mut wan) = nat_network();
-    router
-        .iface
-        .routes_mut()
-        .replace(
-            "198.51.100.0/24".parse().unwrap(),
-            Route::on_link(IfaceId(1)).with_mtu(1000),
-        )
-        .unwrap();
-    let mut now = Instant::ZERO;
-    let listener = wan.sockets.add(TcpSocket::default()).unwrap();
-    wan.sockets
-        .listen_tcp(listener, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 4)
-        .unwrap();
-    let c = lan.sockets.add(TcpSocket::default()).unwrap();
-    lan.sockets
-        .connect_tcp(c, SocketAddrV4::new(WAN_HOST, 80), None)
-        .unwrap();
-    run(
-        &mut [&mut lan, &mut router, &mut wan],
-        &mut now,
-        Duration::from_secs(1),
+    assert_eq!(
+        transfer_over_a_narrow_route("198.51.100.0/24", 1, false, true),
+        960
     );
-    let s = wan.sockets.accept_tcp(listener).expect("connected");
-    let up = pattern(256 << 10);
-    let got = tcp_pump(&mut lan, &mut router, &mut wan, &mut now, false, c, s, &up);
-    assert!(got == up, "sent {} of {} bytes", got.len(), up.len());
-    assert!(router.iface.stats().tx_too_big > 0);
-    assert_eq!(lan.sockets.tcp(c).unwrap().connection().unwrap().mss(), 960);
 }
 
 /// The same through port forwarding: the router's route back to the WAN
@@ -826,47 +860,10 @@ fn path_mtu_discovery_works_through_masquerade() {
 /// from the forwarded service then completes.
 #[test]
 fn path_mtu_discovery_works_through_port_forwarding() {
-    use lamina_ipv4::Route;
-    let (mut lan, mut router, mut wan) = nat_network();
-    router
-        .iface
-        .routes_mut()
-        .replace(
-            "198.51.100.0/24".parse().unwrap(),
-            Route::on_link(IfaceId(1)).with_mtu(1000),
-        )
-        .unwrap();
-    let mut now = Instant::ZERO;
-    let listener = lan.sockets.add(TcpSocket::default()).unwrap();
-    lan.sockets
-        .listen_tcp(listener, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 4)
-        .unwrap();
-    let w = wan.sockets.add(TcpSocket::default()).unwrap();
-    wan.sockets
-        .connect_tcp(w, SocketAddrV4::new(ROUTER_WAN, 8080), None)
-        .unwrap();
-    run(
-        &mut [&mut lan, &mut router, &mut wan],
-        &mut now,
-        Duration::from_secs(1),
+    assert_eq!(
+        transfer_over_a_narrow_route("198.51.100.0/24", 1, true, true),
+        960
     );
-    let l = lan.sockets.accept_tcp(listener).expect("forwarded");
-    // (`down` moves data from `w` to `l`: here the LAN side sends, so
-    // the sockets trade places.)
-    let data = pattern(256 << 10);
-    let got = tcp_pump(
-        &mut lan,
-        &mut router,
-        &mut wan,
-        &mut now,
-        false,
-        l,
-        w,
-        &data,
-    );
-    assert!(got == data, "sent {} of {} bytes", got.len(), data.len());
-    assert!(router.iface.stats().tx_too_big > 0);
-    assert_eq!(lan.sockets.tcp(l).unwrap().connection().unwrap().mss(), 960);
 }
 
 /// And the other way through the masquerade: the router's route to the
@@ -878,41 +875,10 @@ fn path_mtu_discovery_works_through_port_forwarding() {
 /// the server gave up.
 #[test]
 fn path_mtu_discovery_works_for_downloads_through_masquerade() {
-    use lamina_ipv4::Route;
-    let (mut lan, mut router, mut wan) = nat_network();
-    router
-        .iface
-        .routes_mut()
-        .replace(
-            "192.168.1.0/24".parse().unwrap(),
-            Route::on_link(IfaceId(0)).with_mtu(1000),
-        )
-        .unwrap();
-    let mut now = Instant::ZERO;
-    let listener = wan.sockets.add(TcpSocket::default()).unwrap();
-    wan.sockets
-        .listen_tcp(listener, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 4)
-        .unwrap();
-    let c = lan.sockets.add(TcpSocket::default()).unwrap();
-    lan.sockets
-        .connect_tcp(c, SocketAddrV4::new(WAN_HOST, 80), None)
-        .unwrap();
-    run(
-        &mut [&mut lan, &mut router, &mut wan],
-        &mut now,
-        Duration::from_secs(1),
+    assert_eq!(
+        transfer_over_a_narrow_route("192.168.1.0/24", 0, false, false),
+        960
     );
-    let s = wan.sockets.accept_tcp(listener).expect("connected");
-    let down = pattern(256 << 10);
-    let got = tcp_pump(&mut lan, &mut router, &mut wan, &mut now, true, c, s, &down);
-    assert!(
-        got == down,
-        "received {} of {} bytes",
-        got.len(),
-        down.len()
-    );
-    assert!(router.iface.stats().tx_too_big > 0);
-    assert_eq!(wan.sockets.tcp(s).unwrap().connection().unwrap().mss(), 960);
 }
 
 /// Hairpin NAT (RFC 4787 REQ-9, RFC 5382 REQ-8): a LAN host reaches a

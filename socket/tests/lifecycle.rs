@@ -423,20 +423,7 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
             let a = Host::new(1, config(), NoHooks, vec![(da, "198.51.100.1/24")]);
             let mut b = Host::new(2, config(), NoHooks, vec![(db, "192.168.1.10/24")]);
             b.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
-            let rules: Ruleset = FORWARD_RULES.parse().unwrap();
-            let mut filter =
-                Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(seed)).unwrap();
-            filter.set_interface_address(IfaceId(0), ROUTER_LAN);
-            filter.set_interface_address(IfaceId(1), ROUTER_WAN);
-            let mut rc = config();
-            rc.forwarding = true;
-            let mut r = Host::new(
-                3,
-                rc,
-                filter,
-                vec![(lan, "192.168.1.1/24"), (wan, "198.51.100.2/24")],
-            );
-            narrow_routes(rng, &mut r);
+            let mut r = router(rng, seed, FORWARD_RULES, lan, wan);
             if lan_corrupts {
                 b.know(0, ROUTER_LAN, mac(3, 0));
                 r.know(0, Ipv4Addr::new(192, 168, 1, 10), mac(2, 0));
@@ -461,20 +448,7 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
             let mut a = Host::new(1, config(), NoHooks, vec![(da, "192.168.1.10/24")]);
             a.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
             let mut b = Host::new(2, config(), NoHooks, vec![(db, "198.51.100.1/24")]);
-            let rules: Ruleset = NAT_RULES.parse().unwrap();
-            let mut filter =
-                Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(seed)).unwrap();
-            filter.set_interface_address(IfaceId(0), ROUTER_LAN);
-            filter.set_interface_address(IfaceId(1), ROUTER_WAN);
-            let mut rc = config();
-            rc.forwarding = true;
-            let mut r = Host::new(
-                3,
-                rc,
-                filter,
-                vec![(lan, "192.168.1.1/24"), (wan, "198.51.100.2/24")],
-            );
-            narrow_routes(rng, &mut r);
+            let mut r = router(rng, seed, NAT_RULES, lan, wan);
             if lan_corrupts {
                 a.know(0, ROUTER_LAN, mac(3, 0));
                 r.know(0, Ipv4Addr::new(192, 168, 1, 10), mac(1, 0));
@@ -510,20 +484,7 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
                 hosts.push(h);
             }
             let mut b = Host::new(2, config(), NoHooks, vec![(db, "198.51.100.1/24")]);
-            let rules: Ruleset = NAT_RULES.parse().unwrap();
-            let mut filter =
-                Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(seed)).unwrap();
-            filter.set_interface_address(IfaceId(0), ROUTER_LAN);
-            filter.set_interface_address(IfaceId(1), ROUTER_WAN);
-            let mut rc = config();
-            rc.forwarding = true;
-            let mut r = Host::new(
-                3,
-                rc,
-                filter,
-                vec![(router_lan, "192.168.1.1/24"), (wan, "198.51.100.2/24")],
-            );
-            narrow_routes(rng, &mut r);
+            let mut r = router(rng, seed, NAT_RULES, router_lan, wan);
             if lan_corrupts {
                 for (k, h) in hosts.iter_mut().enumerate() {
                     h.know(0, ROUTER_LAN, mac(3, 0));
@@ -548,6 +509,27 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
             }
         }
     }
+}
+
+/// The router (host 3): `lan` its device 0 (192.168.1.1/24), `wan` its
+/// device 1 (198.51.100.2/24), forwarding through a `lamina-filter` with
+/// `rules`, and its routes perhaps narrowed (`narrow_routes`).
+fn router(rng: &mut SeededRng, seed: u64, rules: &str, lan: Dev, wan: Dev) -> Host<Filter> {
+    let rules: Ruleset = rules.parse().unwrap();
+    let mut filter =
+        Filter::new(rules, FilterConfig::default(), &mut SeededRng::new(seed)).unwrap();
+    filter.set_interface_address(IfaceId(0), ROUTER_LAN);
+    filter.set_interface_address(IfaceId(1), ROUTER_WAN);
+    let mut rc = InterfaceConfig::default();
+    rc.forwarding = true;
+    let mut r = Host::new(
+        3,
+        rc,
+        filter,
+        vec![(lan, "192.168.1.1/24"), (wan, "198.51.100.2/24")],
+    );
+    narrow_routes(rng, &mut r);
+    r
 }
 
 /// One router run in three, each of the router's two routes (to its LAN,
