@@ -821,11 +821,7 @@ fn transfer_over_a_narrow_route(narrow: &str, iface: u16, forwarded: bool, up: b
         &mut now,
         Duration::from_secs(1),
     );
-    let (server, client) = if forwarded {
-        (&mut lan, &mut wan)
-    } else {
-        (&mut wan, &mut lan)
-    };
+    let server = if forwarded { &mut lan } else { &mut wan };
     let s = server.sockets.accept_tcp(listener).expect("connected");
     let (l, w) = if forwarded { (s, c) } else { (c, s) };
     let data = pattern(256 << 10);
