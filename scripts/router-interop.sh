@@ -5,7 +5,9 @@
 # WAN server namespace (198.51.100.1/24; the router is 198.51.100.2), over
 # two TAP devices, all created and deleted by the test itself.
 # Checks: curl downloads 50 MiB from a Python http.server through the NAT
-# byte-exact (SHA-256), the server sees 198.51.100.2 as the client, ping
+# byte-exact (SHA-256) while the router's LAN route carries 1200 bytes
+# (the server learns that path MTU through the NAT), the server sees
+# 198.51.100.2 as the client, ping
 # works through the NAT, a --forward port forward lets the WAN reach a LAN
 # server, and the --rules firewall drops what it does not allow.
 #

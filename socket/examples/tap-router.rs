@@ -6,7 +6,7 @@
 //!     --lan TAP1 [--lan-netns NS1] --lan-addr 192.0.2.1/24 \
 //!     --wan TAP2 [--wan-netns NS2] --wan-addr 198.51.100.2/24 \
 //!     [--wan-gateway A.B.C.D] [--masquerade] [--forward PORT:IP:PORT]... \
-//!     [--rules FILE] [--seed N]
+//!     [--rules FILE] [--lan-mtu N] [--seed N]
 //! ```
 //!
 //! - `--lan`/`--wan` name the TAP interfaces (created when missing; the
@@ -21,6 +21,11 @@
 //! - `--rules FILE` loads more tables in `lamina_filter`'s `nft`-like
 //!   syntax (a firewall, say); they run beside the generated `router`
 //!   table.
+//! - `--lan-mtu N` gives the router's route to the LAN a path MTU of `N`
+//!   bytes, below the link's: what it forwards there is fragmented, or
+//!   answered with "fragmentation needed" where Don't Fragment is set
+//!   (RFC 1191; through the NAT, RFC 5508), as on a router whose next
+//!   link is narrower.
 //!
 //! It prints one line when ready, then forwards until killed.
 
@@ -43,7 +48,7 @@ mod linux {
 
     use lamina_ethernet::MacAddr;
     use lamina_filter::{Filter, FilterConfig, Ruleset};
-    use lamina_ipv4::{IfaceId, Ipv4Cidr};
+    use lamina_ipv4::{IfaceId, Ipv4Cidr, Route};
     use lamina_netbuf::time::StdClock;
     use lamina_netbuf::{Duration, Rng, SeededRng};
     use lamina_netdev::TapDevice;
@@ -51,7 +56,7 @@ mod linux {
 
     const USAGE: &str = "usage: tap-router --lan TAP [--lan-netns NS] --lan-addr A.B.C.D/N \
          --wan TAP [--wan-netns NS] --wan-addr A.B.C.D/N [--wan-gateway A.B.C.D] \
-         [--masquerade] [--forward PORT:IP:PORT]... [--rules FILE] [--seed N]";
+         [--masquerade] [--forward PORT:IP:PORT]... [--rules FILE] [--lan-mtu N] [--seed N]";
 
     /// The longest sleep between two polls when no timer is due.
     const MAX_SLEEP: Duration = Duration::from_millis(100);
@@ -73,6 +78,7 @@ mod linux {
         masquerade: bool,
         forwards: Vec<(u16, Ipv4Addr, u16)>,
         rules: Option<String>,
+        lan_mtu: Option<u16>,
         seed: Option<u64>,
     }
 
@@ -105,6 +111,7 @@ mod linux {
                 "--masquerade" => a.masquerade = true,
                 "--forward" => a.forwards.push(parse_forward(&value()?)?),
                 "--rules" => a.rules = Some(value()?),
+                "--lan-mtu" => a.lan_mtu = Some(value()?.parse()?),
                 "--seed" => a.seed = Some(value()?.parse()?),
                 _ => return Err(format!("unknown argument {arg}; {USAGE}").into()),
             }
@@ -273,11 +280,16 @@ mod linux {
         if let Some(gw) = a.wan_gateway {
             iface.set_default_gateway(gw, WAN)?;
         }
+        if let Some(mtu) = a.lan_mtu {
+            iface
+                .routes_mut()
+                .replace(lan_addr.normalized(), Route::on_link(LAN).with_mtu(mtu))?;
+        }
         let mut sockets = SocketSet::new(4, &mut rng);
 
         println!(
             "tap-router ready: lan {} {lan_addr} (mac {lan_mac}), wan {} {wan_addr} (mac {wan_mac}), \
-             masquerade {}, {} port forward(s){}",
+             masquerade {}, {} port forward(s){}{}",
             lan.name(),
             wan.name(),
             if a.masquerade { "on" } else { "off" },
@@ -285,6 +297,8 @@ mod linux {
             a.rules
                 .as_deref()
                 .map_or(String::new(), |r| format!(", rules from {r}")),
+            a.lan_mtu
+                .map_or(String::new(), |m| format!(", LAN route MTU {m}")),
         );
 
         let fds = [lan.as_raw_fd(), wan.as_raw_fd()];

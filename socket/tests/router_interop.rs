@@ -16,6 +16,11 @@
 //!
 //! - `curl` in the LAN downloads 50 MiB from a Python `http.server` in
 //!   the WAN, byte-exact (SHA-256 compared);
+//! - the router's route to the LAN carries 1200 bytes (`--lan-mtu`), so
+//!   that download finds its path MTU through the NAT: the WAN kernel
+//!   holds a learned MTU of 1200 for 198.51.100.2 afterwards (RFC 1191;
+//!   the router's "fragmentation needed" quoting the segment as the
+//!   server sent it, RFC 5508 §7);
 //! - the WAN server's log shows 198.51.100.2 as the client (source NAT,
 //!   RFC 3022 §2.1);
 //! - `ping` from the LAN to the WAN server works through the NAT (echo
@@ -270,6 +275,7 @@ fn lamina_nat_router_forwards_between_linux_namespaces() {
         .args(["--wan", &wan_tap, "--wan-netns", wan.name()])
         .args(["--wan-addr", "198.51.100.2/24", "--masquerade"])
         .args(["--forward", "8080:192.0.2.10:8000", "--seed", "7"])
+        .args(["--lan-mtu", "1200"])
         .arg("--rules")
         .arg(&rules)
         .stdin(Stdio::null())
@@ -322,6 +328,18 @@ fn lamina_nat_router_forwards_between_linux_namespaces() {
         "router interop: curl downloaded 50 MiB through the NAT byte-exact in {secs:.2} s \
          ({:.0} Mbit/s)",
         BLOB_LEN as f64 * 8.0 / secs / 1e6
+    );
+
+    // Path MTU discovery through the NAT (RFC 1191, RFC 5508 §7): the
+    // router's route to the LAN carries 1200 bytes, so the server's
+    // full-sized segments drew "fragmentation needed" from the router,
+    // translated so that the server's kernel matched it to its
+    // connection: it now holds that path MTU for the router's address.
+    let route = wan.run(&["ip", "route", "get", "198.51.100.2"]);
+    assert!(route.contains("mtu 1200"), "no learned path MTU: {route}");
+    println!(
+        "router interop: path MTU learned through the NAT: {}",
+        route.split_whitespace().collect::<Vec<_>>().join(" ")
     );
 
     // The WAN server saw the router's address.
