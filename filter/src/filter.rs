@@ -496,8 +496,10 @@ impl Filter {
         {
             nat_changed |= self.apply_nat(pkt, &p, side, &track, dir);
         }
-        let last = matches!(point, HookPoint::PostRouting | HookPoint::Input)
-            || (point == HookPoint::Output && output.is_none());
+        // (Output is never the last: PostRouting follows it, for a
+        // datagram looped back to this host too, and destination NAT at
+        // Output may have sent it elsewhere.)
+        let last = matches!(point, HookPoint::PostRouting | HookPoint::Input);
         if last && let Track::Pending(conn) = track {
             let conn = *conn;
             match self.ct.confirm(conn, now) {

@@ -83,8 +83,9 @@
 //! and Output, the source at PostRouting and Input). A chain's `accept`
 //! passes the datagram to the next chain; `drop`, `reject` and `queue`
 //! end its way. A new flow enters the conntrack table only when its first
-//! datagram is accepted at its last hook (PostRouting, Input, or Output
-//! for loopback).
+//! datagram is accepted at its last hook (PostRouting, or Input for
+//! what arrives; a datagram this host sends itself meets PostRouting
+//! too, before it loops back).
 //!
 //! Fragments: the `Interface` runs PreRouting before reassembly, so the
 //! filter sees fragments there (and when forwarding). A first fragment

@@ -1126,6 +1126,50 @@ fn the_routers_own_error_about_a_translated_datagram_quotes_it_as_it_arrived() {
     );
 }
 
+/// The same with hairpin NAT: the router's own error about a datagram it
+/// translated at both ends (as "fragmentation needed" on the way to the
+/// LAN server is) goes, as the datagram's source reads, to the router
+/// itself; destination NAT at Output turns it to the client, and source
+/// NAT at PostRouting must finish the quote. Output without an output
+/// interface (a datagram for this host) counted as the error's last
+/// hook, so its flow was forgotten before PostRouting, looked up afresh
+/// from the half-translated quote, not found, and the error reached the
+/// client quoting the LAN server: path MTU discovery through the hairpin
+/// failed.
+#[test]
+fn the_routers_own_error_about_a_hairpinned_datagram_is_translated_at_both_ends() {
+    let mut f = filter(
+        "table ip nat {
+         chain pre { type nat hook prerouting priority dstnat; ip daddr 198.51.100.2 udp dport 5353 dnat to 192.168.1.10:53 }
+         chain post { type nat hook postrouting priority srcnat;
+             ip saddr 192.168.1.0/24 ip daddr 192.168.1.10 oif 0 masquerade } }",
+    );
+    let mut q = udp(L2, 41000, ROUTER, 5353, b"a long query");
+    assert_eq!(forward(&mut f, &mut q, LAN, LAN, T0), Verdict::Accept);
+    assert_eq!(addrs(&q), (ROUTER_LAN, L1));
+    let mut e = icmp_error(ROUTER_LAN, &q);
+    assert_eq!(addrs(&e), (ROUTER_LAN, ROUTER_LAN));
+    assert_eq!(
+        f.hook(HookPoint::Output, &mut e, None, None, T0),
+        Verdict::Accept
+    );
+    assert_eq!(addrs(&e).1, L2, "sent on to the client");
+    assert_eq!(
+        f.hook(HookPoint::PostRouting, &mut e, None, Some(LAN), T0),
+        Verdict::Accept
+    );
+    assert_checksums(&e);
+    let ip = Ipv4Packet::parse(&e[..]).unwrap();
+    let icmp = IcmpPacket::parse_verified(ip.payload()).unwrap();
+    let quote = icmp.quote().unwrap();
+    let inner = quote.ipv4().unwrap();
+    assert_eq!(
+        (inner.src(), inner.dst(), quote.ports()),
+        (L2, ROUTER, Some((41000, 5353))),
+        "the quote as the client sent it"
+    );
+}
+
 /// RFC 768: a zero UDP checksum means none, and stays zero under NAT.
 #[test]
 fn zero_udp_checksum_stays_zero_under_nat() {

@@ -22,9 +22,13 @@
 //! - [`Forward`](HookPoint::Forward): a datagram being forwarded, after
 //!   the TTL decrement; `input` and `output` are set.
 //! - [`Output`](HookPoint::Output): a datagram this host originates,
-//!   after routing, before fragmentation; `output` is set.
+//!   after routing, before fragmentation; `output` is the device it
+//!   leaves by, `None` when it is for this host (looped back).
 //! - [`PostRouting`](HookPoint::PostRouting): every datagram leaving,
-//!   forwarded or local, before fragmentation; `output` is set.
+//!   forwarded or local, before fragmentation, after `Forward` or
+//!   `Output` (for one looped back too, then with `output` `None`);
+//!   `output` as at `Output`, routed again if destination NAT at `Output`
+//!   changed the destination.
 //!
 //! The hook may rewrite the bytes in place (NAT rewrites addresses and
 //! ports and fixes the checksums, incrementally); their length is fixed.

@@ -96,6 +96,32 @@ table ip filter {
         iif 0 oif 1 accept
     }
 }";
+/// Hairpin NAT: the router's public address's service ports go to the
+/// server on the LAN, and LAN clients reaching them are masqueraded
+/// behind the router's LAN address, so that the server's answers come
+/// back through the router.
+const HAIRPIN_RULES: &str = "
+table ip nat {
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        ip daddr 198.51.100.2 tcp dport 7 dnat to 192.168.1.100:7
+        ip daddr 198.51.100.2 tcp dport 9 dnat to 192.168.1.100:9
+        ip daddr 198.51.100.2 udp dport 7 dnat to 192.168.1.100:7
+    }
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        oif 0 ip saddr 192.168.1.0/24 ip daddr 192.168.1.100 masquerade
+    }
+}
+table ip filter {
+    chain forward {
+        type filter hook forward priority 0; policy drop;
+        ct state invalid drop
+        ct state established,related accept
+        iif 0 oif 0 ip daddr 192.168.1.100 ct state new accept
+    }
+}";
+
 /// The echo service (RFC 862) and the discard service (RFC 863).
 const ECHO: u16 = 7;
 const DISCARD: u16 = 9;
@@ -289,13 +315,18 @@ fn faults(rng: &mut SeededRng, max_loss: u32) -> FaultConfig {
 /// WAN address's service ports to the server on its LAN; or from two or
 /// three client hosts on one LAN segment (a hub) behind the masquerade,
 /// whose connections the router must keep apart on its one WAN address
-/// (their local ports clash: RFC 4787 REQ-3, RFC 5382 REQ-2).
+/// (their local ports clash: RFC 4787 REQ-3, RFC 5382 REQ-2); or from
+/// client hosts on the server's own LAN segment to the router's public
+/// address, which the router turns back into the LAN (hairpin NAT: the
+/// destination and the source translated, RFC 4787 REQ-9, RFC 5382
+/// REQ-8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Path {
     Direct,
     Nat,
     PortForward,
     NatShared,
+    Hairpin,
 }
 
 /// A wire between two hosts, faults on both ends' transmissions and, one
@@ -466,6 +497,7 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
                 corrupting: lan_corrupts,
             }
         }
+        Path::Hairpin => hairpin_network(rng, seed, clean),
         Path::NatShared => {
             // Two or three client hosts and the router's LAN port on one
             // hub (the LAN alone flips bits, as on the NAT path).
@@ -556,6 +588,47 @@ fn narrow_routes<H: PacketHook>(rng: &mut SeededRng, r: &mut Host<H>) {
                 )
                 .unwrap();
         }
+    }
+}
+
+/// The hairpin network: the router's LAN port, the server and one to
+/// three client hosts on one segment; the router's WAN link leads
+/// nowhere. Every datagram crosses the segment twice, so it flips no
+/// bits (two flips could cancel in the Internet checksum).
+fn hairpin_network(rng: &mut SeededRng, seed: u64, clean: bool) -> Net {
+    let n = 1 + rng.below(3) as usize;
+    let ports = hub(n + 2, link(rng, 512));
+    let (mut lan, _, lossy) = faulty_ports(rng, seed, ports, 50, clean, false);
+    let (wan, _nowhere) = wire(link(rng, 16));
+    let wan = TxLimit::new(FaultInjector::new(wan, seed), None);
+    let router_lan = lan.remove(0);
+    let mut b = Host::new(
+        2,
+        InterfaceConfig::default(),
+        NoHooks,
+        vec![(lan.remove(0), "192.168.1.100/24")],
+    );
+    b.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
+    let mut hosts = Vec::new();
+    for (k, dev) in lan.into_iter().enumerate() {
+        let addr = format!("192.168.1.{}/24", 10 + k);
+        let mut h = Host::new(
+            4 + k as u8,
+            InterfaceConfig::default(),
+            NoHooks,
+            vec![(dev, &addr)],
+        );
+        h.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
+        hosts.push(h);
+    }
+    let r = router(rng, seed, HAIRPIN_RULES, router_lan, wan);
+    Net {
+        a: hosts,
+        b,
+        router: Some(r),
+        server: ROUTER_WAN,
+        lossless: !lossy,
+        corrupting: false,
     }
 }
 
@@ -1166,6 +1239,17 @@ fn random_connection_lifecycles_from_hosts_sharing_a_nat_router_leave_nothing_be
     }
 }
 
+/// The same from client hosts on the server's LAN, through the router's
+/// public address (hairpin NAT: each connection translated at both ends,
+/// and PMTU errors too).
+#[test]
+fn random_connection_lifecycles_through_hairpin_nat_leave_nothing_behind() {
+    let (from, to) = seeds(30);
+    for seed in from..to {
+        lifecycle_run(seed, Path::Hairpin);
+    }
+}
+
 /// Whether `got` differs from `want` only in ways the Internet checksum
 /// cannot see: the same length and the same 16-bit ones'-complement sum
 /// (payloads start at an even offset in UDP and ICMP, so the words line
@@ -1593,5 +1677,16 @@ fn random_datagrams_from_hosts_sharing_a_nat_router_arrive_intact_or_not_at_all(
     let (from, to) = seeds(100);
     for seed in from..to {
         datagram_run(seed, Path::NatShared);
+    }
+}
+
+/// The same from client hosts on the server's LAN to the router's public
+/// address: echoes come back from that address, the closed port and the
+/// pings are the router's own to answer.
+#[test]
+fn random_datagrams_through_hairpin_nat_arrive_intact_or_not_at_all() {
+    let (from, to) = seeds(60);
+    for seed in from..to {
+        datagram_run(seed, Path::Hairpin);
     }
 }
