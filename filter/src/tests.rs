@@ -225,6 +225,16 @@ const NAT: &str = "table ip nat {
         iif 1 tcp dport 8080 dnat to 192.168.1.10:80 }
 }";
 
+/// Hairpin NAT: the public address's port 5353 goes to L1's DNS, and LAN
+/// hosts reaching it are masqueraded behind the router's LAN address.
+const HAIRPIN: &str = "table ip nat {
+    chain pre { type nat hook prerouting priority dstnat;
+        ip daddr 198.51.100.2 udp dport 5353 dnat to 192.168.1.10:53 }
+    chain post { type nat hook postrouting priority srcnat;
+        oif 1 masquerade
+        ip saddr 192.168.1.0/24 ip daddr 192.168.1.10 oif 0 masquerade }
+}";
+
 // ---- Matches ---------------------------------------------------------------
 
 #[test]
@@ -1138,12 +1148,7 @@ fn the_routers_own_error_about_a_translated_datagram_quotes_it_as_it_arrived() {
 /// failed.
 #[test]
 fn the_routers_own_error_about_a_hairpinned_datagram_is_translated_at_both_ends() {
-    let mut f = filter(
-        "table ip nat {
-         chain pre { type nat hook prerouting priority dstnat; ip daddr 198.51.100.2 udp dport 5353 dnat to 192.168.1.10:53 }
-         chain post { type nat hook postrouting priority srcnat;
-             ip saddr 192.168.1.0/24 ip daddr 192.168.1.10 oif 0 masquerade } }",
-    );
+    let mut f = filter(HAIRPIN);
     let mut q = udp(L2, 41000, ROUTER, 5353, b"a long query");
     assert_eq!(forward(&mut f, &mut q, LAN, LAN, T0), Verdict::Accept);
     assert_eq!(addrs(&q), (ROUTER_LAN, L1));
@@ -1188,13 +1193,7 @@ fn zero_udp_checksum_stays_zero_under_nat() {
 /// server replies through the router.
 #[test]
 fn hairpin_nat_reaches_a_lan_service_through_the_public_address() {
-    let mut f = filter(
-        "table ip nat {
-         chain pre { type nat hook prerouting priority dstnat; ip daddr 198.51.100.2 udp dport 5353 dnat to 192.168.1.10:53 }
-         chain post { type nat hook postrouting priority srcnat;
-             oif 1 masquerade
-             ip saddr 192.168.1.0/24 ip daddr 192.168.1.10 oif 0 masquerade } }",
-    );
+    let mut f = filter(HAIRPIN);
     let mut q = udp(L2, 41000, ROUTER, 5353, b"q");
     assert_eq!(forward(&mut f, &mut q, LAN, LAN, T0), Verdict::Accept);
     assert_eq!(addrs(&q), (ROUTER_LAN, L1));

@@ -1183,6 +1183,12 @@ fn lifecycle_run(seed: u64, path: Path) {
 
 /// `LAMINA_LIFECYCLE_SEEDS`: how many seeds (`N`), or which (`A..B`);
 /// `default` seeds from 0 without it.
+/// Runs `run` for each seed of `LAMINA_LIFECYCLE_SEEDS`, or `0..default`.
+fn each_seed(default: u64, run: impl Fn(u64)) {
+    let (from, to) = seeds(default);
+    (from..to).for_each(run);
+}
+
 fn seeds(default: u64) -> (u64, u64) {
     let range = std::env::var("LAMINA_LIFECYCLE_SEEDS").ok();
     match range.as_deref().map(|r| r.split_once("..")) {
@@ -1197,10 +1203,7 @@ fn seeds(default: u64) -> (u64, u64) {
 /// once the timers have run out (RFC 9293 §3.10.4, §3.10.5, §3.6).
 #[test]
 fn random_connection_lifecycles_over_faulty_wires_leave_nothing_behind() {
-    let (from, to) = seeds(100);
-    for seed in from..to {
-        lifecycle_run(seed, Path::Direct);
-    }
+    each_seed(100, |seed| lifecycle_run(seed, Path::Direct));
 }
 
 /// The same to a server on a router's LAN, through the ports the router
@@ -1208,10 +1211,7 @@ fn random_connection_lifecycles_over_faulty_wires_leave_nothing_behind() {
 /// links: connections behave as straight ones, and every flow ends.
 #[test]
 fn random_connection_lifecycles_through_port_forwarding_leave_nothing_behind() {
-    let (from, to) = seeds(50);
-    for seed in from..to {
-        lifecycle_run(seed, Path::PortForward);
-    }
+    each_seed(50, |seed| lifecycle_run(seed, Path::PortForward));
 }
 
 /// The same through a router that masquerades the client's LAN, with a
@@ -1220,10 +1220,7 @@ fn random_connection_lifecycles_through_port_forwarding_leave_nothing_behind() {
 /// mapping ends) once the hosts are done (RFC 3022 §2.6, RFC 5382 REQ-5).
 #[test]
 fn random_connection_lifecycles_through_a_nat_router_leave_nothing_behind() {
-    let (from, to) = seeds(50);
-    for seed in from..to {
-        lifecycle_run(seed, Path::Nat);
-    }
+    each_seed(50, |seed| lifecycle_run(seed, Path::Nat));
 }
 
 /// The same from two or three client hosts on one LAN behind the
@@ -1233,10 +1230,7 @@ fn random_connection_lifecycles_through_a_nat_router_leave_nothing_behind() {
 /// ends.
 #[test]
 fn random_connection_lifecycles_from_hosts_sharing_a_nat_router_leave_nothing_behind() {
-    let (from, to) = seeds(50);
-    for seed in from..to {
-        lifecycle_run(seed, Path::NatShared);
-    }
+    each_seed(50, |seed| lifecycle_run(seed, Path::NatShared));
 }
 
 /// The same from client hosts on the server's LAN, through the router's
@@ -1244,10 +1238,7 @@ fn random_connection_lifecycles_from_hosts_sharing_a_nat_router_leave_nothing_be
 /// and PMTU errors too).
 #[test]
 fn random_connection_lifecycles_through_hairpin_nat_leave_nothing_behind() {
-    let (from, to) = seeds(30);
-    for seed in from..to {
-        lifecycle_run(seed, Path::Hairpin);
-    }
+    each_seed(30, |seed| lifecycle_run(seed, Path::Hairpin));
 }
 
 /// Whether `got` differs from `want` only in ways the Internet checksum
@@ -1640,10 +1631,7 @@ fn datagram_run(seed: u64, path: Path) {
 /// the sockets they concern and no other, nothing is left reassembling.
 #[test]
 fn random_datagrams_over_faulty_wires_arrive_intact_or_not_at_all() {
-    let (from, to) = seeds(100);
-    for seed in from..to {
-        datagram_run(seed, Path::Direct);
-    }
+    each_seed(100, |seed| datagram_run(seed, Path::Direct));
 }
 
 /// The same to a server behind a port-forwarding router: UDP to the
@@ -1651,10 +1639,7 @@ fn random_datagrams_over_faulty_wires_arrive_intact_or_not_at_all() {
 /// the closed port and the pings are the router's own to answer.
 #[test]
 fn random_datagrams_through_port_forwarding_arrive_intact_or_not_at_all() {
-    let (from, to) = seeds(100);
-    for seed in from..to {
-        datagram_run(seed, Path::PortForward);
-    }
+    each_seed(100, |seed| datagram_run(seed, Path::PortForward));
 }
 
 /// The same through the NAT router: translated both ways (fragments and
@@ -1662,10 +1647,7 @@ fn random_datagrams_through_port_forwarding_arrive_intact_or_not_at_all() {
 /// end (RFC 4787 REQ-1, REQ-5; RFC 5508 §7).
 #[test]
 fn random_datagrams_through_a_nat_router_arrive_intact_or_not_at_all() {
-    let (from, to) = seeds(100);
-    for seed in from..to {
-        datagram_run(seed, Path::Nat);
-    }
+    each_seed(100, |seed| datagram_run(seed, Path::Nat));
 }
 
 /// The same from two or three hosts behind one masquerade, their
@@ -1674,10 +1656,7 @@ fn random_datagrams_through_a_nat_router_arrive_intact_or_not_at_all() {
 /// errors reach the socket they concern.
 #[test]
 fn random_datagrams_from_hosts_sharing_a_nat_router_arrive_intact_or_not_at_all() {
-    let (from, to) = seeds(100);
-    for seed in from..to {
-        datagram_run(seed, Path::NatShared);
-    }
+    each_seed(100, |seed| datagram_run(seed, Path::NatShared));
 }
 
 /// The same from client hosts on the server's LAN to the router's public
@@ -1685,8 +1664,5 @@ fn random_datagrams_from_hosts_sharing_a_nat_router_arrive_intact_or_not_at_all(
 /// pings are the router's own to answer.
 #[test]
 fn random_datagrams_through_hairpin_nat_arrive_intact_or_not_at_all() {
-    let (from, to) = seeds(60);
-    for seed in from..to {
-        datagram_run(seed, Path::Hairpin);
-    }
+    each_seed(60, |seed| datagram_run(seed, Path::Hairpin));
 }
