@@ -65,6 +65,17 @@ pub struct InterfaceConfig {
     pub reassembly: ReassemblyConfig,
     /// What a router forwards (with [`forwarding`](Self::forwarding) on).
     pub forward: ForwardConfig,
+    /// A host (forwarding off) follows ICMP Redirects (default on, as
+    /// RFC 1122 §3.2.2.2 requires and Linux's `accept_redirects` does):
+    /// a redirect from the router it used for a destination, naming
+    /// another router on the same link, makes that router the next hop
+    /// for the destination for five minutes. Redirects that do not come
+    /// from the current first hop, name an address off the link, one of
+    /// ours or a broadcast, or concern a datagram we did not send are
+    /// ignored (counted in [`InterfaceStats::redirects_ignored`]). At
+    /// most 64 destinations are redirected at once; a new one then
+    /// replaces the one closest to expiry.
+    pub accept_redirects: bool,
 }
 
 impl Default for InterfaceConfig {
@@ -83,6 +94,7 @@ impl Default for InterfaceConfig {
             udp_checksum: ChecksumPolicy::default(),
             reassembly: ReassemblyConfig::default(),
             forward: ForwardConfig::default(),
+            accept_redirects: true,
         }
     }
 }
@@ -117,6 +129,14 @@ pub struct InterfaceStats {
     pub no_route: u64,
     /// Datagrams forwarded.
     pub forwarded: u64,
+    /// ICMP Redirects sent (a router forwarding a datagram back onto
+    /// the link it came from, to a next hop its source could use
+    /// directly, RFC 1812 §5.2.7.2).
+    pub redirects_sent: u64,
+    /// ICMP Redirects followed (see [`InterfaceConfig::accept_redirects`]).
+    pub redirects_accepted: u64,
+    /// ICMP Redirects received and ignored.
+    pub redirects_ignored: u64,
     /// Datagrams a packet hook dropped (or queued when the queue was
     /// full).
     pub hook_dropped: u64,
@@ -291,6 +311,8 @@ pub struct Interface<H: PacketHook = NoHooks> {
     udp_policy: ChecksumPolicy,
     udp_stats: UdpStats,
     route_cache: RouteCache,
+    /// Next hops learned from ICMP Redirects.
+    redirects: crate::redirect::Redirects,
     /// Every address of every device, flattened for the per-datagram
     /// "is it ours" test.
     local_addrs: Vec<Ipv4Addr>,
@@ -378,6 +400,7 @@ impl<H: PacketHook> Interface<H> {
             udp_policy: config.udp_checksum,
             udp_stats: UdpStats::default(),
             route_cache: RouteCache::new(),
+            redirects: Default::default(),
             local_addrs: Vec::new(),
             inject_buf: Vec::new(),
             queued: VecDeque::new(),
@@ -744,6 +767,7 @@ impl<H: PacketHook> Interface<H> {
         hooks_are_noop::<H>()
             && sockets.quiet(now)
             && self.reasm.poll_at().is_none_or(|t| t > now)
+            && self.redirects.next_expiry().is_none_or(|t| t > now)
             && self.ports.iter_mut().all(|p| {
                 p.txq.is_empty()
                     && p.neighbor_cache.pending_transmits() == 0
@@ -786,6 +810,9 @@ impl<H: PacketHook> Interface<H> {
         self.tx_full = 0;
         if self.reasm.poll_at().is_some_and(|t| t <= now) {
             self.service_reassembly(now, sockets);
+        }
+        if self.redirects.next_expiry().is_some_and(|t| t <= now) && self.redirects.expire(now) {
+            self.route_cache.invalidate();
         }
         work |= self.drain_injected(now, sockets);
         work |= self.service_neighbors(now, sockets);
@@ -846,6 +873,7 @@ impl<H: PacketHook> Interface<H> {
             min(p.neighbors().poll_at());
         }
         min(self.reasm.poll_at());
+        min(self.redirects.next_expiry());
         for i in 0..devices.len() {
             min(devices.visit(i, &mut PollAtVisitor).flatten());
         }
@@ -886,6 +914,12 @@ impl<H: PacketHook> Interface<H> {
         }
     }
 
+    /// The next hop an ICMP Redirect made this host use for `dst`, while
+    /// it lasts (see [`InterfaceConfig::accept_redirects`]).
+    pub fn redirected_next_hop(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.redirects.get(dst).map(|(_, gateway)| gateway)
+    }
+
     /// The reassembler (to inspect its bounded state).
     pub fn reassembler(&self) -> &Reassembler {
         &self.reasm
@@ -914,9 +948,13 @@ impl<H: PacketHook> Interface<H> {
     #[inline(never)]
     fn route_miss(&mut self, dst: Ipv4Addr) -> Option<RouteHit> {
         let m = self.routes.lookup(dst)?;
+        let (port, next_hop) = self
+            .redirects
+            .get(dst)
+            .unwrap_or((usize::from(m.route.interface.0), m.next_hop(dst)));
         let hit = RouteHit {
-            port: usize::from(m.route.interface.0),
-            next_hop: m.next_hop(dst),
+            port,
+            next_hop,
             mtu: m.route.mtu,
         };
         self.route_cache.put(dst, hit);
@@ -1782,6 +1820,9 @@ impl<H: PacketHook> Interface<H> {
                     i.deliver(ip.src(), seq_no, data);
                 }
             }
+            IcmpMessage::Redirect { gateway, quote, .. } => {
+                self.redirected(in_port, ip, gateway, quote.ipv4().ok(), bcast, now);
+            }
             _ => {
                 if let Some(err) = received_error(&icmp) {
                     let report = IcmpReport {
@@ -1798,6 +1839,59 @@ impl<H: PacketHook> Interface<H> {
                     self.error_to_socket(&err.flow, report, sockets, now);
                 }
             }
+        }
+    }
+
+    /// An ICMP Redirect from `ip.src()`: `gateway` is a better next hop
+    /// for the destination of `quoted`, a datagram of ours (RFC 1122
+    /// §3.2.2.2; a network redirect is taken as a host redirect, as that
+    /// section asks). Followed only by a host whose current first hop for
+    /// that destination sent it, towards another router on the link it
+    /// came by.
+    fn redirected(
+        &mut self,
+        in_port: usize,
+        ip: &Ipv4Packet<'_>,
+        gateway: Ipv4Addr,
+        quoted: Option<Ipv4Packet<'_>>,
+        bcast: bool,
+        now: Instant,
+    ) {
+        let from = ip.src();
+        let learned = quoted.and_then(|q| {
+            let dst = q.dst();
+            if self.config.forwarding
+                || !self.config.accept_redirects
+                || bcast
+                || !self.has_address(q.src())
+            {
+                return None;
+            }
+            // From the router we use for `dst`, on this link (not for a
+            // destination we reach directly).
+            let hit = self.route_to(dst)?;
+            if hit.port != in_port || hit.next_hop != from || hit.next_hop == dst {
+                return None;
+            }
+            // Towards another router on that link.
+            let on_link = self
+                .ports
+                .get(in_port)
+                .is_some_and(|p| p.addrs.iter().any(|c| c.contains(gateway)));
+            let usable = on_link
+                && gateway != from
+                && !self.has_address(gateway)
+                && !self.names_no_host(gateway)
+                && !gateway.is_unspecified();
+            usable.then_some(dst)
+        });
+        match learned {
+            Some(dst) => {
+                self.redirects.learn(dst, gateway, in_port, now);
+                self.route_cache.invalidate();
+                self.stats.redirects_accepted += 1;
+            }
+            None => self.stats.redirects_ignored += 1,
         }
     }
 
@@ -2428,6 +2522,7 @@ impl<H: PacketHook> Interface<H> {
         // NAT): the source cannot reach what it addressed by the
         // translated next hop.
         if let Some(gateway) = to.redirect.filter(|_| !translated) {
+            self.stats.redirects_sent += 1;
             let redirect = IcmpRepr::Redirect {
                 code: lamina_icmp::RedirectCode::Host,
                 gateway,

@@ -90,6 +90,7 @@ mod icmp;
 mod iface;
 mod queue;
 mod raw;
+mod redirect;
 mod set;
 #[cfg(feature = "std")]
 pub mod stack;

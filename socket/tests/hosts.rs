@@ -1125,3 +1125,190 @@ fn a_removed_address_takes_no_more_datagrams() {
     assert_eq!(deliver(&mut a, second), 0, "delivered to a removed address");
     assert_eq!(deliver(&mut a, A), 1);
 }
+
+/// One link (a hub) with host H (192.0.2.10, default route via R1), R1
+/// (192.0.2.1, which reaches 203.0.113.0/24 through R2) and R2
+/// (192.0.2.2, with 203.0.113.1 on a second link to host F,
+/// 203.0.113.10); a spare hub port for a host of the test's own.
+struct Redirecting {
+    h: Host,
+    r1: Host,
+    r2: Host,
+    f: Host,
+    spare: Option<lamina_netdev::Port>,
+}
+
+const F: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
+const R2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+fn redirecting() -> Redirecting {
+    let mut lan = lamina_netdev::hub(4, link()).into_iter();
+    let (r2_far, pf) = wire(link());
+    let mut h = Host::new(
+        1,
+        InterfaceConfig::default(),
+        vec![(lan.next().unwrap(), "192.0.2.10/24")],
+    );
+    let mut router = InterfaceConfig::default();
+    router.forwarding = true;
+    let mut r1 = Host::new(2, router, vec![(lan.next().unwrap(), "192.0.2.1/24")]);
+    let r2 = Host::new(
+        3,
+        router,
+        vec![
+            (lan.next().unwrap(), "192.0.2.2/24"),
+            (r2_far, "203.0.113.1/24"),
+        ],
+    );
+    let mut f = Host::new(4, InterfaceConfig::default(), vec![(pf, "203.0.113.10/24")]);
+    h.iface.set_default_gateway(A, IfaceId(0)).unwrap();
+    r1.iface
+        .routes_mut()
+        .replace(
+            "203.0.113.0/24".parse().unwrap(),
+            Route::via(R2, IfaceId(0)),
+        )
+        .unwrap();
+    f.iface
+        .set_default_gateway(Ipv4Addr::new(203, 0, 113, 1), IfaceId(0))
+        .unwrap();
+    Redirecting {
+        h,
+        r1,
+        r2,
+        f,
+        spare: lan.next(),
+    }
+}
+
+impl Redirecting {
+    /// H pings F once; whether the reply came.
+    fn ping(&mut self, ping: lamina_socket::SocketHandle, seq: u16, now: &mut Instant) -> bool {
+        self.h
+            .sockets
+            .icmp(ping)
+            .unwrap()
+            .send_echo(F, seq, b"which way?")
+            .unwrap();
+        let Redirecting { h, r1, r2, f, .. } = self;
+        run(&mut [h, r1, r2, f], now, Duration::from_millis(100));
+        self.h.sockets.icmp(ping).unwrap().recv_echo().is_ok()
+    }
+}
+
+/// RFC 1122 §3.2.2.2 and RFC 1812 §5.2.7.2: H's first datagram to F goes
+/// to its default router R1, which forwards it back onto the same link
+/// to R2 and tells H so with a Redirect; H then sends to F through R2
+/// directly, until the learned next hop expires (five minutes) and the
+/// first hop is R1 again.
+#[test]
+fn a_host_follows_a_redirect_from_its_router_until_it_expires() {
+    let mut n = redirecting();
+    let mut now = Instant::ZERO;
+    let ping = n.h.sockets.add(IcmpSocket::default()).unwrap();
+    n.h.sockets.bind_icmp(ping, Some(9)).unwrap();
+    for seq in 0..5 {
+        assert!(n.ping(ping, seq, &mut now), "reply {seq}");
+    }
+    assert_eq!(
+        n.r1.iface.stats().forwarded,
+        1,
+        "R1 forwarded the first only"
+    );
+    assert_eq!(n.r1.iface.stats().redirects_sent, 1);
+    assert_eq!(n.h.iface.stats().redirects_accepted, 1);
+    assert_eq!(n.h.iface.redirected_next_hop(F), Some(R2));
+    assert_eq!(n.r2.iface.stats().forwarded, 10, "five each way");
+    // Five minutes on, R1 is the first hop again (and redirects again).
+    let Redirecting { h, r1, r2, f, .. } = &mut n;
+    run(&mut [h, r1, r2, f], &mut now, Duration::from_secs(301));
+    assert_eq!(n.h.iface.redirected_next_hop(F), None);
+    assert!(n.ping(ping, 5, &mut now));
+    assert_eq!(n.r1.iface.stats().forwarded, 2);
+    assert_eq!(n.r1.iface.stats().redirects_sent, 2);
+    assert_eq!(n.h.iface.redirected_next_hop(F), Some(R2));
+}
+
+/// RFC 1122 §3.2.2.2: a Redirect that does not come from the host's
+/// current first hop for the destination, or names a gateway off the
+/// link, or concerns a datagram the host did not send, is ignored; a
+/// host with `accept_redirects` off ignores them all.
+#[test]
+fn a_host_ignores_redirects_it_should_not_trust() {
+    use lamina_icmp::{IcmpRepr, RedirectCode};
+    use lamina_ipv4::{IpProtocol, Ipv4Repr};
+    use lamina_netbuf::Serializer;
+    let mut n = redirecting();
+    let mut now = Instant::ZERO;
+    // Another host on the link, M, and a raw ICMP socket on it and on R1.
+    let m_addr = Ipv4Addr::new(192, 0, 2, 66);
+    let mut m = Host::new(
+        5,
+        InterfaceConfig::default(),
+        vec![(n.spare.take().unwrap(), "192.0.2.66/24")],
+    );
+    let raw = |h: &mut Host| {
+        h.sockets
+            .add(lamina_socket::RawSocket::new(IpProtocol::ICMP, 8, 65536))
+            .unwrap()
+    };
+    let (raw_m, raw_r1) = (raw(&mut m), raw(&mut n.r1));
+    // A redirect (its ICMP message) about a datagram from `src` to F.
+    let redirect = |src: Ipv4Addr, gateway: Ipv4Addr| {
+        let offending = b"some datagram of H's"
+            .wrap_in(&Ipv4Repr::new(src, F, IpProtocol::UDP))
+            .serialize_vec(0)
+            .unwrap();
+        let e = lamina_icmp::ErrorBuilder::new(
+            IcmpRepr::Redirect {
+                code: RedirectCode::Host,
+                gateway,
+            },
+            offending.as_slice(),
+        )
+        .unwrap();
+        let whole = e
+            .wrap_in(&Ipv4Repr::new(m_addr, H, IpProtocol::ICMP))
+            .serialize_vec(0)
+            .unwrap();
+        whole.as_slice()[20..].to_vec()
+    };
+    const H: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+    let send =
+        |from_r1: bool, msg: Vec<u8>, n: &mut Redirecting, m: &mut Host, now: &mut Instant| {
+            let (host, sock) = if from_r1 {
+                (&mut n.r1, raw_r1)
+            } else {
+                (&mut *m, raw_m)
+            };
+            host.sockets.raw(sock).unwrap().send_to(&msg, H).unwrap();
+            let Redirecting { h, r1, r2, f, .. } = n;
+            run(&mut [h, r1, r2, f, m], now, Duration::from_millis(100));
+        };
+    // From M, which is not H's router for F.
+    send(false, redirect(H, m_addr), &mut n, &mut m, &mut now);
+    // From R1, but naming a gateway off the link.
+    let off_link = Ipv4Addr::new(198, 51, 100, 7);
+    send(true, redirect(H, off_link), &mut n, &mut m, &mut now);
+    // From R1, about a datagram H did not send.
+    send(true, redirect(m_addr, R2), &mut n, &mut m, &mut now);
+    assert_eq!(n.h.iface.stats().redirects_ignored, 3);
+    assert_eq!(n.h.iface.stats().redirects_accepted, 0);
+    assert_eq!(n.h.iface.redirected_next_hop(F), None);
+
+    // A host that does not take redirects.
+    let mut n = redirecting();
+    let mut config = InterfaceConfig::default();
+    config.accept_redirects = false;
+    let lan = n.h.devs.remove(0);
+    n.h = Host::new(1, config, vec![(lan, "192.0.2.10/24")]);
+    n.h.iface.set_default_gateway(A, IfaceId(0)).unwrap();
+    let ping = n.h.sockets.add(IcmpSocket::default()).unwrap();
+    n.h.sockets.bind_icmp(ping, Some(9)).unwrap();
+    let mut now = Instant::ZERO;
+    for seq in 0..3 {
+        assert!(n.ping(ping, seq, &mut now));
+    }
+    assert_eq!(n.h.iface.stats().redirects_ignored, 3, "one per datagram");
+    assert_eq!(n.r1.iface.stats().forwarded, 3, "all through R1");
+}
