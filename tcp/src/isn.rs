@@ -49,8 +49,7 @@ impl IsnGenerator {
     /// The ISN for a connection from `local` to `remote` opened at `now`:
     /// the 4 µs clock M plus the keyed hash F of the 4-tuple (RFC 6528 §3).
     pub fn isn(&self, local: SocketAddrV4, remote: SocketAddrV4, now: Instant) -> SeqNumber {
-        let m = (now.total_micros() / 4) as u32;
-        SeqNumber(m.wrapping_add(self.offset(local, remote)))
+        SeqNumber(clock(now).wrapping_add(self.offset(local, remote)))
     }
 
     /// F(localip, localport, remoteip, remoteport, secretkey) alone: the
@@ -59,6 +58,11 @@ impl IsnGenerator {
         let msg = four_tuple(local, remote);
         siphash24(self.key, &msg) as u32
     }
+}
+
+/// The ISN clock M at `now`: one tick every 4 microseconds (RFC 6528 §3).
+pub(crate) fn clock(now: Instant) -> u32 {
+    (now.total_micros() / 4) as u32
 }
 
 /// The 4-tuple as 12 bytes in network order: local address and port, then

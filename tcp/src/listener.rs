@@ -353,7 +353,8 @@ impl Listener {
             snd_wscale: e.peer_ws,
             sack: e.sack,
             ts_recent: e.ts_recent,
-            ts_offset: None,
+            // The clock the SYN-ACK used (its ISN was chosen then).
+            ts_offset: Some(ts_offset(e.iss, e.created)),
         };
         let rtt = (e.retransmits == 0).then(|| now.saturating_duration_since(e.created));
         self.establish(
@@ -495,7 +496,7 @@ impl Listener {
         repr.sack_permitted = e.sack;
         if let Some(tsecr) = e.ts_recent {
             repr.timestamps = Some(Timestamps {
-                tsval: (now.total_millis() as u32).wrapping_add(ts_offset(e.iss)),
+                tsval: (now.total_millis() as u32).wrapping_add(ts_offset(e.iss, e.created)),
                 tsecr,
             });
         }

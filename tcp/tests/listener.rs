@@ -495,3 +495,54 @@ fn connection_waiting_in_accept_queue_still_receives_and_acks() {
     assert!(l.poll_transmit(now).is_none());
     assert_eq!(l.pending(), 0);
 }
+
+/// RFC 7323 §5.8 with §5.4's offset: every incarnation of a 4-tuple keeps
+/// one timestamp clock, whatever its ISN. A listener's SYN-ACKs for the
+/// same client 5 ms apart (the first incarnation reset, a second one
+/// opened) carry TSvals 5 apart, so that the last incarnation's late
+/// segments are older by PAWS; and the client's SYNs likewise. (The
+/// offset came from the whole ISN, clock included: each incarnation had
+/// its own, a late segment of the last one could carry a newer timestamp
+/// than the new connection's, was taken, and made every real segment of
+/// the new connection fail PAWS — a lifecycle scan's connection timed
+/// out so, Direct seed 41701.) Another 4-tuple has another offset.
+#[test]
+fn incarnations_of_a_4_tuple_share_one_timestamp_clock_rfc7323_5_8() {
+    let mut l = listener(cfg(), 4);
+    let src = SocketAddrV4::new(A_IP, 5000);
+    let t1 = lamina_netbuf::Instant::from_secs(7);
+    feed(&mut l, src, &syn(src, 100, true), t1);
+    let (_, _, first) = l.poll_transmit(t1).unwrap();
+    // The client resets it, and opens again 5 ms later.
+    let rst = TcpRepr {
+        src_port: 5000,
+        dst_port: 80,
+        seq_number: SeqNumber(101),
+        flags: TcpFlags::RST,
+        ..TcpRepr::default()
+    };
+    feed(&mut l, src, &rst, t1);
+    assert_eq!(l.half_open(), 0);
+    let t2 = t1 + Duration::from_millis(5);
+    feed(&mut l, src, &syn(src, 90_000, true), t2);
+    let (_, _, second) = l.poll_transmit(t2).unwrap();
+    assert_ne!(first.seq_number, second.seq_number, "a new ISN");
+    let ts = |r: &TcpRepr| r.timestamps.unwrap().tsval;
+    assert_eq!(ts(&second).wrapping_sub(ts(&first)), 5);
+    // Another client port: another clock.
+    let other = SocketAddrV4::new(A_IP, 5001);
+    feed(&mut l, other, &syn(other, 100, true), t2);
+    let (_, _, third) = l.poll_transmit(t2).unwrap();
+    assert_ne!(ts(&third), ts(&second));
+
+    // The client's SYNs too.
+    let isns = lamina_tcp::IsnGenerator::new(&mut SeededRng::new(3));
+    let server = SocketAddrV4::new(B_IP, 80);
+    let syn_tsval = |t: lamina_netbuf::Instant| {
+        let isn = isns.isn(src, server, t);
+        let mut c = Connection::connect(src, server, &cfg(), isn, 1460, t);
+        let out = c.poll_transmit(t).unwrap();
+        out.repr.timestamps.unwrap().tsval
+    };
+    assert_eq!(syn_tsval(t2).wrapping_sub(syn_tsval(t1)), 5);
+}

@@ -346,11 +346,23 @@ pub fn reset_for(seg: &TcpSegment<'_>) -> Option<TcpRepr> {
     Some(repr)
 }
 
-/// The per-connection TSval offset (RFC 7323 §5.4), derived from the ISN
-/// (itself keyed and unpredictable, RFC 6528) so that a listener's SYN-ACK
-/// and the connection it becomes share one timestamp clock.
-pub(crate) fn ts_offset(iss: SeqNumber) -> u32 {
-    iss.0.rotate_left(13) ^ 0x5bd1_e995
+/// The TSval offset (RFC 7323 §5.4) of a connection whose ISN `iss` was
+/// chosen at `chosen`: the ISN less its clock (RFC 6528's keyed hash F of
+/// the 4-tuple, unpredictable off the path), scrambled. Not the ISN
+/// itself: every incarnation of a 4-tuple then keeps one timestamp clock,
+/// so that the timestamps of a new incarnation are newer than any of the
+/// last one's, and PAWS turns away the last one's late segments (RFC 7323
+/// §5.8; Linux keeps one offset per pair of hosts for the same reason).
+/// With an offset per incarnation, a late segment of the last connection
+/// carried a newer timestamp, was taken where its sequence numbers fell
+/// in the new window (after a reset, the new ISN may lie below where the
+/// old connection had got to), and then made every real segment of the
+/// new connection fail PAWS until it timed out.
+pub(crate) fn ts_offset(iss: SeqNumber, chosen: Instant) -> u32 {
+    iss.0
+        .wrapping_sub(crate::isn::clock(chosen))
+        .rotate_left(13)
+        ^ 0x5bd1_e995
 }
 
 /// Options agreed in the handshake.
@@ -643,9 +655,8 @@ impl<C: CongestionControl> Connection<C> {
             sack: config.sack,
             ts: config.timestamps,
             ts_recent: 0,
-            // RFC 7323 §5.4: a per-connection offset; the ISN is already
-            // a keyed, unpredictable value.
-            ts_offset: ts_offset(isn),
+            // RFC 7323 §5.4: an offset per 4-tuple (see `ts_offset`).
+            ts_offset: ts_offset(isn, now),
             last_ack_sent: SeqNumber(0),
             ack_now: false,
             acks_owed: 0,
