@@ -136,6 +136,18 @@ impl Patcher<'_> {
                 };
                 if id_side == Some(side) {
                     self.set16(l4 + 4, port, &[(l4 + 2, Kind::Plain)]);
+                    // RFC 1624 §3: the incremental update gives +0 where
+                    // the message has become all zeros (an echo reply
+                    // with no data, identifier and sequence number 0),
+                    // whose checksum computed afresh is -0. (No pseudo
+                    // header: ICMP alone can be all zeros.)
+                    if self
+                        .buf
+                        .get(l4..)
+                        .is_some_and(|m| m.iter().all(|&b| b == 0))
+                    {
+                        let _ = self.write16(l4 + 2, 0xffff);
+                    }
                 }
             }
             _ => self.set32(addr_off, u32::from(addr), &[ip_csum]),

@@ -1175,6 +1175,35 @@ fn the_routers_own_error_about_a_hairpinned_datagram_is_translated_at_both_ends(
     );
 }
 
+/// RFC 1624 §3: updating a checksum incrementally gives +0 (`0x0000`)
+/// where the message has become all zeros, whose checksum computed
+/// afresh is -0 (`0xffff`), the only form a receiver accepts: an echo
+/// reply with no data and sequence number 0 whose identifier NAT turns
+/// into 0 (found by the `filter_hook` fuzz target).
+#[test]
+fn an_echo_reply_translated_to_all_zeros_keeps_a_valid_checksum() {
+    let ip = Ipv4Repr::new(SERVER, ROUTER, IpProtocol::ICMP);
+    let reply = IcmpRepr::EchoReply {
+        ident: 0x03e9,
+        seq_no: 0,
+    };
+    let mut pkt = b""
+        .wrap_in(reply.builder())
+        .wrap_in(&ip)
+        .serialize_vec(0)
+        .unwrap()
+        .as_slice()
+        .to_vec();
+    let p = Parsed::parse(&pkt).unwrap();
+    nat::rewrite(&mut pkt, &p, Side::Dst, L1, 0);
+    assert_checksums(&pkt);
+    let ip = Ipv4Packet::parse(&pkt).unwrap();
+    assert_eq!(
+        (ip.dst(), ip.payload()),
+        (L1, &[0, 0, 0xff, 0xff, 0, 0, 0, 0][..])
+    );
+}
+
 /// RFC 768: a zero UDP checksum means none, and stays zero under NAT.
 #[test]
 fn zero_udp_checksum_stays_zero_under_nat() {
