@@ -62,8 +62,9 @@ pub struct TcpConfig {
     pub max_rto: Duration,
     /// RTO before any RTT sample (RFC 6298 §2.1). Default 1 s.
     pub initial_rto: Duration,
-    /// Consecutive retransmission timeouts of data before the connection
-    /// fails (Linux `tcp_retries2`). Default 15.
+    /// Consecutive retransmission timeouts of data, or zero-window probes
+    /// the peer leaves unanswered, before the connection fails (Linux
+    /// `tcp_retries2`). Default 15.
     pub max_retries: u32,
     /// Retransmissions of a SYN or SYN-ACK before giving up (Linux
     /// `tcp_syn_retries` / `tcp_synack_retries`). Default 6 / 5 alike: 6.

@@ -1060,6 +1060,37 @@ fn zero_window_is_probed_with_backoff_then_resumes_rfc9293_3_8_6_1() {
     assert!(got == data);
 }
 
+/// RFC 1122 §4.2.2.17 keeps a connection open while the peer answers its
+/// zero-window probes, for ever; a peer that stops answering (it vanished
+/// behind its zero window, its reset lost) is given up after
+/// `max_retries` unanswered probes, as Linux's `tcp_retries2` ends
+/// probing. (Probing went on for ever: a port-forwarding lifecycle scan's
+/// server socket outlived the hour, seed 33798.)
+#[test]
+fn a_zero_window_peer_that_stops_answering_probes_times_out_rfc1122_4_2_2_17() {
+    let small = TcpConfig {
+        recv_buffer: 4096,
+        ..cfg()
+    };
+    let a_cfg = TcpConfig {
+        max_retries: 4,
+        ..cfg()
+    };
+    let mut sim = Sim::established(58, &a_cfg, &small);
+    sim.a().send(&pattern(0, 20_000)).unwrap();
+    // B answers its probes for ten minutes: A stays.
+    sim.run_for(Duration::from_secs(600));
+    assert_eq!(sim.a().state(), State::Established);
+    let answered = sim.a().stats().window_probes;
+    assert!(answered > 4, "{answered} probes");
+    // Then B is gone.
+    sim.ba.rule = Some(Box::new(|_| true));
+    sim.run_for(Duration::from_secs(600));
+    assert_eq!(sim.a().state(), State::Closed);
+    assert_eq!(sim.a().error(), Some(ConnError::TimedOut));
+    assert_eq!(sim.a().stats().window_probes, answered + 4);
+}
+
 /// A receiver whose application does not read keeps the right edge of
 /// its window in place while the buffer fills (RFC 9293 §3.8.6.2.2),
 /// rounding the scaled window up so as not to shrink it (RFC 7323 §2.4)

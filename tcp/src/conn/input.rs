@@ -300,6 +300,8 @@ impl<C: CongestionControl> Connection<C> {
         payload_len: usize,
         now: Instant,
     ) {
+        // The peer answers: its window may stay shut as long as it likes.
+        self.probes_unanswered = 0;
         let new_wnd = u32::from(seg.window_len()) << self.snd_wscale;
         let flight_before = (self.snd_max - self.snd_una).max(0) as u32;
         let flight_una = self.snd_una;

@@ -507,6 +507,8 @@ pub struct Connection<C: CongestionControl = AnyCc> {
     last_send: Instant,
     persist_at: Option<Instant>,
     persist_backoff: u32,
+    /// Zero-window probes sent since the peer last answered anything.
+    probes_unanswered: u32,
 
     // ---- loss recovery ----
     dupacks: u32,
@@ -677,6 +679,7 @@ impl<C: CongestionControl> Connection<C> {
             last_send: now,
             persist_at: None,
             persist_backoff: 0,
+            probes_unanswered: 0,
             dupacks: 0,
             recovery: None,
             recover: isn,

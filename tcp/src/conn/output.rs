@@ -323,7 +323,17 @@ impl<C: CongestionControl> Connection<C> {
         if let Some(t) = self.persist_at
             && now >= t
         {
-            // RFC 9293 §3.8.6.1: probe the zero window, backing off.
+            // RFC 9293 §3.8.6.1: probe the zero window, backing off. A
+            // peer that answers keeps the connection for ever (RFC 1122
+            // §4.2.2.17); one that answers none of `max_retries` probes
+            // is gone (as Linux's `tcp_retries2` ends its probing), or a
+            // peer that vanished behind a zero window would hold the
+            // connection and its buffers for ever.
+            if self.probes_unanswered >= self.config.max_retries {
+                self.fail(ConnError::TimedOut, true);
+                return;
+            }
+            self.probes_unanswered += 1;
             self.probe_now = true;
             self.stats.window_probes += 1;
             self.persist_backoff = (self.persist_backoff + 1).min(16);
