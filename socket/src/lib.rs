@@ -45,8 +45,9 @@
 //! - [`Interface`]: one host (or router) over one or more devices, with
 //!   several addresses per device, a routing table, an ARP neighbor cache
 //!   per Ethernet device, echo replies, rate-limited ICMP errors, received
-//!   ICMP errors delivered to the socket they concern, forwarding,
-//!   fragmentation and reassembly, and packet hooks (`lamina-ipv4`). It
+//!   ICMP errors delivered to the socket they concern, ICMP redirects
+//!   followed (a host) or sent (a router), forwarding, fragmentation and
+//!   reassembly, and packet hooks (`lamina-ipv4`). It
 //!   owns no clock, device or socket: [`Interface::poll`] takes `now`, a
 //!   [`DeviceSet`] (one device, a slice, or a tuple of devices of
 //!   different types) and the [`SocketSet`]; [`Interface::poll_at`] says
