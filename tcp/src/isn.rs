@@ -1,13 +1,28 @@
 //! Initial sequence numbers per RFC 6528.
 //!
 //! `ISN = M + F(localip, localport, remoteip, remoteport, secretkey)`,
-//! where M is a timer ticking every 4 microseconds (RFC 6528 §3, as
-//! RFC 9293 §3.4.1's ISN clock) and F a keyed pseudorandom function of the
+//! where M is a clock and F a keyed pseudorandom function of the
 //! connection's 4-tuple: SipHash-2-4 under a 128-bit key drawn once from
 //! the injected RNG. Successive incarnations of the same 4-tuple get
 //! increasing ISNs (the clock moves on), while an off-path attacker who
 //! does not know the key cannot predict the ISN of any connection — not
 //! even from the ISNs of its own connections to the same host.
+//!
+//! # The clock runs at 16 ticks per microsecond
+//!
+//! RFC 6528 §3 (after RFC 9293 §3.4.1) suggests a clock that ticks every
+//! 4 µs: 250,000 sequence numbers a second. A connection that is reset
+//! leaves no TIME-WAIT behind, so the next connection of its 4-tuple may
+//! open at once — and its ISN must lie beyond every sequence number the
+//! old one used, or the old connection's late segments fall into the new
+//! window. At 250,000 a second any transfer faster than 250 kB/s outruns
+//! the clock. M here ticks every 62.5 ns (16 M a second, as Linux's 64 ns
+//! clock), so a reset connection must have moved more than 16 MB per
+//! second of its life to reach the next ISN. The clock wraps every
+//! 268 seconds; in the 60 seconds of a TIME-WAIT it moves less than a
+//! quarter of the sequence space, so an ISN chosen while the peer still
+//! holds TIME-WAIT compares as newer than the old connection's numbers
+//! (RFC 9293 §3.6.1).
 
 use core::net::SocketAddrV4;
 
@@ -28,9 +43,9 @@ use crate::seq::SeqNumber;
 /// let remote = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 49152);
 /// let t0 = Instant::from_secs(10);
 /// let a = isns.isn(local, remote, t0);
-/// // 1 ms later the same 4-tuple gets an ISN 250 ticks (4 µs each) later.
+/// // 1 ms later the same 4-tuple gets an ISN 16,000 ticks later.
 /// let b = isns.isn(local, remote, t0 + Duration::from_millis(1));
-/// assert_eq!(b - a, 250);
+/// assert_eq!(b - a, 16_000);
 /// ```
 #[derive(Clone)]
 pub struct IsnGenerator {
@@ -47,7 +62,8 @@ impl IsnGenerator {
     }
 
     /// The ISN for a connection from `local` to `remote` opened at `now`:
-    /// the 4 µs clock M plus the keyed hash F of the 4-tuple (RFC 6528 §3).
+    /// the clock M (16 ticks a microsecond) plus the keyed hash F of the
+    /// 4-tuple (RFC 6528 §3).
     pub fn isn(&self, local: SocketAddrV4, remote: SocketAddrV4, now: Instant) -> SeqNumber {
         SeqNumber(clock(now).wrapping_add(self.offset(local, remote)))
     }
@@ -60,9 +76,10 @@ impl IsnGenerator {
     }
 }
 
-/// The ISN clock M at `now`: one tick every 4 microseconds (RFC 6528 §3).
+/// The ISN clock M at `now`: 16 ticks a microsecond (see the module docs
+/// for why not RFC 6528's 4 µs).
 pub(crate) fn clock(now: Instant) -> u32 {
-    (now.total_micros() / 4) as u32
+    (now.total_micros() << 4) as u32
 }
 
 /// The 4-tuple as 12 bytes in network order: local address and port, then
@@ -98,23 +115,25 @@ mod tests {
     }
 
     #[test]
-    fn clock_component_ticks_every_4_microseconds() {
-        // RFC 6528 §3: "M is the 4 microsecond timer".
+    fn clock_component_ticks_16_times_a_microsecond() {
         let g = IsnGenerator::new(&mut SeededRng::new(1));
         let (l, r) = (sa(1, 80), sa(2, 5000));
         let t = Instant::from_secs(3);
         let base = g.isn(l, r, t);
-        assert_eq!(g.isn(l, r, t + Duration::from_micros(3)), base);
-        assert_eq!(g.isn(l, r, t + Duration::from_micros(4)), base + 1);
-        assert_eq!(g.isn(l, r, t + Duration::from_secs(1)), base + 250_000);
+        assert_eq!(g.isn(l, r, t + Duration::from_micros(1)), base + 16);
+        assert_eq!(g.isn(l, r, t + Duration::from_secs(1)), base + 16_000_000);
+        // A TIME-WAIT (60 s) moves it by less than a quarter of the space.
+        let later = g.isn(l, r, t + Duration::from_secs(60));
+        assert!(later - base < 1 << 30);
+        assert!(later - base > 0);
     }
 
     #[test]
     fn clock_wraps_modulo_2_pow_32() {
-        // The 4 µs clock wraps about every 4.77 hours (RFC 9293 §3.4.1).
+        // 2^32 ticks of 62.5 ns: about every 268 seconds.
         let g = IsnGenerator::new(&mut SeededRng::new(1));
         let (l, r) = (sa(1, 80), sa(2, 5000));
-        let wrap = Duration::from_micros(4 << 32);
+        let wrap = Duration::from_micros(1 << 28);
         let t = Instant::from_secs(1);
         assert_eq!(g.isn(l, r, t), g.isn(l, r, t + wrap));
     }

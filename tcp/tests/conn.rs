@@ -424,6 +424,91 @@ fn time_wait_tuple_is_reused_by_a_newer_syn_rfc9293_3_6_1_rfc6191() {
     assert_eq!(sim.b().state(), State::Established);
 }
 
+/// A connection that moved data fast and was reset leaves no TIME-WAIT:
+/// the next connection of its 4-tuple may open at once. The server's new
+/// ISN must lie beyond every sequence number the old connection used, or
+/// the old connection's late segments fall into the new window (RFC 9293
+/// §3.4.1; timestamps off, so PAWS cannot catch them). RFC 6528's 4 µs
+/// ISN clock (250 kB/s) failed this.
+#[test]
+fn a_fast_connection_reset_and_reopened_leaves_no_old_numbers_in_the_new_window_rfc9293_3_4_1() {
+    let plain = TcpConfig {
+        timestamps: false,
+        ..cfg()
+    };
+    // 64 KiB windows over a 20 ms round trip: about 3 MB/s.
+    let mut sim = Sim::established(27, &plain, &plain);
+    let start = sim.now;
+    let total = 4 << 20;
+    let (mut sent, mut got) = (0, 0);
+    let mut buf = vec![0u8; 65536];
+    sim.run_until(start + Duration::from_secs(10), |s| {
+        let b = s.b.conn.as_mut().unwrap();
+        while sent < total {
+            match b.send(&pattern(sent, (total - sent).min(16384))) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => sent += n,
+            }
+        }
+        while let Ok(n @ 1..) = s.a.conn.as_mut().unwrap().recv(&mut buf) {
+            got += n;
+        }
+        got == total
+    });
+    assert_eq!(got, total);
+    let secs = (sim.now - start).total_micros() as f64 / 1e6;
+    let rate = total as f64 / secs;
+    assert!(
+        (1e6..16e6).contains(&rate),
+        "{rate} B/s: faster than a 4 µs clock, slower than ours"
+    );
+    // The client resets, and opens the same 4-tuple again.
+    sim.a().abort();
+    sim.run_for(Duration::from_millis(10));
+    assert!(sim.b().is_closed());
+    let old_end = sim.snd_nxt(false);
+    let old_data: Vec<Seen> = sim
+        .segments(false)
+        .filter(|s| s.len > 0 && !s.has(TcpFlags::SYN))
+        .cloned()
+        .collect();
+    let isn = sim.snd_nxt(true) + 100_000;
+    sim.a.conn = Some(Connection::connect(
+        a_addr(),
+        b_addr(),
+        &plain,
+        isn,
+        1460,
+        sim.now,
+    ));
+    sim.run_until(sim.now + Duration::from_secs(3), |s| {
+        s.a.conn.as_ref().unwrap().is_established()
+    });
+    assert!(sim.a().is_established());
+    let synack = sim
+        .segments(false)
+        .filter(|s| s.has(TcpFlags::SYN | TcpFlags::ACK))
+        .last()
+        .unwrap()
+        .repr;
+    assert!(
+        synack.seq_number - old_end > 0,
+        "new ISN {} is not past the old connection's {}",
+        synack.seq_number.0,
+        old_end.0
+    );
+    // Every old data segment, arriving late, finds no place.
+    for old in &old_data {
+        let repr = TcpRepr {
+            ack_number: sim.snd_nxt(true),
+            ..old.repr
+        };
+        sim.inject_data(false, &repr, &vec![0xee; old.len]);
+    }
+    assert_eq!(sim.a().recv(&mut buf), Ok(0));
+    assert!(!sim.a().can_recv());
+}
+
 #[test]
 fn close_with_unread_data_resets_rfc2525_2_17() {
     let mut sim = Sim::established(25, &cfg(), &cfg());
