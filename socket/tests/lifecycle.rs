@@ -34,6 +34,8 @@
 //! two masquerading routers in a row (a home router behind a carrier's
 //! NAT, RFC 6598's shared address space between them): every
 //! translation, every ICMP error and path MTU discovery crossing both.
+//! And from a client behind one masquerade to a server behind another
+//! router's port forwarding, both home LANs numbered alike.
 //!
 //! Datagram runs do the same for UDP and ping: random clients, payloads
 //! that need fragmenting, a closed port, both paths (see `datagram_run`).
@@ -63,6 +65,9 @@ const ROUTER_LAN: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
 /// 6598) between it and the home router's WAN.
 const CARRIER_LAN: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 1);
 const HOME_WAN: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 2);
+/// From behind one masquerade to another router's forwarded ports: the
+/// client's router on the forwarding router's WAN link.
+const OTHER_WAN: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);
 
 /// The port-forwarding router's rules: the WAN address's echo and discard
 /// ports go to the server on the LAN (RFC 4787 §7's "port forwarding";
@@ -328,7 +333,8 @@ fn faults(rng: &mut SeededRng, max_loss: u32) -> FaultConfig {
 /// client hosts on the server's own LAN segment to the router's public
 /// address, which the router turns back into the LAN (hairpin NAT: the
 /// destination and the source translated, RFC 4787 REQ-9, RFC 5382
-/// REQ-8); or through two masquerading routers in a row.
+/// REQ-8); or through two masquerading routers in a row; or from behind
+/// a masquerade to a server behind another router's port forwarding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Path {
     Direct,
@@ -337,6 +343,7 @@ enum Path {
     NatShared,
     Hairpin,
     DoubleNat,
+    NatToForward,
 }
 
 /// A wire between two hosts, faults on both ends' transmissions and, one
@@ -508,6 +515,40 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
             }
         }
         Path::Hairpin => hairpin_network(rng, seed, clean),
+        Path::NatToForward => {
+            // Two home LANs both numbered 192.168.1.0/24, their hosts
+            // and routers with the same addresses; the routers' WANs on
+            // one link. The client's LAN alone flips bits.
+            let (da, lan, lan_corrupts, lan_lossy) = faulty_wire(rng, seed, 35, clean, true);
+            let (home_wan, wan, _, mid_lossy) = faulty_wire(rng, seed ^ 0x5a5a, 35, clean, false);
+            let (server_lan, db, _, server_lossy) =
+                faulty_wire(rng, seed ^ 0xa5a5, 35, clean, false);
+            let mut a = Host::new(1, config(), NoHooks, vec![(da, "192.168.1.10/24")]);
+            a.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
+            let mut b = Host::new(2, config(), NoHooks, vec![(db, "192.168.1.10/24")]);
+            b.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
+            let mut home = router_at(
+                rng,
+                seed ^ 0x40e,
+                NAT_RULES,
+                9,
+                [(lan, ROUTER_LAN, 24), (home_wan, OTHER_WAN, 24)],
+                None,
+            );
+            let forwarding = router(rng, seed, FORWARD_RULES, server_lan, wan);
+            if lan_corrupts {
+                a.know(0, ROUTER_LAN, mac(9, 0));
+                home.know(0, Ipv4Addr::new(192, 168, 1, 10), mac(1, 0));
+            }
+            Net {
+                a: vec![a],
+                b,
+                routers: vec![home, forwarding],
+                server: ROUTER_WAN,
+                lossless: !(lan_lossy || mid_lossy || server_lossy),
+                corrupting: lan_corrupts,
+            }
+        }
         Path::DoubleNat => {
             // Three links of up to 3.5% loss each way; the home LAN
             // alone flips bits (as on the NAT path).
@@ -1352,6 +1393,13 @@ fn random_connection_lifecycles_through_double_nat_leave_nothing_behind() {
     each_seed(30, |seed| lifecycle_run(seed, Path::DoubleNat));
 }
 
+/// The same from behind a masquerade to a server behind another router's
+/// port forwarding, both LANs numbered alike.
+#[test]
+fn random_connection_lifecycles_from_nat_to_port_forwarding_leave_nothing_behind() {
+    each_seed(30, |seed| lifecycle_run(seed, Path::NatToForward));
+}
+
 /// Whether `got` differs from `want` only in ways the Internet checksum
 /// cannot see: the same length and the same 16-bit ones'-complement sum
 /// (payloads start at an even offset in UDP and ICMP, so the words line
@@ -1797,4 +1845,11 @@ fn random_datagrams_through_hairpin_nat_arrive_intact_or_not_at_all() {
 #[test]
 fn random_datagrams_through_double_nat_arrive_intact_or_not_at_all() {
     each_seed(60, |seed| datagram_run(seed, Path::DoubleNat));
+}
+
+/// The same from behind a masquerade to a server behind another router's
+/// port forwarding.
+#[test]
+fn random_datagrams_from_nat_to_port_forwarding_arrive_intact_or_not_at_all() {
+    each_seed(60, |seed| datagram_run(seed, Path::NatToForward));
 }
