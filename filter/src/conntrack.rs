@@ -845,11 +845,16 @@ fn tcp_update(c: &mut Conn, dir: Dir, info: &TcpInfo, now: Instant, to: &Timeout
     if syn
         && !ack_set
         && dir == Dir::Original
-        && matches!(c.tcp_state, S::Established | S::FinWait | S::LastAck)
+        && matches!(
+            c.tcp_state,
+            S::SynRecv | S::Established | S::FinWait | S::LastAck
+        )
     {
         // A new connection on this 4-tuple, or a stray SYN (which the
-        // receiver answers with an ACK, RFC 9293 §3.10.7.4): let it by,
-        // change nothing, and see what the reply says.
+        // receiver answers with an ACK, RFC 9293 §3.10.7.4), or, after
+        // the SYN-ACK, the SYN sent again because the SYN-ACK was lost
+        // beyond us: let it by, change nothing, and see what the reply
+        // says (a SYN-ACK for it starts the flow over from it).
         c.syn = Some(IgnoredSyn {
             end: info.seq.wrapping_add(1),
             window: info.window,

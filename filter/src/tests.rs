@@ -1004,6 +1004,41 @@ fn dnat_forwards_a_tcp_port_to_a_lan_host() {
     assert_eq!(info.tcp_state, TcpState::Established);
 }
 
+/// The server's SYN-ACK is lost past the router: the client sends its
+/// SYN again, to a flow that has seen the SYN-ACK. The SYN belongs to
+/// the flow and is translated like the first (Linux ignores it for the
+/// state and lets it by); marked invalid, it would miss the port
+/// forwarding and reach the router itself, whose reset ends the
+/// connection (lifecycle scan: NAT to port forwarding, seed 1209).
+#[test]
+fn a_syn_sent_again_after_a_lost_syn_ack_is_forwarded_like_the_first() {
+    let mut f = filter(&alloc::format!(
+        "{NAT}
+        table ip t {{ chain f {{ type filter hook forward priority 0; policy drop;
+            ct state invalid drop
+            ct state established,related accept
+            iif 1 oif 0 ip daddr 192.168.1.10 ct state new accept }} }}"
+    ));
+    let client = Ipv4Addr::new(203, 0, 113, 9);
+    for _ in 0..2 {
+        let mut syn = tcp(client, 50000, ROUTER, 8080, 1, 0, SYN, b"");
+        assert_eq!(forward(&mut f, &mut syn, WAN, LAN, T0), Verdict::Accept);
+        assert_eq!(addrs(&syn), (client, L1));
+        assert_eq!(ports(&syn), (50000, 80));
+        assert_checksums(&syn);
+        // The answer, lost beyond the router.
+        let mut sa = tcp(L1, 80, client, 50000, 100, 2, synack(), b"");
+        assert_eq!(forward(&mut f, &mut sa, LAN, WAN, T0), Verdict::Accept);
+        assert_eq!((addrs(&sa).0, ports(&sa).0), (ROUTER, 8080));
+        assert_eq!(state(&f), TcpState::SynRecv);
+    }
+    let mut ack = tcp(client, 50000, ROUTER, 8080, 2, 101, ACK, b"GET /");
+    assert_eq!(forward(&mut f, &mut ack, WAN, LAN, T0), Verdict::Accept);
+    assert_eq!((addrs(&ack).1, ports(&ack).1), (L1, 80));
+    assert_eq!(state(&f), TcpState::Established);
+    assert_eq!(f.conntrack().len(), 1);
+}
+
 /// A TCP flow out through masquerade, with window tracking on the
 /// translated side.
 #[test]
