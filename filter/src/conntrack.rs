@@ -41,7 +41,8 @@
 //! [`ConntrackConfig::tcp_loose`]) is tracked without window checks, as
 //! its scaling is unknown.
 //!
-//! A SYN on a flow past its handshake (a new connection on a 4-tuple
+//! A SYN on a flow that has seen the SYN-ACK (sent again because that
+//! SYN-ACK was lost beyond the router, or a new connection on a 4-tuple
 //! whose last one ended unseen: both of its resets lost) passes without
 //! changing anything; a SYN-ACK that answers it starts the flow over from
 //! that SYN. An ACK answering a SYN-SENT flow's SYN (the server still
@@ -242,9 +243,10 @@ const S_LIBERAL: u8 = 8;
 
 const NIL: u32 = u32::MAX;
 
-/// A SYN that came on a flow past its handshake, let through without
-/// changing anything: a client that opens a new connection on a 4-tuple
-/// whose last connection ended unseen (both resets lost). If the reply is
+/// A SYN that came on a flow that has seen the SYN-ACK, let through
+/// without changing anything: a client whose SYN-ACK was lost sending its
+/// SYN again, or one that opens a new connection on a 4-tuple whose last
+/// connection ended unseen (both resets lost). If the reply is
 /// a SYN-ACK for it, both ends agree on a new connection and the flow
 /// starts over from this SYN (as Linux's conntrack does).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,7 +267,7 @@ pub(crate) struct Conn {
     pub expires: Instant,
     pub tcp_state: TcpState,
     tcp: [TcpDir; 2],
-    /// The last segment was a SYN on an established flow (see
+    /// The last segment was a SYN on a flow past the SYN-ACK (see
     /// [`IgnoredSyn`]).
     syn: Option<IgnoredSyn>,
     status: u8,
