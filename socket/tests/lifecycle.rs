@@ -802,6 +802,34 @@ fn next_timer<H: PacketHook>(
         .min()
 }
 
+/// The sockets with something for their application: listeners with a
+/// connection to accept, connections with data or an end to read.
+fn readable(
+    hosts: &[Host],
+    b: &Host,
+    listeners: &[(SocketHandle, u16)],
+    server_socks: &[(SocketHandle, Key, u16)],
+    clients: &[Client],
+) -> Vec<(usize, SocketHandle)> {
+    let server = hosts.len();
+    let can_recv = |set: &SocketSet, h| matches!(set.get(h), Some(lamina_socket::Socket::Tcp(t)) if t.can_recv());
+    listeners
+        .iter()
+        .filter(|&&(l, _)| b.sockets.tcp_pending(l) > 0)
+        .map(|&(l, _)| (server, l))
+        .chain(
+            server_socks
+                .iter()
+                .filter(|&&(s, _, _)| can_recv(&b.sockets, s))
+                .map(|&(s, _, _)| (server, s)),
+        )
+        .chain(clients.iter().filter_map(|c| {
+            let h = c.handle.filter(|_| !c.done)?;
+            can_recv(&hosts[c.host].sockets, h).then_some((c.host, h))
+        }))
+        .collect()
+}
+
 /// One random run; panics with the seed in the message when a check
 /// fails.
 fn lifecycle_run(seed: u64, path: Path) {
@@ -887,6 +915,8 @@ fn lifecycle_run(seed: u64, path: Path) {
     let limit = Instant::from_secs(3600);
     let mut buf = vec![0u8; 16_384];
     let ctx = |msg: &str| format!("seed {seed} ({path:?}): {msg}");
+    // Rounds run at the current instant without a timer.
+    let mut rounds_now = 0;
     loop {
         // Client applications.
         // One client at a time on each shared port of a host (the next
@@ -1186,11 +1216,21 @@ fn lifecycle_run(seed: u64, path: Path) {
             true
         });
 
+        let readable_before = readable(&hosts, &b, &listeners, &server_socks, &clients);
         assert!(
             settle(&mut hosts, &mut b, &mut routers, now),
             "{}",
             ctx("no quiescence")
         );
+        // What arrived while the hosts ran (a connection to accept,
+        // data or an end to read) the applications see at once, not at
+        // the next timer; a few rounds at most at one instant.
+        let readable_now = readable(&hosts, &b, &listeners, &server_socks, &clients);
+        if readable_now.iter().any(|h| !readable_before.contains(h)) && rounds_now < 8 {
+            rounds_now += 1;
+            continue;
+        }
+        rounds_now = 0;
         let all_done = clients.iter().all(|c| c.done) && server_socks.is_empty();
         let timers = next_timer(&mut hosts, &mut b, &mut routers);
         let next_start = clients
