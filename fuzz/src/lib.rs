@@ -17,6 +17,7 @@ pub mod ipv4;
 pub mod pci_config;
 pub mod reassembly;
 pub mod roundtrip;
+pub mod router;
 pub mod stack;
 pub mod tcp;
 pub mod tcp_buffers;
