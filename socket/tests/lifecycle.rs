@@ -515,85 +515,8 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
             }
         }
         Path::Hairpin => hairpin_network(rng, seed, clean),
-        Path::NatToForward => {
-            // Two home LANs both numbered 192.168.1.0/24, their hosts
-            // and routers with the same addresses; the routers' WANs on
-            // one link. The client's LAN alone flips bits.
-            let (da, lan, lan_corrupts, lan_lossy) = faulty_wire(rng, seed, 35, clean, true);
-            let (home_wan, wan, _, mid_lossy) = faulty_wire(rng, seed ^ 0x5a5a, 35, clean, false);
-            let (server_lan, db, _, server_lossy) =
-                faulty_wire(rng, seed ^ 0xa5a5, 35, clean, false);
-            let mut a = Host::new(1, config(), NoHooks, vec![(da, "192.168.1.10/24")]);
-            a.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
-            let mut b = Host::new(2, config(), NoHooks, vec![(db, "192.168.1.10/24")]);
-            b.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
-            let mut home = router_at(
-                rng,
-                seed ^ 0x40e,
-                NAT_RULES,
-                9,
-                [(lan, ROUTER_LAN, 24), (home_wan, OTHER_WAN, 24)],
-                None,
-            );
-            let forwarding = router(rng, seed, FORWARD_RULES, server_lan, wan);
-            if lan_corrupts {
-                a.know(0, ROUTER_LAN, mac(9, 0));
-                home.know(0, Ipv4Addr::new(192, 168, 1, 10), mac(1, 0));
-            }
-            Net {
-                a: vec![a],
-                b,
-                routers: vec![home, forwarding],
-                server: ROUTER_WAN,
-                lossless: !(lan_lossy || mid_lossy || server_lossy),
-                corrupting: lan_corrupts,
-            }
-        }
-        Path::DoubleNat => {
-            // Three links of up to 3.5% loss each way; the home LAN
-            // alone flips bits (as on the NAT path).
-            let (da, lan, lan_corrupts, lan_lossy) = faulty_wire(rng, seed, 35, clean, true);
-            let (home_wan, carrier_lan, _, mid_lossy) =
-                faulty_wire(rng, seed ^ 0x5a5a, 35, clean, false);
-            let (wan, db, wan_corrupts, wan_lossy) =
-                faulty_wire(rng, seed ^ 0xa5a5, 35, clean, false);
-            let mut a = Host::new(1, config(), NoHooks, vec![(da, "192.168.1.10/24")]);
-            a.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
-            let mut b = Host::new(2, config(), NoHooks, vec![(db, "198.51.100.1/24")]);
-            let mut home = router_at(
-                rng,
-                seed,
-                NAT_RULES,
-                3,
-                [(lan, ROUTER_LAN, 24), (home_wan, HOME_WAN, 24)],
-                Some(CARRIER_LAN),
-            );
-            // The carrier's router (host 9): its LAN the shared space.
-            let mut carrier = router_at(
-                rng,
-                seed ^ 0xc6,
-                NAT_RULES,
-                9,
-                [(carrier_lan, CARRIER_LAN, 24), (wan, ROUTER_WAN, 24)],
-                None,
-            );
-            if lan_corrupts {
-                a.know(0, ROUTER_LAN, mac(3, 0));
-                home.know(0, Ipv4Addr::new(192, 168, 1, 10), mac(1, 0));
-            }
-            if wan_corrupts {
-                b.know(0, ROUTER_WAN, mac(9, 1));
-                carrier.know(1, WAN_SERVER, mac(2, 0));
-            }
-            Net {
-                a: vec![a],
-                b,
-                routers: vec![home, carrier],
-                server: WAN_SERVER,
-                lossless: !(lan_lossy || mid_lossy || wan_lossy),
-                corrupting: lan_corrupts,
-            }
-        }
+        Path::NatToForward => two_routers(rng, seed, clean, true),
+        Path::DoubleNat => two_routers(rng, seed, clean, false),
         Path::NatShared => {
             // Two or three client hosts and the router's LAN port on one
             // hub (the LAN alone flips bits, as on the NAT path).
@@ -636,6 +559,59 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
                 corrupting: lan_corrupts,
             }
         }
+    }
+}
+
+/// A client behind a masquerading home router (host 9), whose WAN leads
+/// to a second router (host 3) in front of the server: with `forward`,
+/// a router forwarding its WAN address's service ports to the server on
+/// its LAN (both LANs numbered 192.168.1.0/24, their hosts and routers
+/// with the same addresses; the routers' WANs on one link); without, a
+/// carrier's masquerading router, the shared address space (RFC 6598)
+/// between the two, the server beyond. Three links of up to 3.5% loss
+/// each way; the client's LAN alone flips bits (as on the NAT path).
+fn two_routers(rng: &mut SeededRng, seed: u64, clean: bool, forward: bool) -> Net {
+    let config = InterfaceConfig::default;
+    let (da, lan, lan_corrupts, lan_lossy) = faulty_wire(rng, seed, 35, clean, true);
+    let (home_wan, far_mid, _, mid_lossy) = faulty_wire(rng, seed ^ 0x5a5a, 35, clean, false);
+    let (far_end, db, _, far_lossy) = faulty_wire(rng, seed ^ 0xa5a5, 35, clean, false);
+    let mut a = Host::new(1, config(), NoHooks, vec![(da, "192.168.1.10/24")]);
+    a.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
+    let (home_addr, home_gateway) = if forward {
+        (OTHER_WAN, None)
+    } else {
+        (HOME_WAN, Some(CARRIER_LAN))
+    };
+    let mut home = router_at(
+        rng,
+        seed ^ 0x40e,
+        NAT_RULES,
+        9,
+        [(lan, ROUTER_LAN, 24), (home_wan, home_addr, 24)],
+        home_gateway,
+    );
+    let (far, b, server) = if forward {
+        let far = router(rng, seed, FORWARD_RULES, far_end, far_mid);
+        let mut b = Host::new(2, config(), NoHooks, vec![(db, "192.168.1.10/24")]);
+        b.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
+        (far, b, ROUTER_WAN)
+    } else {
+        let ends = [(far_mid, CARRIER_LAN, 24), (far_end, ROUTER_WAN, 24)];
+        let far = router_at(rng, seed, NAT_RULES, 3, ends, None);
+        let b = Host::new(2, config(), NoHooks, vec![(db, "198.51.100.1/24")]);
+        (far, b, WAN_SERVER)
+    };
+    if lan_corrupts {
+        a.know(0, ROUTER_LAN, mac(9, 0));
+        home.know(0, Ipv4Addr::new(192, 168, 1, 10), mac(1, 0));
+    }
+    Net {
+        a: vec![a],
+        b,
+        routers: vec![home, far],
+        server,
+        lossless: !(lan_lossy || mid_lossy || far_lossy),
+        corrupting: lan_corrupts,
     }
 }
 
