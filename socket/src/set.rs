@@ -261,7 +261,9 @@ impl SocketSet {
     }
 
     /// Removes a socket and gives it back; its handle names nothing from
-    /// now on.
+    /// now on. A TCP connection goes with it without a word to the peer:
+    /// [`close_tcp`](Self::close_tcp) and [`abort_tcp`](Self::abort_tcp)
+    /// tell the peer first.
     pub fn remove(&mut self, handle: SocketHandle) -> Option<Socket> {
         let index = handle.index;
         let slot = self.slots.get_mut(index as usize)?;
@@ -275,8 +277,8 @@ impl SocketSet {
             Socket::Tcp(t) => {
                 // The connection goes with the socket, silently: close or
                 // abort it and poll first to tell the peer (or use
-                // `close_tcp`). A listener's unaccepted connections are
-                // reset.
+                // `close_tcp` / `abort_tcp`). A listener's unaccepted
+                // connections are reset.
                 let key = match &t.inner {
                     Inner::Connected(c) => Some(ConnKey::new(c.local(), c.remote())),
                     _ => None,
@@ -801,8 +803,14 @@ impl SocketSet {
     /// gives it to the set, which removes it once the connection has
     /// closed: the handle names nothing from now on. As `close(2)` does.
     pub fn close_tcp(&mut self, handle: SocketHandle) -> Result<(), Error> {
+        self.tcp(handle)?.close();
+        self.hand_over(handle)
+    }
+
+    /// Leaves the TCP socket `handle`, closed or aborted, to the set: it
+    /// goes once its connection has ended (at once if it has).
+    fn hand_over(&mut self, handle: SocketHandle) -> Result<(), Error> {
         let t = self.tcp(handle)?;
-        t.close();
         if t.is_active() {
             t.orphan = true;
             // The handle is invalidated now; the slot lives on.
@@ -815,6 +823,18 @@ impl SocketSet {
             self.abandon(&abandoned);
         }
         Ok(())
+    }
+
+    /// Aborts the TCP socket `handle` (a RST to the peer, queued data
+    /// discarded: RFC 9293 §3.10.5) and gives it to the set, which
+    /// removes it once the RST has gone out: the handle names nothing from
+    /// now on. As `close(2)` with `SO_LINGER` set to zero does. (An
+    /// [`abort`](TcpSocket::abort) followed at once by
+    /// [`remove`](Self::remove) sends nothing: the peer finds out only
+    /// when its next segment draws a RST, or by keepalive.)
+    pub fn abort_tcp(&mut self, handle: SocketHandle) -> Result<(), Error> {
+        self.tcp(handle)?.abort();
+        self.hand_over(handle)
     }
 
     /// Resets the unaccepted connections of a closed listener and leaves

@@ -69,8 +69,9 @@ pub struct TcpSocket {
     pub(crate) config: TcpConfig,
     /// The error a connection ended with, kept after it is gone.
     pub(crate) error: Option<Error>,
-    /// Given up by its user ([`SocketSet::close_tcp`](crate::SocketSet::close_tcp)
-    /// or an unaccepted connection of a closed listener): the interface
+    /// Given up by its user ([`SocketSet::close_tcp`](crate::SocketSet::close_tcp),
+    /// [`SocketSet::abort_tcp`](crate::SocketSet::abort_tcp), or an
+    /// unaccepted connection of a closed listener): the interface
     /// removes the socket once its connection has closed.
     pub(crate) orphan: bool,
     /// Unaccepted connections of a listener that was closed: the

@@ -778,30 +778,38 @@ fn next_timer<H: PacketHook>(
         .min()
 }
 
-/// The sockets with something for their application: listeners with a
-/// connection to accept, connections with data or an end to read.
-fn readable(
+/// The sockets with something for their application, and what: listeners
+/// with a connection to accept; connections with data or an end to read
+/// (`.2`), or with room to send what their application still has to
+/// write (`.3`).
+fn ready(
     hosts: &[Host],
     b: &Host,
     listeners: &[(SocketHandle, u16)],
     server_socks: &[(SocketHandle, Key, u16)],
+    served: &HashMap<Key, Served>,
     clients: &[Client],
-) -> Vec<(usize, SocketHandle)> {
+) -> Vec<(usize, SocketHandle, bool, bool)> {
     let server = hosts.len();
-    let can_recv = |set: &SocketSet, h| matches!(set.get(h), Some(lamina_socket::Socket::Tcp(t)) if t.can_recv());
+    let ready = |host: usize, set: &SocketSet, h, writing: bool| match set.get(h) {
+        Some(lamina_socket::Socket::Tcp(t)) => {
+            let (recv, send) = (t.can_recv(), writing && t.can_send());
+            (recv || send).then_some((host, h, recv, send))
+        }
+        _ => None,
+    };
     listeners
         .iter()
         .filter(|&&(l, _)| b.sockets.tcp_pending(l) > 0)
-        .map(|&(l, _)| (server, l))
-        .chain(
-            server_socks
-                .iter()
-                .filter(|&&(s, _, _)| can_recv(&b.sockets, s))
-                .map(|&(s, _, _)| (server, s)),
-        )
+        .map(|&(l, _)| (server, l, true, false))
+        .chain(server_socks.iter().filter_map(|&(s, key, _)| {
+            let writing = served.get(&key).is_some_and(|st| st.echoed < st.got.len());
+            ready(server, &b.sockets, s, writing)
+        }))
         .chain(clients.iter().filter_map(|c| {
             let h = c.handle.filter(|_| !c.done)?;
-            can_recv(&hosts[c.host].sockets, h).then_some((c.host, h))
+            let writing = c.written < c.data.len();
+            ready(c.host, &hosts[c.host].sockets, h, writing)
         }))
         .collect()
 }
@@ -810,13 +818,19 @@ fn readable(
 /// fails.
 fn lifecycle_run(seed: u64, path: Path) {
     let mut rng = SeededRng::new(seed ^ 0x11fe ^ ((path as u64) << 32));
+    // One run in four on perfect wires, where nothing may stall.
+    let clean = rng.below(4) == 0;
     let Net {
         a: mut hosts,
         mut b,
         mut routers,
         server,
         ..
-    } = network(&mut rng, seed, path, false);
+    } = network(&mut rng, seed, path, clean);
+    // When every application was done, and whether a peer vanished
+    // without a word (then only keepalive tells the other end).
+    let mut over_at: Option<Instant> = None;
+    let mut vanished = false;
     let n_hosts = hosts.len() as u32;
 
     let mut listeners = Vec::new();
@@ -997,6 +1011,9 @@ fn lifecycle_run(seed: u64, path: Path) {
                 );
                 a.sockets.remove(h);
                 c.handle = None;
+                // Again after a pause that doubles (10 ms to 1.28 s), as
+                // applications back off.
+                c.start = now + Duration::from_millis(10 << c.retries.min(7));
                 c.retries += 1;
                 continue;
             }
@@ -1004,8 +1021,17 @@ fn lifecycle_run(seed: u64, path: Path) {
                 && c.written >= after
                 && (t.is_established() || t.take_error().is_some())
             {
-                t.abort();
-                a.sockets.remove(h);
+                // A RST, handed to the set to send; one abort in four
+                // vanishes without a word (as a host that loses power),
+                // which the server finds out by keepalive or by the RST
+                // its next segment draws.
+                if after % 4 == 0 {
+                    vanished = true;
+                    t.abort();
+                    a.sockets.remove(h);
+                } else {
+                    a.sockets.abort_tcp(h).unwrap();
+                }
                 c.done = true;
                 continue;
             }
@@ -1166,10 +1192,18 @@ fn lifecycle_run(seed: u64, path: Path) {
                 st.closed_early = true;
                 return false;
             }
-            if st.abort_after.is_some_and(|k| st.got.len() >= k) {
-                t.abort();
+            if let Some(k) = st.abort_after
+                && st.got.len() >= k
+            {
+                // A RST; or, one in four, silence (as on the client).
+                if k % 4 == 0 {
+                    vanished = true;
+                    t.abort();
+                    b.sockets.remove(s);
+                } else {
+                    b.sockets.abort_tcp(s).unwrap();
+                }
                 st.aborted = true;
-                b.sockets.remove(s);
                 return false;
             }
             if port == DISCARD {
@@ -1194,22 +1228,26 @@ fn lifecycle_run(seed: u64, path: Path) {
             true
         });
 
-        let readable_before = readable(&hosts, &b, &listeners, &server_socks, &clients);
+        let ready_before = ready(&hosts, &b, &listeners, &server_socks, &served, &clients);
         assert!(
             settle(&mut hosts, &mut b, &mut routers, now),
             "{}",
             ctx("no quiescence")
         );
-        // What arrived while the hosts ran (a connection to accept,
-        // data or an end to read) the applications see at once, not at
-        // the next timer; a few rounds at most at one instant.
-        let readable_now = readable(&hosts, &b, &listeners, &server_socks, &clients);
-        if readable_now.iter().any(|h| !readable_before.contains(h)) && rounds_now < 8 {
+        // What happened while the hosts ran (a connection to accept,
+        // data or an end to read, room to write in) the applications see
+        // at once, not at the next timer; a few rounds at most at one
+        // instant.
+        let ready_now = ready(&hosts, &b, &listeners, &server_socks, &served, &clients);
+        if ready_now.iter().any(|h| !ready_before.contains(h)) && rounds_now < 8 {
             rounds_now += 1;
             continue;
         }
         rounds_now = 0;
         let all_done = clients.iter().all(|c| c.done) && server_socks.is_empty();
+        if all_done && over_at.is_none() {
+            over_at = Some(now);
+        }
         let timers = next_timer(&mut hosts, &mut b, &mut routers);
         let next_start = clients
             .iter()
@@ -1305,6 +1343,19 @@ fn lifecycle_run(seed: u64, path: Path) {
                 }
             }
         }
+    }
+    // On perfect wires every connection is over soon after the last one
+    // started: nothing waits for a timeout (unless a client's shared
+    // port waits out a TIME-WAIT, or a vanished peer is found out by
+    // keepalive).
+    if clean && !vanished && clients.iter().all(|c| c.bind.is_none()) {
+        let last = clients.iter().map(|c| c.start).max().unwrap_or(now);
+        let took = over_at.unwrap_or(now).saturating_duration_since(last);
+        assert!(
+            took < Duration::from_secs(10),
+            "{}",
+            ctx(&format!("a clean run took {took:?} after its last start"))
+        );
     }
     for a in &hosts {
         assert_eq!(a.sockets.len(), 0, "{}", ctx("client sockets left"));

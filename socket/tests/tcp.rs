@@ -490,6 +490,32 @@ fn close_tcp_frees_the_socket_after_the_fin_exchange() {
     );
 }
 
+/// `abort_tcp` resets the connection and frees the socket once the RST
+/// is out: the peer learns at once (`remove` after `abort` would leave
+/// it to find out by its next segment or by keepalive).
+#[test]
+fn abort_tcp_resets_the_peer_and_frees_the_socket() {
+    let (da, db) = wire(link());
+    let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let (c, s) = connect(&mut a, &mut b, &mut now, 80);
+    a.tcp(c).send(b"discarded").unwrap();
+    let before = a.sockets.len();
+    a.sockets.abort_tcp(c).unwrap();
+    assert!(a.sockets.tcp(c).is_err(), "the handle is gone");
+    let start = now;
+    run_until(&mut a, &mut b, &mut now, Duration::from_secs(5), |a, b| {
+        a.sockets.len() == before - 1 && !b.tcp(s).is_active()
+    });
+    assert!(now - start < Duration::from_millis(100), "reset at once");
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        b.tcp(s).recv(&mut buf),
+        Err(Error::Tcp(lamina_socket::tcp_proto::ConnError::Reset))
+    );
+    assert_eq!(a.sockets.len(), before - 1);
+}
+
 /// 64 MiB from one Lamina host to another over links with the given
 /// faults in both directions, byte for byte.
 fn faulty_transfer(faults: FaultConfig, seed: u64) {
