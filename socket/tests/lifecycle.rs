@@ -1389,8 +1389,8 @@ fn lifecycle_run(seed: u64, path: Path) {
             }
         }
     }
-    // On perfect wires every connection is over soon after the last one
-    // started: nothing waits for a timeout (unless a client's shared
+    // On perfect wires every connect succeeds and every connection is
+    // over soon after the last one started: nothing waits for a timeout (unless a client's shared
     // port waits out a TIME-WAIT, or a vanished peer is found out by
     // keepalive, or a router's full table refuses connections for a
     // while).
@@ -1402,6 +1402,15 @@ fn lifecycle_run(seed: u64, path: Path) {
             "{}",
             ctx(&format!("a clean run took {took:?} after its last start"))
         );
+        // And no connect failed.
+        for (i, c) in clients.iter().enumerate() {
+            assert_eq!(
+                c.retries,
+                0,
+                "{}",
+                ctx(&format!("client {i}: a connect failed on perfect wires"))
+            );
+        }
     }
     for a in &hosts {
         assert_eq!(a.sockets.len(), 0, "{}", ctx("client sockets left"));
