@@ -49,7 +49,10 @@
 //! holds an older connection, RFC 9293 §3.10.7.4) passes unchanged too,
 //! so that the client's reset can end that connection. A reset answering
 //! a SYN-SENT flow must acknowledge its SYN (RFC 9293 §3.10.7.3): a late
-//! one of the tuple's last connection does not close the new flow.
+//! one of the tuple's last connection does not close the new flow; nor
+//! does a reset from the client whose sequence number is not the one
+//! after its SYN (its answer to that older connection, or a late reset
+//! of the last one): it passes, changing nothing.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -900,6 +903,19 @@ fn tcp_update(c: &mut Conn, dir: Dir, info: &TcpInfo, now: Instant, to: &Timeout
         // the SYN is the answer to it; another (the last connection's on
         // this 4-tuple, reordered) must not close the new flow.
         return false;
+    }
+    if c.tcp_state == S::SynSent
+        && dir == Dir::Original
+        && flags & RST != 0
+        && info.seq != c.tcp[0].end
+    {
+        // The client's own reset of this connection carries the sequence
+        // number after its SYN; another is of the tuple's last connection
+        // (late, or the client's answer to the peer's old half, RFC 9293
+        // §3.10.7.3): it may still end that one at the peer, so let it
+        // by, but it must not close the new flow (a SYN sent again behind
+        // it would then open the flow over, mid-connection).
+        return true;
     }
     if c.tcp_state == S::SynSent && dir == Dir::Reply && !syn && flags & RST == 0 {
         // An ACK answering a SYN: the peer still holds an older

@@ -1931,6 +1931,43 @@ fn a_new_connection_on_a_tuple_still_established_is_let_through_and_resynced() {
     assert_eq!(fwd(&mut f, old, true), Verdict::Drop);
 }
 
+/// A client resets a connection and at once opens the next on the same
+/// 4-tuple; its reset of the old one (to a late ACK) follows the new
+/// SYN. That reset is let by but must not close the new flow: closed, a
+/// SYN sent again and delivered late, after the handshake, would open
+/// the flow over, and the data behind it would be invalid (seen in the
+/// NAT-to-port-forwarding scan, seed 9961: the router's own stack reset
+/// the connection).
+#[test]
+fn a_late_reset_of_the_last_connection_does_not_close_a_new_one() {
+    let mut f = filter(STATEFUL);
+    let syn = tcp(L1, 1, SERVER, 2, 5_000_000, 0, SYN, b"");
+    assert_eq!(fwd(&mut f, syn.clone(), true), Verdict::Accept);
+    let old_rst = tcp(L1, 1, SERVER, 2, 4_000_000, 0, TcpFlags::RST, b"");
+    assert_eq!(fwd(&mut f, old_rst, true), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::SynSent);
+    let sa = tcp(SERVER, 2, L1, 1, 900, 5_000_001, synack(), b"");
+    assert_eq!(fwd(&mut f, sa, false), Verdict::Accept);
+    let ack = tcp(L1, 1, SERVER, 2, 5_000_001, 901, ACK, b"");
+    assert_eq!(fwd(&mut f, ack, true), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::Established);
+    // The first SYN sent again, delivered after the handshake.
+    assert_eq!(fwd(&mut f, syn, true), Verdict::Accept);
+    let data = tcp(L1, 1, SERVER, 2, 5_000_001, 901, ACK, &[1; 500]);
+    assert_eq!(fwd(&mut f, data, true), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::Established);
+    assert_eq!(f.conntrack().len(), 1);
+
+    // The client's own reset of a connection still opening (sequence
+    // number after its SYN) does close it.
+    let mut f = filter(STATEFUL);
+    let syn = tcp(L1, 3, SERVER, 2, 7_000, 0, SYN, b"");
+    assert_eq!(fwd(&mut f, syn, true), Verdict::Accept);
+    let rst = tcp(L1, 3, SERVER, 2, 7_001, 0, TcpFlags::RST, b"");
+    assert_eq!(fwd(&mut f, rst, true), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::Close);
+}
+
 /// A segment that is merely late — a duplicate delayed past a window of
 /// newer data, an ACK overtaken by later ones — still belongs to its
 /// flow: translated and let through, changing nothing. Marked invalid
