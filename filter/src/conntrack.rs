@@ -39,7 +39,8 @@
 //! own stack, whose reset could end the connection. A flow picked up
 //! in the middle (the first segment is not a SYN, allowed by
 //! [`ConntrackConfig::tcp_loose`]) is tracked without window checks, as
-//! its scaling is unknown.
+//! its scaling is unknown, and keeps the SYN-SENT timeout until a reply
+//! comes (a stray or scanning ACK opens no five-day entry).
 //!
 //! A SYN on a flow that has seen the SYN-ACK (sent again because that
 //! SYN-ACK was lost beyond the router, or a new connection on a 4-tuple
@@ -760,14 +761,15 @@ impl Conntrack {
                     }
                     c.expires = now + to.tcp_syn_sent;
                 } else if ack_only && self.config.tcp_loose {
-                    // Picked up midstream: no history, no window checks.
+                    // Picked up midstream: no history, no window checks;
+                    // the established timeout once answered.
                     c.tcp_state = TcpState::Established;
                     c.status |= S_LIBERAL;
                     let s = &mut c.tcp[0];
                     s.end = end;
                     s.maxwin = win;
                     s.maxend = end.wrapping_add(win);
-                    c.expires = now + to.tcp_established;
+                    c.expires = now + to.tcp_syn_sent;
                 } else {
                     return None;
                 }
@@ -990,6 +992,10 @@ fn tcp_update(c: &mut Conn, dir: Dir, info: &TcpInfo, now: Instant, to: &Timeout
         + match next {
             S::SynSent => to.tcp_syn_sent,
             S::SynRecv => to.tcp_syn_recv,
+            // Picked up midstream and never answered: perhaps no
+            // connection at all (a stray or scanning ACK), which must not
+            // hold an entry and its NAT port for days.
+            S::Established if !c.seen_reply() && dir == Dir::Original => to.tcp_syn_sent,
             S::Established => to.tcp_established,
             S::FinWait | S::LastAck => to.tcp_fin_wait,
             S::TimeWait => to.tcp_time_wait,

@@ -800,6 +800,28 @@ fn tcp_midstream_pickup_follows_the_loose_setting() {
     assert_eq!(local_in(&mut f, &mut mid, LAN, T0), Verdict::Drop);
 }
 
+/// A flow picked up midstream keeps the SYN-SENT timeout until it is
+/// answered: a stray or scanning ACK, never answered, does not hold an
+/// entry (and a NAT port) for the five days of an established flow.
+#[test]
+fn a_midstream_flow_gets_the_established_timeout_only_once_answered() {
+    let mut f = filter(STATEFUL);
+    let to = FilterConfig::default().conntrack.timeouts;
+    let expires = |f: &Filter| f.conntrack().iter().next().unwrap().expires;
+    let mid = tcp(L1, 40000, SERVER, 22, 777, 888, ACK, b"x");
+    assert_eq!(fwd(&mut f, mid, true), Verdict::Accept);
+    assert_eq!(expires(&f), T0 + to.tcp_syn_sent);
+    let more = tcp(L1, 40000, SERVER, 22, 778, 888, ACK, b"y");
+    assert_eq!(fwd(&mut f, more, true), Verdict::Accept);
+    assert_eq!(expires(&f), T0 + to.tcp_syn_sent);
+    let answer = tcp(SERVER, 22, L1, 40000, 888, 779, ACK, b"");
+    assert_eq!(fwd(&mut f, answer, false), Verdict::Accept);
+    assert_eq!(expires(&f), T0 + to.tcp_established);
+    let again = tcp(L1, 40000, SERVER, 22, 779, 888, ACK, b"z");
+    assert_eq!(fwd(&mut f, again, true), Verdict::Accept);
+    assert_eq!(expires(&f), T0 + to.tcp_established);
+}
+
 /// UDP pseudo-connections: replies are ESTABLISHED until the timeout,
 /// then the flow is gone and a reply is NEW (and dropped here).
 #[test]

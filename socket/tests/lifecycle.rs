@@ -46,6 +46,10 @@
 //! One router in five tracks only 4 to 16 flows: new flows are then
 //! refused or evict unanswered ones, which the hosts see as loss; a
 //! connection cut that way may end in a reset, and nothing else changes.
+//! One faulty run in six with routers restarts one of them (its whole
+//! connection-tracking table lost at a random instant): flows go on where
+//! the next segment can pick them up midstream (their NAT ports kept),
+//! others end in a reset or a timeout, and the tables still drain.
 //!
 //! Datagram runs do the same for UDP and ping: random clients, payloads
 //! that need fragmenting, a closed port, both paths (see `datagram_run`).
@@ -848,6 +852,56 @@ fn tight_tables(routers: &[Host<Filter>]) -> bool {
         .any(|r| r.iface.hooks().conntrack().config().max_entries < 64)
 }
 
+/// A router restart, drawn apart from the run (the run's other draws
+/// stay as they were): one faulty run in six with routers, one of them
+/// loses its whole connection-tracking table at an instant in the first
+/// 4 s, as a router that reboots. Flows then go on only where the next
+/// datagram comes the way that opens them (picked up midstream, their
+/// NAT ports kept where free); others end in resets or timeouts, as
+/// with eviction.
+struct Restart {
+    at: Option<(usize, Instant)>,
+    /// It happened.
+    done: bool,
+}
+
+impl Restart {
+    fn draw(seed: u64, clean: bool, routers: usize) -> Restart {
+        let mut rng = SeededRng::new(seed ^ 0x7e57_a77e);
+        let at = (!clean && routers > 0 && rng.below(6) == 0).then(|| {
+            (
+                rng.below(routers as u32) as usize,
+                Instant::from_millis(u64::from(rng.below(4_000))),
+            )
+        });
+        Restart { at, done: false }
+    }
+
+    /// Clears the router's table once its instant has come.
+    fn step(&mut self, routers: &mut [Host<Filter>], now: Instant) {
+        if let Some((r, at)) = self.at
+            && now >= at
+        {
+            routers[r].iface.hooks_mut().conntrack_mut().clear();
+            self.at = None;
+            self.done = true;
+        }
+    }
+
+    /// The next instant the restart needs a poll at.
+    fn poll_at(&self) -> Option<Instant> {
+        self.at.map(|(_, at)| at)
+    }
+}
+
+/// How a connection cut by a router may end: reset (by the server, or by
+/// a router's own stack where the flow is gone), or, where a restarted
+/// router cannot pick its flow up again (only a plain ACK opens one
+/// midstream; a FIN sent again and again does not), timed out.
+fn cut_short(e: Error, restarted: bool) -> bool {
+    e == Error::Tcp(ConnError::Reset) || (restarted && e == Error::Tcp(ConnError::TimedOut))
+}
+
 /// One random run; panics with the seed in the message when a check
 /// fails.
 fn lifecycle_run(seed: u64, path: Path) {
@@ -862,6 +916,7 @@ fn lifecycle_run(seed: u64, path: Path) {
         ..
     } = network(&mut rng, seed, path, clean);
     let tight = tight_tables(&routers);
+    let mut restart = Restart::draw(seed, clean, routers.len());
     // When every application was done, and whether a peer vanished
     // without a word (then only keepalive tells the other end).
     let mut over_at: Option<Instant> = None;
@@ -944,10 +999,12 @@ fn lifecycle_run(seed: u64, path: Path) {
     // Rounds run at the current instant without a timer.
     let mut rounds_now = 0;
     loop {
+        restart.step(&mut routers, now);
         // A router evicted an unanswered flow for room: a connection may
         // have been cut (its SYN-ACKs dropped as invalid until its
-        // server gave up on it), which the client sees as a reset.
-        let churned = evictions(&routers) > 0;
+        // server gave up on it), which the client sees as a reset; so
+        // may a router's restart.
+        let churned = evictions(&routers) > 0 || restart.done;
         // Client applications.
         // One client at a time on each shared port of a host (the next
         // may still find the last one's connection closing, or in
@@ -991,7 +1048,8 @@ fn lifecycle_run(seed: u64, path: Path) {
                 c.local = t.local_addr();
                 // Each router's translation of the connection in turn.
                 let via = &mut c.via;
-                c.seen_as = c.local.map(|l| {
+                let mut untracked = None;
+                c.seen_as = c.local.and_then(|l| {
                     let mut out = Tuple {
                         src: *l.ip(),
                         dst: server,
@@ -1000,15 +1058,10 @@ fn lifecycle_run(seed: u64, path: Path) {
                         proto: 6,
                     };
                     for (k, r) in routers.iter().enumerate() {
-                        let (info, _) =
-                            r.iface.hooks().conntrack().lookup(&out).unwrap_or_else(|| {
-                                panic!(
-                                    "{}",
-                                    ctx(&format!(
-                                        "client {i}: established, not tracked by router {k}"
-                                    ))
-                                )
-                            });
+                        let Some((info, _)) = r.iface.hooks().conntrack().lookup(&out) else {
+                            untracked = Some(k);
+                            return None;
+                        };
                         out = Tuple {
                             src: info.reply.dst,
                             dst: info.reply.src,
@@ -1018,8 +1071,20 @@ fn lifecycle_run(seed: u64, path: Path) {
                         };
                         via.push(SocketAddrV4::new(out.src, out.sport));
                     }
-                    SocketAddrV4::new(out.src, out.sport)
+                    Some(SocketAddrV4::new(out.src, out.sport))
                 });
+                if let Some(k) = untracked {
+                    // A restart just emptied the table: the server's side
+                    // cannot be told; the client still runs to its end.
+                    assert!(
+                        restart.done,
+                        "{}",
+                        ctx(&format!(
+                            "client {i}: established, not tracked by router {k}"
+                        ))
+                    );
+                    c.lost = true;
+                }
                 if let Some(l) = c.seen_as {
                     let n = established.entry(l).or_default();
                     c.key = Some((l, *n));
@@ -1085,7 +1150,11 @@ fn lifecycle_run(seed: u64, path: Path) {
                     Ok(0) | Err(Error::WouldBlock) => break,
                     Ok(n) => c.written += n,
                     Err(e) if server_ended(&served, c) || churned => {
-                        assert_eq!(e, Error::Tcp(ConnError::Reset), "{}", ctx("client {i}"));
+                        assert!(
+                            cut_short(e, restart.done),
+                            "{}",
+                            ctx(&format!("client {i}: {e:?}"))
+                        );
                         c.lost = !server_ended(&served, c);
                         c.done = true;
                         break;
@@ -1146,11 +1215,10 @@ fn lifecycle_run(seed: u64, path: Path) {
                             Ok(n) => c.echo.extend_from_slice(&buf[..n]),
                             Err(Error::WouldBlock) => break,
                             Err(e) if server_ended(&served, c) || churned => {
-                                assert_eq!(
-                                    e,
-                                    Error::Tcp(ConnError::Reset),
+                                assert!(
+                                    cut_short(e, restart.done),
                                     "{}",
-                                    ctx("client {i}")
+                                    ctx(&format!("client {i}: {e:?}"))
                                 );
                                 c.lost = !server_ended(&served, c);
                                 a.sockets.remove(h);
@@ -1296,7 +1364,10 @@ fn lifecycle_run(seed: u64, path: Path) {
             .filter(|c| c.handle.is_none())
             .map(|c| c.start)
             .min();
-        let next = [timers, next_start].into_iter().flatten().min();
+        let next = [timers, next_start, restart.poll_at()]
+            .into_iter()
+            .flatten()
+            .min();
         if all_done && timers.is_none() {
             break;
         }
@@ -1328,6 +1399,18 @@ fn lifecycle_run(seed: u64, path: Path) {
         }
         let st = served_for(&served, c);
         if c.lost {
+            continue;
+        }
+        if restart.done && c.end == End::CloseAfterWrite {
+            // Handed to the set, and perhaps cut by the restart (its
+            // server reset, or never reached): what arrived is a prefix.
+            if let Some(st) = st {
+                assert!(
+                    c.data.starts_with(&st.got),
+                    "{}",
+                    ctx("restart: not a prefix")
+                );
+            }
             continue;
         }
         if server_ended(&served, c) {
@@ -1581,8 +1664,10 @@ fn datagram_run(seed: u64, path: Path) {
         lossless,
         corrupting,
     } = network(&mut rng, seed, path, clean);
-    // A router's full table drops datagrams of new flows.
-    let lossless = lossless && !tight_tables(&routers);
+    let mut restart = Restart::draw(seed, clean, routers.len());
+    // A router's full table drops datagrams of new flows; a restarted
+    // one those of flows whose next datagram comes the other way.
+    let lossless = lossless && !tight_tables(&routers) && restart.at.is_none();
     let n_hosts = hosts.len() as u32;
     let pick_host = |rng: &mut SeededRng| {
         if n_hosts > 1 {
@@ -1702,6 +1787,10 @@ fn datagram_run(seed: u64, path: Path) {
     let mut now = Instant::ZERO;
     let mut buf = vec![0u8; 8192];
     loop {
+        restart.step(&mut routers, now);
+        // A router that evicted flows, or lost them all, may map a
+        // client's flow anew.
+        let remapped = evictions(&routers) > 0 || restart.done;
         for (i, c) in clients.iter_mut().enumerate() {
             let u = hosts[c.host].sockets.udp(c.handle).unwrap();
             while let Some((at, data)) = c.plan.get(c.sent)
@@ -1736,7 +1825,7 @@ fn datagram_run(seed: u64, path: Path) {
                         // echoes of the old (Linux's NAT alike): another
                         // client's datagram, but one it sent, intact.
                         let j = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
-                        if j != i && evictions(&routers) > 0 {
+                        if j != i && remapped {
                             let theirs = clients_sent.get(j).and_then(|p| p.get(usize::from(k)));
                             assert!(
                                 theirs.is_some_and(|d| d == got || blind(d, got)),
@@ -1830,7 +1919,7 @@ fn datagram_run(seed: u64, path: Path) {
                     // sockets are seen as one (their hosts may share a
                     // port behind the masquerade) — unless a router
                     // evicted flows for room, when both may change.
-                    if evictions(&routers) > 0 {
+                    if remapped {
                         seen.insert(i, from);
                     } else {
                         let first = *seen.entry(i).or_insert(from);
@@ -1877,7 +1966,10 @@ fn datagram_run(seed: u64, path: Path) {
                     .filter_map(|(_, p, k, _, _)| p.get(*k).map(|(at, _)| *at)),
             )
             .min();
-        let next = [timers, next_send].into_iter().flatten().min();
+        let next = [timers, next_send, restart.poll_at()]
+            .into_iter()
+            .flatten()
+            .min();
         let Some(next) = next else { break };
         now = if next > now {
             next
