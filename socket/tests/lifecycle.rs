@@ -49,7 +49,9 @@
 //! One faulty run in six with routers restarts one of them (its whole
 //! connection-tracking table lost at a random instant): flows go on where
 //! the next segment can pick them up midstream (their NAT ports kept),
-//! others end in a reset or a timeout, and the tables still drain.
+//! others end in a reset or a timeout, and the tables still drain. And
+//! routine operations at random instants change nothing but timing: a
+//! router's ruleset reloaded, a neighbour cache flushed (`Chores`).
 //!
 //! Datagram runs do the same for UDP and ping: random clients, payloads
 //! that need fragmenting, a closed port, both paths (see `datagram_run`).
@@ -57,6 +59,7 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 use std::collections::HashMap;
 
+use lamina_arp::NeighborState;
 use lamina_ethernet::MacAddr;
 use lamina_filter::{Filter, FilterConfig, Ruleset, Tuple};
 use lamina_icmp::IcmpErrorKind;
@@ -159,6 +162,8 @@ struct Host<H: PacketHook = NoHooks> {
     iface: Interface<H>,
     devs: Vec<Dev>,
     sockets: SocketSet,
+    /// A router's ruleset, as its administrator would reload it.
+    rules: Option<&'static str>,
 }
 
 impl<H: PacketHook> Host<H> {
@@ -179,6 +184,7 @@ impl<H: PacketHook> Host<H> {
             iface,
             devs: ports,
             sockets: SocketSet::new(256, &mut rng),
+            rules: None,
         }
     }
 
@@ -188,6 +194,24 @@ impl<H: PacketHook> Host<H> {
 
     fn poll_at(&mut self) -> Option<Instant> {
         self.iface.poll_at(&mut self.devs[..], &self.sockets)
+    }
+
+    /// Forgets every neighbour it learned (as `ip neigh flush`), keeping
+    /// the static entries.
+    fn forget_neighbors(&mut self) {
+        for i in 0..self.devs.len() as u16 {
+            let Some(cache) = self.iface.neighbors_mut(IfaceId(i)) else {
+                continue;
+            };
+            let learned: Vec<Ipv4Addr> = cache
+                .iter()
+                .filter(|n| n.state != NeighborState::Static)
+                .map(|n| n.ip)
+                .collect();
+            for ip in learned {
+                cache.remove(ip);
+            }
+        }
     }
 
     /// Knows `addr` on device `i` as `peer_mac`, for good.
@@ -635,7 +659,7 @@ fn two_routers(rng: &mut SeededRng, seed: u64, clean: bool, forward: bool) -> Ne
 /// The router (host 3): `lan` its device 0 (192.168.1.1/24), `wan` its
 /// device 1 (198.51.100.2/24), forwarding through a `lamina-filter` with
 /// `rules`, and its routes perhaps narrowed (`narrow_routes`).
-fn router(rng: &mut SeededRng, seed: u64, rules: &str, lan: Dev, wan: Dev) -> Host<Filter> {
+fn router(rng: &mut SeededRng, seed: u64, rules: &'static str, lan: Dev, wan: Dev) -> Host<Filter> {
     router_at(
         rng,
         seed,
@@ -653,11 +677,12 @@ fn router(rng: &mut SeededRng, seed: u64, rules: &str, lan: Dev, wan: Dev) -> Ho
 fn router_at(
     rng: &mut SeededRng,
     seed: u64,
-    rules: &str,
+    rules: &'static str,
     n: u8,
     ends: [(Dev, Ipv4Addr, u8); 2],
     gateway: Option<Ipv4Addr>,
 ) -> Host<Filter> {
+    let text = rules;
     let rules: Ruleset = rules.parse().unwrap();
     // One router in five tracks at most 4 to 16 flows: past that, a new
     // flow is refused (after reclaiming expired ones and evicting the
@@ -676,6 +701,7 @@ fn router_at(
     let cidr = |(_, addr, len): &(Dev, Ipv4Addr, u8)| format!("{addr}/{len}");
     let (lan_cidr, wan_cidr) = (cidr(&lan), cidr(&wan));
     let mut r = Host::new(n, rc, filter, vec![(lan.0, &lan_cidr), (wan.0, &wan_cidr)]);
+    r.rules = Some(text);
     if let Some(gw) = gateway {
         r.iface.set_default_gateway(gw, IfaceId(1)).unwrap();
     }
@@ -894,6 +920,70 @@ impl Restart {
     }
 }
 
+/// Routine operations at random instants, drawn apart from the run: a
+/// router's administrator reloading its ruleset (the same rules: flows
+/// and their NAT stay), a host's or router's neighbour cache flushed
+/// (`ip neigh flush`: what was waiting for resolution is dropped). None
+/// may change anything but timing: every check of the run holds.
+struct Chores {
+    due: Vec<(Instant, Chore)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Chore {
+    Reload(usize),
+    ForgetClient(usize),
+    ForgetServer,
+    ForgetRouter(usize),
+}
+
+impl Chores {
+    fn draw(seed: u64, clients: usize, routers: usize) -> Chores {
+        let mut rng = SeededRng::new(seed ^ 0xc40_2e5);
+        let mut due = Vec::new();
+        for _ in 0..rng.below(4) {
+            let at = Instant::from_millis(u64::from(rng.below(6_000)));
+            let chore = match rng.below(4) {
+                0 if routers > 0 => Chore::Reload(rng.below(routers as u32) as usize),
+                1 if routers > 0 => Chore::ForgetRouter(rng.below(routers as u32) as usize),
+                2 => Chore::ForgetServer,
+                _ => Chore::ForgetClient(rng.below(clients as u32) as usize),
+            };
+            due.push((at, chore));
+        }
+        Chores { due }
+    }
+
+    fn step(
+        &mut self,
+        hosts: &mut [Host],
+        b: &mut Host,
+        routers: &mut [Host<Filter>],
+        now: Instant,
+    ) {
+        self.due.retain(|&(at, chore)| {
+            if at > now {
+                return true;
+            }
+            match chore {
+                Chore::Reload(r) => {
+                    let r = &mut routers[r];
+                    let rules: Ruleset = r.rules.unwrap().parse().unwrap();
+                    r.iface.hooks_mut().set_ruleset(rules).unwrap();
+                }
+                Chore::ForgetClient(h) => hosts[h].forget_neighbors(),
+                Chore::ForgetServer => b.forget_neighbors(),
+                Chore::ForgetRouter(r) => routers[r].forget_neighbors(),
+            }
+            false
+        });
+    }
+
+    fn poll_at(&self) -> Option<Instant> {
+        self.due.iter().map(|&(at, _)| at).min()
+    }
+}
+
 /// How a connection cut by a router may end: reset (by the server, or by
 /// a router's own stack where the flow is gone), or, where a restarted
 /// router cannot pick its flow up again (only a plain ACK opens one
@@ -917,6 +1007,7 @@ fn lifecycle_run(seed: u64, path: Path) {
     } = network(&mut rng, seed, path, clean);
     let tight = tight_tables(&routers);
     let mut restart = Restart::draw(seed, clean, routers.len());
+    let mut chores = Chores::draw(seed, hosts.len(), routers.len());
     // When every application was done, and whether a peer vanished
     // without a word (then only keepalive tells the other end).
     let mut over_at: Option<Instant> = None;
@@ -1000,6 +1091,7 @@ fn lifecycle_run(seed: u64, path: Path) {
     let mut rounds_now = 0;
     loop {
         restart.step(&mut routers, now);
+        chores.step(&mut hosts, &mut b, &mut routers, now);
         // A router evicted an unanswered flow for room: a connection may
         // have been cut (its SYN-ACKs dropped as invalid until its
         // server gave up on it), which the client sees as a reset; so
@@ -1364,7 +1456,7 @@ fn lifecycle_run(seed: u64, path: Path) {
             .filter(|c| c.handle.is_none())
             .map(|c| c.start)
             .min();
-        let next = [timers, next_start, restart.poll_at()]
+        let next = [timers, next_start, restart.poll_at(), chores.poll_at()]
             .into_iter()
             .flatten()
             .min();
@@ -1665,6 +1757,7 @@ fn datagram_run(seed: u64, path: Path) {
         corrupting,
     } = network(&mut rng, seed, path, clean);
     let mut restart = Restart::draw(seed, clean, routers.len());
+    let mut chores = Chores::draw(seed, hosts.len(), routers.len());
     // A router's full table drops datagrams of new flows; a restarted
     // one those of flows whose next datagram comes the other way.
     let lossless = lossless && !tight_tables(&routers) && restart.at.is_none();
@@ -1788,6 +1881,7 @@ fn datagram_run(seed: u64, path: Path) {
     let mut buf = vec![0u8; 8192];
     loop {
         restart.step(&mut routers, now);
+        chores.step(&mut hosts, &mut b, &mut routers, now);
         // A router that evicted flows, or lost them all, may map a
         // client's flow anew.
         let remapped = evictions(&routers) > 0 || restart.done;
@@ -1966,7 +2060,7 @@ fn datagram_run(seed: u64, path: Path) {
                     .filter_map(|(_, p, k, _, _)| p.get(*k).map(|(at, _)| *at)),
             )
             .min();
-        let next = [timers, next_send, restart.poll_at()]
+        let next = [timers, next_send, restart.poll_at(), chores.poll_at()]
             .into_iter()
             .flatten()
             .min();
