@@ -51,7 +51,8 @@
 //! the next segment can pick them up midstream (their NAT ports kept),
 //! others end in a reset or a timeout, and the tables still drain. And
 //! routine operations at random instants change nothing but timing: a
-//! router's ruleset reloaded, a neighbour cache flushed (`Chores`).
+//! router's ruleset reloaded, a neighbour cache flushed, a router's
+//! route narrowed under live connections (`Chores`).
 //!
 //! Datagram runs do the same for UDP and ping: random clients, payloads
 //! that need fragmenting, a closed port, both paths (see `datagram_run`).
@@ -720,28 +721,28 @@ fn narrow_routes<H: PacketHook>(rng: &mut SeededRng, r: &mut Host<H>) {
     if rng.below(3) != 0 {
         return;
     }
-    let routes: Vec<_> = r
+    for i in 0..2u16 {
+        if rng.below(2) == 0 {
+            narrow_route(r, i, 576 + rng.below(924) as u16);
+        }
+    }
+}
+
+/// Gives the route the router's forwarding out of device `i` uses most
+/// (its widest) an MTU of `mtu`.
+fn narrow_route<H: PacketHook>(r: &mut Host<H>, i: u16, mtu: u16) {
+    let widest = r
         .iface
         .routes()
         .iter()
-        .map(|(prefix, route)| (prefix, *route))
-        .collect();
-    for i in 0..2u16 {
-        // The route the router's forwarding out of device `i` uses most.
-        let Some((prefix, route)) = routes
-            .iter()
-            .filter(|(_, route)| route.interface == IfaceId(i))
-            .min_by_key(|(prefix, _)| prefix.prefix_len())
-        else {
-            continue;
-        };
-        if rng.below(2) == 0 {
-            let mtu = 576 + rng.below(924) as u16;
-            r.iface
-                .routes_mut()
-                .replace(*prefix, route.with_mtu(mtu))
-                .unwrap();
-        }
+        .filter(|(_, route)| route.interface == IfaceId(i))
+        .min_by_key(|(prefix, _)| prefix.prefix_len())
+        .map(|(prefix, route)| (prefix, *route));
+    if let Some((prefix, route)) = widest {
+        r.iface
+            .routes_mut()
+            .replace(prefix, route.with_mtu(mtu))
+            .unwrap();
     }
 }
 
@@ -923,7 +924,9 @@ impl Restart {
 /// Routine operations at random instants, drawn apart from the run: a
 /// router's administrator reloading its ruleset (the same rules: flows
 /// and their NAT stay), a host's or router's neighbour cache flushed
-/// (`ip neigh flush`: what was waiting for resolution is dropped). None
+/// (`ip neigh flush`: what was waiting for resolution is dropped), a
+/// router's route narrowed under live connections (a path that changed:
+/// TCP learns it by path MTU discovery, datagrams are fragmented). None
 /// may change anything but timing: every check of the run holds.
 struct Chores {
     due: Vec<(Instant, Chore)>,
@@ -935,6 +938,8 @@ enum Chore {
     ForgetClient(usize),
     ForgetServer,
     ForgetRouter(usize),
+    /// Router, device, MTU.
+    Narrow(usize, u16, u16),
 }
 
 impl Chores {
@@ -943,10 +948,15 @@ impl Chores {
         let mut due = Vec::new();
         for _ in 0..rng.below(4) {
             let at = Instant::from_millis(u64::from(rng.below(6_000)));
-            let chore = match rng.below(4) {
+            let chore = match rng.below(5) {
                 0 if routers > 0 => Chore::Reload(rng.below(routers as u32) as usize),
                 1 if routers > 0 => Chore::ForgetRouter(rng.below(routers as u32) as usize),
-                2 => Chore::ForgetServer,
+                2 if routers > 0 => Chore::Narrow(
+                    rng.below(routers as u32) as usize,
+                    rng.below(2) as u16,
+                    576 + rng.below(924) as u16,
+                ),
+                3 => Chore::ForgetServer,
                 _ => Chore::ForgetClient(rng.below(clients as u32) as usize),
             };
             due.push((at, chore));
@@ -974,6 +984,7 @@ impl Chores {
                 Chore::ForgetClient(h) => hosts[h].forget_neighbors(),
                 Chore::ForgetServer => b.forget_neighbors(),
                 Chore::ForgetRouter(r) => routers[r].forget_neighbors(),
+                Chore::Narrow(r, i, mtu) => narrow_route(&mut routers[r], i, mtu),
             }
             false
         });
