@@ -52,7 +52,8 @@
 //! others end in a reset or a timeout, and the tables still drain. And
 //! routine operations at random instants change nothing but timing: a
 //! router's ruleset reloaded, a neighbour cache flushed, a router's
-//! route narrowed under live connections (`Chores`).
+//! route narrowed under live connections, or gone for a few seconds
+//! (`Chores`).
 //!
 //! Datagram runs do the same for UDP and ping: random clients, payloads
 //! that need fragmenting, a closed port, both paths (see `datagram_run`).
@@ -64,8 +65,8 @@ use lamina_arp::NeighborState;
 use lamina_ethernet::MacAddr;
 use lamina_filter::{Filter, FilterConfig, Ruleset, Tuple};
 use lamina_icmp::IcmpErrorKind;
-use lamina_ipv4::IfaceId;
 use lamina_ipv4::hook::{NoHooks, PacketHook};
+use lamina_ipv4::{IfaceId, Ipv4Cidr, Route};
 use lamina_netbuf::{Duration, Instant, Rng, SeededRng};
 use lamina_netdev::{FaultConfig, FaultInjector, LinkConfig, Port, TxLimit, hub, wire};
 use lamina_socket::tcp_proto::{ConnError, Keepalive, TcpConfig};
@@ -927,12 +928,17 @@ impl Restart {
 /// (`ip neigh flush`: what was waiting for resolution is dropped), a
 /// router's route narrowed under live connections (a path that changed:
 /// TCP learns it by path MTU discovery, datagrams are fragmented). None
-/// may change anything but timing: every check of the run holds.
+/// may change anything but timing: every check of the run holds. On
+/// faulty wires also a route that goes away for up to three seconds and
+/// comes back (its traffic answered "unreachable": a soft error to an
+/// established connection, RFC 1122 §4.2.3.9).
 struct Chores {
     due: Vec<(Instant, Chore)>,
+    /// A route went away.
+    outaged: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Chore {
     Reload(usize),
     ForgetClient(usize),
@@ -940,10 +946,14 @@ enum Chore {
     ForgetRouter(usize),
     /// Router, device, MTU.
     Narrow(usize, u16, u16),
+    /// Router, device, for how long: the route out of the device gone
+    /// (the router answers "net unreachable"), then back.
+    Outage(usize, u16, Duration),
+    Restore(usize, Ipv4Cidr, Route),
 }
 
 impl Chores {
-    fn draw(seed: u64, clients: usize, routers: usize) -> Chores {
+    fn draw(seed: u64, clean: bool, clients: usize, routers: usize) -> Chores {
         let mut rng = SeededRng::new(seed ^ 0xc40_2e5);
         let mut due = Vec::new();
         for _ in 0..rng.below(4) {
@@ -956,12 +966,20 @@ impl Chores {
                     rng.below(2) as u16,
                     576 + rng.below(924) as u16,
                 ),
+                3 if routers > 0 && !clean && rng.below(2) == 0 => Chore::Outage(
+                    rng.below(routers as u32) as usize,
+                    rng.below(2) as u16,
+                    Duration::from_millis(u64::from(100 + rng.below(2_900))),
+                ),
                 3 => Chore::ForgetServer,
                 _ => Chore::ForgetClient(rng.below(clients as u32) as usize),
             };
             due.push((at, chore));
         }
-        Chores { due }
+        Chores {
+            due,
+            outaged: false,
+        }
     }
 
     fn step(
@@ -971,11 +989,12 @@ impl Chores {
         routers: &mut [Host<Filter>],
         now: Instant,
     ) {
-        self.due.retain(|&(at, chore)| {
-            if at > now {
+        let mut later = Vec::new();
+        self.due.retain(|(at, chore)| {
+            if *at > now {
                 return true;
             }
-            match chore {
+            match *chore {
                 Chore::Reload(r) => {
                     let r = &mut routers[r];
                     let rules: Ruleset = r.rules.unwrap().parse().unwrap();
@@ -985,13 +1004,35 @@ impl Chores {
                 Chore::ForgetServer => b.forget_neighbors(),
                 Chore::ForgetRouter(r) => routers[r].forget_neighbors(),
                 Chore::Narrow(r, i, mtu) => narrow_route(&mut routers[r], i, mtu),
+                Chore::Outage(r, i, len) => {
+                    let routes = routers[r].iface.routes_mut();
+                    let widest = routes
+                        .iter()
+                        .filter(|(_, route)| route.interface == IfaceId(i))
+                        .min_by_key(|(prefix, _)| prefix.prefix_len())
+                        .map(|(prefix, route)| (prefix, *route));
+                    if let Some((prefix, route)) = widest {
+                        self.outaged = true;
+                        routes.remove(prefix, route.metric);
+                        later.push((now + len, Chore::Restore(r, prefix, route)));
+                    }
+                }
+                Chore::Restore(r, prefix, route) => {
+                    routers[r].iface.routes_mut().insert(prefix, route).unwrap();
+                }
             }
             false
         });
+        self.due.extend(later);
     }
 
     fn poll_at(&self) -> Option<Instant> {
         self.due.iter().map(|&(at, _)| at).min()
+    }
+
+    /// Whether a route will go away (datagrams are then lost).
+    fn has_outage(&self) -> bool {
+        self.due.iter().any(|(_, c)| matches!(c, Chore::Outage(..)))
     }
 }
 
@@ -1018,7 +1059,7 @@ fn lifecycle_run(seed: u64, path: Path) {
     } = network(&mut rng, seed, path, clean);
     let tight = tight_tables(&routers);
     let mut restart = Restart::draw(seed, clean, routers.len());
-    let mut chores = Chores::draw(seed, hosts.len(), routers.len());
+    let mut chores = Chores::draw(seed, clean, hosts.len(), routers.len());
     // When every application was done, and whether a peer vanished
     // without a word (then only keepalive tells the other end).
     let mut over_at: Option<Instant> = None;
@@ -1213,7 +1254,10 @@ fn lifecycle_run(seed: u64, path: Path) {
                                         | ConnError::Reset
                                 )
                         )
-                    ) || (e == Some(Error::Tcp(ConnError::Refused)) && c.bind.is_some()),
+                    ) || (e == Some(Error::Tcp(ConnError::Refused)) && c.bind.is_some())
+                        // A route gone for a while: the router said so,
+                        // and the connect timed out with that word.
+                        || (e == Some(Error::Tcp(ConnError::NetworkUnreachable)) && chores.outaged),
                     "{}",
                     ctx(&format!("client {i}: connect ended with {e:?}"))
                 );
@@ -1768,10 +1812,11 @@ fn datagram_run(seed: u64, path: Path) {
         corrupting,
     } = network(&mut rng, seed, path, clean);
     let mut restart = Restart::draw(seed, clean, routers.len());
-    let mut chores = Chores::draw(seed, hosts.len(), routers.len());
+    let mut chores = Chores::draw(seed, clean, hosts.len(), routers.len());
     // A router's full table drops datagrams of new flows; a restarted
     // one those of flows whose next datagram comes the other way.
-    let lossless = lossless && !tight_tables(&routers) && restart.at.is_none();
+    let lossless =
+        lossless && !tight_tables(&routers) && restart.at.is_none() && !chores.has_outage();
     let n_hosts = hosts.len() as u32;
     let pick_host = |rng: &mut SeededRng| {
         if n_hosts > 1 {
@@ -1915,6 +1960,8 @@ fn datagram_run(seed: u64, path: Path) {
                     Err(Error::Icmp(IcmpErrorKind::ReassemblyTimeExceeded))
                         if c.connected && !lossless => {}
                     Err(Error::Icmp(IcmpErrorKind::HostUnreachable)) if !lossless => {}
+                    // A route gone for a while: the router says so.
+                    Err(Error::Icmp(IcmpErrorKind::NetworkUnreachable)) if chores.outaged => {}
                     Err(e) => panic!("{}", ctx(&format!("client {i} send: {e:?}"))),
                 }
             }
@@ -1961,6 +2008,8 @@ fn datagram_run(seed: u64, path: Path) {
                     // Its own datagram's next hop unresolved: reported
                     // connected or not (a send's own failure).
                     Err(Error::Icmp(IcmpErrorKind::HostUnreachable)) if !lossless => {}
+                    // A route gone for a while: the router says so.
+                    Err(Error::Icmp(IcmpErrorKind::NetworkUnreachable)) if chores.outaged => {}
                     Err(e) => panic!("{}", ctx(&format!("client {i} ({}): {e:?}", c.port))),
                 }
             }
@@ -1978,6 +2027,7 @@ fn datagram_run(seed: u64, path: Path) {
                     Err(Error::Icmp(
                         IcmpErrorKind::HostUnreachable | IcmpErrorKind::ReassemblyTimeExceeded,
                     )) if !lossless => {}
+                    Err(Error::Icmp(IcmpErrorKind::NetworkUnreachable)) if chores.outaged => {}
                     Err(e) => panic!("{}", ctx(&format!("pinger {p}: {e:?}"))),
                 }
             }
@@ -1988,6 +2038,9 @@ fn datagram_run(seed: u64, path: Path) {
                     Err(Error::Icmp(
                         IcmpErrorKind::HostUnreachable | IcmpErrorKind::ReassemblyTimeExceeded,
                     )) if !lossless => continue,
+                    Err(Error::Icmp(IcmpErrorKind::NetworkUnreachable)) if chores.outaged => {
+                        continue;
+                    }
                     Err(e) => panic!("{}", ctx(&format!("pinger {p}: {e:?}"))),
                 };
                 let k = usize::from(r.seq_no);
