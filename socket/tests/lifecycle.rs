@@ -483,12 +483,12 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
     // sender address poisons the neighbour entry until it expires. With
     // corruption on, the hosts of a link know each other's address
     // statically.
-    let config = InterfaceConfig::default;
+    let config = |n: u8| host_config(seed, n);
     match path {
         Path::Direct => {
             let (da, db, corrupting, lossy) = faulty_wire(rng, seed, 100, clean, true);
-            let mut a = Host::new(1, config(), NoHooks, vec![(da, "192.0.2.1/24")]);
-            let mut b = Host::new(2, config(), NoHooks, vec![(db, "192.0.2.2/24")]);
+            let mut a = Host::new(1, config(1), NoHooks, vec![(da, "192.0.2.1/24")]);
+            let mut b = Host::new(2, config(2), NoHooks, vec![(db, "192.0.2.2/24")]);
             if corrupting {
                 a.know(0, SERVER, mac(2, 0));
                 b.know(0, Ipv4Addr::new(192, 0, 2, 1), mac(1, 0));
@@ -511,8 +511,8 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
             };
             let (lan, db, lan_corrupts, lan_lossy) =
                 faulty_wire(rng, seed ^ 0xa5a5, 50, clean, true);
-            let a = Host::new(1, config(), NoHooks, vec![(da, "198.51.100.1/24")]);
-            let mut b = Host::new(2, config(), NoHooks, vec![(db, "192.168.1.10/24")]);
+            let a = Host::new(1, config(1), NoHooks, vec![(da, "198.51.100.1/24")]);
+            let mut b = Host::new(2, config(2), NoHooks, vec![(db, "192.168.1.10/24")]);
             b.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
             let mut r = router(rng, seed, FORWARD_RULES, lan, wan);
             if lan_corrupts {
@@ -536,9 +536,9 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
             let (da, lan, lan_corrupts, lan_lossy) = faulty_wire(rng, seed, 50, clean, true);
             let (wan, db, wan_corrupts, wan_lossy) =
                 faulty_wire(rng, seed ^ 0xa5a5, 50, clean, false);
-            let mut a = Host::new(1, config(), NoHooks, vec![(da, "192.168.1.10/24")]);
+            let mut a = Host::new(1, config(1), NoHooks, vec![(da, "192.168.1.10/24")]);
             a.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
-            let mut b = Host::new(2, config(), NoHooks, vec![(db, "198.51.100.1/24")]);
+            let mut b = Host::new(2, config(2), NoHooks, vec![(db, "198.51.100.1/24")]);
             let mut r = router(rng, seed, NAT_RULES, lan, wan);
             if lan_corrupts {
                 a.know(0, ROUTER_LAN, mac(3, 0));
@@ -573,11 +573,16 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
             let mut hosts = Vec::new();
             for (k, dev) in lan.into_iter().enumerate() {
                 let addr = format!("192.168.1.{}/24", 10 + k);
-                let mut h = Host::new(4 + k as u8, config(), NoHooks, vec![(dev, &addr)]);
+                let mut h = Host::new(
+                    4 + k as u8,
+                    config(4 + k as u8),
+                    NoHooks,
+                    vec![(dev, &addr)],
+                );
                 h.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
                 hosts.push(h);
             }
-            let mut b = Host::new(2, config(), NoHooks, vec![(db, "198.51.100.1/24")]);
+            let mut b = Host::new(2, config(2), NoHooks, vec![(db, "198.51.100.1/24")]);
             let mut r = router(rng, seed, NAT_RULES, router_lan, wan);
             if lan_corrupts {
                 for (k, h) in hosts.iter_mut().enumerate() {
@@ -614,11 +619,11 @@ fn network(rng: &mut SeededRng, seed: u64, path: Path, clean: bool) -> Net {
 /// between the two, the server beyond. Three links of up to 3.5% loss
 /// each way; the client's LAN alone flips bits (as on the NAT path).
 fn two_routers(rng: &mut SeededRng, seed: u64, clean: bool, forward: bool) -> Net {
-    let config = InterfaceConfig::default;
+    let config = |n: u8| host_config(seed, n);
     let (da, lan, lan_corrupts, lan_lossy) = faulty_wire(rng, seed, 35, clean, true);
     let (home_wan, far_mid, _, mid_lossy) = faulty_wire(rng, seed ^ 0x5a5a, 35, clean, false);
     let (far_end, db, _, far_lossy) = faulty_wire(rng, seed ^ 0xa5a5, 35, clean, false);
-    let mut a = Host::new(1, config(), NoHooks, vec![(da, "192.168.1.10/24")]);
+    let mut a = Host::new(1, config(1), NoHooks, vec![(da, "192.168.1.10/24")]);
     a.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
     let (home_addr, home_gateway) = if forward {
         (OTHER_WAN, None)
@@ -635,13 +640,13 @@ fn two_routers(rng: &mut SeededRng, seed: u64, clean: bool, forward: bool) -> Ne
     );
     let (far, b, server) = if forward {
         let far = router(rng, seed, FORWARD_RULES, far_end, far_mid);
-        let mut b = Host::new(2, config(), NoHooks, vec![(db, "192.168.1.10/24")]);
+        let mut b = Host::new(2, config(2), NoHooks, vec![(db, "192.168.1.10/24")]);
         b.iface.set_default_gateway(ROUTER_LAN, IfaceId(0)).unwrap();
         (far, b, ROUTER_WAN)
     } else {
         let ends = [(far_mid, CARRIER_LAN, 24), (far_end, ROUTER_WAN, 24)];
         let far = router_at(rng, seed, NAT_RULES, 3, ends, None);
-        let b = Host::new(2, config(), NoHooks, vec![(db, "198.51.100.1/24")]);
+        let b = Host::new(2, config(2), NoHooks, vec![(db, "198.51.100.1/24")]);
         (far, b, WAN_SERVER)
     };
     if lan_corrupts {
@@ -694,7 +699,7 @@ fn router_at(
         config.conntrack.max_entries = 4 + rng.below(13) as usize;
     }
     let mut filter = Filter::new(rules, config, &mut SeededRng::new(seed)).unwrap();
-    let mut rc = InterfaceConfig::default();
+    let mut rc = host_config(seed, n);
     rc.forwarding = true;
     let [lan, wan] = ends;
     for (i, (_, addr, _)) in [&lan, &wan].into_iter().enumerate() {
@@ -747,6 +752,18 @@ fn narrow_route<H: PacketHook>(r: &mut Host<H>, i: u16, mtu: u16) {
     }
 }
 
+/// Host `n`'s settings: one host in four (drawn apart from the run)
+/// takes at most 1 to 8 frames from a device per round instead of 64,
+/// leaving the rest queued for the next (a busy host): timing only.
+fn host_config(seed: u64, n: u8) -> InterfaceConfig {
+    let mut rng = SeededRng::new(seed ^ 0xb0d9_e700 ^ (u64::from(n) << 40));
+    let mut config = InterfaceConfig::default();
+    if rng.below(4) == 0 {
+        config.budget = 1 + rng.below(8) as usize;
+    }
+    config
+}
+
 /// The hairpin network: the router's LAN port, the server and one to
 /// three client hosts on one segment; the router's WAN link leads
 /// nowhere. Every datagram crosses the segment twice, so it flips no
@@ -760,7 +777,7 @@ fn hairpin_network(rng: &mut SeededRng, seed: u64, clean: bool) -> Net {
     let router_lan = lan.remove(0);
     let mut b = Host::new(
         2,
-        InterfaceConfig::default(),
+        host_config(seed, 2),
         NoHooks,
         vec![(lan.remove(0), "192.168.1.100/24")],
     );
@@ -770,7 +787,7 @@ fn hairpin_network(rng: &mut SeededRng, seed: u64, clean: bool) -> Net {
         let addr = format!("192.168.1.{}/24", 10 + k);
         let mut h = Host::new(
             4 + k as u8,
-            InterfaceConfig::default(),
+            host_config(seed, 4 + k as u8),
             NoHooks,
             vec![(dev, &addr)],
         );
@@ -927,7 +944,8 @@ impl Restart {
 /// and their NAT stay), a host's or router's neighbour cache flushed
 /// (`ip neigh flush`: what was waiting for resolution is dropped), a
 /// router's route narrowed under live connections (a path that changed:
-/// TCP learns it by path MTU discovery, datagrams are fragmented). None
+/// TCP learns it by path MTU discovery, datagrams are fragmented), a
+/// router's connection tracking swept for expired flows. None
 /// may change anything but timing: every check of the run holds. On
 /// faulty wires also a route that goes away for up to three seconds and
 /// comes back (its traffic answered "unreachable": a soft error to an
@@ -950,6 +968,8 @@ enum Chore {
     /// (the router answers "net unreachable"), then back.
     Outage(usize, u16, Duration),
     Restore(usize, Ipv4Cidr, Route),
+    /// A router's connection tracking swept for expired flows at once.
+    Collect(usize),
 }
 
 impl Chores {
@@ -972,6 +992,9 @@ impl Chores {
                     Duration::from_millis(u64::from(100 + rng.below(2_900))),
                 ),
                 3 => Chore::ForgetServer,
+                4 if routers > 0 && rng.below(2) == 0 => {
+                    Chore::Collect(rng.below(routers as u32) as usize)
+                }
                 _ => Chore::ForgetClient(rng.below(clients as u32) as usize),
             };
             due.push((at, chore));
@@ -1016,6 +1039,9 @@ impl Chores {
                         routes.remove(prefix, route.metric);
                         later.push((now + len, Chore::Restore(r, prefix, route)));
                     }
+                }
+                Chore::Collect(r) => {
+                    routers[r].iface.hooks_mut().conntrack_mut().gc(now);
                 }
                 Chore::Restore(r, prefix, route) => {
                     routers[r].iface.routes_mut().insert(prefix, route).unwrap();
