@@ -446,10 +446,20 @@ impl Conntrack {
         n
     }
 
-    /// Removes every flow.
+    /// Removes every flow (as a router that restarts). Each slot keeps
+    /// its generation, moved on, so that nothing still naming a removed
+    /// flow (a datagram between two hooks) can take the new flow that
+    /// reuses its slot for it.
     pub fn clear(&mut self) {
-        self.entries.clear();
         self.free.clear();
+        for (i, c) in self.entries.iter_mut().enumerate().rev() {
+            if c.live {
+                c.live = false;
+                c.generation = c.generation.wrapping_add(1);
+            }
+            c.next = [NIL; 2];
+            self.free.push(i as u32);
+        }
         self.buckets.fill(NIL);
         self.unreplied.clear();
         self.count = 0;

@@ -2168,3 +2168,29 @@ fn a_late_segment_of_the_last_connection_does_not_move_a_new_flow() {
     assert_eq!(fwd(&mut f, reply, false), Verdict::Accept);
     assert_eq!(state(&f), TcpState::FinWait);
 }
+
+/// A restart (`Conntrack::clear`) forgets every flow; new flows open
+/// afresh, and a handle to a forgotten flow does not name the new flow
+/// that takes its slot.
+#[test]
+fn clearing_the_table_forgets_flows_and_their_handles() {
+    let mut f = filter(STATEFUL);
+    let out = tcp(L1, 1000, SERVER, 80, 5, 0, SYN, b"");
+    assert_eq!(fwd(&mut f, out, true), Verdict::Accept);
+    let t = f.conntrack().iter().next().unwrap().original;
+    let (i, g, _) = f.conntrack().find_flow(&t).unwrap();
+    f.conntrack_mut().clear();
+    assert!(f.conntrack().is_empty());
+    assert!(f.conntrack().lookup(&t).is_none());
+    // The same flow again, in the same slot, under a new generation.
+    let again = tcp(L1, 1000, SERVER, 80, 5, 0, SYN, b"");
+    assert_eq!(fwd(&mut f, again, true), Verdict::Accept);
+    let (j, h, _) = f.conntrack().find_flow(&t).unwrap();
+    assert_eq!(j, i);
+    assert_ne!(h, g);
+    assert!(f.conntrack().get(i, g).is_none());
+    // An answer to the flow before the restart meets the new one.
+    let sa = tcp(SERVER, 80, L1, 1000, 70, 6, synack(), b"");
+    assert_eq!(fwd(&mut f, sa, false), Verdict::Accept);
+    assert_eq!(state(&f), TcpState::SynRecv);
+}
