@@ -23,7 +23,8 @@
 //!   hooks (forwarded: PreRouting, Forward, PostRouting; received:
 //!   PreRouting, Input; sent: Output, PostRouting), stopping at the first
 //!   verdict that is not Accept;
-//! - steps of the clock, small or large, and garbage collection.
+//! - steps of the clock, small or large, and garbage collection;
+//! - a restart (every flow forgotten) or a reload of the ruleset.
 //!
 //! After every hook call the target checks:
 //!
@@ -805,10 +806,25 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
                 };
                 r.now += step;
             }
-            8 => {
-                r.filter.conntrack_mut().gc(r.now);
-                r.check_bounds();
-            }
+            8 => match u.arbitrary::<u8>()? % 8 {
+                // A restart: every flow forgotten.
+                0 => {
+                    r.filter.conntrack_mut().clear();
+                    assert!(r.filter.conntrack().is_empty());
+                }
+                // The ruleset reloaded: flows stay.
+                1 => {
+                    let before = r.filter.conntrack().len();
+                    let rules: Ruleset = RULES.parse().expect("the target's ruleset parses");
+                    r.filter
+                        .set_ruleset(rules)
+                        .expect("the target's ruleset builds");
+                    assert_eq!(r.filter.conntrack().len(), before);
+                }
+                _ => {
+                    r.filter.conntrack_mut().gc(r.now);
+                }
+            },
             _ => {
                 let room = *u.choose(&[1500usize, 40, 0, 65_535])?;
                 r.drain(room);
