@@ -1599,9 +1599,11 @@ fn lifecycle_run(seed: u64, path: Path) {
         if c.lost {
             continue;
         }
-        if restart.done && c.end == End::CloseAfterWrite {
-            // Handed to the set, and perhaps cut by the restart (its
-            // server reset, or never reached): what arrived is a prefix.
+        if (restart.done || evictions(&routers) > 0) && c.end == End::CloseAfterWrite {
+            // Handed to the set, and perhaps cut by the restart or by an
+            // eviction while it opened (its server reset, or never
+            // reached: the router's own reset to the SYN-ACK that met no
+            // flow): what arrived is a prefix.
             if let Some(st) = st {
                 assert!(
                     c.data.starts_with(&st.got),
