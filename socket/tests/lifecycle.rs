@@ -1599,28 +1599,14 @@ fn lifecycle_run(seed: u64, path: Path) {
         if c.lost {
             continue;
         }
-        if (restart.done || evictions(&routers) > 0) && c.end == End::CloseAfterWrite {
-            // Handed to the set, and perhaps cut by the restart or by an
-            // eviction while it opened (its server reset, or never
-            // reached: the router's own reset to the SYN-ACK that met no
-            // flow): what arrived is a prefix.
+        // Ended by the server, or handed to the set and perhaps cut by a
+        // restart or by an eviction while it opened (its server reset, or
+        // never reached: the router's own reset to the SYN-ACK that met
+        // no flow): whatever arrived is a prefix of what was written.
+        let cut = (restart.done || evictions(&routers) > 0) && c.end == End::CloseAfterWrite;
+        if cut || server_ended(&served, c) {
             if let Some(st) = st {
-                assert!(
-                    c.data.starts_with(&st.got),
-                    "{}",
-                    ctx("restart: not a prefix")
-                );
-            }
-            continue;
-        }
-        if server_ended(&served, c) {
-            // Whatever arrived is a prefix of what was written.
-            if let Some(st) = st {
-                assert!(
-                    c.data.starts_with(&st.got),
-                    "{}",
-                    ctx("server abort: not a prefix")
-                );
+                assert!(c.data.starts_with(&st.got), "{}", ctx("not a prefix"));
             }
             continue;
         }
