@@ -589,6 +589,41 @@ impl<H: PacketHook> Interface<H> {
         self.ports.get(usize::from(iface.0)).map(|p| p.mac)
     }
 
+    /// Gives device `iface` a new hardware address (a replaced card, a
+    /// failover to another port, a rotated address): frames leave with
+    /// `mac` from now on, only frames addressed to `mac` (or broadcast)
+    /// are taken as ours, and each of the device's addresses is announced
+    /// again with gratuitous ARP (RFC 5227 §3), which neighbours merge at
+    /// once (RFC 826), so that traffic keeps flowing. The device must
+    /// receive frames for `mac` (a NIC filtering by address needs it
+    /// programmed). Raw-IP devices send no hardware address: nothing
+    /// changes there.
+    pub fn set_hardware_addr(
+        &mut self,
+        iface: IfaceId,
+        mac: MacAddr,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let port = self
+            .ports
+            .get_mut(usize::from(iface.0))
+            .ok_or(Error::InvalidHandle)?;
+        if port.mac == mac {
+            return Ok(());
+        }
+        port.mac = mac;
+        if port.medium == Medium::Ethernet {
+            port.neighbors_due = None;
+            let cache = &mut port.neighbor_cache;
+            cache.set_hardware_addr(mac);
+            for cidr in &port.addrs {
+                // Ours, so announcing cannot fail.
+                let _ = cache.announce(cidr.address(), now);
+            }
+        }
+        Ok(())
+    }
+
     /// Adds `cidr` (an address and its prefix) to device `iface`: the
     /// device answers ARP for it and announces it with gratuitous ARP
     /// (RFC 5227 §2.3), and the connected route for its subnet is added.

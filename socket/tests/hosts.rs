@@ -205,6 +205,43 @@ fn arp_failure_reports_host_unreachable_to_the_sender() {
     );
 }
 
+/// A host that changes its hardware address (a replaced card, a
+/// failover) announces its addresses again (RFC 5227 §3); its neighbour
+/// merges the new address at once (RFC 826), even within the lock time
+/// that guards against a flapping one, so pings keep their answers, and
+/// frames still sent to the old address are not taken.
+#[test]
+fn a_new_hardware_address_is_announced_and_learned_at_once() {
+    let (mut a, mut b) = two_hosts();
+    let mut now = Instant::ZERO;
+    let ping = a.sockets.add(IcmpSocket::default()).unwrap();
+    a.sockets.bind_icmp(ping, Some(9)).unwrap();
+    let mut echo = |a: &mut Host, b: &mut Host, now: &mut Instant, seq: u16| {
+        a.sockets
+            .icmp(ping)
+            .unwrap()
+            .send_echo(B, seq, b"hi")
+            .unwrap();
+        run(&mut [a, b], now, Duration::from_millis(100));
+        a.sockets.icmp(ping).unwrap().recv_echo().map(|r| r.seq_no)
+    };
+    assert_eq!(echo(&mut a, &mut b, &mut now, 1), Ok(1));
+    let old = b.iface.hardware_addr(IfaceId(0)).unwrap();
+    let new = MacAddr::new(0x02, 0, 0, 0, 0x42, 0);
+    b.iface.set_hardware_addr(IfaceId(0), new, now).unwrap();
+    assert_eq!(b.iface.hardware_addr(IfaceId(0)), Some(new));
+    // The announcement goes out at once and A learns it.
+    run(&mut [&mut a, &mut b], &mut now, Duration::from_millis(10));
+    let learned = a.iface.neighbors(IfaceId(0)).unwrap().get(B).unwrap();
+    assert_eq!(learned.mac, Some(new));
+    for seq in 2..5 {
+        assert_eq!(echo(&mut a, &mut b, &mut now, seq), Ok(seq));
+    }
+    // Nothing went to the old address: B took every request.
+    assert_eq!(b.iface.stats().echo_replies, 4);
+    assert_ne!(old, new);
+}
+
 /// RFC 5227 §2.3: adding an address announces it with gratuitous ARP.
 #[test]
 fn adding_an_address_sends_gratuitous_arp() {

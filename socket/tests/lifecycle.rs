@@ -52,8 +52,8 @@
 //! others end in a reset or a timeout, and the tables still drain. And
 //! routine operations at random instants change nothing but timing: a
 //! router's ruleset reloaded, a neighbour cache flushed, a router's
-//! route narrowed under live connections, or gone for a few seconds
-//! (`Chores`).
+//! route narrowed under live connections, or gone for a few seconds, a
+//! host's or router's hardware address changed (`Chores`).
 //!
 //! Datagram runs do the same for UDP and ping: random clients, payloads
 //! that need fragmenting, a closed port, both paths (see `datagram_run`).
@@ -215,6 +215,22 @@ impl<H: PacketHook> Host<H> {
                 cache.remove(ip);
             }
         }
+    }
+
+    /// Gives device `i` (if it has one) a new hardware address, unless
+    /// its neighbours know it statically (then they could not learn it).
+    fn new_mac(&mut self, i: u16, now: Instant) {
+        let Some(cache) = self.iface.neighbors(IfaceId(i)) else {
+            return;
+        };
+        if cache.iter().any(|n| n.state == NeighborState::Static) {
+            return;
+        }
+        let old = cache.hardware_addr();
+        let mut bytes = *old.as_bytes();
+        bytes[5] ^= 0x80;
+        let new = MacAddr::new(bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5]);
+        self.iface.set_hardware_addr(IfaceId(i), new, now).unwrap();
     }
 
     /// Knows `addr` on device `i` as `peer_mac`, for good.
@@ -982,6 +998,17 @@ enum Chore {
     Restore(usize, Ipv4Cidr, Route),
     /// A router's connection tracking swept for expired flows at once.
     Collect(usize),
+    /// A client host, the server or a router's device given a
+    /// new hardware address (a replaced card): announced, learned.
+    NewMac(Node, u16),
+}
+
+/// Which host a chore is for.
+#[derive(Debug, Clone, Copy)]
+enum Node {
+    Client(usize),
+    Server,
+    Router(usize),
 }
 
 impl Chores {
@@ -1006,6 +1033,14 @@ impl Chores {
                 3 => Chore::ForgetServer,
                 4 if routers > 0 && rng.below(2) == 0 => {
                     Chore::Collect(rng.below(routers as u32) as usize)
+                }
+                4 => {
+                    let node = match rng.below(3) {
+                        0 if routers > 0 => Node::Router(rng.below(routers as u32) as usize),
+                        1 => Node::Server,
+                        _ => Node::Client(rng.below(clients as u32) as usize),
+                    };
+                    Chore::NewMac(node, rng.below(2) as u16)
                 }
                 _ => Chore::ForgetClient(rng.below(clients as u32) as usize),
             };
@@ -1055,6 +1090,11 @@ impl Chores {
                 Chore::Collect(r) => {
                     routers[r].iface.hooks_mut().conntrack_mut().gc(now);
                 }
+                Chore::NewMac(node, dev) => match node {
+                    Node::Client(h) => hosts[h].new_mac(dev, now),
+                    Node::Server => b.new_mac(dev, now),
+                    Node::Router(r) => routers[r].new_mac(dev, now),
+                },
                 Chore::Restore(r, prefix, route) => {
                     routers[r].iface.routes_mut().insert(prefix, route).unwrap();
                 }
@@ -1068,9 +1108,12 @@ impl Chores {
         self.due.iter().map(|&(at, _)| at).min()
     }
 
-    /// Whether a route will go away (datagrams are then lost).
-    fn has_outage(&self) -> bool {
-        self.due.iter().any(|(_, c)| matches!(c, Chore::Outage(..)))
+    /// Whether a route will go away or a host's hardware address change
+    /// (datagrams are then lost: those in flight to the old address).
+    fn upsets_delivery(&self) -> bool {
+        self.due
+            .iter()
+            .any(|(_, c)| matches!(c, Chore::Outage(..) | Chore::NewMac(..)))
     }
 }
 
@@ -1861,7 +1904,7 @@ fn datagram_run(seed: u64, path: Path) {
     // A router's full table drops datagrams of new flows; a restarted
     // one those of flows whose next datagram comes the other way.
     let lossless =
-        lossless && !tight_tables(&routers) && restart.at.is_none() && !chores.has_outage();
+        lossless && !tight_tables(&routers) && restart.at.is_none() && !chores.upsets_delivery();
     let n_hosts = hosts.len() as u32;
     let pick_host = |rng: &mut SeededRng| {
         if n_hosts > 1 {
