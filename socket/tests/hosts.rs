@@ -216,7 +216,7 @@ fn a_new_hardware_address_is_announced_and_learned_at_once() {
     let mut now = Instant::ZERO;
     let ping = a.sockets.add(IcmpSocket::default()).unwrap();
     a.sockets.bind_icmp(ping, Some(9)).unwrap();
-    let mut echo = |a: &mut Host, b: &mut Host, now: &mut Instant, seq: u16| {
+    let echo = |a: &mut Host, b: &mut Host, now: &mut Instant, seq: u16| {
         a.sockets
             .icmp(ping)
             .unwrap()
