@@ -53,7 +53,10 @@
 //! routine operations at random instants change nothing but timing: a
 //! router's ruleset reloaded, a neighbour cache flushed, a router's
 //! route narrowed under live connections, or gone for a few seconds, a
-//! host's or router's hardware address changed (`Chores`).
+//! host's or router's hardware address changed (`Chores`). One socket in
+//! three has other TCP options (SACK, timestamps or window scaling off,
+//! NewReno, a clamped MSS, delayed ACKs off or long, little room for
+//! out-of-order data, no SYN cookies: see `tcp_config`).
 //!
 //! Datagram runs do the same for UDP and ping: random clients, payloads
 //! that need fragmenting, a closed port, both paths (see `datagram_run`).
@@ -69,7 +72,7 @@ use lamina_ipv4::hook::{NoHooks, PacketHook};
 use lamina_ipv4::{IfaceId, Ipv4Cidr, Route};
 use lamina_netbuf::{Duration, Instant, Rng, SeededRng};
 use lamina_netdev::{FaultConfig, FaultInjector, LinkConfig, Port, TxLimit, hub, wire};
-use lamina_socket::tcp_proto::{ConnError, Keepalive, TcpConfig};
+use lamina_socket::tcp_proto::{CcAlgorithm, ConnError, Keepalive, TcpConfig};
 use lamina_socket::{
     Error, IcmpSocket, Interface, InterfaceConfig, Shutdown, SocketHandle, SocketSet, TcpSocket,
     UdpSocket,
@@ -362,14 +365,57 @@ fn probing() -> Keepalive {
     }
 }
 
-/// Buffers from 1 KiB to 256 KiB, Nagle on or off.
-fn tcp_config(rng: &mut SeededRng) -> TcpConfig {
+/// Buffers from 1 KiB to 256 KiB, Nagle on or off; and, one socket in
+/// three, other options drawn from `opts` (apart from `rng`, so that the
+/// run's other draws stay as they were): SACK, timestamps or window
+/// scaling off (so the peers negotiate them away), NewReno instead of
+/// CUBIC, a clamped MSS (536 to 1460), delayed ACKs off or at 200 ms,
+/// room for only 1 to 4 out-of-order ranges or SACKed blocks, no SYN
+/// cookies. Every combination must interoperate with every other.
+fn tcp_config(rng: &mut SeededRng, opts: &mut SeededRng) -> TcpConfig {
     let size = |rng: &mut SeededRng| 1024usize << rng.below(9);
-    TcpConfig {
+    let config = TcpConfig {
         send_buffer: size(rng),
         recv_buffer: size(rng),
         nodelay: rng.below(2) == 0,
         ..TcpConfig::default()
+    };
+    if opts.below(3) != 0 {
+        return config;
+    }
+    let off = |opts: &mut SeededRng| opts.below(3) == 0;
+    let default = TcpConfig::default();
+    TcpConfig {
+        sack: !off(opts),
+        timestamps: !off(opts),
+        window_scale: !off(opts),
+        cc: if off(opts) {
+            CcAlgorithm::NewReno
+        } else {
+            CcAlgorithm::Cubic
+        },
+        mss: if off(opts) {
+            536 + opts.below(925) as u16
+        } else {
+            default.mss
+        },
+        delayed_ack: match opts.below(4) {
+            0 => Duration::ZERO,
+            1 => Duration::from_millis(200),
+            _ => default.delayed_ack,
+        },
+        max_ooo_ranges: if off(opts) {
+            1 + opts.below(4) as usize
+        } else {
+            default.max_ooo_ranges
+        },
+        max_sack_blocks: if off(opts) {
+            1 + opts.below(4) as usize
+        } else {
+            default.max_sack_blocks
+        },
+        syn_cookies: !off(opts),
+        ..config
     }
 }
 
@@ -1164,6 +1210,8 @@ fn lifecycle_run(seed: u64, path: Path) {
     let tight = tight_tables(&routers);
     let mut restart = Restart::draw(seed, clean, routers.len());
     let mut chores = Chores::draw(seed, clean, hosts.len(), routers.len());
+    // TCP options, drawn apart (see `tcp_config`).
+    let mut opts = SeededRng::new(seed ^ 0x0b7_0b75);
     // When every application was done, and whether a peer vanished
     // without a word (then only keepalive tells the other end).
     let mut over_at: Option<Instant> = None;
@@ -1172,7 +1220,7 @@ fn lifecycle_run(seed: u64, path: Path) {
 
     let mut listeners = Vec::new();
     for port in [ECHO, DISCARD] {
-        let l = b.sockets.add(TcpSocket::new(tcp_config(&mut rng))).unwrap();
+        let l = b.sockets.add(TcpSocket::new(tcp_config(&mut rng, &mut opts))).unwrap();
         let backlog = 1 + rng.below(16) as usize;
         b.sockets
             .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), backlog)
@@ -1212,7 +1260,7 @@ fn lifecycle_run(seed: u64, path: Path) {
                 local: None,
                 seen_as: None,
                 via: Vec::new(),
-                config: tcp_config(&mut rng),
+                config: tcp_config(&mut rng, &mut opts),
                 retries: 0,
                 lost: false,
                 eager: rng.below(2) == 0,
