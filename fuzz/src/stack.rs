@@ -19,7 +19,9 @@
 //! of MTU 9000 with checksum offload that carries payloads by reference,
 //! where the host lends its TCP payloads and the input's frames reach it
 //! as headers and a shared payload, split at the TCP header's end or at
-//! an odd place).
+//! an odd place). Between frames the input may also change the host as
+//! an administrator does (addresses, hardware address, routes and their
+//! MTUs, neighbours, the default gateway, forwarding).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -107,6 +109,12 @@ enum Op {
     },
     /// Let time pass.
     Step(u16),
+    /// The administrator changes the host under live traffic (see
+    /// `admin`).
+    Admin {
+        what: u8,
+        arg: u16,
+    },
 }
 
 #[derive(Debug, Arbitrary)]
@@ -358,6 +366,70 @@ fn setup(u: &mut Unstructured<'_>) -> Result<(Host, Port)> {
     ))
 }
 
+/// One administrative change, as an operator makes them on a live host:
+/// a second address added or removed, the main one removed and added
+/// again, the hardware address changed (and changed back: frames to the
+/// old one are then not for us), a host route with a small MTU added or
+/// removed, the connected route's MTU changed, a neighbour forgotten, a
+/// default gateway set, forwarding switched. Failures (a full table, an
+/// address already there) are what the API reports; none may panic.
+fn admin(iface: &mut Interface, what: u8, arg: u16, now: Instant) {
+    let dev = IfaceId(0);
+    match what % 9 {
+        0 => {
+            let extra = Ipv4Addr::new(192, 0, 2, 100 + (arg % 4) as u8);
+            if iface.has_address(extra) {
+                iface.remove_address(dev, extra);
+            } else {
+                let cidr = lamina_ipv4::Ipv4Cidr::new(extra, 24 + (arg >> 8) as u8 % 9);
+                if let Ok(cidr) = cidr {
+                    let _ = iface.add_address(dev, cidr, now);
+                }
+            }
+        }
+        1 => {
+            iface.remove_address(dev, US);
+            let _ = iface.add_address(dev, "192.0.2.2/24".parse().expect("cidr"), now);
+        }
+        2 => {
+            let mac = if iface.hardware_addr(dev) == Some(US_MAC) {
+                MacAddr::new(2, 0, 0, 0, 0x0a, arg as u8)
+            } else {
+                US_MAC
+            };
+            let _ = iface.set_hardware_addr(dev, mac, now);
+        }
+        3 => {
+            let host = lamina_ipv4::Ipv4Cidr::new(peer(arg as u8), 32).expect("a /32");
+            let route = lamina_ipv4::Route::on_link(dev).with_mtu(68 + arg % 1500);
+            let _ = iface.routes_mut().replace(host, route);
+        }
+        4 => {
+            let host = lamina_ipv4::Ipv4Cidr::new(peer(arg as u8), 32).expect("a /32");
+            iface.routes_mut().remove_prefix(host);
+        }
+        5 => {
+            let subnet: lamina_ipv4::Ipv4Cidr = "192.0.2.0/24".parse().expect("cidr");
+            let route = lamina_ipv4::Route::on_link(dev);
+            let route = if arg & 1 == 0 {
+                route.with_mtu(68 + (arg >> 1) % 1500)
+            } else {
+                route
+            };
+            let _ = iface.routes_mut().replace(subnet, route);
+        }
+        6 => {
+            if let Some(cache) = iface.neighbors_mut(dev) {
+                cache.remove(peer(arg as u8));
+            }
+        }
+        7 => {
+            let _ = iface.set_default_gateway(peer(arg as u8), dev);
+        }
+        _ => iface.set_forwarding(arg & 1 == 1),
+    }
+}
+
 fn run(u: &mut Unstructured<'_>) -> Result<()> {
     let (mut host, mut peer_end) = setup(u)?;
     let peer_end_shares = peer_end.capabilities().shared_payloads && peer_end.config().mtu > 1500;
@@ -543,6 +615,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
                     .map(|s| s.send_echo(peer(p), 1, &data));
             }
             Op::Step(ms) => now += Duration::from_millis(u64::from(ms)),
+            Op::Admin { what, arg } => admin(&mut host.iface, what, arg, now),
             _ => {}
         }
         host.dev.refill();

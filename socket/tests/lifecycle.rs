@@ -1220,7 +1220,10 @@ fn lifecycle_run(seed: u64, path: Path) {
 
     let mut listeners = Vec::new();
     for port in [ECHO, DISCARD] {
-        let l = b.sockets.add(TcpSocket::new(tcp_config(&mut rng, &mut opts))).unwrap();
+        let l = b
+            .sockets
+            .add(TcpSocket::new(tcp_config(&mut rng, &mut opts)))
+            .unwrap();
         let backlog = 1 + rng.below(16) as usize;
         b.sockets
             .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), backlog)
