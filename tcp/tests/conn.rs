@@ -1145,6 +1145,48 @@ fn zero_window_is_probed_with_backoff_then_resumes_rfc9293_3_8_6_1() {
     assert!(got == data);
 }
 
+/// The window update that opens a zero window is sent again while the
+/// peer stays silent — a sender whose persist timer failed (smoltcp 0.14
+/// can stop probing after such an update is lost) would otherwise wait
+/// for ever — a retransmission timeout on, backing off, six times at
+/// most; and not at all when data follows the update.
+#[test]
+fn the_update_opening_a_zero_window_is_sent_again_while_the_peer_is_silent() {
+    let small = TcpConfig {
+        recv_buffer: 4096,
+        ..cfg()
+    };
+    for silent in [true, false] {
+        let mut sim = Sim::established(61, &cfg(), &small);
+        sim.a().send(&pattern(0, 20_000)).unwrap();
+        sim.run_for(Duration::from_secs(20));
+        assert_eq!(sim.b().recv_queue(), 4096);
+        if silent {
+            // Nothing from A reaches B any more (its probes neither).
+            sim.ab.rule = Some(Box::new(|_| true));
+        }
+        let before = sim.segments(false).count();
+        let mut buf = [0u8; 4096];
+        assert_eq!(sim.b().recv(&mut buf).unwrap(), 4096);
+        sim.run_for(Duration::from_secs(600));
+        let resent = sim.b().stats().window_updates_resent;
+        if !silent {
+            assert_eq!(resent, 0, "data followed the update");
+            continue;
+        }
+        let updates: Vec<_> = sim
+            .segments(false)
+            .skip(before)
+            .filter(|s| s.repr.window_len > 0)
+            .map(|s| s.at)
+            .collect();
+        assert_eq!(updates.len(), 7, "the update and six more: {updates:?}");
+        assert_eq!(resent, 6);
+        let gaps: Vec<_> = updates.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.windows(2).all(|g| g[1] > g[0]), "{gaps:?}");
+    }
+}
+
 /// RFC 1122 §4.2.2.17 keeps a connection open while the peer answers its
 /// zero-window probes, for ever; a peer that stops answering (it vanished
 /// behind its zero window, its reset lost) is given up after

@@ -188,6 +188,10 @@ pub struct ConnStats {
     /// heard nothing for a probe timeout (see [`Connection`]'s loss
     /// recovery notes).
     pub recovery_probes: u64,
+    /// Window updates sent again: after a zero window, the update that
+    /// opened it was followed by nothing from the peer for a
+    /// retransmission timeout (see [`Connection`]'s notes on flow control).
+    pub window_updates_resent: u64,
 }
 
 /// A segment to send: the header and the payload, borrowed from the send
@@ -381,6 +385,18 @@ pub(crate) struct Negotiated {
     pub ts_offset: Option<u32>,
 }
 
+/// Where the zero windows this side advertised stand (see
+/// `Connection::note_window_sent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ZeroWindow {
+    /// None, or none recent enough to be still on its way.
+    Old,
+    /// The last window advertised was zero.
+    Last,
+    /// The window was opened since, within a retransmission timeout.
+    Recent,
+}
+
 /// A TCP connection: the RFC 9293 state machine with its buffers, timers,
 /// loss recovery and congestion control `C`.
 ///
@@ -402,6 +418,18 @@ pub(crate) struct Negotiated {
 /// cannot see such a loss, since no later segment is delivered, and the
 /// retransmission timeout would cost at least 200 ms and the window.
 /// The timeout (RFC 6298) stays the last resort.
+///
+/// # Flow control
+///
+/// A full receive buffer advertises a zero window; the sender probes it
+/// (RFC 9293 §3.8.6.1), and so does this side as a sender (persist timer,
+/// backing off). As a receiver it does one thing more than RFC 9293 and
+/// Linux: the window update that opens a zero window is sent again, a
+/// retransmission timeout later and backing off (at most six times),
+/// while the peer sends nothing at all. A sender without a working
+/// persist timer (smoltcp 0.14, which can stop probing after a lost
+/// update) would otherwise wait for ever; others see one more ACK,
+/// counted in [`ConnStats::window_updates_resent`].
 #[derive(Debug)]
 pub struct Connection<C: CongestionControl = AnyCc> {
     local: SocketAddrV4,
@@ -506,9 +534,20 @@ pub struct Connection<C: CongestionControl = AnyCc> {
     progress_at: Instant,
     last_send: Instant,
     persist_at: Option<Instant>,
-    persist_backoff: u32,
+    persist_backoff: u8,
     /// Zero-window probes sent since the peer last answered anything.
     probes_unanswered: u32,
+    /// Our zero windows: the last one advertised at `zero_window_ms` (the
+    /// clock in milliseconds, wrapping).
+    zero_window: ZeroWindow,
+    zero_window_ms: u32,
+    /// When to send the update that opened our zero window again, if the
+    /// peer has sent nothing since (RCV.NXT still `wnd_update_mark`), and
+    /// how many times it was sent again. (`Instant::MAX`: not armed; an
+    /// `Option` would take the connection past 1 KiB.)
+    wnd_update_at: Instant,
+    wnd_update_mark: SeqNumber,
+    wnd_update_tries: u8,
 
     // ---- loss recovery ----
     dupacks: u32,
@@ -680,6 +719,11 @@ impl<C: CongestionControl> Connection<C> {
             persist_at: None,
             persist_backoff: 0,
             probes_unanswered: 0,
+            zero_window: ZeroWindow::Old,
+            zero_window_ms: 0,
+            wnd_update_at: Instant::MAX,
+            wnd_update_mark: isn,
+            wnd_update_tries: 0,
             dupacks: 0,
             recovery: None,
             recover: isn,

@@ -3,7 +3,7 @@
 
 use lamina_netbuf::Instant;
 
-use super::{Connection, DUP_THRESH, Outgoing, State};
+use super::{Connection, DUP_THRESH, Outgoing, State, ZeroWindow};
 use crate::cc::CongestionControl;
 use crate::rack::Rack;
 use crate::wire::{SackBlocks, TcpFlags, TcpRepr, Timestamps};
@@ -12,6 +12,9 @@ use alloc::boxed::Box;
 
 /// Bytes the timestamps option takes in a segment (10, padded to 12).
 const TS_OPTION_LEN: u16 = 12;
+/// Most times the update that opened a zero window is sent again (see
+/// `Connection::note_window_sent`).
+const WND_UPDATE_RESENDS: u8 = 6;
 
 /// What one data segment carries.
 #[derive(Debug, Clone, Copy)]
@@ -222,6 +225,7 @@ impl<C: CongestionControl> Connection<C> {
         consider(self.tlp_at);
         consider(self.delack_at);
         consider(self.persist_at);
+        consider((self.wnd_update_at != Instant::MAX).then_some(self.wnd_update_at));
         consider(self.rack.as_ref().and_then(|r| r.timer()));
         if let Some(ut) = self.config.user_timeout
             && self.snd_max.gt(self.snd_una)
@@ -338,6 +342,9 @@ impl<C: CongestionControl> Connection<C> {
             self.stats.window_probes += 1;
             self.persist_backoff = (self.persist_backoff + 1).min(16);
             self.persist_at = Some(now.saturating_add(self.persist_interval()));
+        }
+        if self.wnd_update_at != Instant::MAX && now >= self.wnd_update_at {
+            self.on_window_update_timer(now);
         }
         if let Some(t) = self.keepalive_deadline()
             && now >= t
@@ -860,6 +867,7 @@ impl<C: CongestionControl> Connection<C> {
             }
         };
         let field = field.min(u32::from(u16::MAX));
+        self.note_window_sent(field, now);
         let right = self.rcv_nxt + (field << ws);
         if right.gt(self.rcv_adv) {
             self.rcv_adv = right;
@@ -882,6 +890,74 @@ impl<C: CongestionControl> Connection<C> {
             sack_blocks,
             ..TcpRepr::default()
         }
+    }
+
+    /// Records the window a segment advertises. An update that opens a
+    /// zero window is the one segment whose loss a peer without a
+    /// working persist timer never recovers from (smoltcp 0.14, told
+    /// zero, may wait for ever with data to send: RFC 9293 §3.8.6.1 makes
+    /// probing the sender's duty, and Linux's receiver trusts it); so is
+    /// an old zero-window ACK that overtakes it, for a peer that takes
+    /// the window of any ACK (no SND.WL1/WL2 check, as smoltcp 0.14). So
+    /// an open window advertised within a retransmission timeout of a
+    /// zero one is sent again, a timeout on and backing off, up to
+    /// [`WND_UPDATE_RESENDS`] times, while the peer sends nothing.
+    #[inline]
+    fn note_window_sent(&mut self, field: u32, now: Instant) {
+        let ms = now.total_millis() as u32;
+        if field == 0 {
+            self.zero_window = ZeroWindow::Last;
+            self.zero_window_ms = ms;
+            self.wnd_update_at = Instant::MAX;
+            return;
+        }
+        if self.zero_window == ZeroWindow::Old {
+            return;
+        }
+        let opening = self.zero_window == ZeroWindow::Last;
+        let since = u64::from(ms.wrapping_sub(self.zero_window_ms));
+        let receiving = matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        );
+        if !receiving || (!opening && since > self.rtt.rto().total_millis()) {
+            // Nothing announcing zero is still on its way.
+            self.zero_window = ZeroWindow::Old;
+            return;
+        }
+        self.zero_window = ZeroWindow::Recent;
+        // The update that opens the window, or a later ACK with something
+        // received since the timer was set: (re)arm it. An update sent
+        // again, or another ACK with nothing received in between, keeps
+        // the timer as it is.
+        if opening || self.wnd_update_at == Instant::MAX || self.rcv_nxt != self.wnd_update_mark {
+            self.wnd_update_at = now.saturating_add(self.rtt.rto());
+            self.wnd_update_mark = self.rcv_nxt;
+            self.wnd_update_tries = 0;
+        }
+    }
+
+    /// The window update timer (see
+    /// [`note_window_sent`](Self::note_window_sent)) expired at `now`.
+    fn on_window_update_timer(&mut self, now: Instant) {
+        let quiet = self.rcv_nxt == self.wnd_update_mark
+            && matches!(
+                self.state,
+                State::Established | State::FinWait1 | State::FinWait2
+            );
+        if !quiet || self.wnd_update_tries >= WND_UPDATE_RESENDS {
+            self.wnd_update_at = Instant::MAX;
+            return;
+        }
+        self.wnd_update_tries += 1;
+        self.stats.window_updates_resent += 1;
+        self.ack_now = true;
+        let wait = self
+            .rtt
+            .rto()
+            .saturating_mul(1u64 << self.wnd_update_tries)
+            .min(self.config.max_rto);
+        self.wnd_update_at = now.saturating_add(wait);
     }
 
     fn finish(&mut self, repr: TcpRepr) -> Outgoing<'_> {
