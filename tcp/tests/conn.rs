@@ -1187,6 +1187,54 @@ fn the_update_opening_a_zero_window_is_sent_again_while_the_peer_is_silent() {
     }
 }
 
+/// An ACK that advertises an open window shortly after a zero one (an
+/// older zero-window ACK may still overtake it) arms the same resending,
+/// even with data received since the update that opened the window: a
+/// sender that takes the window of any ACK (smoltcp 0.14) would
+/// otherwise be left with the stale zero (smoltcp scan seed 6597).
+#[test]
+fn an_open_window_soon_after_a_zero_one_is_sent_again_while_the_peer_is_silent() {
+    let small = TcpConfig {
+        recv_buffer: 4096,
+        ..cfg()
+    };
+    let mut sim = Sim::established(62, &cfg(), &small);
+    sim.a().send(&pattern(0, 20_000)).unwrap();
+    // B's buffer just filled (its ACK announces zero), and B reads at
+    // once: the update that opens the window follows the zero closely.
+    let start = sim.now;
+    assert!(
+        sim.run_until(start + Duration::from_secs(5), |s| s.b().recv_queue()
+            == 4096)
+    );
+    let zero_at = sim.now;
+    sim.transmit();
+    let mut buf = [0u8; 4096];
+    assert_eq!(sim.b().recv(&mut buf).unwrap(), 4096);
+    // The first segments into the reopened window: B's ACK of them
+    // still leaves room (and comes within a timeout of the zero), and
+    // then A falls silent (nothing reaches B).
+    assert!(sim.run_until(zero_at + Duration::from_secs(5), |s| s.b().recv_queue() > 0));
+    assert!(sim.b().recv_queue() < 4096);
+    sim.transmit();
+    sim.ab.rule = Some(Box::new(|_| true));
+    sim.run_for(Duration::from_secs(600));
+    let b: Vec<_> = sim
+        .segments(false)
+        .filter(|s| s.at >= zero_at)
+        .map(|s| (s.at, s.repr.ack_number.0, s.repr.window_len))
+        .collect();
+    assert!(
+        sim.b().stats().window_updates_resent >= 1,
+        "{:?} {b:?}",
+        sim.b().stats()
+    );
+    // What was sent again is the last ACK: all that was received, and
+    // the room left.
+    let last = b.last().expect("segments from B");
+    assert!(last.2 > 0 && last.2 < 4096, "{b:?}");
+}
+
 /// RFC 1122 §4.2.2.17 keeps a connection open while the peer answers its
 /// zero-window probes, for ever; a peer that stops answering (it vanished
 /// behind its zero window, its reset lost) is given up after
