@@ -13,7 +13,9 @@
 # 431 and keep-alive; socat uploads 100 MiB to discard and echo (verified);
 # 200 concurrent curl connections; tap-client downloads 100 MiB from
 # python3 http.server and uploads 100 MiB to socat, byte-exact; the same
-# kinds of transfers under 5% random loss each way (nft numgen). Prints the
+# kinds of transfers under 5% random loss each way (nft numgen); and with the
+# namespace's Linux TCP stripped of SACK, timestamps and window scaling, its
+# buffers small, under the same loss (echo and download). Prints the
 # throughput each way ("interop-tcp: ... Gbit/s"). Both run twice: plain,
 # then with the TAP's offloads on ("interop-tcp (offload): ..."). Sizes:
 # LAMINA_INTEROP_BYTES (default 100 MiB; 1073741824 for 1 GiB) and
