@@ -4,7 +4,8 @@
 //! over a clean link and over one that loses 5% of frames and reorders
 //! others. And seeded random mixes (`random_option_mixes_interoperate_
 //! with_smoltcp`): either side the client, our TCP options and smoltcp's
-//! drawn at random, on links of random MTU, latency and faults.
+//! drawn at random, on links of random MTU, latency and faults; and the
+//! same with one end aborting mid-transfer.
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
@@ -410,7 +411,7 @@ fn seeds(default: u64) -> core::ops::Range<u64> {
 
 /// One random mix: who connects, both stacks' options, the link, the
 /// amounts each way (each may be nothing).
-fn random_mix(seed: u64) {
+fn random_mix(seed: u64, abort: bool) {
     use lamina_netbuf::Rng;
     use lamina_socket::tcp_proto::{CcAlgorithm, ConnError, TcpConfig};
     let mut rng = SeededRng::new(seed ^ 0x5e01c);
@@ -473,6 +474,16 @@ fn random_mix(seed: u64) {
         },
         ..TcpConfig::default()
     };
+    // With aborts, keepalive on both ends: the one reset may be lost,
+    // and an idle end learns of it only by probing (Linux alike).
+    let mut config = config;
+    if abort {
+        config.keepalive = Some(lamina_socket::tcp_proto::Keepalive {
+            idle: Duration::from_secs(20),
+            interval: Duration::from_secs(2),
+            count: 5,
+        });
+    }
     // smoltcp's: buffers (window scaling only past 64 KiB), Nagle, ACK
     // delay, timestamps.
     let (smol_send, smol_recv) = (size(&mut rng), size(&mut rng));
@@ -486,6 +497,9 @@ fn random_mix(seed: u64) {
     });
     if rng.below(2) == 0 {
         s.set_tsval_generator(Some(smol_tsval));
+    }
+    if abort {
+        s.set_keep_alive(Some(smoltcp::time::Duration::from_secs(20)));
     }
     let amount = |rng: &mut SeededRng| match rng.below(4) {
         0 => 0,
@@ -557,9 +571,161 @@ fn random_mix(seed: u64) {
             assert!(now < Instant::from_secs(600), "{}", ctx("no connection"));
         }
     };
+    if abort {
+        // Who aborts, once it has written how much (drawn apart, so that
+        // the plain mixes keep their draws).
+        let mut arng = SeededRng::new(seed ^ 0xab047);
+        let ours_abort = arng.below(2) == 0;
+        let len = if ours_abort { up.len() } else { down.len() };
+        let after = arng.below(len as u32 + 1) as usize;
+        abort_exchange(
+            &mut ours,
+            &mut smol,
+            h,
+            now,
+            (&up, &down),
+            ours_abort,
+            after,
+            &ctx,
+        );
+        return;
+    }
     let (got_ours, got_smol) = exchange(&mut ours, &mut smol, h, now, &up, &down);
     assert!(got_smol == up, "{}", ctx("smoltcp received other bytes"));
     assert!(got_ours == down, "{}", ctx("we received other bytes"));
+}
+
+/// Both ends write their data and read what comes; the one side aborts
+/// (a RST) once it has written `after` bytes. What each received must be
+/// a prefix of what the other sent, the other end must learn of the
+/// reset (ours: `ConnError::Reset`; smoltcp's connection gone: closed,
+/// or its socket listening again), and our socket must then leave the
+/// set.
+#[allow(clippy::too_many_arguments)]
+fn abort_exchange<D1: Device, D2: Device>(
+    ours: &mut Ours<D1>,
+    smol: &mut Smol<D2>,
+    h: SocketHandle,
+    start: Instant,
+    (up, down): (&[u8], &[u8]),
+    ours_abort: bool,
+    after: usize,
+    ctx: &dyn Fn(&str) -> String,
+) {
+    use lamina_socket::tcp_proto::ConnError;
+    let mut now = start;
+    let end = start + Duration::from_secs(3600);
+    let (mut up_sent, mut down_sent) = (0, 0);
+    let (mut got_ours, mut got_smol) = (Vec::new(), Vec::new());
+    let mut buf = vec![0u8; 65536];
+    let mut aborted = false;
+    let mut ours_done = false;
+    loop {
+        let mut progress = ours.iface.poll(now, &mut ours.dev, &mut ours.sockets);
+        progress |= smol.poll(now);
+        if !ours_done {
+            let t = ours.sockets.tcp(h).unwrap();
+            if ours_abort && !aborted && up_sent >= after {
+                ours.sockets.abort_tcp(h).unwrap();
+                aborted = true;
+                ours_done = true;
+                progress = true;
+            } else {
+                while up_sent < up.len() && !(ours_abort && up_sent >= after) {
+                    match t.send(&up[up_sent..after.max(up_sent + 1).min(up.len())]) {
+                        Ok(n) => {
+                            up_sent += n;
+                            progress = true;
+                        }
+                        Err(Error::WouldBlock) => break,
+                        Err(Error::Tcp(ConnError::Reset)) if aborted => break,
+                        Err(e) => panic!("{}", ctx(&format!("our send: {e}"))),
+                    }
+                }
+                loop {
+                    match t.recv(&mut buf) {
+                        Ok(0) | Err(Error::WouldBlock) => break,
+                        Ok(n) => {
+                            got_ours.extend_from_slice(&buf[..n]);
+                            progress = true;
+                        }
+                        Err(Error::Tcp(ConnError::Reset)) if aborted => break,
+                        Err(e) => panic!("{}", ctx(&format!("our recv: {e}"))),
+                    }
+                }
+                if aborted && !t.is_active() {
+                    // smoltcp's reset reached us.
+                    let e = t.take_error();
+                    assert_eq!(e, Some(Error::Tcp(ConnError::Reset)), "{}", ctx("our end"));
+                    ours.sockets.remove(h);
+                    ours_done = true;
+                }
+            }
+        }
+        let s = smol.socket();
+        if !ours_abort && !aborted && down_sent >= after {
+            s.abort();
+            aborted = true;
+            progress = true;
+        }
+        if !aborted || ours_abort {
+            let upto = if ours_abort { down.len() } else { after };
+            while down_sent < upto && s.can_send() {
+                let n = s.send_slice(&down[down_sent..upto]).unwrap();
+                if n == 0 {
+                    break;
+                }
+                down_sent += n;
+                progress = true;
+            }
+            while s.can_recv() {
+                let n = s.recv_slice(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                got_smol.extend_from_slice(&buf[..n]);
+                progress = true;
+            }
+        }
+        if aborted && ours_done && !smol.socket().is_active() {
+            break;
+        }
+        if !progress {
+            let a = ours.iface.poll_at(&mut ours.dev, &ours.sockets);
+            let b = smol.poll_at(now);
+            now = match [a, b].into_iter().flatten().min() {
+                Some(t) if t > now => t,
+                _ => now + Duration::from_millis(1),
+            };
+            assert!(
+                now < end,
+                "{}",
+                ctx(&format!(
+                    "stalled after the abort (ours {ours_abort}, after {after}): ours done {ours_done}, smoltcp {}",
+                    smol.socket().state()
+                ))
+            );
+        }
+    }
+    assert!(
+        up.starts_with(&got_smol),
+        "{}",
+        ctx("smoltcp received other bytes")
+    );
+    assert!(
+        down.starts_with(&got_ours),
+        "{}",
+        ctx("we received other bytes")
+    );
+    // Our socket leaves the set (an aborting one once its RST is out).
+    for _ in 0..100 {
+        ours.iface.poll(now, &mut ours.dev, &mut ours.sockets);
+        if ours.sockets.get(h).is_none() {
+            return;
+        }
+        now += Duration::from_millis(10);
+    }
+    panic!("{}", ctx("our socket stayed in the set"));
 }
 
 /// Seeds that found something, run every time: a harness clock that
@@ -573,6 +739,14 @@ const REGRESSIONS: [u64; 4] = [161, 1268, 2089, 6597];
 #[test]
 fn random_option_mixes_interoperate_with_smoltcp() {
     for seed in seeds(16).chain(REGRESSIONS) {
-        random_mix(seed);
+        random_mix(seed, false);
+    }
+}
+
+/// The same mixes with one end aborting mid-transfer.
+#[test]
+fn random_option_mixes_with_smoltcp_survive_an_abort() {
+    for seed in seeds(16) {
+        random_mix(seed, true);
     }
 }
