@@ -30,14 +30,19 @@
 
 use super::scalar;
 
+/// Below this many bytes [`native_sum`] adds 64-bit words in a plain loop
+/// (`scalar::word_sum`): fewer instructions than a vector kernel's set-up,
+/// dispatch and horizontal sum.
+const WORD_MAX: usize = 128;
+
 /// Unfolded native-endian sum through the best kernel this build and CPU
 /// support.
 #[inline]
 pub(super) fn native_sum(data: &[u8]) -> u64 {
     #[cfg(target_feature = "sse2")]
     {
-        if data.len() < simd::VECTOR_MIN {
-            return scalar::short_sum(data);
+        if data.len() < WORD_MAX {
+            return scalar::word_sum(data);
         }
         match level::get() {
             // SAFETY: `level::get` reports AVX-512 F and BW only when the
