@@ -6,7 +6,9 @@
 //! or AVX2 when the CPU has them (detected at run time with the `std`
 //! feature, or chosen at compile time with `-C target-feature=+avx2` and
 //! the like), SSE2 otherwise, and a portable scalar loop on other targets
-//! and on x86-64 builds without SSE. [`copy_with_sum`] copies and sums in
+//! and on x86-64 builds without SSE; inputs under 128 bytes (headers, short
+//! payloads) take a plain loop over 64-bit words, cheaper there than any
+//! vector kernel's set-up. [`copy_with_sum`] copies and sums in
 //! the same pass (AVX-512 and AVX2; a copy then a sum elsewhere and below
 //! 256 bytes), for the copies a stack makes into and out of frames anyway.
 //! Every path gives bit-identical
