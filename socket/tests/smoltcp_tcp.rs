@@ -189,6 +189,50 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
     v
 }
 
+/// smoltcp's application: writes what of `out` fits after `*sent`,
+/// reads everything waiting into `got`; whether it did anything.
+fn smol_pump(
+    s: &mut tcp::Socket<'static>,
+    out: &[u8],
+    sent: &mut usize,
+    got: &mut Vec<u8>,
+    buf: &mut [u8],
+) -> bool {
+    let mut progress = false;
+    while *sent < out.len() && s.can_send() {
+        let n = s.send_slice(&out[*sent..]).unwrap();
+        if n == 0 {
+            break;
+        }
+        *sent += n;
+        progress = true;
+    }
+    while s.can_recv() {
+        let n = s.recv_slice(buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        progress = true;
+    }
+    progress
+}
+
+/// The next instant for both stacks: the earliest timer of either (its
+/// device's included), or a millisecond on.
+fn next_instant<D1: Device, D2: Device>(
+    ours: &mut Ours<D1>,
+    smol: &mut Smol<D2>,
+    now: Instant,
+) -> Instant {
+    let a = ours.iface.poll_at(&mut ours.dev, &ours.sockets);
+    let b = smol.poll_at(now);
+    match [a, b].into_iter().flatten().min() {
+        Some(t) if t > now => t,
+        _ => now + Duration::from_millis(1),
+    }
+}
+
 /// Our TCP socket `h` and smoltcp's exchange `up` (ours → smoltcp) and
 /// `down` at the same time, then both close; returns what each side
 /// received.
@@ -241,25 +285,10 @@ fn exchange<D1: Device, D2: Device>(
         }
         // smoltcp's.
         let s = smol.socket();
-        while down_sent < down.len() && s.can_send() {
-            let n = s.send_slice(&down[down_sent..]).unwrap();
-            if n == 0 {
-                break;
-            }
-            down_sent += n;
-            progress = true;
-        }
+        progress |= smol_pump(s, down, &mut down_sent, &mut got_smol, &mut buf);
         if down_sent == down.len() && !closed_smol && s.may_send() {
             s.close();
             closed_smol = true;
-        }
-        while s.can_recv() {
-            let n = s.recv_slice(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            got_smol.extend_from_slice(&buf[..n]);
-            progress = true;
         }
         if got_ours.len() == down.len()
             && got_smol.len() == up.len()
@@ -270,13 +299,7 @@ fn exchange<D1: Device, D2: Device>(
             return (got_ours, got_smol);
         }
         if !progress {
-            let a = ours.iface.poll_at(&mut ours.dev, &ours.sockets);
-            let b = smol.poll_at(now);
-            let next = [a, b].into_iter().flatten().min();
-            now = match next {
-                Some(t) if t > now => t,
-                _ => now + Duration::from_millis(1),
-            };
+            now = next_instant(ours, smol, now);
             assert!(
                 now < end,
                 "stalled: ours {:?} ({:?}, {:?}) sent {up_sent} got {}, smoltcp {:?} sent {down_sent} got {}",
@@ -670,33 +693,13 @@ fn abort_exchange<D1: Device, D2: Device>(
         }
         if !aborted || ours_abort {
             let upto = if ours_abort { down.len() } else { after };
-            while down_sent < upto && s.can_send() {
-                let n = s.send_slice(&down[down_sent..upto]).unwrap();
-                if n == 0 {
-                    break;
-                }
-                down_sent += n;
-                progress = true;
-            }
-            while s.can_recv() {
-                let n = s.recv_slice(&mut buf).unwrap();
-                if n == 0 {
-                    break;
-                }
-                got_smol.extend_from_slice(&buf[..n]);
-                progress = true;
-            }
+            progress |= smol_pump(s, &down[..upto], &mut down_sent, &mut got_smol, &mut buf);
         }
         if aborted && ours_done && !smol.socket().is_active() {
             break;
         }
         if !progress {
-            let a = ours.iface.poll_at(&mut ours.dev, &ours.sockets);
-            let b = smol.poll_at(now);
-            now = match [a, b].into_iter().flatten().min() {
-                Some(t) if t > now => t,
-                _ => now + Duration::from_millis(1),
-            };
+            now = next_instant(ours, smol, now);
             assert!(
                 now < end,
                 "{}",
