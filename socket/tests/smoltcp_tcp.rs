@@ -368,10 +368,15 @@ fn our_client_against_smoltcp_server(lossy: bool) {
     check_faults(&ours, &smol, lossy);
 }
 
-fn smoltcp_client_against_our_server(lossy: bool) {
-    let (a, b) = links(lossy);
-    let (mut ours, mut smol) = (Ours::new(a), Smol::new(b));
-    let l = ours.sockets.add(TcpSocket::default()).unwrap();
+/// smoltcp's socket connects to port 80, where `listener` listens on our
+/// side; our accepted connection, the clock moved on to the instant.
+fn smoltcp_connects<D1: Device, D2: Device>(
+    ours: &mut Ours<D1>,
+    smol: &mut Smol<D2>,
+    listener: TcpSocket,
+    now: &mut Instant,
+) -> SocketHandle {
+    let l = ours.sockets.add(listener).unwrap();
     ours.sockets
         .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 4)
         .unwrap();
@@ -380,16 +385,23 @@ fn smoltcp_client_against_our_server(lossy: bool) {
         .get_mut::<tcp::Socket<'static>>(smol.tcp)
         .connect(cx, (IpAddress::Ipv4(OURS), 80), 49_152)
         .unwrap();
-    let mut now = Instant::ZERO;
-    let h = loop {
-        ours.iface.poll(now, &mut ours.dev, &mut ours.sockets);
-        smol.poll(now);
+    let start = *now;
+    loop {
+        ours.iface.poll(*now, &mut ours.dev, &mut ours.sockets);
+        smol.poll(*now);
         if let Ok(h) = ours.sockets.accept_tcp(l) {
-            break h;
+            return h;
         }
-        now += Duration::from_millis(1);
-        assert!(now < Instant::from_secs(60), "no connection");
-    };
+        *now += Duration::from_millis(1);
+        assert!(*now < start + Duration::from_secs(600), "no connection");
+    }
+}
+
+fn smoltcp_client_against_our_server(lossy: bool) {
+    let (a, b) = links(lossy);
+    let (mut ours, mut smol) = (Ours::new(a), Smol::new(b));
+    let mut now = Instant::ZERO;
+    let h = smoltcp_connects(&mut ours, &mut smol, TcpSocket::default(), &mut now);
     let (up, down) = (pattern(SIZE, 3), pattern(SIZE, 4));
     let (got_ours, got_smol) = exchange(&mut ours, &mut smol, h, now, &up, &down);
     assert!(got_smol == up, "smoltcp received other bytes than we sent");
@@ -575,24 +587,7 @@ fn random_mix(seed: u64, abort: bool) {
             }
         }
     } else {
-        let l = ours.sockets.add(TcpSocket::new(config)).unwrap();
-        ours.sockets
-            .listen_tcp(l, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), 4)
-            .unwrap();
-        let cx = smol.iface.context();
-        smol.sockets
-            .get_mut::<tcp::Socket<'static>>(smol.tcp)
-            .connect(cx, (IpAddress::Ipv4(OURS), 80), 49_152)
-            .unwrap();
-        loop {
-            ours.iface.poll(now, &mut ours.dev, &mut ours.sockets);
-            smol.poll(now);
-            if let Ok(h) = ours.sockets.accept_tcp(l) {
-                break h;
-            }
-            now += Duration::from_millis(1);
-            assert!(now < Instant::from_secs(600), "{}", ctx("no connection"));
-        }
+        smoltcp_connects(&mut ours, &mut smol, TcpSocket::new(config), &mut now)
     };
     if abort {
         // Who aborts, once it has written how much (drawn apart, so that
