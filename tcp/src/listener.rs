@@ -93,6 +93,12 @@ pub struct Listener {
     stats: ListenerStats,
 }
 
+// The methods that feed segments to connections or take segments from
+// them (`on_segment`, `establish` and its callers, `poll_transmit`) are
+// `#[inline]`: compiled in the crate that calls them, they use that
+// crate's copy of the generic `Connection` code. Otherwise a stack runs two
+// copies of it — this crate's for connections not accepted yet, its own
+// for the rest — twice the instruction cache for every handshake.
 impl Listener {
     /// A listener on `local` (the address may be `0.0.0.0`: any local
     /// address). `rng` seeds its ISN generator (RFC 6528) and SYN-cookie
@@ -169,6 +175,7 @@ impl Listener {
     /// A segment to our port that matched no connection. `local_ip` is the
     /// datagram's destination, `remote` its source address and port,
     /// `mss_limit` the route MTU minus 40.
+    #[inline]
     pub fn on_segment(
         &mut self,
         local_ip: Ipv4Addr,
@@ -316,6 +323,7 @@ impl Listener {
 
     /// A segment for a half-open entry (RFC 9293 §3.10.7.4 in
     /// SYN-RECEIVED).
+    #[inline]
     fn on_half_open(&mut self, i: usize, seg: &TcpSegment<'_>, now: Instant) -> ListenerVerdict {
         let Some(e) = self.syn_queue.get_mut(i) else {
             return ListenerVerdict::Dropped;
@@ -371,6 +379,7 @@ impl Listener {
         ListenerVerdict::Handled
     }
 
+    #[inline]
     fn on_cookie_ack(
         &mut self,
         local: SocketAddrV4,
@@ -407,6 +416,7 @@ impl Listener {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn establish(
         &mut self,
         local: SocketAddrV4,
@@ -447,6 +457,7 @@ impl Listener {
     /// (never any payload).
     /// Entries whose retries ran out (`config.syn_retries`) are dropped
     /// here. Call until `None`.
+    #[inline]
     pub fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddrV4, SocketAddrV4, TcpRepr)> {
         // Connections not accepted yet: their ACKs (they carry no data,
         // the application has not written to them).
