@@ -81,85 +81,55 @@ fn main() {
             .strip_prefix("bulk-")
             .and_then(|s| s.parse::<usize>().ok())
     };
+    // The same bodies for both stacks: their pairs have the same methods.
+    macro_rules! stack_bodies {
+        ($pair:expr) => {{
+            let mut p = $pair;
+            let mut seq = 0u16;
+            match function {
+                "ping" => repeat(n, || {
+                    seq = seq.wrapping_add(1);
+                    black_box(p.ping_once(seq, &ping));
+                }),
+                "idle-poll" => repeat(n, || p.a.poll()),
+                f => match udp(f) {
+                    Some(payload) => repeat(n, || {
+                        black_box(p.udp_batch(&payload, &mut buf));
+                    }),
+                    None => unknown(name),
+                },
+            }
+        }};
+    }
+    macro_rules! tcp_bodies {
+        ($pair:path) => {{
+            match function {
+                "handshake" => {
+                    let mut p = $pair(1500);
+                    repeat(n, || p.handshake());
+                }
+                "ping-pong-1" => {
+                    let mut p = $pair(1500);
+                    repeat(n, || p.ping_pong_main(&msg, &mut buf));
+                }
+                f => match bulk(f) {
+                    Some(mtu) => {
+                        let data = lamina_benches::test_bytes(tcp::BULK, 7);
+                        let mut p = $pair(mtu);
+                        repeat(n, || {
+                            black_box(p.bulk(&data, &mut buf));
+                        });
+                    }
+                    None => unknown(name),
+                },
+            }
+        }};
+    }
     match (group, who) {
-        ("stack", "lamina") => {
-            let mut p = stack::lamina_side::pair();
-            let mut seq = 0u16;
-            match function {
-                "ping" => repeat(n, || {
-                    seq = seq.wrapping_add(1);
-                    black_box(p.ping_once(seq, &ping));
-                }),
-                "idle-poll" => repeat(n, || p.a.poll()),
-                f => match udp(f) {
-                    Some(payload) => repeat(n, || {
-                        black_box(p.udp_batch(&payload, &mut buf));
-                    }),
-                    None => unknown(name),
-                },
-            }
-        }
-        ("stack", "smoltcp") => {
-            let mut p = stack::smol_side::pair();
-            let mut seq = 0u16;
-            match function {
-                "ping" => repeat(n, || {
-                    seq = seq.wrapping_add(1);
-                    black_box(p.ping_once(seq, &ping));
-                }),
-                "idle-poll" => repeat(n, || p.a.poll()),
-                f => match udp(f) {
-                    Some(payload) => repeat(n, || {
-                        black_box(p.udp_batch(&payload, &mut buf));
-                    }),
-                    None => unknown(name),
-                },
-            }
-        }
-        ("tcp", "lamina") => {
-            let data = lamina_benches::test_bytes(tcp::BULK, 7);
-            match function {
-                "handshake" => {
-                    let mut p = tcp::lamina_side::pair(1500);
-                    repeat(n, || p.handshake());
-                }
-                "ping-pong-1" => {
-                    let mut p = tcp::lamina_side::pair(1500);
-                    repeat(n, || p.ping_pong_main(&msg, &mut buf));
-                }
-                f => match bulk(f) {
-                    Some(mtu) => {
-                        let mut p = tcp::lamina_side::pair(mtu);
-                        repeat(n, || {
-                            black_box(p.bulk(&data, &mut buf));
-                        });
-                    }
-                    None => unknown(name),
-                },
-            }
-        }
-        ("tcp", "smoltcp") => {
-            let data = lamina_benches::test_bytes(tcp::BULK, 7);
-            match function {
-                "handshake" => {
-                    let mut p = tcp::smol_side::pair(1500);
-                    repeat(n, || p.handshake());
-                }
-                "ping-pong-1" => {
-                    let mut p = tcp::smol_side::pair(1500);
-                    repeat(n, || p.ping_pong_main(&msg, &mut buf));
-                }
-                f => match bulk(f) {
-                    Some(mtu) => {
-                        let mut p = tcp::smol_side::pair(mtu);
-                        repeat(n, || {
-                            black_box(p.bulk(&data, &mut buf));
-                        });
-                    }
-                    None => unknown(name),
-                },
-            }
-        }
+        ("stack", "lamina") => stack_bodies!(stack::lamina_side::pair()),
+        ("stack", "smoltcp") => stack_bodies!(stack::smol_side::pair()),
+        ("tcp", "lamina") => tcp_bodies!(tcp::lamina_side::pair),
+        ("tcp", "smoltcp") => tcp_bodies!(tcp::smol_side::pair),
         _ => unknown(name),
     }
 }
