@@ -306,7 +306,8 @@ fn exchange<D1: Device, D2: Device>(
 }
 
 /// An exchange that smoltcp left unfinished: it holds data or a FIN it
-/// has not delivered, our window is open, and no timer of its runs. Its
+/// has not delivered, our window is open (and smoltcp knows it), and no
+/// timer of its runs. Its
 /// retransmission timer went idle: an RTO that fired while our window
 /// was zero (smoltcp 0.14 then idles it, and Nagle holds back new data
 /// until the lost data is acknowledged), or duplicate ACKs — our window
@@ -320,6 +321,33 @@ struct SmoltcpStuck {
     got_ours: usize,
     got_smol: usize,
     prefixes: (Vec<u8>, Vec<u8>),
+}
+
+/// Whether smoltcp stopped as [`SmoltcpStuck`] says: it holds data or
+/// a FIN, no timer of its runs, our receive buffer has room and smoltcp
+/// knows it. (Where smoltcp still takes our window for zero, its stall
+/// is the one our window updates sent again must prevent: not excused.
+/// Its fields are private; its `Debug` shows them.)
+fn smoltcp_stuck<D1: Device, D2: Device>(
+    ours: &mut Ours<D1>,
+    smol: &mut Smol<D2>,
+    h: SocketHandle,
+    now: Instant,
+) -> bool {
+    let our_window_open = ours
+        .sockets
+        .tcp(h)
+        .unwrap()
+        .connection()
+        .is_some_and(|c| c.recv_queue() < c.config().recv_buffer);
+    let s = smol.socket();
+    let holds = s.send_queue() > 0
+        || matches!(
+            s.state(),
+            tcp::State::FinWait1 | tcp::State::Closing | tcp::State::LastAck
+        );
+    let sees_window = !format!("{s:?}").contains("remote_win_len: 0,");
+    holds && sees_window && our_window_open && smol.poll_at(now).is_none()
 }
 
 /// [`exchange`] with each application reading as its [`Reader`] says
@@ -428,19 +456,7 @@ fn exchange_paced<D1: Device, D2: Device>(
                 .into_iter()
                 .flatten()
                 .fold(next_instant(ours, smol, now), Instant::min);
-            let our_window_open = ours
-                .sockets
-                .tcp(h)
-                .unwrap()
-                .connection()
-                .is_some_and(|c| c.recv_queue() < c.config().recv_buffer);
-            let s = smol.socket();
-            let smol_holds = s.send_queue() > 0
-                || matches!(
-                    s.state(),
-                    tcp::State::FinWait1 | tcp::State::Closing | tcp::State::LastAck
-                );
-            if now >= end && smol_holds && smol.poll_at(now).is_none() && our_window_open {
+            if now >= end && smoltcp_stuck(ours, smol, h, now) {
                 return Err(SmoltcpStuck {
                     got_ours: got_ours.len(),
                     got_smol: got_smol.len(),
