@@ -28,6 +28,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 #[path = "pairs/stack.rs"]
 mod pairs;
+#[path = "pairs/smol_iface.rs"]
+mod smol_iface;
 use pairs::{BATCH, lamina_side, smol_side};
 
 fn stack(c: &mut Criterion) {

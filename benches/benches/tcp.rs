@@ -40,6 +40,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 #[path = "pairs/tcp.rs"]
 mod pairs;
+#[path = "pairs/smol_iface.rs"]
+mod smol_iface;
 use pairs::{BUF, BULK, lamina_side, smol_side};
 
 fn tcp(c: &mut Criterion) {

@@ -16,6 +16,8 @@
 
 use std::hint::black_box;
 
+#[path = "../benches/pairs/smol_iface.rs"]
+mod smol_iface;
 #[allow(dead_code)]
 #[path = "../benches/pairs/stack.rs"]
 mod stack;

@@ -138,13 +138,11 @@ pub mod lamina_side {
 
 pub mod smol_side {
     use super::*;
-    use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+    use smoltcp::iface::{Interface, SocketHandle, SocketSet};
     use smoltcp::phy::{self, DeviceCapabilities, Medium};
     use smoltcp::socket::{icmp, udp};
     use smoltcp::time::Instant as SInstant;
-    use smoltcp::wire::{
-        EthernetAddress, HardwareAddress, Icmpv4Packet, Icmpv4Repr, IpAddress, IpCidr,
-    };
+    use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, IpAddress};
 
     /// A `lamina_netdev::wire` port as a smoltcp device.
     pub struct SmolPort(pub Port);
@@ -195,13 +193,7 @@ pub mod smol_side {
     impl Host {
         fn new(port: Port, mac: u8, ip: Ipv4Addr) -> Host {
             let mut dev = SmolPort(port);
-            let config = Config::new(HardwareAddress::Ethernet(EthernetAddress([
-                2, 0, 0, 0, 0, mac,
-            ])));
-            let mut iface = Interface::new(config, &mut dev, SInstant::ZERO);
-            iface.update_ip_addrs(|a| {
-                a.push(IpCidr::new(IpAddress::Ipv4(ip), 24)).unwrap();
-            });
+            let iface = crate::smol_iface::smol_interface(&mut dev, mac, ip);
             Host {
                 iface,
                 dev,

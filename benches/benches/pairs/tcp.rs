@@ -280,11 +280,11 @@ pub mod lamina_side {
 
 pub mod smol_side {
     use super::*;
-    use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+    use smoltcp::iface::{Interface, SocketHandle, SocketSet};
     use smoltcp::phy::{self, ChecksumCapabilities as SCaps, DeviceCapabilities, Medium};
     use smoltcp::socket::tcp;
     use smoltcp::time::Instant as SInstant;
-    use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
+    use smoltcp::wire::IpAddress;
 
     /// A `lamina_netdev::wire` port as a smoltcp device.
     pub struct SmolPort {
@@ -355,13 +355,7 @@ pub mod smol_side {
     impl Host {
         fn new(port: Port, mtu: usize, mac: u8, ip: Ipv4Addr) -> Host {
             let mut dev = SmolPort { port, mtu };
-            let config = Config::new(HardwareAddress::Ethernet(EthernetAddress([
-                2, 0, 0, 0, 0, mac,
-            ])));
-            let mut iface = Interface::new(config, &mut dev, SInstant::ZERO);
-            iface.update_ip_addrs(|a| {
-                a.push(IpCidr::new(IpAddress::Ipv4(ip), 24)).unwrap();
-            });
+            let iface = crate::smol_iface::smol_interface(&mut dev, mac, ip);
             Host {
                 iface,
                 dev,
