@@ -1235,6 +1235,56 @@ fn an_open_window_soon_after_a_zero_one_is_sent_again_while_the_peer_is_silent()
     assert!(last.2 > 0 && last.2 < 4096, "{b:?}");
 }
 
+/// Data that arrives after the update that opened a zero window does not
+/// end the watch for a stale zero while the zero is recent: here the last
+/// of A's data follows the update, B's ACK of it goes out more than a
+/// timeout after the zero, and A says nothing more. A peer that
+/// took an overtaken zero-window ACK after sending that data (smoltcp
+/// 0.14, smoltcp scan seed 242,556, where that delayed ACK was lost)
+/// would wait for ever without the ACK sent again.
+#[test]
+fn data_soon_after_an_opened_zero_window_keeps_the_update_resending_once_quiet() {
+    let small = TcpConfig {
+        recv_buffer: 4096,
+        ..cfg()
+    };
+    let mut sim = Sim::established(63, &cfg(), &small);
+    // A's data: B's buffer and 500 bytes more.
+    sim.a().send(&pattern(0, 4096 + 500)).unwrap();
+    let start = sim.now;
+    assert!(
+        sim.run_until(start + Duration::from_secs(5), |s| s.b().recv_queue()
+            == 4096)
+    );
+    sim.transmit();
+    let zero_at = sim.now;
+    // B reads just within a timeout (200 ms here) of the zero: the
+    // update goes out, the last 500 bytes follow it, and B's ACK of them
+    // leaves more than a timeout after the zero. Nothing more comes from
+    // A (it has sent all it had).
+    sim.run_for(Duration::from_millis(190));
+    assert_eq!(sim.b().stats().window_probes, 0);
+    let mut buf = [0u8; 4096];
+    assert_eq!(sim.b().recv(&mut buf).unwrap(), 4096);
+    assert!(
+        sim.run_until(zero_at + Duration::from_secs(5), |s| s.b().recv_queue()
+            == 500)
+    );
+    let received_at = sim.now;
+    sim.run_for(Duration::from_secs(600));
+    let b: Vec<_> = sim
+        .segments(false)
+        .filter(|s| s.at >= received_at)
+        .map(|s| (s.at, s.repr.ack_number.0, s.repr.window_len))
+        .collect();
+    let st = *sim.b().stats();
+    assert!(st.window_updates_resent >= 1, "{st:?} {b:?}");
+    // Each one acknowledges all of A's data and leaves the window open.
+    let last = b.last().expect("segments from B");
+    assert!(b.iter().all(|s| s.1 == last.1 && s.2 > 0), "{b:?}");
+    assert_eq!(sim.b().recv_queue(), 500);
+}
+
 /// RFC 1122 §4.2.2.17 keeps a connection open while the peer answers its
 /// zero-window probes, for ever; a peer that stops answering (it vanished
 /// behind its zero window, its reset lost) is given up after

@@ -901,7 +901,9 @@ impl<C: CongestionControl> Connection<C> {
     /// the window of any ACK (no SND.WL1/WL2 check, as smoltcp 0.14). So
     /// an open window advertised within a retransmission timeout of a
     /// zero one is sent again, a timeout on and backing off, up to
-    /// [`WND_UPDATE_RESENDS`] times, while the peer sends nothing.
+    /// [`WND_UPDATE_RESENDS`] times, while the peer sends nothing; data
+    /// from the peer within three timeouts of the zero restarts the
+    /// watch (the stale zero may land after that data was sent).
     #[inline]
     fn note_window_sent(&mut self, field: u32, now: Instant) {
         let ms = now.total_millis() as u32;
@@ -940,13 +942,28 @@ impl<C: CongestionControl> Connection<C> {
     /// The window update timer (see
     /// [`note_window_sent`](Self::note_window_sent)) expired at `now`.
     fn on_window_update_timer(&mut self, now: Instant) {
-        let quiet = self.rcv_nxt == self.wnd_update_mark
-            && matches!(
-                self.state,
-                State::Established | State::FinWait1 | State::FinWait2
-            );
-        if !quiet || self.wnd_update_tries >= WND_UPDATE_RESENDS {
+        let receiving = matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        );
+        if !receiving || self.wnd_update_tries >= WND_UPDATE_RESENDS {
             self.wnd_update_at = Instant::MAX;
+            return;
+        }
+        if self.rcv_nxt != self.wnd_update_mark {
+            // The peer sent data since: it saw an open window. But a
+            // zero-window ACK overtaken on the way may still have reached
+            // it afterwards, and our ACK of that data may be lost (or sent
+            // late, delayed): watch one more timeout, from the new data,
+            // while the zero is that recent (smoltcp scan seed 242,556).
+            let since = u64::from((now.total_millis() as u32).wrapping_sub(self.zero_window_ms));
+            if since < self.rtt.rto().total_millis().saturating_mul(3) {
+                self.wnd_update_mark = self.rcv_nxt;
+                self.wnd_update_tries = 0;
+                self.wnd_update_at = now.saturating_add(self.rtt.rto());
+            } else {
+                self.wnd_update_at = Instant::MAX;
+            }
             return;
         }
         self.wnd_update_tries += 1;
