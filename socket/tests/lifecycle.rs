@@ -7,10 +7,10 @@
 //! connect that fails is tried again; some clients share a few local
 //! ports, so that a connect meets its 4-tuple in use or in TIME-WAIT).
 //! The server accepts, echoes (or discards) what it reads and closes once
-//! the client's side has ended, or now and then aborts or closes early. Random buffers; transmit rings
-//! that fill; loss, reordering, duplication and corruption in both
-//! directions; keepalive on both ends, since a reset can be lost like
-//! anything else.
+//! the client's side has ended, or now and then aborts or closes early.
+//! Random buffers; transmit rings that fill; loss, reordering,
+//! duplication and corruption in both directions; keepalive on both
+//! ends, since a reset can be lost like anything else.
 //!
 //! Checked for every run: each echo is byte-exact, each close-after-write
 //! delivers exactly what was written before the end of stream (a prefix
@@ -56,7 +56,11 @@
 //! host's or router's hardware address changed (`Chores`). One socket in
 //! three has other TCP options (SACK, timestamps or window scaling off,
 //! NewReno, a clamped MSS, delayed ACKs off or long, little room for
-//! out-of-order data, no SYN cookies: see `tcp_config`).
+//! out-of-order data, no SYN cookies: see `tcp_config`). One server
+//! connection in three has a slow application (64 B to 8 KiB at a time,
+//! at most once every 1, 5 or 20 ms: see `draw_pace`): windows fill and
+//! close, zero-window probes and window updates cross the routers and
+//! their faults.
 //!
 //! Datagram runs do the same for UDP and ping: random clients, payloads
 //! that need fragmenting, a closed port, both paths (see `datagram_run`).
@@ -317,6 +321,23 @@ struct Served {
     /// this much: data still coming then draws a reset.
     close_after: Option<usize>,
     closed_early: bool,
+    /// A slow application: it reads at most `.0` bytes at a time, at most
+    /// once every `.1` (windows fill and close, zero-window probes and
+    /// window updates cross the routers); `None` reads all there is.
+    pace: Option<(usize, Duration)>,
+    /// When the slow application reads next.
+    read_at: Instant,
+}
+
+/// One server connection in three reads slowly (see `Served::pace`),
+/// drawn from `pace` (apart from the run's other draws).
+fn draw_pace(pace: &mut SeededRng) -> Option<(usize, Duration)> {
+    if pace.below(3) != 0 {
+        return None;
+    }
+    let chunk = 64usize << pace.below(8);
+    let every = [1, 5, 20][pace.below(3) as usize];
+    Some((chunk, Duration::from_millis(every)))
 }
 
 /// A connection as the server knows it: the client's address, and which
@@ -1210,8 +1231,10 @@ fn lifecycle_run(seed: u64, path: Path) {
     let tight = tight_tables(&routers);
     let mut restart = Restart::draw(seed, clean, routers.len());
     let mut chores = Chores::draw(seed, clean, hosts.len(), routers.len());
-    // TCP options, drawn apart (see `tcp_config`).
+    // TCP options, drawn apart (see `tcp_config`); so are the server's
+    // slow readers (see `draw_pace`).
     let mut opts = SeededRng::new(seed ^ 0x0b7_0b75);
+    let mut pace = SeededRng::new(seed ^ 0x5_10e_ad);
     // When every application was done, and whether a peer vanished
     // without a word (then only keepalive tells the other end).
     let mut over_at: Option<Instant> = None;
@@ -1577,6 +1600,8 @@ fn lifecycle_run(seed: u64, path: Path) {
                     Served {
                         abort_after,
                         close_after,
+                        pace: draw_pace(&mut pace),
+                        read_at: now,
                         ..Served::default()
                     },
                 );
@@ -1586,13 +1611,27 @@ fn lifecycle_run(seed: u64, path: Path) {
         server_socks.retain(|&(s, key, port)| {
             let st = served.get_mut(&key).unwrap();
             let t = b.sockets.tcp(s).unwrap();
-            loop {
-                match t.recv(&mut buf) {
+            // What the application reads now: all there is, or a slow
+            // one's chunk when its time has come.
+            let mut left = match st.pace {
+                None => usize::MAX,
+                Some(_) if now < st.read_at => 0,
+                Some((chunk, _)) => chunk,
+            };
+            while left > 0 {
+                let want = buf.len().min(left);
+                match t.recv(&mut buf[..want]) {
                     Ok(0) => {
                         st.eof = true;
                         break;
                     }
-                    Ok(n) => st.got.extend_from_slice(&buf[..n]),
+                    Ok(n) => {
+                        st.got.extend_from_slice(&buf[..n]);
+                        left -= n;
+                        if let Some((_, every)) = st.pace {
+                            st.read_at = now + every;
+                        }
+                    }
                     Err(Error::WouldBlock) => break,
                     Err(_) => {
                         // Reset by an aborting client.
@@ -1669,10 +1708,26 @@ fn lifecycle_run(seed: u64, path: Path) {
             .filter(|c| c.handle.is_none())
             .map(|c| c.start)
             .min();
-        let next = [timers, next_start, restart.poll_at(), chores.poll_at()]
-            .into_iter()
-            .flatten()
+        // A slow server application with something to read wakes then.
+        let next_read = server_socks
+            .iter()
+            .filter_map(|&(s, key, _)| {
+                let st = served.get(&key)?;
+                let t = b.sockets.tcp(s).ok()?;
+                (st.pace.is_some() && st.read_at > now && (t.can_recv() || t.recv_finished()))
+                    .then_some(st.read_at)
+            })
             .min();
+        let next = [
+            timers,
+            next_start,
+            restart.poll_at(),
+            chores.poll_at(),
+            next_read,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         if all_done && timers.is_none() {
             break;
         }
@@ -1770,11 +1825,14 @@ fn lifecycle_run(seed: u64, path: Path) {
     // port waits out a TIME-WAIT, or a vanished peer is found out by
     // keepalive, or a router's full table refuses connections for a
     // while).
+    let slow = served.values().any(|st| st.pace.is_some());
     if clean && !vanished && !tight && clients.iter().all(|c| c.bind.is_none()) {
         let last = clients.iter().map(|c| c.start).max().unwrap_or(now);
         let took = over_at.unwrap_or(now).saturating_duration_since(last);
+        // (A slow reader takes what its pace takes: up to 19 s for the
+        // largest echo at 64 bytes per 20 ms.)
         assert!(
-            took < Duration::from_secs(10),
+            slow || took < Duration::from_secs(10),
             "{}",
             ctx(&format!("a clean run took {took:?} after its last start"))
         );
