@@ -1234,7 +1234,7 @@ fn lifecycle_run(seed: u64, path: Path) {
     // TCP options, drawn apart (see `tcp_config`); so are the server's
     // slow readers (see `draw_pace`).
     let mut opts = SeededRng::new(seed ^ 0x0b7_0b75);
-    let mut pace = SeededRng::new(seed ^ 0x5_10e_ad);
+    let mut pace = SeededRng::new(seed ^ 0x0051_0ead);
     // When every application was done, and whether a peer vanished
     // without a word (then only keepalive tells the other end).
     let mut over_at: Option<Instant> = None;
