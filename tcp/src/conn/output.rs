@@ -906,10 +906,9 @@ impl<C: CongestionControl> Connection<C> {
     /// watch (the stale zero may land after that data was sent).
     #[inline]
     fn note_window_sent(&mut self, field: u32, now: Instant) {
-        let ms = now.total_millis() as u32;
         if field == 0 {
             self.zero_window = ZeroWindow::Last;
-            self.zero_window_ms = ms;
+            self.zero_window_ms = now.total_millis() as u32;
             self.wnd_update_at = Instant::MAX;
             return;
         }
@@ -917,7 +916,7 @@ impl<C: CongestionControl> Connection<C> {
             return;
         }
         let opening = self.zero_window == ZeroWindow::Last;
-        let since = u64::from(ms.wrapping_sub(self.zero_window_ms));
+        let since = self.ms_since_zero_window(now);
         let receiving = matches!(
             self.state,
             State::Established | State::FinWait1 | State::FinWait2
@@ -933,10 +932,24 @@ impl<C: CongestionControl> Connection<C> {
         // again, or another ACK with nothing received in between, keeps
         // the timer as it is.
         if opening || self.wnd_update_at == Instant::MAX || self.rcv_nxt != self.wnd_update_mark {
-            self.wnd_update_at = now.saturating_add(self.rtt.rto());
-            self.wnd_update_mark = self.rcv_nxt;
-            self.wnd_update_tries = 0;
+            self.arm_window_watch(now);
         }
+    }
+
+    /// Milliseconds from the last zero window advertised to `now`.
+    #[inline]
+    fn ms_since_zero_window(&self, now: Instant) -> u64 {
+        u64::from((now.total_millis() as u32).wrapping_sub(self.zero_window_ms))
+    }
+
+    /// (Re)starts the window-update watch from what was received by
+    /// `now`: the update is sent again a timeout on unless the peer
+    /// sends something first.
+    #[inline]
+    fn arm_window_watch(&mut self, now: Instant) {
+        self.wnd_update_at = now.saturating_add(self.rtt.rto());
+        self.wnd_update_mark = self.rcv_nxt;
+        self.wnd_update_tries = 0;
     }
 
     /// The window update timer (see
@@ -956,11 +969,8 @@ impl<C: CongestionControl> Connection<C> {
             // it afterwards, and our ACK of that data may be lost (or sent
             // late, delayed): watch one more timeout, from the new data,
             // while the zero is that recent (smoltcp scan seed 242,556).
-            let since = u64::from((now.total_millis() as u32).wrapping_sub(self.zero_window_ms));
-            if since < self.rtt.rto().total_millis().saturating_mul(3) {
-                self.wnd_update_mark = self.rcv_nxt;
-                self.wnd_update_tries = 0;
-                self.wnd_update_at = now.saturating_add(self.rtt.rto());
+            if self.ms_since_zero_window(now) < self.rtt.rto().total_millis().saturating_mul(3) {
+                self.arm_window_watch(now);
             } else {
                 self.wnd_update_at = Instant::MAX;
             }
