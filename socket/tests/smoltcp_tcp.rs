@@ -308,7 +308,14 @@ fn exchange<D1: Device, D2: Device>(
 /// An exchange that smoltcp left unfinished, one of two ways (`why`):
 ///
 /// - It holds data or a FIN it has not delivered, our window is open (and
-///   smoltcp knows it), and no timer of its runs. Its retransmission
+///   smoltcp knows it), and no timer of its runs; or the same with our
+///   side done (in TIME-WAIT, or closed after it: we took all its data
+///   and its FIN and acknowledged them, in ACKs that were lost), whatever
+///   smoltcp thinks of our window (with a zero window it must probe,
+///   RFC 9293 §3.8.6.1, and it runs no persist timer either; seed
+///   616,352: 1,056 bytes and its FIN outstanding in CLOSING, our
+///   window taken for zero after a slow reader, our window updates
+///   resent seven times and lost). Its retransmission
 ///   timer went idle: an RTO that fired while our window was zero
 ///   (smoltcp 0.14 then idles it, and Nagle holds back new data until
 ///   the lost data is acknowledged), or duplicate ACKs — our window
@@ -337,8 +344,8 @@ struct SmoltcpStuck {
 }
 
 /// Whether (and why) smoltcp stopped as [`SmoltcpStuck`] says: it holds
-/// data or a FIN, no timer of its runs, our receive buffer has room and
-/// smoltcp knows it; or it is in LAST-ACK with data queued, our buffer
+/// data or a FIN, no timer of its runs, and our receive buffer has room
+/// (and smoltcp knows it) or our side is done; or it is in LAST-ACK with data queued, our buffer
 /// has room, and it takes our window for zero. (Elsewhere, where smoltcp
 /// still takes our window for zero, its stall is the one our window
 /// updates sent again must prevent: not excused. Its fields are
@@ -355,6 +362,10 @@ fn smoltcp_stuck<D1: Device, D2: Device>(
         .unwrap()
         .connection()
         .is_some_and(|c| c.recv_queue() < c.config().recv_buffer);
+    let ours_done = matches!(
+        ours.sockets.tcp(h).unwrap().state(),
+        lamina_socket::tcp_proto::State::TimeWait | lamina_socket::tcp_proto::State::Closed
+    );
     let s = smol.socket();
     let holds = s.send_queue() > 0
         || matches!(
@@ -365,6 +376,8 @@ fn smoltcp_stuck<D1: Device, D2: Device>(
     let deaf = s.state() == tcp::State::LastAck && s.send_queue() > 0 && !sees_window;
     if holds && sees_window && our_window_open && smol.poll_at(now).is_none() {
         Some("stopped with data or its FIN outstanding and no timer, our window open")
+    } else if holds && ours_done && smol.poll_at(now).is_none() {
+        Some("stopped with data or its FIN outstanding and no timer, our side done")
     } else if deaf && our_window_open {
         Some("in LAST-ACK with data queued, deaf to our window updates")
     } else {
@@ -978,10 +991,10 @@ fn abort_exchange<D1: Device, D2: Device>(
 /// LAST-ACK deaf to window updates behind a slow reader (819, see the
 /// close rule in [`exchange_paced`]) or behind a small receive buffer
 /// of ours (370,790: [`SmoltcpStuck`]); smoltcp's retransmission timer
-/// idle with data or its FIN outstanding (168,679 and 49,252: the
-/// same).
-const REGRESSIONS: [u64; 10] = [
-    97, 161, 819, 1268, 2089, 6597, 49_252, 168_679, 242_556, 370_790,
+/// idle with data or its FIN outstanding (168,679 and 49,252: the same;
+/// 616,352 with our side done).
+const REGRESSIONS: [u64; 11] = [
+    97, 161, 819, 1268, 2089, 6597, 49_252, 168_679, 242_556, 370_790, 616_352,
 ];
 
 #[test]
