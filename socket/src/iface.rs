@@ -152,6 +152,11 @@ pub struct InterfaceStats {
     /// TCP frames handed to the device to be cut into segments (TCP
     /// segmentation offload): each counts once in `tcp_out`.
     pub tcp_gso_frames: u64,
+    /// TCP segments cut in software from a larger one the connection
+    /// gave (a device without segmentation offload: see
+    /// [`Interface::poll`]'s transmit), each written straight into its
+    /// frame; each counts in `tcp_out`.
+    pub tcp_segments_cut: u64,
     /// TCP segments whose payload the device took by reference
     /// ([`Capabilities::shared_payloads`](lamina_netdev::Capabilities::shared_payloads)):
     /// sent without copying it.
@@ -203,6 +208,10 @@ struct Port {
     /// The device takes transmitted payloads by reference (and delivers
     /// received ones so, as `RxEvent::Shared`).
     shared_payloads: bool,
+    /// Segments per burst that TCP cuts in software for this device (no
+    /// segmentation offload): as many as its transmit ring took last
+    /// time, growing by one after each burst it took whole.
+    gso_burst: usize,
     /// Recent next-hop hardware addresses (see `dst_cache`).
     macs: MacCache,
 }
@@ -573,6 +582,7 @@ impl<H: PacketHook> Interface<H> {
             tso_max: caps.tso.map_or(0, |t| t.max_len),
             rx_max: caps.max_rx_frame_len(),
             shared_payloads: caps.shared_payloads,
+            gso_burst: tcp::SOFT_GSO_SEGMENTS,
             macs: MacCache::new(),
         });
         self.route_cache.invalidate();

@@ -1251,16 +1251,17 @@ fn a_slow_reader_takes_every_byte_of_the_window_it_offered_rfc7323_2_4() {
 /// A sender whose device refuses frames while its transmit ring is full
 /// (virtio's and e1000's do) keeps the rest of its window in the
 /// connection until the ring has room, however much a reopened window
-/// lets it send: nothing goes to the interface's transmit queue (where a
-/// window's worth would overflow it), nothing is dropped, sent out of
-/// order or twice.
+/// lets it send: at most the rest of one burst cut in software (16
+/// segments) waits in the interface's transmit queue (where a window's
+/// worth would overflow it), nothing is dropped, sent out of order or
+/// twice.
 #[test]
 fn a_full_transmit_ring_holds_segments_back_instead_of_dropping_them() {
     for cap in [1, 4, 16] {
         let (a, b) = ring_hosts(cap);
         let r = slow_reader_transfer(a, b);
         assert!(r.a.dev.refused() > 0, "the ring never filled (cap {cap})");
-        assert_eq!(r.max_txq, 0, "cap {cap}: segments queued for the device");
+        assert!(r.max_txq < 16, "cap {cap}: {} segments queued", r.max_txq);
         assert_eq!(r.stats.tx_queue_drops, 0, "cap {cap}: {:?}", r.stats);
         assert_eq!(r.sender.retransmits, 0, "cap {cap}: {:?}", r.sender);
     }

@@ -562,6 +562,15 @@ impl<H: PacketHook> Interface<H> {
                 }
                 continue;
             }
+            // Without segmentation offload, new data in full segments is
+            // still taken from the connection as one large segment and
+            // cut here, each piece written straight into its own frame
+            // (software segmentation, as Linux's GSO): the connection
+            // hands a burst over in one call, its header built and its
+            // send buffer looked up once.
+            let burst = self.ports.get(port).map_or(1, |p| p.gso_burst);
+            let cut = !share && mtu < super::KEEP_MIN;
+            let soft_gso = if cut && burst >= 2 { burst * mtu } else { 0 };
             let mut drained = false;
             loop {
                 // The buffer first: a segment taken from the connection
@@ -570,10 +579,39 @@ impl<H: PacketHook> Interface<H> {
                     self.tx_full |= super::port_bit(port);
                     break;
                 };
-                let Some(out) = c.poll_transmit(now) else {
-                    drained = true;
-                    break;
+                let (out, piece) = if soft_gso > 0 {
+                    match c.poll_transmit_gso(now, soft_gso) {
+                        Some((out, piece)) => (out, usize::from(piece)),
+                        None => {
+                            drained = true;
+                            break;
+                        }
+                    }
+                } else {
+                    match c.poll_transmit(now) {
+                        Some(out) => (out, usize::MAX),
+                        None => {
+                            drained = true;
+                            break;
+                        }
+                    }
                 };
+                if out.payload_len() > piece && piece > 0 {
+                    let link = SoftGso {
+                        port,
+                        src,
+                        dst,
+                        macs: (our_mac, mac),
+                        mtu,
+                        offload,
+                        mode,
+                    };
+                    // (The buffer reserved is given back: each piece
+                    // takes its own.)
+                    drop(token);
+                    sent += self.tcp_send_cut(device, &out, piece, &link, now);
+                    continue;
+                }
                 let mut ip = Ipv4Repr::new(src, dst, IpProtocol::TCP);
                 ip.ttl = self.config.ttl;
                 ip.dont_fragment = true;
@@ -618,11 +656,152 @@ impl<H: PacketHook> Interface<H> {
                 }
             }
             if drained {
+                // A device whose ring took everything may take bursts
+                // again.
+                if cut
+                    && burst < 2
+                    && let Some(p) = self.ports.get_mut(port)
+                {
+                    p.gso_burst = 2;
+                }
                 let ended = c.is_closed() || c.error().is_some();
                 served_direct(sockets, slot, ended);
             }
         }
         sent
+    }
+
+    /// Sends the large segment `out` as segments of `piece` bytes of
+    /// payload, each written straight into a frame of its own: software
+    /// segmentation, cut as a device with segmentation offload cuts
+    /// (sequence numbers advancing, PSH and FIN only on the last piece,
+    /// the header otherwise repeated).
+    /// Pieces the device has no room for wait in the port's transmit
+    /// queue, in order (which holds back the direct way until it
+    /// drains), as far as its limit allows; beyond, they are dropped and
+    /// counted (the connection sends them again, as any loss). The next
+    /// bursts are then no longer than what the device took (and grow
+    /// again by a segment after each it takes whole), so that a device
+    /// with a short transmit ring does not see its segments queued time
+    /// after time. Returns the frames sent.
+    fn tcp_send_cut<D: lamina_netdev::Device>(
+        &mut self,
+        device: &mut D,
+        out: &Outgoing<'_>,
+        piece: usize,
+        link: &SoftGso,
+        now: Instant,
+    ) -> usize {
+        use lamina_netdev::{TxMeta, TxToken};
+        use lamina_tcp::wire::TcpFlags;
+        let (src, dst) = (link.src, link.dst);
+        let total = out.payload_len();
+        let (a, b) = out.payload;
+        let mut sent = 0;
+        let mut off = 0;
+        let mut full = false;
+        while off < total {
+            let n = piece.min(total - off);
+            let last = off + n == total;
+            let mut repr = out.repr;
+            repr.seq_number = out.repr.seq_number + off as u32;
+            if !last {
+                repr.flags.remove(TcpFlags::PSH | TcpFlags::FIN);
+            }
+            // This piece of the payload, in the first slice, the second,
+            // or across both.
+            let (pa, pb) = if off + n <= a.len() {
+                (a.get(off..off + n).unwrap_or_default(), &[][..])
+            } else if off >= a.len() {
+                (
+                    b.get(off - a.len()..off - a.len() + n).unwrap_or_default(),
+                    &[][..],
+                )
+            } else {
+                (
+                    a.get(off..).unwrap_or_default(),
+                    b.get(..off + n - a.len()).unwrap_or_default(),
+                )
+            };
+            let seg = Outgoing {
+                repr,
+                payload: (pa, pb),
+                shared: None,
+            };
+            off += n;
+            self.stats.tcp_out += 1;
+            self.stats.tcp_segments_cut += 1;
+            let seg_len = seg.len();
+            if 20 + seg_len > link.mtu {
+                self.stats.tx_too_big += 1;
+                continue;
+            }
+            let token = if full { None } else { device.transmit(now) };
+            let Some(mut token) = token else {
+                if !full && let Some(p) = self.ports.get_mut(link.port) {
+                    p.gso_burst = sent.max(1);
+                }
+                full = true;
+                self.tx_full |= super::port_bit(link.port);
+                self.tcp_queue_piece(&seg, seg_len, link);
+                continue;
+            };
+            if !link.offload.is_empty() {
+                let l3 = lamina_ethernet::HEADER_LEN as u16;
+                token.set_meta(TxMeta::new().with_checksum_offload(link.offload, l3, l3 + 20));
+            }
+            let head = super::EthIpv4Head {
+                src_mac: link.macs.0,
+                dst_mac: link.macs.1,
+                src,
+                dst,
+                ttl: self.config.ttl,
+                protocol: IpProtocol::TCP,
+                dont_fragment: true,
+                id: self.ip_id(src, dst, IpProtocol::TCP, true),
+                total: u16::try_from(20 + seg_len).unwrap_or(u16::MAX),
+            };
+            let mode = link.mode;
+            if super::went_out(token.consume(head.frame_len(), |buf| {
+                seg.write(src, dst, head.write_padded(buf), mode);
+            })) {
+                sent += 1;
+            }
+        }
+        if !full
+            && let Some(p) = self.ports.get_mut(link.port)
+            && p.gso_burst < SOFT_GSO_SEGMENTS
+        {
+            p.gso_burst += 1;
+        }
+        sent
+    }
+
+    /// Queues a piece of a segment cut in software that the device had
+    /// no room for on the port's transmit queue (dropped and counted if
+    /// that is full).
+    #[cold]
+    #[inline(never)]
+    fn tcp_queue_piece(&mut self, seg: &Outgoing<'_>, len: usize, link: &SoftGso) {
+        let (src, dst) = (link.src, link.dst);
+        let mut ip = Ipv4Repr::new(src, dst, IpProtocol::TCP);
+        ip.ttl = self.config.ttl;
+        ip.dont_fragment = true;
+        ip.identification = self.ip_id(src, dst, IpProtocol::TCP, true);
+        let body = SegmentBody {
+            out: seg,
+            len,
+            src,
+            dst,
+            mode: link.mode,
+        };
+        let Ok(packet) = body.wrap_in(&ip).serialize_vec(lamina_ethernet::HEADER_LEN) else {
+            return;
+        };
+        let limit = self.config.tx_queue_len;
+        if let Some(p) = self.ports.get_mut(link.port) {
+            let _ = Self::enqueue(p, limit, &mut self.stats, link.macs.1, packet, link.offload);
+        }
     }
 
     /// Sends `out` (IPv4 header `ip`, Ethernet from `macs.0` to `macs.1`)
@@ -995,6 +1174,23 @@ fn served_direct(sockets: &mut SocketSet, slot: u32, ended: bool) {
 
 /// What every frame of one connection's burst to a device with
 /// segmentation offload shares.
+/// Segments of one burst cut in software: at most this many (each of at
+/// most a route MTU's worth of bytes).
+pub(super) const SOFT_GSO_SEGMENTS: usize = 16;
+
+/// Where the pieces of a segment cut in software go
+/// ([`Interface::tcp_send_cut`]).
+struct SoftGso {
+    port: usize,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    /// Ours and the next hop's hardware addresses.
+    macs: (lamina_ethernet::MacAddr, lamina_ethernet::MacAddr),
+    mtu: usize,
+    offload: lamina_netdev::ChecksumSet,
+    mode: ChecksumMode,
+}
+
 struct GsoBurst {
     /// The device's port.
     port: usize,
