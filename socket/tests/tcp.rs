@@ -585,6 +585,33 @@ fn a_transfer_with_checksum_offload() {
     );
 }
 
+/// Over a plain device (no segmentation offload, checksums in software)
+/// the sender still takes new data in bursts and cuts them itself: the
+/// stream arrives byte for byte both ways, every frame within the MTU,
+/// and most segments were cut from bursts.
+#[test]
+fn a_transfer_over_a_plain_device_is_cut_in_software() {
+    let (da, db) = wire(link());
+    let (mut a, mut b) = (Host::new(da, 1), Host::new(db, 2));
+    let mut now = Instant::ZERO;
+    let (c, s) = connect(&mut a, &mut b, &mut now, 80);
+    let data = pattern(8 << 20, 11);
+    assert!(transfer(&mut a, &mut b, &mut now, true, c, s, &data) == data);
+    assert!(transfer(&mut a, &mut b, &mut now, false, c, s, &data) == data);
+    for (h, dev) in [(&a.iface, &a.dev), (&b.iface, &b.dev)] {
+        let st = h.stats();
+        assert!(
+            st.tcp_segments_cut > 5_000,
+            "{} segments cut: {st:?}",
+            st.tcp_segments_cut
+        );
+        assert_eq!(st.tcp_gso_frames, 0, "no offload to use: {st:?}");
+        let rx = dev.stats();
+        assert!(rx.rx_bytes <= rx.rx_packets * 1514, "{rx:?}");
+    }
+    assert_eq!(a.tcp(c).connection().unwrap().stats().retransmits, 0);
+}
+
 /// A device with TCP segmentation offload: the sender hands it batches
 /// of full segments in one frame (up to 64 KiB), the wire cuts them to
 /// its MTU, and the stream arrives byte for byte both ways; with loss,
