@@ -353,17 +353,7 @@ impl<H: PacketHook> Interface<H> {
         if 20 + seg_len > hop.mtu {
             return None;
         }
-        let head = super::EthIpv4Head {
-            src_mac: our_mac,
-            dst_mac: hop.mac,
-            src,
-            dst,
-            ttl: self.config.ttl,
-            protocol: IpProtocol::TCP,
-            dont_fragment: true,
-            id: self.ip_id(src, dst, IpProtocol::TCP, true),
-            total: u16::try_from(20 + seg_len).unwrap_or(u16::MAX),
-        };
+        let head = self.tcp_frame_head((our_mac, hop.mac), (src, dst), seg_len);
         let Some(mut token) = device.transmit(now) else {
             self.tx_full |= super::port_bit(port);
             return None;
@@ -637,17 +627,7 @@ impl<H: PacketHook> Interface<H> {
                 }
                 // Ethernet and IPv4 headers written in place, then the
                 // segment (header, payload, checksum) behind them.
-                let head = super::EthIpv4Head {
-                    src_mac: our_mac,
-                    dst_mac: mac,
-                    src,
-                    dst,
-                    ttl: ip.ttl,
-                    protocol: IpProtocol::TCP,
-                    dont_fragment: ip.dont_fragment,
-                    id: ip.identification,
-                    total: u16::try_from(20 + seg_len).unwrap_or(u16::MAX),
-                };
+                let head = self.tcp_frame_head((our_mac, mac), (src, dst), seg_len);
                 let written = super::went_out(token.consume(head.frame_len(), |b| {
                     out.write(src, dst, head.write_padded(b), mode);
                 }));
@@ -669,6 +649,30 @@ impl<H: PacketHook> Interface<H> {
             }
         }
         sent
+    }
+
+    /// The Ethernet and IPv4 headers of a frame carrying a TCP segment of
+    /// `seg_len` bytes from `src` to `dst` (`macs`: ours, the next
+    /// hop's): Don't Fragment set (every TCP segment is atomic, so its
+    /// Identification is 0), our TTL.
+    #[inline(always)]
+    fn tcp_frame_head(
+        &mut self,
+        macs: (lamina_ethernet::MacAddr, lamina_ethernet::MacAddr),
+        (src, dst): (Ipv4Addr, Ipv4Addr),
+        seg_len: usize,
+    ) -> super::EthIpv4Head {
+        super::EthIpv4Head {
+            src_mac: macs.0,
+            dst_mac: macs.1,
+            src,
+            dst,
+            ttl: self.config.ttl,
+            protocol: IpProtocol::TCP,
+            dont_fragment: true,
+            id: self.ip_id(src, dst, IpProtocol::TCP, true),
+            total: u16::try_from(20 + seg_len).unwrap_or(u16::MAX),
+        }
     }
 
     /// Sends the large segment `out` as segments of `piece` bytes of
@@ -750,17 +754,7 @@ impl<H: PacketHook> Interface<H> {
                 let l3 = lamina_ethernet::HEADER_LEN as u16;
                 token.set_meta(TxMeta::new().with_checksum_offload(link.offload, l3, l3 + 20));
             }
-            let head = super::EthIpv4Head {
-                src_mac: link.macs.0,
-                dst_mac: link.macs.1,
-                src,
-                dst,
-                ttl: self.config.ttl,
-                protocol: IpProtocol::TCP,
-                dont_fragment: true,
-                id: self.ip_id(src, dst, IpProtocol::TCP, true),
-                total: u16::try_from(20 + seg_len).unwrap_or(u16::MAX),
-            };
+            let head = self.tcp_frame_head(link.macs, (src, dst), seg_len);
             let mode = link.mode;
             if super::went_out(token.consume(head.frame_len(), |buf| {
                 seg.write(src, dst, head.write_padded(buf), mode);
