@@ -11,6 +11,12 @@
 //!   the offload; smoltcp is told to ignore checksums).
 //! - `memcpy/bulk`: the same bytes copied twice (into a send buffer and
 //!   out of a receive buffer), the floor any socket API pays.
+//! - `passes/bulk-1500`: the same bytes through every pass a transfer at
+//!   MTU 1500 with software checksums makes over them, and nothing else
+//!   (`lamina_benches::Passes`: into the send buffer, into each frame
+//!   while summed, summed again by the receiver, into the receive buffer,
+//!   out to the user): the floor for `bulk-1500` of a stack that copies
+//!   in and out of socket buffers, as both do.
 //! - `lamina/handshake`, `smoltcp/handshake`: connect, accept, exchange
 //!   nothing, then both ends close at once (their FINs cross) until
 //!   neither socket is open, closed or in TIME-WAIT (elements:
@@ -70,6 +76,11 @@ fn tcp(c: &mut Criterion) {
                 black_box(&mut buf);
             }
         })
+    });
+
+    let mut passes = lamina_benches::Passes::new(BUF);
+    g.bench_function("passes/bulk-1500", |b| {
+        b.iter(|| black_box(passes.run(&data, &mut buf)))
     });
 
     g.throughput(Throughput::Elements(1));
