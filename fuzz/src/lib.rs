@@ -7,6 +7,7 @@
 
 pub mod arp;
 pub mod arp_cache;
+pub mod capture;
 pub mod ethernet;
 pub mod filter_hook;
 pub mod filter_rules;
@@ -119,4 +120,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("tcp_listener", tcp_listener::fuzz),
     ("tcp_conn", tcp_conn::fuzz),
     ("stack", stack::fuzz),
+    ("capture", capture::fuzz),
 ];

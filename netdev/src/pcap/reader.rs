@@ -11,6 +11,8 @@ use crate::Error;
 pub const MAX_FRAME_LEN: u32 = 262_144;
 /// The largest pcapng block this reader accepts (16 MiB).
 pub const MAX_BLOCK_LEN: u32 = 16 * 1024 * 1024;
+/// The first step of a record's buffer (see `read_body`).
+const READ_STEP: usize = 64 * 1024;
 /// The most interfaces one pcapng section may describe.
 const MAX_INTERFACES: usize = 4096;
 
@@ -386,21 +388,36 @@ impl<S: ByteSource> CaptureReader<S> {
         Ok(true)
     }
 
-    /// Reads `len` bytes into the internal buffer.
+    /// Reads `len` bytes into the internal buffer. The buffer grows with
+    /// the bytes that arrive (from [`READ_STEP`], doubling), not to `len`
+    /// at once: a record that claims more than the source holds (up to
+    /// [`MAX_BLOCK_LEN`] from a few bytes of header) costs only what is
+    /// there.
     fn read_body(&mut self, len: usize, record_start: u64) -> Result<(), Error> {
         let mut buf = core::mem::take(&mut self.buf);
         buf.clear();
-        buf.resize(len, 0);
-        let complete = self.read_exact(&mut buf);
-        self.buf = buf;
-        match complete {
-            Ok(true) => Ok(()),
-            Ok(false) if len == 0 => Ok(()),
-            Ok(false) | Err(Error::Truncated { .. }) => Err(Error::Truncated {
-                offset: record_start,
-            }),
-            Err(e) => Err(e),
+        let mut result = Ok(());
+        while buf.len() < len {
+            let have = buf.len();
+            let step = (len - have).min(have.max(READ_STEP));
+            buf.resize(have + step, 0);
+            let complete = self.read_exact(buf.get_mut(have..).unwrap_or_default());
+            match complete {
+                Ok(true) => {}
+                Ok(false) | Err(Error::Truncated { .. }) => {
+                    result = Err(Error::Truncated {
+                        offset: record_start,
+                    });
+                    break;
+                }
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
         }
+        self.buf = buf;
+        result
     }
 
     fn next_pcap(
@@ -905,6 +922,30 @@ pub(crate) mod tests {
             r.next_frame(),
             Err(Error::RecordTooLong { offset: 24, .. })
         ));
+    }
+
+    #[test]
+    fn a_block_claiming_more_than_the_capture_holds_costs_only_what_is_there() {
+        // A 16 MiB block (the most accepted) in a capture of 60-odd bytes.
+        let mut file = shb(false);
+        file.extend_from_slice(&PCAPNG_EPB.to_le_bytes());
+        file.extend_from_slice(&MAX_BLOCK_LEN.to_le_bytes());
+        file.extend_from_slice(&[7; 20]);
+        let mut r = CaptureReader::new(&file[..]).unwrap();
+        let start = shb(false).len() as u64;
+        assert!(matches!(
+            r.next_frame(),
+            Err(Error::Truncated { offset }) if offset == start
+        ));
+        assert!(r.buf.capacity() <= READ_STEP, "{}", r.buf.capacity());
+        // The same block whole is read, in steps, to the same bytes.
+        let mut file = shb(false);
+        file.extend(idb(false, 1, None));
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
+        file.extend(epb(false, 0, 1, &data));
+        let mut r = CaptureReader::new(&file[..]).unwrap();
+        assert_eq!(r.next_frame().unwrap().unwrap().data, &data[..]);
+        assert!(r.next_frame().unwrap().is_none());
     }
 
     #[test]
