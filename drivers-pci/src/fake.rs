@@ -34,7 +34,7 @@ struct Region {
 }
 
 /// A BAR answered by a register model: index, model, length.
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 type ModelBar = (u8, Rc<dyn crate::hal::RegisterModel>, usize);
 
 #[derive(Default)]
@@ -42,7 +42,7 @@ struct Inner {
     regions: RefCell<Vec<Region>>,
     next_bus: Cell<u64>,
     bars: RefCell<Vec<(u8, Region)>>,
-    #[cfg(test)]
+    #[cfg(any(test, fuzzing))]
     models: RefCell<Vec<ModelBar>>,
     allocs_left: Cell<Option<usize>>,
     faults: Cell<u64>,
@@ -138,7 +138,7 @@ impl FakeHal {
     }
 
     /// Makes BAR `index` answer through a register model.
-    #[cfg(test)]
+    #[cfg(any(test, fuzzing))]
     pub(crate) fn add_model_bar(
         &self,
         index: u8,
@@ -146,6 +146,13 @@ impl FakeHal {
         len: usize,
     ) {
         self.inner.models.borrow_mut().push((index, model, len));
+    }
+
+    /// Forgets every register model (a model holds its `FakeHal`, so
+    /// the two keep each other alive until this breaks the cycle).
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn remove_model_bars(&self) {
+        self.inner.models.borrow_mut().clear();
     }
 
     fn find(&self, bus: u64, len: usize) -> Option<*mut u8> {
@@ -238,7 +245,7 @@ unsafe impl Hal for FakeHal {
     }
 
     fn map_bar(&self, bar: &Bar) -> Result<Mmio, HalError> {
-        #[cfg(test)]
+        #[cfg(any(test, fuzzing))]
         if let Some((_, m, len)) = self
             .inner
             .models

@@ -289,13 +289,13 @@ pub struct Mmio {
 #[derive(Clone)]
 enum Backend {
     Mapped(NonNull<u8>),
-    #[cfg(test)]
+    #[cfg(any(test, fuzzing))]
     Emulated(alloc::rc::Rc<dyn RegisterModel>),
 }
 
 /// Register semantics for tests: a software device model answering
 /// register reads and writes.
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 pub(crate) trait RegisterModel {
     fn read32(&self, offset: usize) -> u32;
     fn write32(&self, offset: usize, value: u32);
@@ -312,7 +312,7 @@ pub(crate) trait RegisterModel {
 // SAFETY: an `Mmio` is a mapping of device registers; register access from
 // another thread is as valid as from this one (the `Hal` contract makes the
 // mapping valid for its whole lifetime, wherever it is used).
-#[cfg(not(test))]
+#[cfg(not(any(test, fuzzing)))]
 unsafe impl Send for Mmio {}
 
 impl fmt::Debug for Mmio {
@@ -342,7 +342,7 @@ macro_rules! mmio_access {
                     let v = unsafe { core::ptr::read_volatile(p.as_ptr().add(off).cast::<$t>()) };
                     <$t>::from_le(v)
                 }
-                #[cfg(test)]
+                #[cfg(any(test, fuzzing))]
                 Backend::Emulated(m) => m.$mread(off),
             }
         }
@@ -362,7 +362,7 @@ macro_rules! mmio_access {
                         core::ptr::write_volatile(p.as_ptr().add(off).cast::<$t>(), value.to_le())
                     }
                 }
-                #[cfg(test)]
+                #[cfg(any(test, fuzzing))]
                 Backend::Emulated(m) => m.$mwrite(off, value),
             }
         }
@@ -386,7 +386,7 @@ impl Mmio {
         }
     }
 
-    #[cfg(test)]
+    #[cfg(any(test, fuzzing))]
     pub(crate) fn emulated(model: alloc::rc::Rc<dyn RegisterModel>, len: usize) -> Mmio {
         Mmio {
             backend: Backend::Emulated(model),

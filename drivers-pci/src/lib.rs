@@ -144,6 +144,9 @@ mod error;
 pub mod fake;
 #[allow(unsafe_code)]
 pub mod hal;
+#[cfg(any(test, all(fuzzing, feature = "std")))]
+#[doc(hidden)]
+pub mod hostile;
 #[cfg(all(feature = "linux", target_os = "linux"))]
 #[allow(unsafe_code)]
 pub mod linux;

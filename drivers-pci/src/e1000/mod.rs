@@ -25,8 +25,9 @@
 
 pub mod regs;
 
-#[cfg(test)]
-mod model;
+#[cfg(any(test, all(fuzzing, feature = "std")))]
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod model;
 #[cfg(test)]
 mod tests;
 
