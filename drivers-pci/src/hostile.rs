@@ -113,8 +113,14 @@ impl Input<'_> {
         (0..n).map(|_| self.u8()).collect()
     }
 
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    /// The next operation (0 to 11), while input is left and fewer than
+    /// [`MAX_OPS`] ran (`done` counts them).
+    fn op(&mut self, done: &mut usize) -> Option<u8> {
+        if self.0.is_empty() || *done >= MAX_OPS {
+            return None;
+        }
+        *done += 1;
+        Some(self.u8() % 12)
     }
 }
 
@@ -173,6 +179,50 @@ fn receive<D: Device>(dev: &mut D, budget: usize, reply: bool, buffer: usize) ->
     })
 }
 
+/// Counts the frames the device put on the wire, of the lengths `lens`:
+/// each at most `max` bytes, unless the device `tampered` with its
+/// transmit descriptors.
+fn wire(report: &mut Report, lens: impl Iterator<Item = usize>, tampered: bool, max: usize) {
+    for len in lens {
+        assert!(tampered || len <= max, "a {len}-byte frame sent");
+        report.on_wire += 1;
+    }
+}
+
+/// The frames in flight never exceed the transmit ring.
+fn in_flight(n: usize, ring: usize) {
+    assert!(n <= ring, "{n} frames in flight on a ring of {ring}");
+}
+
+/// Drops the driver, which must give back all its DMA memory.
+fn release<D>(dev: D, hal: &FakeHal) {
+    drop(dev);
+    assert_eq!(hal.outstanding(), 0, "the dropped driver kept DMA memory");
+}
+
+/// The driver's side, the same for both devices: send (op 3), receive
+/// and reply (op 4), flush (op 8).
+fn driver_op<D: Device>(
+    op: u8,
+    input: &mut Input<'_>,
+    dev: &mut D,
+    report: &mut Report,
+    buffer: usize,
+) {
+    match op {
+        3 => {
+            let len = input.small_or_any(1600) as usize % 4096;
+            let meta = tx_meta(input);
+            report.sent += usize::from(send(dev, len, meta, [2, 0, 0, 0, 0, 1]));
+        }
+        4 => {
+            let b = input.u8();
+            report.received += receive(dev, usize::from(b >> 1), b & 1 != 0, buffer);
+        }
+        _ => dev.flush(NOW),
+    }
+}
+
 fn virtio(input: &mut Input<'_>, report: &mut Report) {
     use crate::virtio::model::{BAR_LEN, MAC, Model};
     let flags = input.u8();
@@ -212,11 +262,9 @@ fn virtio(input: &mut Input<'_>, report: &mut Report) {
     let tx_ring = usize::from(model.st.borrow().queues[1].size);
     let buffer = vnet::BUFFER_SIZE;
     let mut tampered = false;
-    for _ in 0..MAX_OPS {
-        if input.is_empty() {
-            break;
-        }
-        match input.u8() % 12 {
+    let mut ops = 0;
+    while let Some(op) = input.op(&mut ops) {
+        match op {
             0 => {
                 let len = input.small_or_any(1600) as usize % 4096;
                 let hdr: [u8; 12] = core::array::from_fn(|_| input.u8());
@@ -233,15 +281,7 @@ fn virtio(input: &mut Input<'_>, report: &mut Report) {
                     .push_back((id, len, nb));
             }
             2 => model.tick(),
-            3 => {
-                let len = input.small_or_any(1600) as usize % 4096;
-                let meta = tx_meta(input);
-                report.sent += usize::from(send(&mut dev, len, meta, [2, 0, 0, 0, 0, 1]));
-            }
-            4 => {
-                let b = input.u8();
-                report.received += receive(&mut dev, usize::from(b >> 1), b & 1 != 0, buffer);
-            }
+            3 | 4 | 8 => driver_op(op, input, &mut dev, report, buffer),
             5 => {
                 // Anything written anywhere in a queue's memory (its
                 // descriptors and available ring included: the device can
@@ -279,34 +319,27 @@ fn virtio(input: &mut Input<'_>, report: &mut Report) {
                 let _ = dev.ack_interrupt();
                 let _ = dev.device_status();
             }
-            8 => dev.flush(NOW),
             9 => {
                 let mut st = model.st.borrow_mut();
                 st.suppress_notify = !st.suppress_notify;
             }
             10 => {
                 let out = model.take_tx();
-                report.on_wire += out.len();
-                for (_, f) in out {
-                    assert!(
-                        tampered || f.len() <= vnet::MAX_FRAME_LEN,
-                        "a {}-byte frame sent",
-                        f.len()
-                    );
-                }
+                wire(
+                    report,
+                    out.iter().map(|(_, f)| f.len()),
+                    tampered,
+                    vnet::MAX_FRAME_LEN,
+                );
             }
             _ => {
                 let _ = dev.stats();
                 let _ = dev.capabilities();
             }
         }
-        assert!(
-            dev.tx_in_flight() <= tx_ring,
-            "more in flight than the ring holds"
-        );
+        in_flight(dev.tx_in_flight(), tx_ring);
     }
-    drop(dev);
-    assert_eq!(hal.outstanding(), 0, "the dropped driver kept DMA memory");
+    release(dev, &hal);
 }
 
 fn e1000(input: &mut Input<'_>, report: &mut Report) {
@@ -370,11 +403,9 @@ fn e1000(input: &mut Input<'_>, report: &mut Report) {
         regs::MPC,
         regs::CRCERRS,
     ];
-    for _ in 0..MAX_OPS {
-        if input.is_empty() {
-            break;
-        }
-        match input.u8() % 12 {
+    let mut ops = 0;
+    while let Some(op) = input.op(&mut ops) {
+        match op {
             0 => {
                 let len = input.small_or_any(3100) as usize % 8192;
                 model.inject(&frame(len, mac));
@@ -389,15 +420,7 @@ fn e1000(input: &mut Input<'_>, report: &mut Report) {
                     .push_back((len, status, errors));
             }
             2 => model.tick(),
-            3 => {
-                let len = input.small_or_any(1600) as usize % 4096;
-                let meta = tx_meta(input);
-                report.sent += usize::from(send(&mut dev, len, meta, [2, 0, 0, 0, 0, 1]));
-            }
-            4 => {
-                let b = input.u8();
-                report.received += receive(&mut dev, usize::from(b >> 1), b & 1 != 0, buffer);
-            }
+            3 | 4 | 8 => driver_op(op, input, &mut dev, report, buffer),
             5 | 6 => {
                 // Anything written anywhere in a descriptor ring.
                 let tx = input.u8() & 1 != 0;
@@ -423,7 +446,6 @@ fn e1000(input: &mut Input<'_>, report: &mut Report) {
                 let _ = dev.hw_counters();
                 let _ = dev.stats();
             }
-            8 => dev.flush(NOW),
             9 => match input.u8() % 4 {
                 0 => dev.set_promiscuous(input.u8() & 1 != 0),
                 1 => dev.set_all_multicast(input.u8() & 1 != 0),
@@ -435,27 +457,21 @@ fn e1000(input: &mut Input<'_>, report: &mut Report) {
             },
             10 => {
                 let out = model.take_tx();
-                report.on_wire += out.len();
-                for f in out {
-                    assert!(
-                        tampered || f.len() <= e1000::MAX_FRAME_LEN,
-                        "a {}-byte frame sent",
-                        f.len()
-                    );
-                }
+                wire(
+                    report,
+                    out.iter().map(Vec::len),
+                    tampered,
+                    e1000::MAX_FRAME_LEN,
+                );
             }
             _ => {
                 model.st.borrow_mut().link_up ^= true;
                 let _ = dev.capabilities();
             }
         }
-        assert!(
-            dev.tx_in_flight() <= tx_ring,
-            "more in flight than the ring holds"
-        );
+        in_flight(dev.tx_in_flight(), tx_ring);
     }
-    drop(dev);
-    assert_eq!(hal.outstanding(), 0, "the dropped driver kept DMA memory");
+    release(dev, &hal);
 }
 
 #[cfg(test)]
