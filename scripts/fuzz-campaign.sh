@@ -4,7 +4,10 @@
 # in fuzz/corpus/TARGET plus a working corpus kept outside the repository
 # (WORK, default /tmp/lamina-fuzz), which is then minimized (cargo fuzz
 # cmin). Prints one line per target with its executions; crashes land in
-# fuzz/artifacts/TARGET and make the script exit non-zero.
+# fuzz/artifacts/TARGET and make the script exit non-zero. The targets are
+# optimized and keep debug assertions and overflow checks (`-O -a`): an
+# arithmetic overflow that bad input can cause is a crash here, as it is
+# in a user's debug build.
 #
 #   scripts/fuzz-campaign.sh [-t SECONDS] [-w WORK] [TARGET...]
 #
@@ -37,9 +40,9 @@ for t in "${targets[@]}"; do
   corpus="$work/corpus/$t"
   mkdir -p "$corpus" "$work/logs"
   log="$work/logs/$t.log"
-  "${fuzz[@]}" build -O "$t" >/dev/null 2>&1
+  "${fuzz[@]}" build -O -a "$t" >/dev/null 2>&1
   start=$SECONDS
-  if "${fuzz[@]}" run -O "$t" "$corpus" "corpus/$t" -- \
+  if "${fuzz[@]}" run -O -a "$t" "$corpus" "corpus/$t" -- \
       -max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 >"$log" 2>&1; then
     result=ok
   else
@@ -49,7 +52,7 @@ for t in "${targets[@]}"; do
   ran=$((SECONDS - start))
   execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
   # Keep the working corpus small: only inputs that add coverage.
-  "${fuzz[@]}" cmin -O "$t" "$corpus" >/dev/null 2>&1 || true
+  "${fuzz[@]}" cmin -O -a "$t" "$corpus" >/dev/null 2>&1 || true
   files=$(find "$corpus" -type f | wc -l)
   printf '%-14s %-5s %12s execs in %ss, corpus %s inputs\n' "$t" "$result" "${execs:-?}" "$ran" "$files"
 done

@@ -390,7 +390,9 @@ impl State {
         }
         let n = self.r(RDLEN) / 16;
         let base = u64::from(self.r(RDBAL)) | u64::from(self.r(RDBAH)) << 32;
-        if n == 0 {
+        // (A head or tail past the ring, which the hostile-device harness
+        // may set, stops the receive unit.)
+        if n == 0 || self.r(RDT) >= n || self.r(RDH) >= n {
             return;
         }
         while let Some(frame) = self.rx_queue.pop_front() {
