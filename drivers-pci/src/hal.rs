@@ -311,8 +311,14 @@ pub(crate) trait RegisterModel {
 
 // SAFETY: an `Mmio` is a mapping of device registers; register access from
 // another thread is as valid as from this one (the `Hal` contract makes the
-// mapping valid for its whole lifetime, wherever it is used).
-#[cfg(not(any(test, fuzzing)))]
+// mapping valid for its whole lifetime, wherever it is used). In fuzzing
+// builds (kept `Send` there, so that code which sends a driver to another
+// thread still builds under cargo-fuzz) an `Mmio` may instead be emulated,
+// holding an `Rc`: only `FakeHal::map_bar` makes one, for a register model
+// that crate-internal code registered (`add_model_bar` is not public), and
+// that code (the `hostile` harness) never leaves its thread. Every `Mmio`
+// code outside this crate can obtain is a mapping.
+#[cfg(not(test))]
 unsafe impl Send for Mmio {}
 
 impl fmt::Debug for Mmio {
