@@ -32,7 +32,9 @@ use super::scalar;
 
 /// Below this many bytes [`native_sum`] adds 64-bit words in a plain loop
 /// (`scalar::word_sum`): fewer instructions than a vector kernel's set-up,
-/// dispatch and horizontal sum.
+/// dispatch and horizontal sum. (Builds without SSE have no vector
+/// kernel to weigh it against.)
+#[cfg(target_feature = "sse2")]
 const WORD_MAX: usize = 128;
 
 /// Unfolded native-endian sum through the best kernel this build and CPU
