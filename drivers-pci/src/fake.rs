@@ -33,9 +33,11 @@ struct Region {
     layout: Layout,
 }
 
-/// A BAR answered by a register model: index, model, length.
+/// A BAR answered by a register model: index, model, length. Held
+/// weakly: a model holds its `FakeHal`, and a strong reference back would
+/// keep both alive forever (the mapped `Mmio` holds the strong one).
 #[cfg(any(test, fuzzing))]
-type ModelBar = (u8, Rc<dyn crate::hal::RegisterModel>, usize);
+type ModelBar = (u8, alloc::rc::Weak<dyn crate::hal::RegisterModel>, usize);
 
 #[derive(Default)]
 struct Inner {
@@ -145,14 +147,10 @@ impl FakeHal {
         model: Rc<dyn crate::hal::RegisterModel>,
         len: usize,
     ) {
-        self.inner.models.borrow_mut().push((index, model, len));
-    }
-
-    /// Forgets every register model (a model holds its `FakeHal`, so
-    /// the two keep each other alive until this breaks the cycle).
-    #[cfg(any(test, fuzzing))]
-    pub(crate) fn remove_model_bars(&self) {
-        self.inner.models.borrow_mut().clear();
+        self.inner
+            .models
+            .borrow_mut()
+            .push((index, Rc::downgrade(&model), len));
     }
 
     fn find(&self, bus: u64, len: usize) -> Option<*mut u8> {
@@ -253,7 +251,9 @@ unsafe impl Hal for FakeHal {
             .iter()
             .find(|(i, _, _)| *i == bar.index)
         {
-            return Ok(Mmio::emulated(m.clone(), *len));
+            // A model its owner dropped answers nothing: unmappable.
+            let m = m.upgrade().ok_or(HalError::Map(bar.index))?;
+            return Ok(Mmio::emulated(m, *len));
         }
         let bars = self.inner.bars.borrow();
         let (_, r) = bars

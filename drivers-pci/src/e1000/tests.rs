@@ -144,7 +144,7 @@ fn failed_dma_allocation_frees_what_was_allocated() {
     for n in 0..4 {
         let hal = FakeHal::new();
         let model = Rc::new(Model::new(hal.clone()));
-        hal.add_model_bar(0, model, BAR_LEN);
+        hal.add_model_bar(0, model.clone(), BAR_LEN);
         hal.fail_allocations_after(n);
         let r = E1000::new(hal.clone(), &bar0(), Config::default());
         assert!(matches!(r, Err(Error::Hal(_))));
@@ -551,7 +551,7 @@ fn probe_checks_ids_and_enables_bus_mastering() {
     cfg.set_bar_memory32(0, 0xfebc_0000, BAR_LEN as u32, false);
     let hal = FakeHal::new();
     let model = Rc::new(Model::new(hal.clone()));
-    hal.add_model_bar(0, model, BAR_LEN);
+    hal.add_model_bar(0, model.clone(), BAR_LEN);
     let dev = E1000::probe(&mut cfg, addr, hal.clone(), Config::default()).unwrap();
     assert_eq!(dev.mac_address(), MAC);
     let cmd = crate::pci::ConfigAccess::read16(&mut cfg, addr, pci::regs::COMMAND);

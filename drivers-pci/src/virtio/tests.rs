@@ -181,7 +181,7 @@ fn failed_allocations_give_back_everything() {
     for n in 0..4 {
         let hal = FakeHal::new();
         let model = Rc::new(Model::new(hal.clone()));
-        hal.add_model_bar(4, model, BAR_LEN);
+        hal.add_model_bar(4, model.clone(), BAR_LEN);
         hal.fail_allocations_after(n);
         let dev = VirtioNet::probe(
             &mut Model::config_space(),
