@@ -44,15 +44,28 @@ fn assert_every_kernel_agrees(data: &[u8], what: &str) -> usize {
 }
 
 /// Asserts that every copying kernel this CPU can run, and
-/// [`copy_with_sum`], copy `data` exactly (into a destination at another
-/// alignment, the bytes around it untouched) and give `want`, its
-/// reference sum.
+/// [`copy_with_sum`], copy `data` exactly (into destinations at several
+/// alignments, odd and even, the bytes around them untouched) and give
+/// `want`, its reference sum.
 fn assert_copies_agree(data: &[u8], want: u16, what: &str) {
+    // 42: a UDP payload in a frame; the kernels align their stores to the
+    // destination's 32- or 64-byte boundaries, through heads of every
+    // length.
+    for lead in [1 + data.len() % 61, 2, 42, 63, 64] {
+        assert_copies_agree_at(data, want, what, lead);
+    }
+}
+
+/// [`assert_copies_agree`] into a destination `lead` bytes into a
+/// 64-byte-aligned buffer.
+fn assert_copies_agree_at(data: &[u8], want: u16, what: &str, lead: usize) {
     // Guard bytes before and after the destination catch a store past
     // either end (the masked tails of the vector kernels).
-    let lead = 1 + data.len() % 61;
     let run = |copy: &mut dyn FnMut(&mut [u8]) -> Option<u16>, kernel: &str| {
-        let mut backing = alloc::vec![0xa5u8; lead + data.len() + 67];
+        let len = lead + data.len() + 67;
+        let mut buffer = alloc::vec![0xa5u8; len + 64];
+        let start = buffer.as_ptr().align_offset(64);
+        let backing = &mut buffer[start..start + len];
         let Some(got) = copy(&mut backing[lead..lead + data.len()]) else {
             return;
         };
