@@ -44,6 +44,18 @@ fn message(data: &[u8]) {
         return;
     };
     assert_eq!(verified.is_ok(), p.checksum_ok());
+    // The ping socket's direct reading of an echo reply agrees with the
+    // parsed message.
+    let direct = lamina_icmp::verified_echo_reply(data).map(|(id, d)| (id.ident, id.seq_no, d));
+    let parsed = match verified.as_ref().map(IcmpPacket::message) {
+        Ok(IcmpMessage::EchoReply {
+            ident,
+            seq_no,
+            data,
+        }) => Some((ident, seq_no, data)),
+        _ => None,
+    };
+    assert_eq!(direct, parsed);
     let _ = (
         p.msg_type().to_string(),
         p.code(),

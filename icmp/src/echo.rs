@@ -222,7 +222,17 @@ fn request_id(request: &IcmpPacket<'_>) -> Result<EchoId, Error> {
 /// assert_eq!(reply.message(), IcmpMessage::EchoReply { ident: 1, seq_no: 2, data: b"abc" });
 /// # Ok::<(), lamina_netbuf::Error>(())
 /// ```
+#[inline]
 pub fn echo_reply_in_place(message: &mut [u8]) -> Result<EchoId, Error> {
+    reply_in_place(message)
+}
+
+/// [`echo_reply_in_place`], inlined always (in
+/// [`echo_reply_datagram_in_place`] too): returned through memory, the
+/// identifier and sequence number written as two 16-bit stores and read
+/// back as one 32-bit load stalled the caller on store forwarding.
+#[inline(always)]
+fn reply_in_place(message: &mut [u8]) -> Result<EchoId, Error> {
     let got = message.len();
     let Some(header) = message.first_chunk_mut::<ICMP_HEADER_LEN>() else {
         return Err(Error::Truncated {
@@ -241,8 +251,7 @@ pub fn echo_reply_in_place(message: &mut [u8]) -> Result<EchoId, Error> {
     // zero. That is right unless the reply is all zero bytes (identifier,
     // sequence number and data zero; the request's type 8 never was):
     // then the checksum is 0xffff, and 0x0000 fails verification.
-    let ids_zero = u32::from_be_bytes([i0, i1, s0, s1]) == 0;
-    if sum == 0 && ids_zero && message.iter().skip(ICMP_HEADER_LEN).all(|b| *b == 0) {
+    if sum == 0 && u32::from_be_bytes([i0, i1, s0, s1]) == 0 && zero_data(message) {
         sum = 0xffff;
     }
     let [n0, n1] = sum.to_be_bytes();
@@ -253,6 +262,50 @@ pub fn echo_reply_in_place(message: &mut [u8]) -> Result<EchoId, Error> {
         ident: u16::from_be_bytes([i0, i1]),
         seq_no: u16::from_be_bytes([s0, s1]),
     })
+}
+
+/// Whether the data after an ICMP header are all zero bytes (the rare
+/// case of [`echo_reply_in_place`], out of its line).
+#[cold]
+#[inline(never)]
+fn zero_data(message: &[u8]) -> bool {
+    message.iter().skip(ICMP_HEADER_LEN).all(|b| *b == 0)
+}
+
+/// The identifier, sequence number and data of an Echo Reply (type 0,
+/// any code) of at least 8 bytes whose checksum verifies; `None` for
+/// anything else. What [`IcmpPacket::parse_verified`] and then
+/// [`IcmpPacket::message`] give for such a message, read straight from
+/// the bytes: the receive path of a ping socket.
+///
+/// ```
+/// use lamina_icmp::{verified_echo_reply, IcmpRepr};
+/// use lamina_netbuf::Serializer;
+///
+/// let msg = b"abc".wrap_in(&IcmpRepr::EchoReply { ident: 1, seq_no: 2 }).serialize_vec(0)?;
+/// let (id, data) = verified_echo_reply(msg.as_slice()).unwrap();
+/// assert_eq!((id.ident, id.seq_no, data), (1, 2, &b"abc"[..]));
+/// let mut bad = msg.as_slice().to_vec();
+/// bad[9] ^= 1;
+/// assert_eq!(verified_echo_reply(&bad), None);
+/// # Ok::<(), lamina_netbuf::Error>(())
+/// ```
+///
+/// Inlined always: returned through memory, the identifier and sequence
+/// number written as two 16-bit stores and read back as one 32-bit load
+/// stalled the caller on store forwarding.
+#[inline(always)]
+pub fn verified_echo_reply(message: &[u8]) -> Option<(EchoId, &[u8])> {
+    let (&[msg_type, _, _, _, i0, i1, s0, s1], data) =
+        message.split_first_chunk::<ICMP_HEADER_LEN>()?;
+    if msg_type != IcmpType::ECHO_REPLY.0 || checksum::checksum(message) != 0 {
+        return None;
+    }
+    let id = EchoId {
+        ident: u16::from_be_bytes([i0, i1]),
+        seq_no: u16::from_be_bytes([s0, s1]),
+    };
+    Some((id, data))
 }
 
 /// The IPv4 header fields of an in-place echo reply that do not come from
@@ -343,7 +396,7 @@ pub fn echo_reply_datagram_in_place(
             got: IPV4_MIN_HEADER_LEN,
         }))?;
     // Checks the ICMP message (and fails) before the IP header changes.
-    let id = echo_reply_in_place(message)?;
+    let id = reply_in_place(message)?;
     let [l0, l1] = u16::try_from(total).unwrap_or(u16::MAX).to_be_bytes();
     let [id0, id1] = fields.identification.to_be_bytes();
     let [s0, s1, s2, s3] = fields.src.octets();

@@ -117,7 +117,7 @@ pub use types::{IcmpType, ParameterProblemCode, RedirectCode, TimeExceededCode, 
 
 pub use echo::{
     EchoConfig, EchoId, EchoReply, EchoReplyOptions, ReplyIpFields, echo_reply_datagram_in_place,
-    echo_reply_in_place, echo_reply_options,
+    echo_reply_in_place, echo_reply_options, verified_echo_reply,
 };
 pub use generate::{ErrorGenerator, IcmpOutStats, Suppressed};
 pub use policy::{ERROR_DSCP, ErrorContext, Suppression, error_ipv4_repr, should_send_error};

@@ -54,6 +54,86 @@ impl Frame {
     }
 }
 
+/// A bounded FIFO of frames: a ring of slots allocated once, at its
+/// capacity. Pushing and popping are inlined where they are used, so a
+/// frame built by the sender is written into its slot field by field:
+/// through `VecDeque::push_back` (not inlined) it was first built on the
+/// stack and then copied with wider loads than its fields' stores, which
+/// cannot be forwarded and stalled every frame sent.
+#[derive(Debug)]
+pub(crate) struct FrameQueue {
+    slots: Vec<Option<Frame>>,
+    /// The slot of the oldest frame.
+    head: usize,
+    len: usize,
+}
+
+impl FrameQueue {
+    /// An empty queue for at most `capacity` frames.
+    pub(crate) fn with_capacity(capacity: usize) -> FrameQueue {
+        FrameQueue {
+            slots: (0..capacity).map(|_| None).collect(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// Frames queued.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The slot `offset` places after the head, wrapped.
+    #[inline(always)]
+    fn slot(&self, offset: usize) -> usize {
+        let i = self.head + offset;
+        if i >= self.slots.len() {
+            i - self.slots.len()
+        } else {
+            i
+        }
+    }
+
+    /// Queues `frame` last; gives it back when the queue is full.
+    #[inline(always)]
+    pub(crate) fn push_back(&mut self, frame: Frame) -> Result<(), Frame> {
+        if self.len >= self.slots.len() {
+            return Err(frame);
+        }
+        let i = self.slot(self.len);
+        match self.slots.get_mut(i) {
+            Some(slot) => {
+                *slot = Some(frame);
+                self.len += 1;
+                Ok(())
+            }
+            None => Err(frame),
+        }
+    }
+
+    /// The oldest frame.
+    #[inline(always)]
+    pub(crate) fn front(&self) -> Option<&Frame> {
+        if self.len == 0 {
+            return None;
+        }
+        self.slots.get(self.head)?.as_ref()
+    }
+
+    /// Takes the oldest frame out.
+    #[inline(always)]
+    pub(crate) fn pop_front(&mut self) -> Option<Frame> {
+        if self.len == 0 {
+            return None;
+        }
+        let frame = self.slots.get_mut(self.head)?.take()?;
+        self.head = self.slot(1);
+        self.len -= 1;
+        Some(frame)
+    }
+}
+
 /// A bounded set of equally sized buffers, allocated on first use and
 /// recycled afterwards. At most `limit` buffers ever exist, so memory is a
 /// function of configuration; steady-state traffic never allocates.
@@ -152,5 +232,54 @@ mod tests {
         fl.give(b);
         fl.give(c);
         assert_eq!(fl.allocated_for_tests(), 2);
+    }
+
+    fn frame(len: usize) -> Frame {
+        Frame {
+            buf: alloc::vec![len as u8; len],
+            len,
+            at: Instant::from_micros(len as u64),
+            verified: ChecksumSet::EMPTY,
+            shared: len % 2 == 1,
+        }
+    }
+
+    #[test]
+    fn frame_queue_is_fifo_across_the_wrap_and_refuses_when_full() {
+        let mut q = FrameQueue::with_capacity(3);
+        assert!(q.front().is_none() && q.pop_front().is_none());
+        let mut next_in = 1;
+        let mut next_out = 1;
+        // Pushes and pops out of step, so the ring wraps many times.
+        for round in 0..20 {
+            while q.len() < 3 {
+                assert!(q.push_back(frame(next_in)).is_ok());
+                next_in += 1;
+            }
+            let refused = q.push_back(frame(99)).expect_err("full");
+            assert_eq!(refused.len, 99, "the refused frame comes back");
+            for _ in 0..1 + round % 3 {
+                assert_eq!(q.front().map(|f| f.len), Some(next_out));
+                let f = q.pop_front().expect("queued");
+                assert_eq!(
+                    (f.len, f.buf.len(), f.shared),
+                    (next_out, next_out, next_out % 2 == 1)
+                );
+                next_out += 1;
+            }
+        }
+        while let Some(f) = q.pop_front() {
+            assert_eq!(f.len, next_out);
+            next_out += 1;
+        }
+        assert_eq!((q.len(), next_out), (0, next_in));
+    }
+
+    #[test]
+    fn an_empty_frame_queue_refuses_everything() {
+        let mut q = FrameQueue::with_capacity(0);
+        assert!(q.push_back(frame(1)).is_err());
+        assert_eq!(q.len(), 0);
+        assert!(q.pop_front().is_none());
     }
 }

@@ -10,7 +10,7 @@ use core::mem;
 use lamina_netbuf::{Duration, Instant};
 
 use crate::KeptFrame;
-use crate::frame::{Frame, FreeList};
+use crate::frame::{Frame, FrameQueue, FreeList};
 use crate::{
     Capabilities, ChecksumCapabilities, ChecksumProto, ChecksumSet, Device, Error, Medium, RxEvent,
     RxMeta, RxToken, Stats, Tso, TxMeta, TxToken,
@@ -258,7 +258,7 @@ const GSO_MAX_FRAME: usize = 65_535 + 14;
 
 #[derive(Debug)]
 struct PortState {
-    queue: VecDeque<Frame>,
+    queue: FrameQueue,
     /// The shared payloads of the queued frames that have one, in order.
     payloads: VecDeque<Bytes>,
     stats: Stats,
@@ -278,7 +278,7 @@ impl Link {
             caps,
             ports: (0..ports)
                 .map(|_| PortState {
-                    queue: VecDeque::with_capacity(config.queue_len),
+                    queue: FrameQueue::with_capacity(config.queue_len),
                     payloads: VecDeque::new(),
                     stats: Stats::new(),
                 })
@@ -453,18 +453,18 @@ impl Link {
             return;
         }
         // A wire: exactly one receiver, the other end; the buffer moves.
-        let queue_len = self.config.queue_len;
         match self.ports.get_mut(1 - (sender & 1)) {
-            Some(port) if port.queue.len() < queue_len => {
-                port.queue.push_back(frame);
-                if let Some(p) = shared {
-                    port.payloads.push_back(p);
+            Some(port) => match port.queue.push_back(frame) {
+                Ok(()) => {
+                    if let Some(p) = shared {
+                        port.payloads.push_back(p);
+                    }
                 }
-            }
-            Some(port) => {
-                port.stats.rx_dropped = port.stats.rx_dropped.wrapping_add(1);
-                self.free.give(frame.buf);
-            }
+                Err(frame) => {
+                    port.stats.rx_dropped = port.stats.rx_dropped.wrapping_add(1);
+                    self.free.give(frame.buf);
+                }
+            },
             None => self.free.give(frame.buf),
         }
     }
@@ -508,12 +508,18 @@ impl Link {
                 }
             };
             match copy {
-                Some(f) => {
-                    port.queue.push_back(f);
-                    if let Some(p) = &shared {
-                        port.payloads.push_back(p.clone());
+                Some(f) => match port.queue.push_back(f) {
+                    Ok(()) => {
+                        if let Some(p) = &shared {
+                            port.payloads.push_back(p.clone());
+                        }
                     }
-                }
+                    // Not full: checked above.
+                    Err(f) => {
+                        port.stats.rx_dropped = port.stats.rx_dropped.wrapping_add(1);
+                        self.free.give(f.buf);
+                    }
+                },
                 None => port.stats.rx_dropped = port.stats.rx_dropped.wrapping_add(1),
             }
         }
@@ -767,13 +773,14 @@ impl Device for Port {
     {
         let mut done = 0;
         while done < budget {
-            let Some((mut frame, shared)) = self.pop(now) else {
+            let Some((frame, meta, shared)) = self.pop_frame(now) else {
                 break;
             };
-            if let Some(payload) = shared {
-                frame.append(&payload);
-            }
-            let meta = frame.rx_meta();
+            // By value through the rare path: a frame whose address is
+            // taken (`append`) lives in memory on every path, its fields
+            // reloaded after wider copies of them (store-forwarding
+            // stalls).
+            let mut frame = if shared { self.whole(frame) } else { frame };
             let reply = PortTxToken {
                 link: &self.link,
                 index: self.index,
@@ -828,20 +835,54 @@ impl Port {
     /// one.
     #[inline(always)]
     fn pop(&mut self, now: Instant) -> Option<(Frame, Option<Bytes>)> {
+        let (frame, _, shared) = self.pop_frame(now)?;
+        let shared = if shared { self.take_shared() } else { None };
+        Some((frame, shared))
+    }
+
+    /// The next frame due at `now`, counted with its own bytes only (a
+    /// payload lent by reference that follows it is counted when taken,
+    /// by [`take_shared`](Self::take_shared)), what the receiver is told
+    /// of it, and whether such a payload follows. Not a tuple with the
+    /// payload: moved as a pair, the frame's last bytes were copied
+    /// through the stack by overlapping loads that stalled on the stores
+    /// before them (a quarter of a ping's receive time). The metadata and
+    /// the flag are read in the queue, not from the moved frame, for the
+    /// same reason.
+    #[inline(always)]
+    fn pop_frame(&mut self, now: Instant) -> Option<(Frame, RxMeta, bool)> {
         let mut link = self.link.borrow_mut();
         let port = link.ports.get_mut(self.index)?;
-        if port.queue.front()?.at > now {
+        let front = port.queue.front()?;
+        if front.at > now {
             return None;
         }
+        let (meta, shared) = (front.rx_meta(), front.shared);
         let frame = port.queue.pop_front()?;
-        let shared = if frame.shared {
-            port.payloads.pop_front()
-        } else {
-            None
-        };
-        port.stats
-            .count_rx(frame.len + shared.as_ref().map_or(0, Bytes::len));
-        Some((frame, shared))
+        port.stats.count_rx(frame.len);
+        Some((frame, meta, shared))
+    }
+
+    /// `frame` (popped, its `shared` set) with the payload that followed
+    /// it appended.
+    #[cold]
+    #[inline(never)]
+    fn whole(&self, mut frame: Frame) -> Frame {
+        if let Some(payload) = self.take_shared() {
+            frame.append(&payload);
+        }
+        frame
+    }
+
+    /// The payload lent by reference that follows the frame last popped
+    /// (one whose `shared` is set), counted as received bytes.
+    #[cold]
+    fn take_shared(&self) -> Option<Bytes> {
+        let mut link = self.link.borrow_mut();
+        let port = link.ports.get_mut(self.index)?;
+        let payload = port.payloads.pop_front()?;
+        port.stats.rx_bytes = port.stats.rx_bytes.wrapping_add(payload.len() as u64);
+        Some(payload)
     }
 
     /// A frame whose payload came by reference, handed over whole by
@@ -849,17 +890,7 @@ impl Port {
     /// buffer holds any frame the link carries).
     #[cold]
     fn flattened(&self, mut frame: Frame, now: Instant) -> (PortRxToken<'_>, PortTxToken<'_>) {
-        let payload = {
-            let mut link = self.link.borrow_mut();
-            let port = link.ports.get_mut(self.index);
-            port.and_then(|p| {
-                let b = p.payloads.pop_front()?;
-                // The frame was counted with its headers only.
-                p.stats.rx_bytes = p.stats.rx_bytes.wrapping_add(b.len() as u64);
-                Some(b)
-            })
-        };
-        if let Some(payload) = payload {
+        if let Some(payload) = self.take_shared() {
             frame.append(&payload);
         }
         self.tokens(frame, now)

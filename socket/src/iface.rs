@@ -1381,18 +1381,14 @@ impl<H: PacketHook> Interface<H> {
             return false;
         }
         self.stats.rx_frames += 1;
-        let Ok(icmp) = IcmpPacket::parse_verified(ip.payload()) else {
+        // The type is an echo reply (checked above): a verified one, or
+        // malformed (short, bad checksum).
+        let Some((id, data)) = lamina_icmp::verified_echo_reply(ip.payload()) else {
             self.stats.rx_malformed += 1;
             return true;
         };
-        if let IcmpMessage::EchoReply {
-            ident,
-            seq_no,
-            data,
-        } = icmp.message()
-            && let Some(i) = sockets.icmp_by_ident(ident)
-        {
-            i.deliver(src, seq_no, data);
+        if let Some(i) = sockets.icmp_by_ident(id.ident) {
+            i.deliver(src, id.seq_no, data);
         }
         true
     }
