@@ -96,11 +96,11 @@ impl<H: PacketHook> Interface<H> {
         } else {
             TcpSegment::parse_verified(ip.payload(), src, dst)
         };
-        let Ok(seg) = parsed else {
+        let Ok(seg) = &parsed else {
             self.stats.tcp_malformed += 1;
             return;
         };
-        self.tcp_segment_input(src, dst, &seg, None, sockets, now);
+        self.tcp_segment_input(src, dst, seg, None, sockets, now);
     }
 
     /// The fast path for a TCP segment in a frame (smaller than a kept
@@ -155,11 +155,11 @@ impl<H: PacketHook> Interface<H> {
         } else {
             TcpSegment::parse_verified(ip.payload(), src, dst)
         };
-        let Ok(seg) = parsed else {
+        let Ok(seg) = &parsed else {
             self.stats.tcp_malformed += 1;
             return true;
         };
-        self.tcp_segment_input(src, dst, &seg, None, sockets, now);
+        self.tcp_segment_input(src, dst, seg, None, sockets, now);
         true
     }
 
