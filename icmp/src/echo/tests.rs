@@ -473,3 +473,64 @@ fn other_options_are_not_returned_and_malformed_ones_are_errors() {
         let _ = echo_reply_options(&area, PEER, ME, 1);
     }
 }
+
+/// `verified_echo_reply` against the parse it stands in for
+/// (`parse_verified`, then `message`): the same answer for echo replies of
+/// every length, replies whose checksum or length is wrong, another type,
+/// a nonzero code, and random bytes.
+#[test]
+fn verified_echo_reply_agrees_with_the_parsed_message() {
+    let parsed = |m: &[u8]| match IcmpPacket::parse_verified(m).map(|p| p.message()) {
+        Ok(IcmpMessage::EchoReply {
+            ident,
+            seq_no,
+            data,
+        }) => Some((ident, seq_no, data.to_vec())),
+        _ => None,
+    };
+    let direct = |m: &[u8]| verified_echo_reply(m).map(|(id, d)| (id.ident, id.seq_no, d.to_vec()));
+    let mut rng = SeededRng::new(0x0e_c4_0e);
+    let mut seen = [0usize; 2];
+    for len in 0..300usize {
+        let data: Vec<u8> = (0..len).map(|_| rng.next_u32() as u8).collect();
+        let reply = data
+            .wrap_in(&IcmpRepr::EchoReply {
+                ident: len as u16,
+                seq_no: !(len as u16),
+            })
+            .serialize_vec(0)
+            .unwrap()
+            .into_vec();
+        assert_eq!(
+            direct(&reply),
+            Some((len as u16, !(len as u16), data.clone()))
+        );
+        let mut variants = vec![
+            reply.clone(),
+            reply[..reply.len() - 1].to_vec(),
+            reply[..reply.len().min(7)].to_vec(),
+            request(1, 2, &data),
+            data.clone(),
+        ];
+        let mut flipped = reply.clone();
+        let at = rng.next_u32() as usize % flipped.len();
+        flipped[at] ^= 1 << (rng.next_u32() % 8);
+        variants.push(flipped);
+        // A nonzero code, the checksum kept right: still an echo reply.
+        let mut coded = reply.clone();
+        coded[1] = 3;
+        let c = u16::from_be_bytes([coded[2], coded[3]]);
+        let c = checksum::update_u16(c, 0, 3);
+        coded[2..4].copy_from_slice(&c.to_be_bytes());
+        variants.push(coded);
+        for v in &variants {
+            let want = parsed(v);
+            seen[usize::from(want.is_some())] += 1;
+            assert_eq!(direct(v), want, "{v:02x?}");
+        }
+    }
+    assert!(
+        seen[0] > 600 && seen[1] > 600,
+        "both answers exercised: {seen:?}"
+    );
+}
