@@ -695,17 +695,8 @@ impl Device for Port {
 
     #[inline]
     fn receive(&mut self, now: Instant) -> Option<(PortRxToken<'_>, PortTxToken<'_>)> {
-        let frame = {
-            let mut link = self.link.borrow_mut();
-            let port = link.ports.get_mut(self.index)?;
-            if port.queue.front()?.at > now {
-                return None;
-            }
-            let frame = port.queue.pop_front()?;
-            port.stats.count_rx(frame.len);
-            frame
-        };
-        if frame.shared {
+        let (frame, _, shared) = self.pop_frame(now)?;
+        if shared {
             return Some(self.flattened(frame, now));
         }
         // (Built here rather than by `tokens`: measured, the per-frame
@@ -889,11 +880,8 @@ impl Port {
     /// [`Device::receive`]: the payload copied behind the headers (a link
     /// buffer holds any frame the link carries).
     #[cold]
-    fn flattened(&self, mut frame: Frame, now: Instant) -> (PortRxToken<'_>, PortTxToken<'_>) {
-        if let Some(payload) = self.take_shared() {
-            frame.append(&payload);
-        }
-        self.tokens(frame, now)
+    fn flattened(&self, frame: Frame, now: Instant) -> (PortRxToken<'_>, PortTxToken<'_>) {
+        self.tokens(self.whole(frame), now)
     }
 
     /// The tokens to hand `frame` over, with one to reply.
