@@ -837,9 +837,9 @@ impl Port {
     /// of it, and whether such a payload follows. Not a tuple with the
     /// payload: moved as a pair, the frame's last bytes were copied
     /// through the stack by overlapping loads that stalled on the stores
-    /// before them (a quarter of a ping's receive time). The metadata and
-    /// the flag are read in the queue, not from the moved frame, for the
-    /// same reason.
+    /// before them (over a quarter of the samples of a ping's receive
+    /// loop). The metadata and the flag are read in the queue, not from
+    /// the moved frame, for the same reason.
     #[inline(always)]
     fn pop_frame(&mut self, now: Instant) -> Option<(Frame, RxMeta, bool)> {
         let mut link = self.link.borrow_mut();
