@@ -104,6 +104,18 @@ pub struct EchoId {
     pub seq_no: u16,
 }
 
+impl EchoId {
+    /// The identifier and sequence number from bytes 4 to 8 of an echo
+    /// message's header (RFC 792).
+    #[inline(always)]
+    const fn from_rest([i0, i1, s0, s1]: [u8; 4]) -> EchoId {
+        EchoId {
+            ident: u16::from_be_bytes([i0, i1]),
+            seq_no: u16::from_be_bytes([s0, s1]),
+        }
+    }
+}
+
 /// The Echo Reply to an Echo Request, built by copy: a
 /// [`Serializer`] to wrap in the reply's IPv4 header.
 ///
@@ -194,11 +206,7 @@ fn request_id(request: &IcmpPacket<'_>) -> Result<EchoId, Error> {
             msg_type: request.msg_type().0,
         });
     }
-    let [a, b, c, d] = request.rest_of_header();
-    Ok(EchoId {
-        ident: u16::from_be_bytes([a, b]),
-        seq_no: u16::from_be_bytes([c, d]),
-    })
+    Ok(EchoId::from_rest(request.rest_of_header()))
 }
 
 /// Turns the Echo Request `message` (the whole ICMP message: the IPv4
@@ -258,10 +266,7 @@ fn reply_in_place(message: &mut [u8]) -> Result<EchoId, Error> {
     if let Some(header) = message.first_chunk_mut::<ICMP_HEADER_LEN>() {
         *header = [0, 0, n0, n1, i0, i1, s0, s1];
     }
-    Ok(EchoId {
-        ident: u16::from_be_bytes([i0, i1]),
-        seq_no: u16::from_be_bytes([s0, s1]),
-    })
+    Ok(EchoId::from_rest([i0, i1, s0, s1]))
 }
 
 /// Whether the data after an ICMP header are all zero bytes (the rare
@@ -301,11 +306,7 @@ pub fn verified_echo_reply(message: &[u8]) -> Option<(EchoId, &[u8])> {
     if msg_type != IcmpType::ECHO_REPLY.0 || checksum::checksum(message) != 0 {
         return None;
     }
-    let id = EchoId {
-        ident: u16::from_be_bytes([i0, i1]),
-        seq_no: u16::from_be_bytes([s0, s1]),
-    };
-    Some((id, data))
+    Some((EchoId::from_rest([i0, i1, s0, s1]), data))
 }
 
 /// The IPv4 header fields of an in-place echo reply that do not come from
