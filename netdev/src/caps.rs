@@ -74,6 +74,18 @@ impl ChecksumProto {
 pub struct ChecksumSet(u8);
 
 impl ChecksumSet {
+    /// The set as bits (one per [`ChecksumProto`]).
+    #[inline]
+    pub(crate) const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The set of `bits` (as [`bits`](Self::bits) gives them).
+    #[inline]
+    pub(crate) const fn from_bits(bits: u8) -> ChecksumSet {
+        ChecksumSet(bits & Self::ALL.0)
+    }
+
     /// No protocol.
     pub const EMPTY: ChecksumSet = ChecksumSet(0);
     /// Every protocol.

@@ -587,13 +587,7 @@ impl Side {
         };
         self.seq = self.seq.wrapping_add(1);
         self.held.push(Held {
-            frame: Frame {
-                buf,
-                len: data.len(),
-                at: base,
-                verified: meta.checksum_verified,
-                shared: false,
-            },
+            frame: Frame::new(buf, data.len(), base, meta.checksum_verified, false),
             rx_meta: meta,
             tx_meta,
             base,

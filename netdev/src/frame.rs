@@ -15,7 +15,12 @@ pub(crate) struct Frame {
     pub(crate) buf: Vec<u8>,
     pub(crate) len: usize,
     pub(crate) at: Instant,
-    pub(crate) verified: ChecksumSet,
+    /// What the receiver is told: `at` and the checksums the device
+    /// vouches for. Kept whole, to be copied whole: built field by field
+    /// as a frame is taken, its one-byte field was stored narrow and read
+    /// back by the wider loads that move it on (a store-forwarding stall
+    /// per frame).
+    meta: RxMeta,
     /// Whether a payload the sender lent by reference follows `buf[..len]`
     /// (kept by the queue beside, in order: frames stay small as they
     /// move between queues).
@@ -23,13 +28,31 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
+    /// A frame of the first `len` bytes of `buf`, deliverable at `at`,
+    /// with the checksums in `verified` vouched for.
+    #[inline]
+    pub(crate) fn new(
+        buf: Vec<u8>,
+        len: usize,
+        at: Instant,
+        verified: ChecksumSet,
+        shared: bool,
+    ) -> Frame {
+        let mut meta = RxMeta::at(at);
+        meta.checksum_verified = verified;
+        Frame {
+            buf,
+            len,
+            at,
+            meta,
+            shared,
+        }
+    }
+
     /// What the receiver is told: arrival time and verified checksums.
     #[inline]
     pub(crate) fn rx_meta(&self) -> RxMeta {
-        RxMeta {
-            timestamp: Some(self.at),
-            checksum_verified: self.verified,
-        }
+        self.meta
     }
 
     #[inline]
@@ -235,13 +258,13 @@ mod tests {
     }
 
     fn frame(len: usize) -> Frame {
-        Frame {
-            buf: alloc::vec![len as u8; len],
+        Frame::new(
+            alloc::vec![len as u8; len],
             len,
-            at: Instant::from_micros(len as u64),
-            verified: ChecksumSet::EMPTY,
-            shared: len % 2 == 1,
-        }
+            Instant::from_micros(len as u64),
+            ChecksumSet::EMPTY,
+            len % 2 == 1,
+        )
     }
 
     #[test]

@@ -441,13 +441,13 @@ impl Link {
         if let Some(p) = self.ports.get_mut(sender) {
             p.stats.count_tx(total);
         }
-        let frame = Frame {
+        let frame = Frame::new(
             buf,
             len,
-            at: self.schedule(sender, total, now),
-            verified: offload.intersection(self.caps.checksum.tx),
-            shared: shared.is_some(),
-        };
+            self.schedule(sender, total, now),
+            offload.intersection(self.caps.checksum.tx),
+            shared.is_some(),
+        );
         if self.shared_medium {
             self.deliver_to_all(sender, frame, shared);
             return;
@@ -491,13 +491,13 @@ impl Link {
                         if let Some(dst) = buf.get_mut(..src.len) {
                             dst.copy_from_slice(src.data());
                         }
-                        Some(Frame {
+                        Some(Frame::new(
                             buf,
-                            len: src.len,
-                            at: src.at,
-                            verified: src.verified,
-                            shared: src.shared,
-                        })
+                            src.len,
+                            src.at,
+                            src.rx_meta().checksum_verified,
+                            src.shared,
+                        ))
                     }
                     (buf, _) => {
                         if let Some(buf) = buf {
@@ -570,10 +570,42 @@ pub struct PortTxToken<'a> {
     link: &'a RefCell<Link>,
     index: usize,
     now: Instant,
-    /// Checksums the stack left to the device for this frame.
-    offload: ChecksumSet,
-    /// Segmentation asked for this frame (with the IPv4 header's offset).
-    tso: Option<(u16, u16)>,
+    /// What the stack asked for this frame.
+    plan: TxPlan,
+}
+
+/// What a transmit token was told of its frame ([`TxMeta`]): the
+/// checksums left to the device (bits 0..8), and the segment size (bits
+/// 16..32, zero for none) and IPv4 header offset (bits 32..48) of a
+/// segmentation asked for. One word, written and moved whole: as narrow
+/// fields, a token built and handed to a receive handler was read back by
+/// a wider load than their stores, which stalled every received frame.
+#[derive(Debug, Clone, Copy)]
+struct TxPlan(u64);
+
+impl TxPlan {
+    /// Nothing asked.
+    const NONE: TxPlan = TxPlan(0);
+
+    #[inline]
+    fn new(meta: &TxMeta) -> TxPlan {
+        let tso = meta.tso_mss.map_or(0, |m| {
+            u64::from(m.get()) << 16 | u64::from(meta.l3_offset) << 32
+        });
+        TxPlan(u64::from(meta.checksum_offload.bits()) | tso)
+    }
+
+    #[inline]
+    fn offload(self) -> ChecksumSet {
+        ChecksumSet::from_bits(self.0 as u8)
+    }
+
+    /// The segment size and the IPv4 header's offset.
+    #[inline]
+    fn tso(self) -> Option<(u16, u16)> {
+        let mss = (self.0 >> 16) as u16;
+        (mss != 0).then_some((mss, (self.0 >> 32) as u16))
+    }
 }
 
 impl RxToken for PortRxToken<'_> {
@@ -625,8 +657,7 @@ impl Drop for PortRxToken<'_> {
 impl TxToken for PortTxToken<'_> {
     #[inline]
     fn set_meta(&mut self, meta: TxMeta) {
-        self.offload = meta.checksum_offload;
-        self.tso = meta.tso_mss.map(|m| (m.get(), meta.l3_offset));
+        self.plan = TxPlan::new(&meta);
     }
 
     #[inline]
@@ -638,7 +669,7 @@ impl TxToken for PortTxToken<'_> {
         // for a frame to cut), then `f` once, with the link not borrowed.
         let (mut buf, segment) = {
             let mut link = self.link.borrow_mut();
-            match self.tso {
+            match self.plan.tso() {
                 Some((mss, l3)) if link.config.tso && len > link.free.buf_len() => {
                     (link.gso_scratch(self.index, len)?, Some((mss, l3)))
                 }
@@ -649,9 +680,9 @@ impl TxToken for PortTxToken<'_> {
         let mut link = self.link.borrow_mut();
         match segment {
             Some((mss, l3)) => {
-                link.transmit_segmented(self.index, buf, mss, l3, self.now, self.offload)
+                link.transmit_segmented(self.index, buf, mss, l3, self.now, self.plan.offload())
             }
-            None => link.deliver(self.index, buf, len, self.now, self.offload),
+            None => link.deliver(self.index, buf, len, self.now, self.plan.offload()),
         }
         Ok(r)
     }
@@ -669,7 +700,7 @@ impl TxToken for PortTxToken<'_> {
         let mut buf = {
             let mut link = self.link.borrow_mut();
             let fits = len <= link.free.buf_len();
-            let segmented = self.tso.is_some() && link.config.tso;
+            let segmented = self.plan.tso().is_some() && link.config.tso;
             if !link.config.shared_payloads || (!fits && segmented) {
                 drop(link);
                 return self.consume(len, |buf| {
@@ -681,9 +712,16 @@ impl TxToken for PortTxToken<'_> {
         let r = f(buf.get_mut(..head_len).unwrap_or_default());
         let mut link = self.link.borrow_mut();
         if payload.is_empty() {
-            link.deliver(self.index, buf, head_len, self.now, self.offload);
+            link.deliver(self.index, buf, head_len, self.now, self.plan.offload());
         } else {
-            link.deliver_shared(self.index, buf, head_len, self.now, self.offload, payload);
+            link.deliver_shared(
+                self.index,
+                buf,
+                head_len,
+                self.now,
+                self.plan.offload(),
+                payload,
+            );
         }
         Ok(r)
     }
@@ -710,8 +748,7 @@ impl Device for Port {
                 link: &self.link,
                 index: self.index,
                 now,
-                offload: ChecksumSet::EMPTY,
-                tso: None,
+                plan: TxPlan::NONE,
             },
         ))
     }
@@ -719,36 +756,43 @@ impl Device for Port {
     /// As [`Device::poll_rx_keep`]'s default, but a frame whose payload
     /// came by reference reaches the handler as [`RxEvent::Shared`]
     /// (headers and payload apart, nothing copied).
+    #[inline(always)]
     fn poll_rx_keep<F>(&mut self, now: Instant, budget: usize, mut handler: F) -> usize
     where
         F: FnMut(RxEvent<'_, PortTxToken<'_>>) -> bool,
     {
         let mut done = 0;
         while done < budget {
-            let Some((frame, shared)) = self.pop(now) else {
+            let Some((mut frame, meta, shared)) = self.pop_frame(now) else {
                 break;
             };
-            let (mut rx, reply) = self.tokens(frame, now);
-            let meta = rx.meta();
-            if let Some(payload) = shared {
-                handler(RxEvent::Shared {
-                    head: rx.frame.data_mut(),
-                    payload,
+            let reply = PortTxToken {
+                link: &self.link,
+                index: self.index,
+                now,
+                plan: TxPlan::NONE,
+            };
+            if shared {
+                self.shared_event(frame, meta, reply, &mut handler);
+            } else {
+                // As `poll_rx`, without tokens: the buffer goes back to
+                // the free list, or to the handler when it keeps it.
+                let keep = handler(RxEvent::Frame {
+                    frame: frame.data_mut(),
                     meta,
                     reply,
+                    can_keep: true,
                 });
-            } else {
-                let ((), kept) = rx.consume_keep(|frame| {
-                    let keep = handler(RxEvent::Frame {
-                        frame,
-                        meta,
-                        reply,
-                        can_keep: true,
-                    });
-                    ((), keep)
-                });
-                if let Some(k) = kept {
-                    handler(RxEvent::Kept(k));
+                let mut link = self.link.borrow_mut();
+                if keep {
+                    link.free.release();
+                    drop(link);
+                    handler(RxEvent::Kept(KeptFrame {
+                        buf: frame.buf,
+                        len: frame.len,
+                    }));
+                } else {
+                    link.free.give(frame.buf);
                 }
             }
             done += 1;
@@ -776,8 +820,7 @@ impl Device for Port {
                 link: &self.link,
                 index: self.index,
                 now,
-                offload: ChecksumSet::EMPTY,
-                tso: None,
+                plan: TxPlan::NONE,
             };
             handler(frame.data_mut(), meta, reply);
             self.link.borrow_mut().free.give(frame.buf);
@@ -792,13 +835,15 @@ impl Device for Port {
             link: &self.link,
             index: self.index,
             now,
-            offload: ChecksumSet::EMPTY,
-            tso: None,
+            plan: TxPlan::NONE,
         })
     }
 
     /// Takes back a kept frame's buffer into the link's free list (one of
     /// the link's size, while the link has fewer than its bound).
+    /// (Inlined: a buffer handed over through memory was read back by
+    /// wider loads than its fields' stores, a stall per buffer.)
+    #[inline(always)]
     fn recycle(&mut self, buf: Vec<u8>) {
         self.link.borrow_mut().free.adopt(buf);
     }
@@ -822,15 +867,6 @@ impl Device for Port {
 }
 
 impl Port {
-    /// The next frame due at `now`, and its shared payload if it has
-    /// one.
-    #[inline(always)]
-    fn pop(&mut self, now: Instant) -> Option<(Frame, Option<Bytes>)> {
-        let (frame, _, shared) = self.pop_frame(now)?;
-        let shared = if shared { self.take_shared() } else { None };
-        Some((frame, shared))
-    }
-
     /// The next frame due at `now`, counted with its own bytes only (a
     /// payload lent by reference that follows it is counted when taken,
     /// by [`take_shared`](Self::take_shared)), what the receiver is told
@@ -865,6 +901,32 @@ impl Port {
         frame
     }
 
+    /// Hands `frame`, popped with its `shared` flag set, to a keeping
+    /// receiver as [`RxEvent::Shared`]: its headers and the payload that
+    /// followed it, apart.
+    #[cold]
+    #[inline(never)]
+    fn shared_event<F>(&self, frame: Frame, meta: RxMeta, reply: PortTxToken<'_>, handler: &mut F)
+    where
+        F: FnMut(RxEvent<'_, PortTxToken<'_>>) -> bool,
+    {
+        let Some(payload) = self.take_shared() else {
+            // (A flag without its payload: not sent by this link.)
+            self.link.borrow_mut().free.give(frame.buf);
+            return;
+        };
+        let mut rx = PortRxToken {
+            link: &self.link,
+            frame,
+        };
+        handler(RxEvent::Shared {
+            head: rx.frame.data_mut(),
+            payload,
+            meta,
+            reply,
+        });
+    }
+
     /// The payload lent by reference that follows the frame last popped
     /// (one whose `shared` is set), counted as received bytes.
     #[cold]
@@ -896,8 +958,7 @@ impl Port {
                 link: &self.link,
                 index: self.index,
                 now,
-                offload: ChecksumSet::EMPTY,
-                tso: None,
+                plan: TxPlan::NONE,
             },
         )
     }

@@ -177,13 +177,8 @@ impl TxToken for LoopbackTxToken<'_> {
         let mut st = self.state.borrow_mut();
         st.stats.count_tx(len);
         if st.queue.len() < st.queue_len {
-            st.queue.push_back(Frame {
-                buf,
-                len,
-                at: self.now,
-                verified: self.offload,
-                shared: false,
-            });
+            st.queue
+                .push_back(Frame::new(buf, len, self.now, self.offload, false));
         } else {
             st.stats.tx_dropped = st.stats.tx_dropped.wrapping_add(1);
             st.free.give(buf);

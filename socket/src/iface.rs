@@ -205,6 +205,11 @@ struct Port {
     /// The longest frame the device delivers (coalesced TCP segments may
     /// exceed the MTU).
     rx_max: usize,
+    /// Whether large UDP datagrams arrived lately, to be kept in their
+    /// frames' buffers: set when one was copied, cleared by a receive pass
+    /// that kept nothing (the keeping receive loop costs every frame a
+    /// little; see `RxVisitor`).
+    keep_udp: bool,
     /// The device takes transmitted payloads by reference (and delivers
     /// received ones so, as `RxEvent::Shared`).
     shared_payloads: bool,
@@ -347,7 +352,14 @@ pub struct Interface<H: PacketHook = NoHooks> {
     /// The connection (slot) and offset in the frame of a payload left in
     /// the frame being received, for the buffer to come.
     rx_kept: Option<(u32, usize)>,
-    /// Buffers read out of TCP receive queues, for their device.
+    /// The UDP socket whose newest datagram was left in the frame being
+    /// received, for the buffer to come.
+    rx_kept_udp: Option<crate::SocketHandle>,
+    /// The last UDP socket that kept a datagram in the current receive
+    /// pass: the buffers it has read out since go back to the device at
+    /// the end of the pass.
+    udp_keeper: Option<crate::SocketHandle>,
+    /// Buffers read out of TCP and UDP receive queues, for their device.
     spare_bufs: Vec<Vec<u8>>,
     /// A frame received as headers and a shared payload, put together
     /// for the general receive path (kept for reuse).
@@ -418,6 +430,8 @@ impl<H: PacketHook> Interface<H> {
             udp_scratch: Vec::new(),
             rx_keepable: None,
             rx_kept: None,
+            rx_kept_udp: None,
+            udp_keeper: None,
             rx_scratch: Vec::new(),
             spare_bufs: Vec::new(),
             listener_out: Vec::new(),
@@ -541,7 +555,10 @@ impl<H: PacketHook> Interface<H> {
         &self.stats
     }
 
-    /// The UDP counters (RFC 4113).
+    /// The UDP counters (RFC 4113). A datagram left in its frame's buffer
+    /// (see [`UdpSocket`](crate::UdpSocket)) is counted received when
+    /// queued; if its checksum then fails as it is read, the socket counts
+    /// it ([`UdpSocket::rx_checksum_errors`](crate::UdpSocket::rx_checksum_errors)).
     pub fn udp_stats(&self) -> &UdpStats {
         &self.udp_stats
     }
@@ -581,6 +598,7 @@ impl<H: PacketHook> Interface<H> {
             rx_csum: caps.checksum,
             tso_max: caps.tso.map_or(0, |t| t.max_len),
             rx_max: caps.max_rx_frame_len(),
+            keep_udp: false,
             shared_payloads: caps.shared_payloads,
             gso_burst: tcp::SOFT_GSO_SEGMENTS,
             macs: MacCache::new(),
@@ -1077,8 +1095,10 @@ impl<H: PacketHook> Interface<H> {
     /// general path after this one look instead of being tried by each
     /// in turn. (Each fast path is a function of its own, never inlined:
     /// the receive loop around this stays small.) Returns whether the
-    /// frame was handled.
+    /// frame was handled, and whether a payload was left in it (only
+    /// where `can_keep`: the device can give the frame's buffer away).
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn fast_frame<T: TxToken>(
         &mut self,
         port: usize,
@@ -1087,14 +1107,15 @@ impl<H: PacketHook> Interface<H> {
         reply: T,
         sockets: &mut SocketSet,
         now: Instant,
-    ) -> bool {
+        can_keep: bool,
+    ) -> Fast {
         const ETH: usize = lamina_ethernet::HEADER_LEN;
         // (Each fast path checks the EtherType and the IHL itself.)
-        match frame.get(ETH + 9) {
+        let done = match frame.get(ETH + 9) {
             // (A large TCP segment may be kept in its buffer: the
             // general path does that.)
             Some(&6) if frame.len() < KEEP_MIN => self.fast_tcp(port, frame, meta, sockets, now),
-            Some(&17) => self.fast_udp(port, frame, meta, sockets),
+            Some(&17) => return self.fast_udp(port, frame, meta, sockets, can_keep),
             Some(&1) => match frame.get(ETH + 20) {
                 Some(&t) if t == IcmpType::ECHO_REPLY.0 => {
                     self.fast_echo_reply(port, frame, meta, sockets)
@@ -1105,7 +1126,8 @@ impl<H: PacketHook> Interface<H> {
                 _ => false,
             },
             _ => false,
-        }
+        };
+        if done { Fast::Done } else { Fast::Declined }
     }
 
     /// The fast path for a ping to one of our unicast addresses on an
@@ -1239,42 +1261,46 @@ impl<H: PacketHook> Interface<H> {
         frame: &[u8],
         meta: RxMeta,
         sockets: &mut SocketSet,
-    ) -> bool {
+        can_keep: bool,
+    ) -> Fast {
         const ETH: usize = lamina_ethernet::HEADER_LEN;
         // IPv4 (EtherType 0x0800), IHL 5, UDP (17).
         if !matches!(
             frame.get(12..ETH + 10),
             Some([0x08, 0x00, 0x45, _, _, _, _, _, _, _, _, 17])
         ) {
-            return false;
+            return Fast::Declined;
         }
         if !hooks_are_noop::<H>() || sockets.has_any_raw() {
-            return false;
+            return Fast::Declined;
         }
         let Some(p) = self.ports.get(port) else {
-            return false;
+            return Fast::Declined;
         };
         if p.medium != Medium::Ethernet {
-            return false;
+            return Fast::Declined;
         }
+        let rx_max = p.rx_max;
         let verified = meta.checksum_verified.intersection(p.rx_csum.rx);
         let Some(ipb) = frame.get(ETH..) else {
-            return false;
+            return Fast::Declined;
         };
         // Unicast to our hardware address only: link broadcasts take the
         // general way. (The EtherType checked above rules out VLAN tags:
         // the header is the plain 14 bytes.)
         if frame.get(0..6) != Some(p.mac.as_bytes()) {
-            return false;
+            return Fast::Declined;
         }
         let parsed = parse_ipv4(ipb, verified.contains(ChecksumProto::Ipv4));
-        let Ok(ip) = parsed else { return false };
+        let Ok(ip) = parsed else {
+            return Fast::Declined;
+        };
         if ip.is_fragment() {
-            return false;
+            return Fast::Declined;
         }
         let (src, dst) = (ip.src(), ip.dst());
         if !self.host_to_us(src, dst) {
-            return false;
+            return Fast::Declined;
         }
         let udp_ok = verified.contains(ChecksumProto::Udp);
         // The checksum is verified while the payload is copied into the
@@ -1287,31 +1313,44 @@ impl<H: PacketHook> Interface<H> {
             Err(e) => {
                 self.stats.rx_frames += 1;
                 self.udp_stats.record_rx_error(&e);
-                return true;
+                return Fast::Done;
             }
         };
         let (udp, verify) = verify;
         // No socket: the general path answers Port Unreachable.
         let Some(h) = sockets.udp_lookup(dst, udp.dst_port(), src, udp.src_port()) else {
-            return false;
+            return Fast::Declined;
         };
         self.stats.rx_frames += 1;
         let from = SocketAddrV4::new(src, udp.src_port());
-        if !verify || udp.payload().len() < COPY_VERIFY_MIN {
+        let len = udp.payload().len();
+        if len >= UDP_KEEP_MIN
+            && frame.len().saturating_mul(2) >= rx_max
+            && rx_max >= KEEP_FRAME_MIN
+        {
+            if !can_keep {
+                // The next pass keeps such datagrams.
+                if let Some(p) = self.ports.get_mut(port) {
+                    p.keep_udp = true;
+                }
+            } else if self.fast_udp_keep(sockets, h, from, dst, &udp, verify, frame) {
+                return Fast::Kept;
+            }
+        }
+        if !verify || len < COPY_VERIFY_MIN {
             // (A short payload is summed and then copied: cheaper than
             // the copy that sums, below a few hundred bytes.)
             if verify {
                 let sum = ones_complement_sum(udp.payload());
                 if self.udp_policy.check_with_sum(&udp, src, dst, sum).is_err() {
                     self.udp_stats.record_checksum_error();
-                    return true;
+                    return Fast::Done;
                 }
             }
             self.udp_deliver(sockets, h, from, dst, udp.payload());
-            return true;
+            return Fast::Done;
         }
         let policy = self.udp_policy;
-        let len = udp.payload().len();
         let mut bad = false;
         let queued = match sockets.get_mut_quiet(h) {
             Some(Socket::Udp(u)) if u.has_room(len) => {
@@ -1337,7 +1376,99 @@ impl<H: PacketHook> Interface<H> {
                 }
             }
         }
+        Fast::Done
+    }
+
+    /// The general receive path, for a frame its device may let us keep
+    /// (`can_keep`; `largest`: the device's largest frame): whether a
+    /// payload was left in it (a large in-order TCP segment).
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn receive_keepable(
+        &mut self,
+        port: usize,
+        frame: &mut [u8],
+        meta: RxMeta,
+        sockets: &mut SocketSet,
+        now: Instant,
+        can_keep: bool,
+        largest: usize,
+    ) -> bool {
+        self.cancel_kept(sockets);
+        // Only frames filling at least half of a device buffer (of the
+        // device's largest frame): a kept buffer then holds at most twice
+        // the payload the window counts.
+        let keepable =
+            can_keep && frame.len() >= KEEP_MIN && frame.len().saturating_mul(2) >= largest;
+        if keepable {
+            self.rx_keepable = Some((frame.as_ptr() as usize, frame.len()));
+        }
+        self.receive_frame(port, frame, meta, sockets, now);
+        self.rx_keepable = None;
+        keepable && self.rx_kept.is_some()
+    }
+
+    /// Queues the datagram `udp` in `frame` for socket `h`, left in the
+    /// frame's buffer (which the device hands over next), its checksum
+    /// verified as it is read if `verify`. `false`, with nothing done,
+    /// when the socket has no room.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn fast_udp_keep(
+        &mut self,
+        sockets: &mut SocketSet,
+        h: crate::SocketHandle,
+        from: SocketAddrV4,
+        dst: Ipv4Addr,
+        udp: &UdpPacket<'_>,
+        verify: bool,
+        frame: &[u8],
+    ) -> bool {
+        // (A datagram whose buffer never came is withdrawn first.)
+        self.cancel_kept(sockets);
+        let payload = udp.payload();
+        let start = (payload.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
+        let check = verify.then(|| udp.header_sum(*from.ip(), dst));
+        let Some(Socket::Udp(u)) = sockets.get_mut_quiet(h) else {
+            return false;
+        };
+        if !u.deliver_kept(from, dst, start, payload.len(), check) {
+            return false;
+        }
+        self.rx_kept_udp = Some(h);
+        self.udp_keeper = Some(h);
+        self.udp_stats.record_delivered();
         true
+    }
+
+    /// Gives the buffer of the frame just kept to the socket that left a
+    /// payload in it.
+    #[inline]
+    fn attach_kept(&mut self, kept: lamina_netdev::KeptFrame, sockets: &mut SocketSet) {
+        let Some(h) = self.rx_kept_udp.take() else {
+            return self.tcp_attach_kept(kept, sockets);
+        };
+        let refused = match sockets.get_mut_quiet(h) {
+            Some(Socket::Udp(u)) => u.attach_kept(kept.buf, kept.len).err(),
+            _ => Some(kept.buf),
+        };
+        if let Some(buf) = refused
+            && self.spare_bufs.len() < SPARE_BUFS
+        {
+            self.spare_bufs.push(buf);
+        }
+    }
+
+    /// Withdraws a payload left in a frame whose buffer never came.
+    #[inline]
+    fn cancel_kept(&mut self, sockets: &mut SocketSet) {
+        if let Some(h) = self.rx_kept_udp.take() {
+            if let Some(Socket::Udp(u)) = sockets.get_mut_quiet(h) {
+                u.cancel_kept();
+            }
+            return;
+        }
+        self.tcp_cancel_kept(sockets);
     }
 
     /// The fast path for an Echo Reply to one of our unicast addresses on
@@ -3007,6 +3138,16 @@ impl DirectFrame {
 /// copied into their socket's queue (`checksum::copy_with_sum`).
 const COPY_VERIFY_MIN: usize = 256;
 
+/// Received UDP payloads at least this long, in frames filling at least
+/// half of the device's largest frame, stay in their frame's buffer where
+/// the device can give it away: verified as the reader copies them out,
+/// copied once.
+const UDP_KEEP_MIN: usize = 512;
+
+/// Devices whose frames are all shorter than this never have a frame
+/// kept (by UDP or TCP).
+const KEEP_FRAME_MIN: usize = 2 * UDP_KEEP_MIN;
+
 /// The most datagrams [`Interface::take_queued`] keeps waiting.
 pub const MAX_QUEUED: usize = 256;
 
@@ -3046,6 +3187,18 @@ enum Job {
     Raw(IpProtocol, u8, Ipv4Addr, Vec<u8>),
 }
 
+/// What a fast receive path did with a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fast {
+    /// Nothing: the general path takes the frame.
+    Declined,
+    /// Handled it.
+    Done,
+    /// Handled it, leaving a payload in the frame's buffer: the device is
+    /// to hand the buffer over.
+    Kept,
+}
+
 /// Receives from one device.
 struct RxVisitor<'a, H: PacketHook> {
     iface: &'a mut Interface<H>,
@@ -3061,61 +3214,86 @@ impl<H: PacketHook> DeviceVisitor for RxVisitor<'_, H> {
         let (iface, sockets, port, now) =
             (&mut *self.iface, &mut *self.sockets, self.port, self.now);
         // A device whose frames are all too small to keep takes the plain
-        // receive loop (what keeping costs per frame is not paid there).
+        // receive loop (what keeping costs per frame is not paid there),
+        // and so does one whose frames are too small for TCP to keep
+        // while no large UDP datagrams arrive (the first such datagram is
+        // copied; the passes after it keep them).
         // (Frames with a shared payload come whole there too: stacks
         // share payloads only where frames are large.)
-        let largest = iface.ports.get(port).map_or(0, |p| p.rx_max);
-        if largest < KEEP_MIN {
+        let (largest, keep_udp) = iface
+            .ports
+            .get(port)
+            .map_or((0, false), |p| (p.rx_max, p.keep_udp));
+        if largest < KEEP_MIN && !keep_udp {
             return device.poll_rx(now, budget, |frame, meta, reply| {
-                if !iface.fast_frame(port, frame, meta, reply, sockets, now) {
+                if iface.fast_frame(port, frame, meta, reply, sockets, now, false) == Fast::Declined
+                {
                     iface.receive_frame(port, frame, meta, sockets, now);
                 }
             });
         }
-        let n = device.poll_rx_keep(now, budget, |event| match event {
-            RxEvent::Frame {
-                frame,
-                meta,
-                reply,
-                can_keep,
-            } => {
-                iface.tcp_cancel_kept(sockets);
-                if iface.fast_frame(port, frame, meta, reply, sockets, now) {
-                    return false;
+        // (Inlined into the device's loop: passed by reference to a call,
+        // the event is written to memory field by field and read back with
+        // wider loads, a store-forwarding stall per frame.)
+        let n = device.poll_rx_keep(
+            now,
+            budget,
+            #[inline(always)]
+            |event| match event {
+                RxEvent::Frame {
+                    frame,
+                    meta,
+                    reply,
+                    can_keep,
+                } => {
+                    match iface.fast_frame(port, frame, meta, reply, sockets, now, can_keep) {
+                        Fast::Declined => {}
+                        Fast::Done => return false,
+                        Fast::Kept => return true,
+                    }
+                    iface.receive_keepable(port, frame, meta, sockets, now, can_keep, largest)
                 }
-                // Only frames filling at least half of a device buffer (of
-                // the device's largest frame): a kept buffer then holds at
-                // most twice the payload the window counts.
-                let keepable =
-                    can_keep && frame.len() >= KEEP_MIN && frame.len().saturating_mul(2) >= largest;
-                if keepable {
-                    iface.rx_keepable = Some((frame.as_ptr() as usize, frame.len()));
+                RxEvent::Kept(kept) => {
+                    iface.attach_kept(kept, sockets);
+                    false
                 }
-                iface.receive_frame(port, frame, meta, sockets, now);
-                iface.rx_keepable = None;
-                keepable && iface.rx_kept.is_some()
-            }
-            RxEvent::Kept(kept) => {
-                iface.tcp_attach_kept(kept, sockets);
-                false
-            }
-            RxEvent::Shared {
-                head,
-                payload,
-                meta,
-                reply: _,
-            } => {
-                iface.tcp_cancel_kept(sockets);
-                iface.receive_shared(port, head, payload, meta, sockets, now);
-                false
-            }
-        });
+                RxEvent::Shared {
+                    head,
+                    payload,
+                    meta,
+                    reply: _,
+                } => {
+                    iface.cancel_kept(sockets);
+                    iface.receive_shared(port, head, payload, meta, sockets, now);
+                    false
+                }
+            },
+        );
         // A payload whose buffer did not come (a device that broke its
-        // word) is withdrawn: the peer sends it again.
-        self.iface.tcp_cancel_kept(self.sockets);
-        // Buffers read out of receive queues go back to a device.
+        // word) is withdrawn: the peer sends it again (TCP) or it is lost
+        // (UDP).
+        self.iface.cancel_kept(self.sockets);
+        // Buffers read out of receive queues go back to the device: those
+        // of the TCP sockets, and those of the UDP socket that kept
+        // datagrams in this pass. A pass that received and kept no UDP
+        // datagram ends the keeping.
         while let Some(buf) = self.iface.spare_bufs.pop() {
             device.recycle(buf);
+        }
+        match self.iface.udp_keeper.take() {
+            Some(h) => {
+                if let Some(Socket::Udp(u)) = self.sockets.get_mut_quiet(h) {
+                    while let Some(buf) = u.take_spare() {
+                        device.recycle(buf);
+                    }
+                }
+            }
+            None if n > 0 => {
+                if let Some(p) = self.iface.ports.get_mut(self.port) {
+                    p.keep_udp = false;
+                }
+            }
+            None => {}
         }
         n
     }

@@ -2,6 +2,10 @@
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
+use alloc::vec::Vec;
+
+use lamina_netbuf::checksum::Checksum;
+
 use crate::Error;
 use crate::queue::Datagrams;
 
@@ -12,7 +16,10 @@ pub struct UdpConfig {
     /// Datagrams waiting to be read (default 64); beyond, arrivals are
     /// dropped and counted in [`UdpSocket::rx_dropped`].
     pub rx_packets: usize,
-    /// Payload bytes waiting to be read (default 256 KiB).
+    /// Payload bytes waiting to be read (default 256 KiB). A datagram
+    /// left in its frame's buffer counts its payload; such buffers hold
+    /// at most twice what they carry, and those read out wait for the
+    /// device up to half this bound (see [`UdpSocket`]).
     pub rx_bytes: usize,
     /// Datagrams waiting to be sent (default 64); beyond,
     /// [`send_to`](UdpSocket::send_to) fails with [`Error::QueueFull`].
@@ -49,6 +56,18 @@ pub const MAX_UDP_PAYLOAD: usize = 65_507;
 /// socket on send and once out of the frame on receive; each queue keeps
 /// its payloads back to back in one buffer, so a steady flow allocates
 /// nothing.
+///
+/// A large datagram (filling at least half of a frame buffer, from a
+/// device that can give its buffers away) is not copied on receive: it
+/// waits in the frame's buffer, and its checksum, where the device did
+/// not verify it, is verified as [`recv_from`](Self::recv_from) copies it
+/// out (one pass over the bytes instead of two, as Linux does). A
+/// datagram that fails then is dropped and counted
+/// ([`rx_checksum_errors`](Self::rx_checksum_errors)) and the next one is
+/// read: so [`can_recv`](Self::can_recv) can say a datagram waits and
+/// the read still find none ([`Error::WouldBlock`]). Buffers read out
+/// are kept for the device, up to half of [`UdpConfig::rx_bytes`] of
+/// them, and go back to it as the next large datagrams arrive.
 #[derive(Debug, Clone)]
 pub struct UdpSocket {
     pub(crate) local: Option<SocketAddrV4>,
@@ -58,6 +77,8 @@ pub struct UdpSocket {
     /// Datagrams to send, by destination.
     pub(crate) tx: Datagrams<SocketAddrV4>,
     rx_dropped: u64,
+    /// Datagrams found corrupt as they were read.
+    rx_checksum_errors: u64,
     pub(crate) error: Option<Error>,
     pub(crate) broadcast: bool,
     pub(crate) recv_errors: bool,
@@ -80,6 +101,7 @@ impl UdpSocket {
             rx: Datagrams::new(config.rx_packets, config.rx_bytes),
             tx: Datagrams::new(config.tx_packets, config.tx_bytes),
             rx_dropped: 0,
+            rx_checksum_errors: 0,
             error: None,
             broadcast: false,
             recv_errors: false,
@@ -173,20 +195,38 @@ impl UdpSocket {
     /// Reads the next datagram into `buf`: the bytes copied (a longer
     /// datagram is cut, as POSIX does) and its source. Fails with the
     /// pending ICMP error first, then [`Error::WouldBlock`] if nothing is
-    /// queued.
+    /// queued (or only datagrams that fail their checksum, dropped here).
     #[inline]
     pub fn recv_from(&mut self, buf: &mut [u8]) -> Result<(usize, SocketAddrV4), Error> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        let ((from, _), payload) = self.rx.front().ok_or(Error::WouldBlock)?;
-        let from = *from;
-        let n = payload.len().min(buf.len());
-        if let (Some(out), Some(src)) = (buf.get_mut(..n), payload.get(..n)) {
-            out.copy_from_slice(src);
+        loop {
+            let ((from, _), payload, check) = self.rx.front_check().ok_or(Error::WouldBlock)?;
+            let from = *from;
+            let n = payload.len().min(buf.len());
+            let (Some(out), Some(src)) = (buf.get_mut(..n), payload.get(..n)) else {
+                return Err(Error::WouldBlock);
+            };
+            let good = match check {
+                None => {
+                    out.copy_from_slice(src);
+                    true
+                }
+                Some(rest) => {
+                    let mut sum = Checksum::new();
+                    sum.add_u16(rest);
+                    sum.add_copy(out, src);
+                    sum.add_bytes(payload.get(n..).unwrap_or_default());
+                    sum.finish() == 0
+                }
+            };
+            self.rx.drop_front();
+            if good {
+                return Ok((n, from));
+            }
+            self.rx_checksum_errors += 1;
         }
-        self.rx.drop_front();
-        Ok((n, from))
     }
 
     /// Reads the next datagram from the connected peer.
@@ -195,11 +235,21 @@ impl UdpSocket {
     }
 
     /// The next datagram without dequeuing it: its payload, its source and
-    /// the local address it was sent to.
+    /// the local address it was sent to. A datagram whose checksum is
+    /// still to be verified is verified here (and passed over if it
+    /// fails: the next read drops it).
     pub fn peek(&self) -> Result<(&[u8], SocketAddrV4, Ipv4Addr), Error> {
-        self.rx
-            .front()
-            .map(|(&(src, dst), payload)| (payload, src, dst))
+        (0..self.rx.len())
+            .filter_map(|i| self.rx.get(i))
+            .find(|(_, payload, check)| {
+                check.is_none_or(|rest| {
+                    let mut sum = Checksum::new();
+                    sum.add_u16(rest);
+                    sum.add_bytes(payload);
+                    sum.finish() == 0
+                })
+            })
+            .map(|(&(src, dst), payload, _)| (payload, src, dst))
             .ok_or(Error::WouldBlock)
     }
 
@@ -231,6 +281,53 @@ impl UdpSocket {
     /// Datagrams dropped because the receive queue was full.
     pub fn rx_dropped(&self) -> u64 {
         self.rx_dropped
+    }
+
+    /// Datagrams dropped as they were read because their checksum failed
+    /// (those kept in their frame's buffer, verified only then; the
+    /// others are verified on arrival and counted in the interface's
+    /// `UdpStats`).
+    pub fn rx_checksum_errors(&self) -> u64 {
+        self.rx_checksum_errors
+    }
+
+    /// Queues a received datagram of `len` bytes that stays at `start` in
+    /// the frame buffer to be attached next
+    /// ([`attach_kept`](Self::attach_kept)), its checksum verified as it
+    /// is read when `check` (the pseudo-header's and header's sum) is
+    /// given. `false` if there is no room (nothing counted: check
+    /// [`has_room`](Self::has_room) first).
+    #[inline]
+    pub(crate) fn deliver_kept(
+        &mut self,
+        src: SocketAddrV4,
+        dst: Ipv4Addr,
+        start: usize,
+        len: usize,
+        check: Option<u16>,
+    ) -> bool {
+        self.rx.push_kept((src, dst), start, len, check)
+    }
+
+    /// The frame buffer (the frame its first `len` bytes) of the datagram
+    /// just queued by [`deliver_kept`](Self::deliver_kept); back if it
+    /// does not hold it (the datagram withdrawn).
+    #[inline]
+    pub(crate) fn attach_kept(&mut self, buf: Vec<u8>, len: usize) -> Result<(), Vec<u8>> {
+        self.rx.attach(buf, len)
+    }
+
+    /// Withdraws the datagram queued by
+    /// [`deliver_kept`](Self::deliver_kept) whose buffer did not come.
+    #[inline]
+    pub(crate) fn cancel_kept(&mut self) {
+        self.rx.cancel_pending();
+    }
+
+    /// A buffer read out, to give back to a device.
+    #[inline]
+    pub(crate) fn take_spare(&mut self) -> Option<Vec<u8>> {
+        self.rx.take_spare()
     }
 
     /// Whether a datagram of `len` bytes would be queued now.

@@ -1062,7 +1062,9 @@ fn udp_payloads_verified_on_their_way_into_the_queue() {
         }
         got
     };
-    for len in [1usize, 64, 255, 256, 1000, 1472] {
+    // (Up to 1000 bytes: larger datagrams in frames the device can give
+    // away stay in them, verified when read; see the next test.)
+    for len in [1usize, 64, 255, 256, 1000] {
         let payload: Vec<u8> = (0..len).map(|i| (i * 13 + len) as u8).collect();
         let before = *a.iface.udp_stats();
         // Corrupted in the payload (first, middle, last byte) and in the
@@ -1098,6 +1100,95 @@ fn udp_payloads_verified_on_their_way_into_the_queue() {
     assert_eq!(after.in_csum_errors - before.in_csum_errors, 1);
     assert_eq!(recv(&mut a).len(), 4);
     assert_eq!(a.sockets.udp(u).unwrap().rx_dropped(), 1);
+}
+
+/// Large datagrams (1472 bytes: whole frames of the link) are copied
+/// while no such datagram came in the last receive pass, and then left
+/// in their frames' buffers: the socket verifies each as it is read (as
+/// Linux does), drops and counts the corrupt ones there, and reads on to
+/// the next; a cut read still checks the whole datagram; `peek` passes
+/// over a corrupt one.
+#[test]
+fn udp_large_datagrams_stay_in_their_frames_and_are_verified_when_read() {
+    let (mut a, mut peer, peer_ip) = host_and_bare_peer(LinkConfig::new());
+    let u = a.sockets.add(UdpSocket::default()).unwrap();
+    a.sockets
+        .bind_udp(u, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
+        .unwrap();
+    let our_mac = a.iface.hardware_addr(IfaceId(0)).unwrap();
+    let payload = |tag: u8| -> Vec<u8> { (0..1472).map(|i| (i * 7) as u8 ^ tag).collect() };
+    let frame = |p: &[u8], corrupt: Option<usize>| {
+        let mut f = udp_frame((peer_ip, A), our_mac, p, false);
+        if let Some(at) = corrupt {
+            f[14 + 20 + at] ^= 0x40;
+        }
+        f
+    };
+    let send = |peer: &mut lamina_netdev::Port, f: Vec<u8>| {
+        let t = peer.transmit(Instant::ZERO).unwrap();
+        lamina_netdev::TxToken::consume(t, f.len(), |b| b.copy_from_slice(&f)).unwrap();
+    };
+    let mut buf = vec![0u8; 2048];
+    for round in 0..50u8 {
+        let before = *a.iface.udp_stats();
+        let errors = a.sockets.udp(u).unwrap().rx_checksum_errors();
+        // Good, corrupt in the payload, good, corrupt in the last byte,
+        // good, corrupt in the checksum field.
+        send(&mut peer, frame(&payload(round), None));
+        send(&mut peer, frame(&payload(round), Some(8 + 700)));
+        send(&mut peer, frame(&payload(round.wrapping_add(1)), None));
+        send(&mut peer, frame(&payload(round), Some(8 + 1471)));
+        send(&mut peer, frame(&payload(round.wrapping_add(2)), None));
+        send(&mut peer, frame(&payload(round), Some(6)));
+        a.poll(Instant::ZERO);
+        let after = *a.iface.udp_stats();
+        let s = a.sockets.udp(u).unwrap();
+        if round == 0 {
+            // The first pass copies (verifying on the way): the corrupt
+            // ones never reach the queue.
+            assert_eq!(after.in_csum_errors - before.in_csum_errors, 3);
+            assert_eq!(s.recv_queue_len(), 3);
+        } else {
+            // Later passes keep them all; the corrupt ones are found when
+            // read.
+            assert_eq!(after.in_csum_errors, before.in_csum_errors, "round {round}");
+            assert_eq!(s.recv_queue_len(), 6, "round {round}");
+        }
+        assert_eq!(
+            after.in_datagrams - before.in_datagrams,
+            s.recv_queue_len() as u64
+        );
+        let (n, from) = s.recv_from(&mut buf).unwrap();
+        assert_eq!((n, from), (1472, SocketAddrV4::new(peer_ip, 4000)));
+        assert_eq!(buf[..n], payload(round)[..]);
+        let (peeked, _, _) = s.peek().unwrap();
+        assert_eq!(peeked, &payload(round.wrapping_add(1))[..], "round {round}");
+        // A read cut short still verifies the whole datagram.
+        let mut short = [0u8; 5];
+        assert_eq!(s.recv_from(&mut short).unwrap().0, 5);
+        assert_eq!(short[..], payload(round.wrapping_add(1))[..5]);
+        assert_eq!(s.recv_from(&mut buf).unwrap().0, 1472);
+        assert_eq!(buf[..1472], payload(round.wrapping_add(2))[..]);
+        assert_eq!(s.recv_from(&mut buf), Err(lamina_socket::Error::WouldBlock));
+        assert!(!s.can_recv());
+        let found = s.rx_checksum_errors() - errors;
+        assert_eq!(found, if round == 0 { 0 } else { 3 }, "round {round}");
+    }
+    // Only corrupt datagrams waiting: the read finds nothing, and `peek`
+    // nothing either.
+    send(&mut peer, frame(&payload(9), Some(8)));
+    send(&mut peer, frame(&payload(9), Some(9)));
+    a.poll(Instant::ZERO);
+    let s = a.sockets.udp(u).unwrap();
+    assert!(s.can_recv());
+    assert_eq!(
+        s.peek().map(|p| p.0.len()),
+        Err(lamina_socket::Error::WouldBlock)
+    );
+    let errors = s.rx_checksum_errors();
+    assert_eq!(s.recv_from(&mut buf), Err(lamina_socket::Error::WouldBlock));
+    assert_eq!(s.rx_checksum_errors() - errors, 2);
+    assert!(!s.can_recv());
 }
 
 /// An Ethernet frame from the bare peer (MAC 02:..:09) carrying a UDP

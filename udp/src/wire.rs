@@ -249,16 +249,7 @@ impl<'a> UdpPacket<'a> {
         } else if self.truncated {
             ChecksumStatus::Unverifiable
         } else {
-            let mut sum = checksum::ipv4_pseudo_header(src, dst, IP_PROTOCOL, self.length());
-            // The header as two 32-bit words (even length: the payload's
-            // sum follows at an even offset).
-            let h = self.header.as_bytes();
-            if let Some((a, rest)) = h.split_first_chunk::<4>()
-                && let Some(b) = rest.first_chunk::<4>()
-            {
-                sum.add_u32(u32::from_be_bytes(*a));
-                sum.add_u32(u32::from_be_bytes(*b));
-            }
+            let mut sum = self.header_checksum(src, dst);
             sum.add_u16(payload_sum);
             if sum.finish() == 0 {
                 ChecksumStatus::Good
@@ -266,6 +257,55 @@ impl<'a> UdpPacket<'a> {
                 ChecksumStatus::Bad
             }
         }
+    }
+
+    /// The folded one's-complement sum of the pseudo-header of `src` and
+    /// `dst` and of the UDP header (checksum field included): what a
+    /// receiver that verifies the payload later keeps (Linux verifies a
+    /// datagram's checksum as the reader copies it out). The datagram is
+    /// intact when this sum and the payload's, added, fold to `0xFFFF`
+    /// (their [`Checksum::finish`] is zero); that holds only when the
+    /// checksum field is not zero and the datagram is not truncated
+    /// ([`checksum_status_with_sum`](Self::checksum_status_with_sum)
+    /// gives the whole verdict).
+    ///
+    /// ```
+    /// use core::net::Ipv4Addr;
+    /// use lamina_netbuf::checksum::Checksum;
+    /// use lamina_netbuf::Serializer;
+    /// use lamina_udp::{UdpPacket, UdpRepr};
+    ///
+    /// let (a, b) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2));
+    /// let repr = UdpRepr { src_port: 1000, dst_port: 2000 };
+    /// let dgram = b"later".wrap_in(repr.builder(a, b)).serialize_vec(0)?.into_vec();
+    /// let udp = UdpPacket::parse(&dgram).unwrap();
+    /// let kept = udp.header_sum(a, b);
+    /// // ... and when the payload is read:
+    /// let mut sum = Checksum::new();
+    /// sum.add_u16(kept);
+    /// sum.add_bytes(udp.payload());
+    /// assert_eq!(sum.finish(), 0);
+    /// # Ok::<(), lamina_netbuf::Error>(())
+    /// ```
+    #[inline]
+    pub fn header_sum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> u16 {
+        self.header_checksum(src, dst).sum()
+    }
+
+    /// The pseudo-header and the header, summed.
+    #[inline(always)]
+    fn header_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> Checksum {
+        let mut sum = checksum::ipv4_pseudo_header(src, dst, IP_PROTOCOL, self.length());
+        // The header as two 32-bit words (even length: the payload's sum
+        // follows at an even offset).
+        let h = self.header.as_bytes();
+        if let Some((a, rest)) = h.split_first_chunk::<4>()
+            && let Some(b) = rest.first_chunk::<4>()
+        {
+            sum.add_u32(u32::from_be_bytes(*a));
+            sum.add_u32(u32::from_be_bytes(*b));
+        }
+        sum
     }
 
     /// Whether the datagram may be accepted as far as the checksum goes:
