@@ -202,14 +202,10 @@ struct Port {
     /// The longest frame the device segments (TCP segmentation offload),
     /// or 0 when it cannot.
     tso_max: usize,
-    /// The longest frame the device delivers (coalesced TCP segments may
-    /// exceed the MTU).
-    rx_max: usize,
-    /// Whether large UDP datagrams arrived lately, to be kept in their
-    /// frames' buffers: set when one was copied, cleared by a receive pass
-    /// that kept nothing (the keeping receive loop costs every frame a
-    /// little; see `RxVisitor`).
-    keep_udp: bool,
+    /// The longest frame the device delivers, and whether large UDP
+    /// datagrams are being kept (together: read together by every receive
+    /// pass, on one cache line).
+    rx: RxLimits,
     /// The device takes transmitted payloads by reference (and delivers
     /// received ones so, as `RxEvent::Shared`).
     shared_payloads: bool,
@@ -597,8 +593,10 @@ impl<H: PacketHook> Interface<H> {
             txq: VecDeque::new(),
             rx_csum: caps.checksum,
             tso_max: caps.tso.map_or(0, |t| t.max_len),
-            rx_max: caps.max_rx_frame_len(),
-            keep_udp: false,
+            rx: RxLimits {
+                max: caps.max_rx_frame_len(),
+                keep_udp: false,
+            },
             shared_payloads: caps.shared_payloads,
             gso_burst: tcp::SOFT_GSO_SEGMENTS,
             macs: MacCache::new(),
@@ -1280,7 +1278,7 @@ impl<H: PacketHook> Interface<H> {
         if p.medium != Medium::Ethernet {
             return Fast::Declined;
         }
-        let rx_max = p.rx_max;
+        let rx_max = p.rx.max;
         let verified = meta.checksum_verified.intersection(p.rx_csum.rx);
         let Some(ipb) = frame.get(ETH..) else {
             return Fast::Declined;
@@ -1331,7 +1329,7 @@ impl<H: PacketHook> Interface<H> {
             if !can_keep {
                 // The next pass keeps such datagrams.
                 if let Some(p) = self.ports.get_mut(port) {
-                    p.keep_udp = true;
+                    p.rx.keep_udp = true;
                 }
             } else if self.fast_udp_keep(sockets, h, from, dst, &udp, verify, frame) {
                 return Fast::Kept;
@@ -3187,6 +3185,20 @@ enum Job {
     Raw(IpProtocol, u8, Ipv4Addr, Vec<u8>),
 }
 
+/// A device's largest received frame, and whether large UDP datagrams
+/// from it are being kept in their buffers.
+#[derive(Debug, Clone, Copy)]
+struct RxLimits {
+    /// The longest frame the device delivers (coalesced TCP segments may
+    /// exceed the MTU).
+    max: usize,
+    /// Whether large UDP datagrams arrived lately, to be kept in their
+    /// frames' buffers: set when one was copied, cleared by a receive pass
+    /// that kept nothing (the keeping receive loop costs every frame a
+    /// little; see `RxVisitor`).
+    keep_udp: bool,
+}
+
 /// What a fast receive path did with a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fast {
@@ -3223,7 +3235,7 @@ impl<H: PacketHook> DeviceVisitor for RxVisitor<'_, H> {
         let (largest, keep_udp) = iface
             .ports
             .get(port)
-            .map_or((0, false), |p| (p.rx_max, p.keep_udp));
+            .map_or((0, false), |p| (p.rx.max, p.rx.keep_udp));
         if largest < KEEP_MIN && !keep_udp {
             return device.poll_rx(now, budget, |frame, meta, reply| {
                 if iface.fast_frame(port, frame, meta, reply, sockets, now, false) == Fast::Declined
@@ -3290,7 +3302,7 @@ impl<H: PacketHook> DeviceVisitor for RxVisitor<'_, H> {
             }
             None if n > 0 => {
                 if let Some(p) = self.iface.ports.get_mut(self.port) {
-                    p.keep_udp = false;
+                    p.rx.keep_udp = false;
                 }
             }
             None => {}
