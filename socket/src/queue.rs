@@ -23,9 +23,10 @@ use alloc::vec::Vec;
 /// by the device after the push ([`attach`](Self::attach)). Such payloads
 /// count against `max_bytes` like the others. Their buffers, once read,
 /// wait for the device ([`take_spare`](Self::take_spare)), up to
-/// `max_bytes / 2` of them; more are freed.
+/// `max_bytes / 2` of them; more are freed. Only a queue with `KEEP` set
+/// takes such payloads (the others skip every check for them).
 #[derive(Debug, Clone)]
-pub(crate) struct Datagrams<M> {
+pub(crate) struct Datagrams<M, const KEEP: bool = false> {
     /// Each datagram's header and payload length (with [`KEPT`] set for
     /// a payload in `kept`); the oldest waiting is at `head` (those before
     /// it were read).
@@ -76,8 +77,8 @@ const COMPACT_MIN: usize = 4096;
 /// Read entries below this are never worth a compaction.
 const COMPACT_ITEMS: usize = 64;
 
-impl<M> Datagrams<M> {
-    pub(crate) fn new(max_packets: usize, max_bytes: usize) -> Datagrams<M> {
+impl<M, const KEEP: bool> Datagrams<M, KEEP> {
+    pub(crate) fn new(max_packets: usize, max_bytes: usize) -> Datagrams<M, KEEP> {
         Datagrams {
             items: Vec::new(),
             head: 0,
@@ -93,7 +94,12 @@ impl<M> Datagrams<M> {
     /// Payload bytes waiting.
     #[inline]
     fn queued_bytes(&self) -> usize {
-        self.end - self.read + self.kept.as_ref().map_or(0, |k| k.bytes)
+        let kept = if KEEP {
+            self.kept.as_ref().map_or(0, |k| k.bytes)
+        } else {
+            0
+        };
+        self.end - self.read + kept
     }
 
     /// Whether a datagram of `size` bytes would be accepted now.
@@ -132,7 +138,7 @@ impl<M> Datagrams<M> {
         len: usize,
         check: Option<u16>,
     ) -> bool {
-        if !self.has_room(len) || len >= KEPT {
+        if !KEEP || !self.has_room(len) || len >= KEPT {
             return false;
         }
         let k = self.kept.get_or_insert_default();
@@ -257,7 +263,7 @@ impl<M> Datagrams<M> {
     #[inline]
     pub(crate) fn front(&self) -> Option<(&M, &[u8])> {
         let (meta, len) = self.items.get(self.head)?;
-        if len & KEPT != 0 {
+        if KEEP && len & KEPT != 0 {
             return self.kept_payload(0, *len).map(|(data, _)| (meta, data));
         }
         let data = self.bytes.get(self.read..(self.read + len).min(self.end))?;
@@ -269,7 +275,7 @@ impl<M> Datagrams<M> {
     #[inline]
     pub(crate) fn front_check(&self) -> Option<(&M, &[u8], Option<u16>)> {
         let (meta, len) = self.items.get(self.head)?;
-        if len & KEPT != 0 {
+        if KEEP && len & KEPT != 0 {
             let (data, check) = self.kept_payload(0, *len)?;
             return Some((meta, data, check));
         }
@@ -293,7 +299,7 @@ impl<M> Datagrams<M> {
         let skipped = self.items.get(self.head..at)?;
         let (meta, len) = self.items.get(at)?;
         let kept_before = skipped.iter().filter(|(_, l)| l & KEPT != 0).count();
-        if len & KEPT != 0 {
+        if KEEP && len & KEPT != 0 {
             let (data, check) = self.kept_payload(kept_before, *len)?;
             return Some((meta, data, check));
         }
@@ -311,7 +317,7 @@ impl<M> Datagrams<M> {
         let Some(&(_, len)) = self.items.get(self.head) else {
             return false;
         };
-        if len & KEPT != 0 {
+        if KEEP && len & KEPT != 0 {
             return self.drop_kept_front();
         }
         self.head += 1;
@@ -364,7 +370,7 @@ impl<M> Datagrams<M> {
         self.head = 0;
         self.read = 0;
         self.end = 0;
-        if let Some(k) = &mut self.kept {
+        if KEEP && let Some(k) = &mut self.kept {
             k.queue.clear();
             k.bytes = 0;
         }
@@ -459,7 +465,7 @@ mod tests {
 
     #[test]
     fn kept_payloads_wait_in_order_among_copied_ones_and_count_against_the_bound() {
-        let mut q: Datagrams<u8> = Datagrams::new(8, 100);
+        let mut q: Datagrams<u8, true> = Datagrams::new(8, 100);
         assert!(q.push(1, b"copied"));
         assert!(q.push_kept(2, 10, 40, Some(0x1234)));
         assert_eq!(q.attach(frame_buf(10, &[7; 40], 64), 64), Ok(()));
@@ -496,7 +502,7 @@ mod tests {
 
     #[test]
     fn a_kept_payload_whose_buffer_does_not_hold_it_is_withdrawn() {
-        let mut q: Datagrams<u8> = Datagrams::new(8, 1000);
+        let mut q: Datagrams<u8, true> = Datagrams::new(8, 1000);
         // No datagram waits for a buffer: refused.
         assert_eq!(q.attach(alloc::vec![0; 8], 8).map_err(|b| b.len()), Err(8));
         assert!(q.push(1, b"x"));
@@ -527,7 +533,7 @@ mod tests {
 
     #[test]
     fn buffers_read_out_wait_for_the_device_up_to_half_the_bound() {
-        let mut q: Datagrams<()> = Datagrams::new(64, 4096);
+        let mut q: Datagrams<(), true> = Datagrams::new(64, 4096);
         for _ in 0..4 {
             assert!(q.push_kept((), 0, 600, None));
             assert_eq!(q.attach(frame_buf(0, &[1; 600], 1000), 1000), Ok(()));

@@ -73,7 +73,7 @@ pub struct UdpSocket {
     pub(crate) local: Option<SocketAddrV4>,
     pub(crate) remote: Option<SocketAddrV4>,
     /// Received datagrams: (source, local address they were sent to).
-    pub(crate) rx: Datagrams<(SocketAddrV4, Ipv4Addr)>,
+    pub(crate) rx: Datagrams<(SocketAddrV4, Ipv4Addr), true>,
     /// Datagrams to send, by destination.
     pub(crate) tx: Datagrams<SocketAddrV4>,
     rx_dropped: u64,
