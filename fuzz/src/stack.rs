@@ -576,10 +576,22 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
                 {
                     let _ = t.recv(&mut buf[..n]);
                 }
-                let _ = host
-                    .sockets
-                    .udp(host.udp)
-                    .map(|s| s.recv_from(&mut buf[..n]));
+                if let Ok(s) = host.sockets.udp(host.udp) {
+                    // A peeked datagram is the one read next.
+                    let peeked = s.peek().map(|(p, from, _)| (p.to_vec(), from));
+                    match (peeked, s.recv_from(&mut buf[..n])) {
+                        (Ok((p, from)), Ok((got, src))) => {
+                            assert_eq!(from, src);
+                            assert_eq!(got, p.len().min(n));
+                            assert_eq!(buf[..got], p[..got]);
+                        }
+                        // (A pending ICMP error is reported first.)
+                        (Ok(_), Err(lamina_socket::Error::WouldBlock)) => {
+                            panic!("peeked, then nothing to read")
+                        }
+                        _ => {}
+                    }
+                }
                 let _ = host.sockets.icmp(host.ping).map(|s| s.recv_echo());
             }
             Op::Close { which } if !host.tcp.is_empty() => {
