@@ -353,9 +353,10 @@ pub trait Device {
     }
 
     /// As [`poll_rx`](Self::poll_rx), for a handler that may keep frames
-    /// (`lamina-socket`'s interface receives through this one, and through
-    /// `poll_rx` from devices whose frames are all too small to keep: a
-    /// device that overrides one should override both):
+    /// (`lamina-socket`'s interface receives through this one from devices
+    /// whose frames are large enough to keep while it has frames to keep,
+    /// and through `poll_rx` otherwise: a device that overrides one should
+    /// override both):
     /// it gets each frame as [`RxEvent::Frame`] and returns whether to keep
     /// its buffer; a kept buffer follows at once as [`RxEvent::Kept`] (the
     /// handler's answer to that event is ignored). Returns how many frames
