@@ -46,6 +46,17 @@ pub fn fuzz(data: &[u8]) {
     assert_eq!(lenient, Ok(p));
     assert!(!p.is_truncated());
     assert_eq!(verified.is_ok(), p.checksum_ok(SRC, DST));
+    // Verified later, from the header's sum kept and the payload's: the
+    // same verdict.
+    if p.checksum() != 0 {
+        let mut later = lamina_netbuf::checksum::Checksum::new();
+        later.add_u16(p.header_sum(SRC, DST));
+        later.add_bytes(p.payload());
+        assert_eq!(
+            later.finish() == 0,
+            p.checksum_status(SRC, DST) == ChecksumStatus::Good
+        );
+    }
 
     let repr = p.to_repr();
     let rebuilt = p
