@@ -1189,6 +1189,23 @@ fn udp_large_datagrams_stay_in_their_frames_and_are_verified_when_read() {
     assert_eq!(s.recv_from(&mut buf), Err(lamina_socket::Error::WouldBlock));
     assert_eq!(s.rx_checksum_errors() - errors, 2);
     assert!(!s.can_recv());
+    // A pass with no large datagram ends the keeping: the next large one
+    // is copied again, and a corrupt one counted by the interface.
+    send(&mut peer, udp_frame((peer_ip, A), our_mac, b"small", false));
+    a.poll(Instant::ZERO);
+    let before = *a.iface.udp_stats();
+    send(&mut peer, frame(&payload(3), Some(8 + 3)));
+    a.poll(Instant::ZERO);
+    assert_eq!(
+        a.iface.udp_stats().in_csum_errors - before.in_csum_errors,
+        1
+    );
+    let s = a.sockets.udp(u).unwrap();
+    assert_eq!(
+        s.recv_from(&mut buf),
+        Ok((5, SocketAddrV4::new(peer_ip, 4000)))
+    );
+    assert_eq!(s.recv_from(&mut buf), Err(lamina_socket::Error::WouldBlock));
 }
 
 /// An Ethernet frame from the bare peer (MAC 02:..:09) carrying a UDP
