@@ -410,6 +410,9 @@ impl<'a> TcpSegment<'a> {
     /// each kind counts, as with the accessors.
     #[inline]
     pub fn syn_options(&self) -> SynOptions {
+        if let Some(o) = options::full_syn_layout(self.options) {
+            return o;
+        }
         let mut o = SynOptions::default();
         if self.no_option_but_timestamps() {
             o.timestamps = self.timestamps();
@@ -443,6 +446,9 @@ impl<'a> TcpSegment<'a> {
         }
         if self.options.is_empty() {
             return None;
+        }
+        if let Some(o) = options::full_syn_layout(self.options) {
+            return o.timestamps;
         }
         self.options_iter().find_map(|o| match o {
             TcpOption::Timestamps(t) => Some(t),

@@ -422,13 +422,38 @@ impl core::iter::FusedIterator for TcpOptions<'_> {}
 pub(crate) fn validate(options: &[u8], cut_ok: bool) -> Result<(), Error> {
     // The commonest layouts on an established connection: none, and
     // NOP NOP TIMESTAMPS.
-    if options.is_empty() || matches!(options, [1, 1, 8, 10, _, _, _, _, _, _, _, _]) {
+    if options.is_empty()
+        || matches!(options, [1, 1, 8, 10, _, _, _, _, _, _, _, _])
+        || full_syn_layout(options).is_some()
+    {
         return Ok(());
     }
     for opt in TcpOptionIter::new_cut_ok(options, cut_ok) {
         opt?;
     }
     Ok(())
+}
+
+/// The options of a SYN or SYN-ACK with all four negotiated, in the
+/// aligned layout Linux and Lamina send (20 bytes): MSS; SACK-permitted
+/// and timestamps; NOP and window scale. Read without walking the options
+/// (the same values as the walk finds).
+#[inline]
+pub(crate) fn full_syn_layout(options: &[u8]) -> Option<crate::wire::SynOptions> {
+    let o: &[u8; 20] = options.try_into().ok()?;
+    if o[..2] != [2, 4] || o[4..8] != [4, 2, 8, 10] || o[16..19] != [1, 3, 3] {
+        return None;
+    }
+    let be32 = |i: usize| u32::from_be_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]);
+    Some(crate::wire::SynOptions {
+        mss: Some(u16::from_be_bytes([o[2], o[3]])),
+        window_scale: Some(o[19]),
+        sack_permitted: true,
+        timestamps: Some(Timestamps {
+            tsval: be32(8),
+            tsecr: be32(12),
+        }),
+    })
 }
 
 /// The options area a [`TcpBuilder`](crate::TcpBuilder) writes, laid out

@@ -161,6 +161,61 @@ fn parse_truncated_reads_a_header_cut_inside_its_options() {
     assert!(!TcpSegment::parse_truncated(&bytes).unwrap().is_truncated());
 }
 
+/// What one walk over the options finds for a SYN: the first of each
+/// kind, as `syn_options` documents.
+fn walked_syn_options(s: &TcpSegment<'_>) -> SynOptions {
+    let mut o = SynOptions::default();
+    for opt in s.options_iter() {
+        match opt {
+            TcpOption::MaxSegmentSize(m) => {
+                o.mss.get_or_insert(m);
+            }
+            TcpOption::WindowScale(w) => {
+                o.window_scale.get_or_insert(w);
+            }
+            TcpOption::SackPermitted => o.sack_permitted = true,
+            TcpOption::Timestamps(t) => {
+                o.timestamps.get_or_insert(t);
+            }
+            _ => {}
+        }
+    }
+    o
+}
+
+#[test]
+fn the_full_syn_layout_is_read_as_the_walk_reads_it_rfc7323_rfc2018() {
+    // The layout read without a walk, and every one-byte change of it
+    // (other layouts, malformed ones, other values): validation, the SYN
+    // options and the timestamps agree with the walk over the options.
+    let mut rng = SeededRng::new(41);
+    let mut layouts = vec![LINUX_SYN_OPTIONS];
+    for i in 0..LINUX_SYN_OPTIONS.len() {
+        for v in [0u8, 1, 2, 3, 4, 8, 10, 0xff] {
+            let mut o = LINUX_SYN_OPTIONS;
+            o[i] = v;
+            layouts.push(o);
+        }
+        let mut o = LINUX_SYN_OPTIONS;
+        o[i] = rng.next_u32() as u8;
+        layouts.push(o);
+    }
+    let mut fast = 0;
+    for options in layouts {
+        let bytes = raw(0x002, &options, &[]);
+        let walked_ok = TcpOptionIter::new_cut_ok(&options, false).all(|o| o.is_ok());
+        let Ok(s) = TcpSegment::parse(&bytes) else {
+            assert!(!walked_ok, "{options:?} decode but were refused");
+            continue;
+        };
+        assert!(walked_ok, "{options:?} do not decode but were taken");
+        assert_eq!(s.syn_options(), walked_syn_options(&s), "{options:?}");
+        assert_eq!(s.timestamps(), walked_syn_options(&s).timestamps);
+        fast += usize::from(options[..4] == [2, 4, 0x05, 0xb4] && options[16..19] == [1, 3, 3]);
+    }
+    assert!(fast > 40, "only {fast} layouts took the fast read");
+}
+
 #[test]
 fn decodes_linux_syn_options_rfc9293_3_2_rfc7323_rfc2018() {
     let bytes = raw(0x002, &LINUX_SYN_OPTIONS, &[]);
