@@ -135,5 +135,12 @@ fn exercise(s: &TcpSegment<'_>) {
     assert_eq!(o.window_scale, s.window_scale());
     assert_eq!(o.sack_permitted, s.sack_permitted());
     assert_eq!(o.timestamps, s.timestamps());
+    // And the timestamps read by layout (NOP NOP TS, the full SYN layout)
+    // agree with a walk over the options.
+    let walked = s.options_iter().find_map(|o| match o {
+        TcpOption::Timestamps(t) => Some(t),
+        _ => None,
+    });
+    assert_eq!(s.timestamps(), walked);
     let _ = s.checksum_ok(SRC, DST);
 }
