@@ -348,8 +348,15 @@ impl<H: PacketHook> Interface<H> {
         use lamina_netdev::{TxMeta, TxToken};
         let our_mac = self.ports.get(port)?.mac;
         let hop = self.direct_hop(port, dev_mtu, dst, now)?;
-        let builder = repr.builder(src, dst).ok()?.checksum(mode);
-        let seg_len = builder.header_len();
+        // Written by the connections' segment writer (out of line, shared
+        // with them) rather than a copy of it here.
+        let out = Outgoing {
+            repr: *repr,
+            payload: (&[], &[]),
+            shared: None,
+        };
+        // (A repr whose options do not fit has no length: not sent.)
+        let seg_len = repr.header_len().ok()?;
         if 20 + seg_len > hop.mtu {
             return None;
         }
@@ -367,7 +374,7 @@ impl<H: PacketHook> Interface<H> {
             ));
         }
         let sent = super::went_out(token.consume(head.frame_len(), |b| {
-            builder.write_header(head.write_padded(b), (&[], &[]));
+            out.write(src, dst, head.write_padded(b), mode);
         }));
         sent.then_some(1)
     }
@@ -482,35 +489,8 @@ impl<H: PacketHook> Interface<H> {
             if !t.dirty && t.poll_at().is_none_or(|at| at > now) {
                 continue;
             }
-            if let Inner::Listening(l) = &mut t.inner {
-                // SYN-ACKs (and ACKs of connections not accepted yet)
-                // straight into the device where their next hop is known;
-                // the others go the queued way.
-                let mut out = core::mem::take(&mut self.listener_out);
-                while out.len() < LISTENER_BATCH {
-                    match l.listener.poll_transmit(now) {
-                        Some(x) => out.push(x),
-                        None => break,
-                    }
-                }
-                let drained = out.len() < LISTENER_BATCH;
-                for (local, remote, repr) in out.drain(..) {
-                    let (src, dst) = (*local.ip(), *remote.ip());
-                    self.stats.tcp_out += 1;
-                    match self.tcp_repr_direct(port, device, dev_mtu, (src, dst), &repr, mode, now)
-                    {
-                        Some(n) => sent += n,
-                        None => {
-                            self.stats.tcp_out -= 1;
-                            let _ = self.send_tcp_repr(src, dst, &repr, now, sockets);
-                        }
-                    }
-                }
-                self.listener_out = out;
-                if drained && let Some(t) = sockets.tcp_at(slot) {
-                    t.served();
-                    sockets.tcp_schedule(slot);
-                }
+            if matches!(t.inner, Inner::Listening(_)) {
+                sent += self.tcp_listener_egress(port, device, dev_mtu, slot, mode, sockets, now);
                 continue;
             }
             let Inner::Connected(c) = &mut t.inner else {
@@ -647,6 +627,57 @@ impl<H: PacketHook> Interface<H> {
                 let ended = c.is_closed() || c.error().is_some();
                 served_direct(sockets, slot, ended);
             }
+        }
+        sent
+    }
+
+    /// The listener's part of [`tcp_egress_direct`](Self::tcp_egress_direct):
+    /// its SYN-ACKs (and ACKs of connections not accepted yet) straight
+    /// into the device where their next hop is known, the others the
+    /// queued way. Out of line: the connections' transmit loop, run for
+    /// every segment, stays compact in the instruction cache.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn tcp_listener_egress<D: lamina_netdev::Device>(
+        &mut self,
+        port: usize,
+        device: &mut D,
+        dev_mtu: usize,
+        slot: u32,
+        mode: ChecksumMode,
+        sockets: &mut SocketSet,
+        now: Instant,
+    ) -> usize {
+        let Some(t) = sockets.tcp_at(slot) else {
+            return 0;
+        };
+        let Inner::Listening(l) = &mut t.inner else {
+            return 0;
+        };
+        let mut sent = 0;
+        let mut out = core::mem::take(&mut self.listener_out);
+        while out.len() < LISTENER_BATCH {
+            match l.listener.poll_transmit(now) {
+                Some(x) => out.push(x),
+                None => break,
+            }
+        }
+        let drained = out.len() < LISTENER_BATCH;
+        for (local, remote, repr) in out.drain(..) {
+            let (src, dst) = (*local.ip(), *remote.ip());
+            self.stats.tcp_out += 1;
+            match self.tcp_repr_direct(port, device, dev_mtu, (src, dst), &repr, mode, now) {
+                Some(n) => sent += n,
+                None => {
+                    self.stats.tcp_out -= 1;
+                    let _ = self.send_tcp_repr(src, dst, &repr, now, sockets);
+                }
+            }
+        }
+        self.listener_out = out;
+        if drained && let Some(t) = sockets.tcp_at(slot) {
+            t.served();
+            sockets.tcp_schedule(slot);
         }
         sent
     }
