@@ -13,7 +13,7 @@ usage: scripts/hot-code.py FUNCTION [ITERATIONS] [TOP]
 
 Needs valgrind and objdump (binutils). Builds the `workload` example
 (release) first. Unlike a count of simulated cache misses
-(scripts/icache-misses.sh), these figures do not move with code layout:
+(scripts/instr-ratios.sh --icache), these figures do not move with code layout:
 they change only when the code run changes.
 """
 import collections
