@@ -201,19 +201,31 @@ fn the_full_syn_layout_is_read_as_the_walk_reads_it_rfc7323_rfc2018() {
         layouts.push(o);
     }
     let mut fast = 0;
-    for options in layouts {
-        let bytes = raw(0x002, &options, &[]);
-        let walked_ok = TcpOptionIter::new_cut_ok(&options, false).all(|o| o.is_ok());
+    for opts in layouts {
+        let bytes = raw(0x002, &opts, &[]);
+        let walked_ok = TcpOptionIter::new_cut_ok(&opts, false).all(|o| o.is_ok());
         let Ok(s) = TcpSegment::parse(&bytes) else {
-            assert!(!walked_ok, "{options:?} decode but were refused");
+            assert!(!walked_ok, "{opts:?} decode but were refused");
             continue;
         };
-        assert!(walked_ok, "{options:?} do not decode but were taken");
-        assert_eq!(s.syn_options(), walked_syn_options(&s), "{options:?}");
-        assert_eq!(s.timestamps(), walked_syn_options(&s).timestamps);
-        fast += usize::from(options[..4] == [2, 4, 0x05, 0xb4] && options[16..19] == [1, 3, 3]);
+        assert!(walked_ok, "{opts:?} do not decode but were taken");
+        let walked = walked_syn_options(&s);
+        assert_eq!(s.syn_options(), walked, "{opts:?}");
+        assert_eq!(s.timestamps(), walked.timestamps);
+        // The read by layout itself: taken exactly where the layout is
+        // the full one, and right there.
+        let full = opts[..2] == [2, 4] && opts[4..8] == [4, 2, 8, 10] && opts[16..19] == [1, 3, 3];
+        match options::full_syn_layout(&opts) {
+            Some(o) => {
+                assert!(full, "{opts:?} read by layout");
+                assert_eq!(o, walked, "{opts:?}");
+                fast += 1;
+            }
+            None => assert!(!full, "{opts:?} not read by layout"),
+        }
     }
-    assert!(fast > 40, "only {fast} layouts took the fast read");
+    // The layout itself and every change of a value byte (MSS, TS, WS).
+    assert!(fast > 11 * 9, "only {fast} layouts took the read by layout");
 }
 
 #[test]
