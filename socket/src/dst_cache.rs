@@ -84,6 +84,15 @@ impl RouteCache {
         (s.epoch == self.epoch && s.dst == dst).then_some(s.hit)
     }
 
+    /// [`get`](Self::get), by reference: the fields read where they lie
+    /// (a copy of the whole decision went through the stack and its
+    /// `None` test read part of it back, a store-forwarding stall).
+    #[inline(always)]
+    pub(crate) fn get_ref(&self, dst: Ipv4Addr) -> Option<&RouteHit> {
+        let s = self.slots.get(slot_of(dst, ROUTE_SLOTS))?;
+        (s.epoch == self.epoch && s.dst == dst).then_some(&s.hit)
+    }
+
     /// Remembers the decision for `dst`.
     #[inline]
     pub(crate) fn put(&mut self, dst: Ipv4Addr, hit: RouteHit) {

@@ -1533,14 +1533,20 @@ impl<H: PacketHook> Interface<H> {
         dst: Ipv4Addr,
         now: Instant,
     ) -> Option<DirectHop> {
-        let m = self.route_to(dst)?;
-        if m.port != port {
+        let (hit_port, next_hop, route_mtu) = match self.route_cache.get_ref(dst) {
+            Some(h) => (h.port, h.next_hop, h.mtu),
+            None => {
+                let m = self.route_miss(dst)?;
+                (m.port, m.next_hop, m.mtu)
+            }
+        };
+        if hit_port != port {
             return None;
         }
-        let mac = self.neighbor_mac(port, m.next_hop, now)?;
+        let mac = self.neighbor_mac(port, next_hop, now)?;
         Some(DirectHop {
-            next_hop: m.next_hop,
-            mtu: m.mtu.map_or(dev_mtu, |r| dev_mtu.min(usize::from(r))),
+            next_hop,
+            mtu: route_mtu.map_or(dev_mtu, |r| dev_mtu.min(usize::from(r))),
             mac,
         })
     }
