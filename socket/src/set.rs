@@ -638,16 +638,24 @@ impl SocketSet {
             return false;
         }
         // The sockets with nothing left to send leave the list (until the
-        // user reaches them again).
+        // user reaches them again). One socket is the common case (an
+        // application's socket reached again and again): checked without
+        // the general loop.
         let slots = &mut self.slots;
-        self.dgram_tx.retain(|&i| match slots.get_mut(i as usize) {
+        let mut listed = |i: u32| match slots.get_mut(i as usize) {
             Some(slot) => {
-                let keep = slot.socket.as_ref().is_some_and(Socket::has_tx);
-                slot.tx_listed = keep;
-                keep
+                slot.tx_listed = slot.socket.as_ref().is_some_and(Socket::has_tx);
+                slot.tx_listed
             }
             None => false,
-        });
+        };
+        if let [index] = self.dgram_tx[..] {
+            if !listed(index) {
+                self.dgram_tx.clear();
+            }
+        } else {
+            self.dgram_tx.retain(|&i| listed(i));
+        }
         let pending = !self.dgram_tx.is_empty();
         if !pending {
             self.tx_hint = false;
