@@ -1606,10 +1606,9 @@ impl<H: PacketHook> Interface<H> {
         let Some(p) = self.ports.get(port) else {
             return 0;
         };
-        // (The hint, not `take_tx_hint`: the round's `quiet` check just
-        // pruned the list, and the sockets without datagrams are passed
-        // over below.)
-        if p.medium != Medium::Ethernet || !sockets.tx_hint() {
+        // (Not `take_tx_hint`: the round's `quiet` check just pruned the
+        // list, and the sockets without datagrams are passed over below.)
+        if p.medium != Medium::Ethernet || !sockets.dgram_tx_hint() {
             return 0;
         }
         let (our_mac, mtu) = (p.mac, p.mtu);

@@ -630,6 +630,22 @@ impl SocketSet {
         self.tx_hint
     }
 
+    /// Whether a datagram socket may have something to send: the hint,
+    /// as [`take_tx_hint`](Self::take_tx_hint) left it, cleared here when
+    /// no datagram socket is listed (a TCP segment's hint), without
+    /// looking at the sockets again.
+    #[inline]
+    pub(crate) fn dgram_tx_hint(&mut self) -> bool {
+        if !self.tx_hint {
+            return false;
+        }
+        if self.dgram_tx.is_empty() {
+            self.tx_hint = false;
+            return false;
+        }
+        true
+    }
+
     /// Whether any socket has datagrams to send, clearing the hint when
     /// none has (so that the next idle call costs one load).
     #[inline]
