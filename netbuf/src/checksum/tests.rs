@@ -258,6 +258,45 @@ fn piecewise_sums_equal_the_whole_at_any_split() {
     }
 }
 
+/// `add_u32` adds the word whole at an even offset: the sum and the
+/// checksum must be those of its four bytes, whatever came before
+/// (including nothing, zero words, and words that carry at 16 and 32 bits).
+#[test]
+fn a_32_bit_field_sums_as_its_bytes() {
+    let mut rng = SeededRng::new(32);
+    let edge = [
+        0,
+        1,
+        0xffff,
+        0x1_0000,
+        0xffff_0000,
+        0xffff_ffff,
+        0x8000_8000,
+    ];
+    for round in 0..2000 {
+        let prefix = random_bytes(&mut rng, (round % 9) * 2);
+        let words: Vec<u32> = (0..(round % 5) + 1)
+            .map(|i| match (round + i) % 3 {
+                0 => edge[(round + i) % edge.len()],
+                _ => rng.next_u64() as u32,
+            })
+            .collect();
+        let mut fields = Checksum::new();
+        let mut bytes = Checksum::new();
+        let mut all = prefix.clone();
+        fields.add_bytes(&prefix);
+        bytes.add_bytes(&prefix);
+        for w in &words {
+            fields.add_u32(*w);
+            bytes.add_bytes(&w.to_be_bytes());
+            all.extend_from_slice(&w.to_be_bytes());
+        }
+        assert_eq!(fields.sum(), bytes.sum(), "{prefix:x?} {words:x?}");
+        assert_eq!(fields.sum(), kernels::reference(&all));
+        assert_eq!(fields.finish(), bytes.finish());
+    }
+}
+
 #[test]
 fn fields_at_odd_offsets_are_added_in_stream_order() {
     let mut c = Checksum::new();
