@@ -1606,8 +1606,9 @@ impl<H: PacketHook> Interface<H> {
         let Some(p) = self.ports.get(port) else {
             return 0;
         };
-        // (Not `take_tx_hint`: the round's `quiet` check just pruned the
-        // list, and the sockets without datagrams are passed over below.)
+        // (Not `take_tx_hint`: the round's `quiet` check has pruned the
+        // list unless TCP work cut it short, and the sockets without
+        // datagrams are passed over below in any case.)
         if p.medium != Medium::Ethernet || !sockets.dgram_tx_hint() {
             return 0;
         }
