@@ -77,18 +77,12 @@ impl RouteCache {
         self.epoch = self.epoch.wrapping_add(1).max(1);
     }
 
-    /// The cached decision for `dst`, if still valid.
-    #[inline]
-    pub(crate) fn get(&self, dst: Ipv4Addr) -> Option<RouteHit> {
-        let s = self.slots.get(slot_of(dst, ROUTE_SLOTS))?;
-        (s.epoch == self.epoch && s.dst == dst).then_some(s.hit)
-    }
-
-    /// [`get`](Self::get), by reference: the fields read where they lie
-    /// (a copy of the whole decision went through the stack and its
-    /// `None` test read part of it back, a store-forwarding stall).
+    /// The cached decision for `dst`, if still valid, where it lies
+    /// (callers on the hot path read its fields there: a copy of the
+    /// whole `Option` went through the stack and its `None` test read
+    /// part of it back, a store-forwarding stall).
     #[inline(always)]
-    pub(crate) fn get_ref(&self, dst: Ipv4Addr) -> Option<&RouteHit> {
+    pub(crate) fn get(&self, dst: Ipv4Addr) -> Option<&RouteHit> {
         let s = self.slots.get(slot_of(dst, ROUTE_SLOTS))?;
         (s.epoch == self.epoch && s.dst == dst).then_some(&s.hit)
     }
@@ -199,7 +193,7 @@ mod tests {
             mtu: Some(1400),
         };
         c.put(ip(9), hit);
-        assert_eq!(c.get(ip(9)), Some(hit));
+        assert_eq!(c.get(ip(9)), Some(&hit));
         assert_eq!(c.get(ip(10)), None);
         c.invalidate();
         assert_eq!(c.get(ip(9)), None);

@@ -991,7 +991,7 @@ impl<H: PacketHook> Interface<H> {
     #[inline(always)]
     fn route_to(&mut self, dst: Ipv4Addr) -> Option<RouteHit> {
         if let Some(hit) = self.route_cache.get(dst) {
-            return Some(hit);
+            return Some(*hit);
         }
         self.route_miss(dst)
     }
@@ -1533,7 +1533,7 @@ impl<H: PacketHook> Interface<H> {
         dst: Ipv4Addr,
         now: Instant,
     ) -> Option<DirectHop> {
-        let (hit_port, next_hop, route_mtu) = match self.route_cache.get_ref(dst) {
+        let (hit_port, next_hop, route_mtu) = match self.route_cache.get(dst) {
             Some(h) => (h.port, h.next_hop, h.mtu),
             None => {
                 let m = self.route_miss(dst)?;
