@@ -3,7 +3,8 @@
 instructions execute at least once per iteration ("hot bytes"), over how
 many 64-byte cache lines (the instruction-cache footprint, hot bytes plus
 the code that shares their lines without running), and which functions
-hold them.
+hold them (each with the cache lines its hot bytes touch, and the share of
+those lines that is hot).
 
 usage: scripts/hot-code.py FUNCTION [ITERATIONS] [TOP]
   FUNCTION: a `workload` body, e.g. tcp/lamina/handshake
@@ -101,17 +102,23 @@ def main():
     hot_bytes = 0
     lines = set()
     per_fn = collections.Counter()
+    fn_lines = collections.defaultdict(set)
     for a, size, func in instructions(binary):
         if a in hot:
             hot_bytes += size
             per_fn[func] += size
-            lines.add(a // 64)
-            lines.add((a + size - 1) // 64)
+            for line in (a // 64, (a + size - 1) // 64):
+                lines.add(line)
+                fn_lines[func].add(line)
     print(f"{name}: {hot_bytes} hot bytes ({hot_bytes / 1024:.1f} KiB) "
           f"over {len(lines)} cache lines ({len(lines) * 64 / 1024:.1f} KiB)")
-    print("(hot: run at least once per iteration, counting set-up as spread over them)")
+    print("(hot: run at least once per iteration, counting set-up as spread over them;")
+    print(" per function: hot bytes, the cache lines they touch, and the share of")
+    print(" those lines' bytes that is hot: a low share is hot code scattered")
+    print(" among cold, which outlining the cold paths would pack)")
     for func, b in per_fn.most_common(top):
-        print(f"{b:7d}  {func[:150]}")
+        n = len(fn_lines[func])
+        print(f"{b:7d} {n:5d} lines {b / (n * 64):4.0%}  {func[:140]}")
 
 
 if __name__ == "__main__":
