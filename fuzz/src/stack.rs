@@ -564,10 +564,17 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
                     let data = vec![0x5a; usize::from(len)];
                     let _ = t.send(&data);
                 }
+                // Short datagrams are queued; long ones go into buffers
+                // the wire lends the socket.
+                let datagram: &[u8] = if len >= 512 {
+                    &vec![0xa5; usize::from(len).min(1472)]
+                } else {
+                    b"fuzz"
+                };
                 let _ = host
                     .sockets
                     .udp(host.udp)
-                    .map(|s| s.send_to(b"fuzz", SocketAddrV4::new(peer(which), 7)));
+                    .map(|s| s.send_to(datagram, SocketAddrV4::new(peer(which), 7)));
             }
             Op::Recv { which, len } => {
                 let n = usize::from(len).min(buf.len());

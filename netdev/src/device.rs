@@ -206,6 +206,39 @@ pub trait TxToken {
             split_copy(buf, head_len, &payload, f)
         })
     }
+
+    /// Sends the first `len` bytes of `buf` as a frame. A device that lent
+    /// `buf` ([`Device::tx_buffer`]) takes it back as the frame: nothing is
+    /// copied, and `Ok(None)` says so. Otherwise (the default) the bytes
+    /// are copied as by [`consume`](Self::consume), with its limits and
+    /// errors, and the buffer comes back: `Ok(Some(buf))`. A `len` beyond
+    /// `buf.len()` fails with [`Error::FrameTooLong`] (the buffer is
+    /// dropped).
+    fn consume_owned(self, buf: Vec<u8>, len: usize) -> Result<Option<Vec<u8>>, Error>
+    where
+        Self: Sized,
+    {
+        copy_owned(self, buf, len)
+    }
+}
+
+/// What a device that copies does with a frame sent as a buffer of the
+/// sender's ([`TxToken::consume_owned`]'s default): the first `len`
+/// bytes of `buf` copied into `token`'s frame, and the buffer back.
+#[inline(always)]
+pub(crate) fn copy_owned<T: TxToken>(
+    token: T,
+    buf: Vec<u8>,
+    len: usize,
+) -> Result<Option<Vec<u8>>, Error> {
+    let Some(frame) = buf.get(..len) else {
+        return Err(Error::FrameTooLong {
+            len,
+            max: buf.len(),
+        });
+    };
+    token.consume(len, |dst| dst.copy_from_slice(frame))?;
+    Ok(Some(buf))
 }
 
 /// What a device that copies does with a frame sent as headers and a
@@ -396,6 +429,17 @@ pub trait Device {
     fn recycle(&mut self, buf: Vec<u8>) {
         drop(buf);
     }
+
+    /// Lends a buffer of the device's own, [`Capabilities::max_frame_len`]
+    /// bytes long, for a frame written ahead of time (a datagram's payload
+    /// as the user sends it, the headers once it leaves) and sent later
+    /// with [`TxToken::consume_owned`] without a copy. `None`, the
+    /// default, from a device that lends none (or has none to lend now).
+    /// A lent buffer is outside the device's bounded set until sent; one
+    /// never sent is the borrower's to drop or [`recycle`](Self::recycle).
+    fn tx_buffer(&mut self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 impl<D: Device + ?Sized> Device for &mut D {
@@ -435,6 +479,10 @@ impl<D: Device + ?Sized> Device for &mut D {
     fn recycle(&mut self, buf: Vec<u8>) {
         (**self).recycle(buf)
     }
+
+    fn tx_buffer(&mut self) -> Option<Vec<u8>> {
+        (**self).tx_buffer()
+    }
 }
 
 #[cfg(test)]
@@ -451,6 +499,22 @@ mod tests {
                 .consume(len, |out| out.copy_from_slice(frame))
                 .unwrap();
         })
+    }
+
+    /// A device that lends no buffers (the default) has none to lend, and
+    /// its tokens send an owned buffer by copying it.
+    #[test]
+    fn a_device_without_lending_copies_an_owned_buffer() {
+        let mut lo = Loopback::new(Capabilities::default(), 4);
+        // (Through a reference too, as a wrapper would ask.)
+        let mut by_ref = &mut lo;
+        assert!(Device::tx_buffer(&mut by_ref).is_none());
+        let t = lo.transmit(Instant::ZERO).unwrap();
+        let back = t.consume_owned(b"abcdef".to_vec(), 4).unwrap();
+        assert_eq!(back.as_deref(), Some(&b"abcdef"[..]));
+        let mut got = alloc::vec::Vec::new();
+        lo.poll_rx(Instant::ZERO, 4, |frame, _, _| got.extend_from_slice(frame));
+        assert_eq!(got, b"abcd");
     }
 
     /// A device that cannot keep frames (the default) never hands one

@@ -212,6 +212,29 @@ impl FreeList {
         self.allocated = self.allocated.saturating_sub(1);
     }
 
+    /// Lends a buffer out of the set (see [`Port`](crate::Port)'s
+    /// `tx_buffer`): taken as by [`take`](Self::take), then forgotten as by
+    /// [`release`](Self::release).
+    #[inline]
+    pub(crate) fn lend(&mut self) -> Option<Vec<u8>> {
+        let buf = self.take()?;
+        self.release();
+        Some(buf)
+    }
+
+    /// Counts a buffer from outside back into the set as it is sent (a
+    /// frame built in a lent buffer): `true` if it has this list's size and
+    /// the set is below its bound; `false` (nothing counted) otherwise.
+    #[inline]
+    pub(crate) fn rejoin(&mut self, buf: &[u8]) -> bool {
+        if buf.len() == self.buf_len && self.allocated < self.limit {
+            self.allocated += 1;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Takes in a buffer from outside (one released earlier) if it has this
     /// list's size and the list is below its bound; drops it otherwise.
     #[inline]

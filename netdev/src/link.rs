@@ -687,6 +687,20 @@ impl TxToken for PortTxToken<'_> {
         Ok(r)
     }
 
+    /// Takes a buffer this link lent ([`Port`]'s `tx_buffer`, or any of the
+    /// link's size) as the frame, without a copy, while the link has fewer
+    /// than its bound of buffers; copies it otherwise.
+    #[inline]
+    fn consume_owned(self, buf: Vec<u8>, len: usize) -> Result<Option<Vec<u8>>, Error> {
+        let mut link = self.link.borrow_mut();
+        if len <= buf.len() && link.free.rejoin(&buf) {
+            link.deliver(self.index, buf, len, self.now, self.plan.offload());
+            return Ok(None);
+        }
+        drop(link);
+        crate::device::copy_owned(self, buf, len)
+    }
+
     /// Keeps `payload` by reference: the frame travels as the headers in a
     /// link buffer and the shared payload, and reaches a receiver that
     /// polls with [`Device::poll_rx_keep`] as [`RxEvent::Shared`] (others
@@ -846,6 +860,15 @@ impl Device for Port {
     #[inline(always)]
     fn recycle(&mut self, buf: Vec<u8>) {
         self.link.borrow_mut().free.adopt(buf);
+    }
+
+    /// A buffer from the link's free list (allocated while the link is
+    /// below its bound), lent: it leaves the bounded set until it comes
+    /// back as a frame through `consume_owned`, or through
+    /// [`recycle`](Device::recycle).
+    #[inline]
+    fn tx_buffer(&mut self) -> Option<Vec<u8>> {
+        self.link.borrow_mut().free.lend()
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -1204,6 +1227,45 @@ mod tests {
         // One of another size is refused (dropped).
         b.recycle(vec![0u8; 10]);
         assert_eq!(a.link.borrow().free.allocated_for_tests(), before);
+    }
+
+    #[test]
+    fn a_lent_buffer_goes_out_as_the_frame_itself() {
+        let (mut a, mut b) = wire(LinkConfig::new().with_queue_len(4));
+        let before = a.link.borrow().free.allocated_for_tests();
+        let mut buf = a.tx_buffer().expect("a wire lends buffers");
+        assert_eq!(buf.len(), a.capabilities().max_frame_len());
+        // Lent: out of the link's accounting until it comes back.
+        assert_eq!(a.link.borrow().free.allocated_for_tests(), before);
+        let addr = buf.as_ptr() as usize;
+        buf[..60].fill(9);
+        buf[0] = 42;
+        let t = a.transmit(Instant::ZERO).unwrap();
+        assert!(matches!(t.consume_owned(buf, 60), Ok(None)));
+        // Sent as it is: the receiver sees the bytes, in that very buffer.
+        let mut seen = None;
+        b.poll_rx_keep(Instant::ZERO, 4, |ev| match ev {
+            RxEvent::Frame { frame, .. } => {
+                seen = Some((frame[0], frame[59], frame.len(), frame.as_ptr() as usize));
+                false
+            }
+            _ => false,
+        });
+        assert_eq!(seen, Some((42, 9, 60, addr)));
+        assert_eq!(a.link.borrow().free.allocated_for_tests(), before + 1);
+        // A buffer of another size is copied, and given back.
+        let t = a.transmit(Instant::ZERO).unwrap();
+        let back = t.consume_owned(vec![5u8; 80], 70).unwrap();
+        assert_eq!(back.map(|b| b.len()), Some(80));
+        let mut len = 0;
+        b.poll_rx(Instant::ZERO, 4, |frame, _, _| len = frame.len());
+        assert_eq!(len, 70);
+        // A length beyond the buffer fails.
+        let t = a.transmit(Instant::ZERO).unwrap();
+        assert!(matches!(
+            t.consume_owned(vec![0u8; 10], 11),
+            Err(Error::FrameTooLong { len: 11, max: 10 })
+        ));
     }
 
     #[test]

@@ -160,6 +160,12 @@ impl<D: Device> Device for TxLimit<D> {
     fn recycle(&mut self, buf: Vec<u8>) {
         self.inner.recycle(buf)
     }
+
+    /// The inner device's (a lent buffer takes no room in the ring until
+    /// it is sent, through a token the ring counted).
+    fn tx_buffer(&mut self) -> Option<Vec<u8>> {
+        self.inner.tx_buffer()
+    }
 }
 
 #[cfg(test)]

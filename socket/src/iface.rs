@@ -1627,6 +1627,22 @@ impl<H: PacketHook> Interface<H> {
                 Some(Socket::Udp(u)) => {
                     let Some(l) = u.local else { continue };
                     let (ttl, df) = (u.ttl, u.dont_fragment);
+                    // The datagrams written into lent buffers first (the
+                    // older), then the queue's; the socket's lent buffers
+                    // topped up for its next datagrams.
+                    if let Some(lent) = u.lent.as_deref_mut()
+                        && !lent.queue.is_empty()
+                    {
+                        let r = self.egress_lent(port, device, lent, l, (ttl, df), &mut last, now);
+                        sent += r.sent;
+                        if r.full {
+                            return sent;
+                        }
+                        if !lent.queue.is_empty() {
+                            lend_buffers(u, device);
+                            continue;
+                        }
+                    }
                     // Each datagram at the head, its way out found (or
                     // taken from the last one's), written, dropped.
                     while let Some((&d_dst, data)) = u.tx.front() {
@@ -1643,37 +1659,22 @@ impl<H: PacketHook> Interface<H> {
                             self.tx_full |= port_bit(port);
                             return sent;
                         };
-                        let id = self.ip_id(src, dst, IpProtocol::UDP, df);
                         let r = if self.udp_policy.tx == lamina_udp::ChecksumMode::Compute {
-                            let f = DirectFrame {
-                                src_mac: our_mac,
-                                dst_mac: hop.mac,
-                                src,
-                                dst,
-                                ttl,
-                                dont_fragment: df,
-                                id,
-                                l4: DirectL4::Udp {
-                                    src_port: l.port(),
-                                    dst_port: d_dst.port(),
-                                },
-                                partial: udp_offload,
-                            };
-                            if udp_offload {
-                                let l3 = lamina_ethernet::HEADER_LEN as u16;
-                                token.set_meta(TxMeta::new().with_checksum_offload(
-                                    ChecksumSet::of(ChecksumProto::Udp),
-                                    l3,
-                                    l3 + 20,
-                                ));
-                            }
+                            let f = self.udp_direct_frame(
+                                &mut token,
+                                (our_mac, hop.mac),
+                                (src, dst),
+                                (ttl, df),
+                                (l.port(), d_dst.port()),
+                                udp_offload,
+                            );
                             let len = DirectFrame::len(data.len());
                             went_out(token.consume(len, |b| f.write(b, data)))
                         } else {
                             let mut repr = Ipv4Repr::new(src, dst, IpProtocol::UDP);
                             repr.ttl = ttl;
                             repr.dont_fragment = df;
-                            repr.identification = id;
+                            repr.identification = self.ip_id(src, dst, IpProtocol::UDP, df);
                             let udp = UdpRepr {
                                 src_port: l.port(),
                                 dst_port: d_dst.port(),
@@ -1694,6 +1695,7 @@ impl<H: PacketHook> Interface<H> {
                             sent += 1;
                         }
                     }
+                    lend_buffers(u, device);
                 }
                 Some(Socket::Icmp(c)) => {
                     let Some(ident) = c.ident else { continue };
@@ -1734,6 +1736,118 @@ impl<H: PacketHook> Interface<H> {
             }
         }
         sent
+    }
+
+    /// The headers of a UDP datagram sent straight into a device's
+    /// buffer: from `src` to `dst` (and the MACs, ours and the next
+    /// hop's), with `(ttl, dont_fragment)`, between `(source port,
+    /// destination port)`, its checksum left to the device where it sums
+    /// UDP (`partial`, the token told so).
+    #[inline(always)]
+    fn udp_direct_frame<T: TxToken>(
+        &mut self,
+        token: &mut T,
+        (src_mac, dst_mac): (MacAddr, MacAddr),
+        (src, dst): (Ipv4Addr, Ipv4Addr),
+        (ttl, dont_fragment): (u8, bool),
+        (src_port, dst_port): (u16, u16),
+        partial: bool,
+    ) -> DirectFrame {
+        if partial {
+            let l3 = lamina_ethernet::HEADER_LEN as u16;
+            token.set_meta(TxMeta::new().with_checksum_offload(
+                ChecksumSet::of(ChecksumProto::Udp),
+                l3,
+                l3 + 20,
+            ));
+        }
+        DirectFrame {
+            src_mac,
+            dst_mac,
+            src,
+            dst,
+            ttl,
+            dont_fragment,
+            id: self.ip_id(src, dst, IpProtocol::UDP, dont_fragment),
+            l4: DirectL4::Udp { src_port, dst_port },
+            partial,
+        }
+    }
+
+    /// Sends a UDP socket's datagrams written into lent buffers (from
+    /// `local`, with `(ttl, dont_fragment)`), oldest first, while their
+    /// way out is this device: the headers written in front of each
+    /// payload, the buffer handed over ([`TxToken::consume_owned`]). Stops
+    /// at the first that must go the queued way (it and those behind it
+    /// wait for [`dispatch_sockets`](Self::dispatch_sockets)).
+    /// (Out of line: a call per pass, and the transmit pass of sockets
+    /// without lent buffers stays compact.)
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn egress_lent<D: Device>(
+        &mut self,
+        port: usize,
+        device: &mut D,
+        lent: &mut crate::udp::LentTx,
+        local: SocketAddrV4,
+        (ttl, df): (u8, bool),
+        last: &mut Option<(Ipv4Addr, Ipv4Addr, Ipv4Addr, DirectHop)>,
+        now: Instant,
+    ) -> LentSent {
+        let mut out = LentSent {
+            sent: 0,
+            full: false,
+        };
+        if self.udp_policy.tx != lamina_udp::ChecksumMode::Compute {
+            return out;
+        }
+        let Some(p) = self.ports.get(port) else {
+            return out;
+        };
+        let (our_mac, mtu) = (p.mac, p.mtu);
+        let udp_offload = p.rx_csum.tx.contains(ChecksumProto::Udp);
+        while let Some(d) = lent.queue.front() {
+            let dst = *d.dst.ip();
+            let Some((src, hop)) = self.direct_way(last, port, mtu, dst, *local.ip(), now) else {
+                break;
+            };
+            if 28 + d.len > hop.mtu {
+                break;
+            }
+            let Some(mut token) = device.transmit(now) else {
+                self.tx_full |= port_bit(port);
+                out.full = true;
+                return out;
+            };
+            let f = self.udp_direct_frame(
+                &mut token,
+                (our_mac, hop.mac),
+                (src, dst),
+                (ttl, df),
+                (local.port(), d.dst.port()),
+                udp_offload,
+            );
+            let Some(mut d) = lent.pop() else {
+                break;
+            };
+            f.write_headers(&mut d.buf, d.len, d.sum);
+            let sent = match token.consume_owned(d.buf, DirectFrame::len(d.len)) {
+                Ok(None) => true,
+                Ok(Some(buf)) => {
+                    // Copied: the buffer stays the socket's.
+                    if lent.spare.len() < crate::udp::TX_LENT_MAX {
+                        lent.spare.push(buf);
+                    }
+                    true
+                }
+                Err(_) => false,
+            };
+            if sent {
+                self.udp_stats.record_sent();
+                out.sent += 1;
+            }
+        }
+        out
     }
 
     /// Handles a frame received as its headers and a payload lent by
@@ -2786,6 +2900,35 @@ impl<H: PacketHook> Interface<H> {
                 // where they would be dropped once it is full.
                 let full = self.tx_full != 0;
                 let job = match sockets.get_mut_quiet(handle) {
+                    // A datagram in a lent buffer first (the older): its
+                    // payload copied out, the buffer kept for the next.
+                    Some(Socket::Udp(u))
+                        if u.lent.as_ref().is_some_and(|l| !l.queue.is_empty()) =>
+                    {
+                        let Some(lent) = u.lent.as_deref_mut() else {
+                            break;
+                        };
+                        match (u.local, lent.queue.front()) {
+                            (_, Some(d)) if full && self.way_full(*d.dst.ip()) => break,
+                            (Some(local), Some(_)) => {
+                                let Some(d) = lent.pop() else {
+                                    break;
+                                };
+                                let payload = d
+                                    .buf
+                                    .get(crate::udp::TX_HEADROOM..crate::udp::TX_HEADROOM + d.len)
+                                    .unwrap_or_default();
+                                let mut data = core::mem::take(&mut self.udp_scratch);
+                                data.clear();
+                                data.extend_from_slice(payload);
+                                if lent.spare.len() < crate::udp::TX_LENT_MAX {
+                                    lent.spare.push(d.buf);
+                                }
+                                Job::Udp(local, u.ttl, u.dont_fragment, d.dst, data)
+                            }
+                            _ => break,
+                        }
+                    }
                     Some(Socket::Udp(u)) => match (u.local, u.tx.front()) {
                         (_, Some((dst, _))) if full && self.way_full(*dst.ip()) => break,
                         (Some(local), Some((&dst, payload))) => {
@@ -3039,13 +3182,6 @@ impl DirectFrame {
     /// the headers and the payload; it is left as is otherwise.
     #[inline(always)]
     fn write(&self, out: &mut [u8], payload: &[u8]) {
-        use lamina_netbuf::checksum::Checksum;
-        const ETH: usize = lamina_ethernet::HEADER_LEN;
-        let l4_len = 8 + payload.len();
-        let total = 20 + l4_len;
-        let (Ok(l4_len16), Ok(total16)) = (u16::try_from(l4_len), u16::try_from(total)) else {
-            return;
-        };
         let Some((headers, rest)) = out.split_at_mut_checked(Self::HEADERS_LEN) else {
             return;
         };
@@ -3062,6 +3198,24 @@ impl DirectFrame {
             copy_with_sum(body, payload)
         };
         zero_padding(pad);
+        self.write_headers(headers, payload.len(), payload_sum);
+    }
+
+    /// Writes the headers into `headers` (at least
+    /// [`HEADERS_LEN`](Self::HEADERS_LEN) bytes; left as they are
+    /// otherwise) for a payload of `payload_len` bytes whose ones'
+    /// complement sum is `payload_sum` (not read where the device sums
+    /// it) behind them.
+    #[inline(always)]
+    fn write_headers(&self, headers: &mut [u8], payload_len: usize, payload_sum: u16) {
+        use lamina_netbuf::checksum::Checksum;
+        const ETH: usize = lamina_ethernet::HEADER_LEN;
+        let l4_len = 8 + payload_len;
+        let total = 20 + l4_len;
+        let (Ok(l4_len16), Ok(total16)) = (u16::try_from(l4_len), u16::try_from(total)) else {
+            return;
+        };
+        let partial = self.partial && matches!(self.l4, DirectL4::Udp { .. });
         let Some((eth, ip_l4)) = headers.split_first_chunk_mut::<ETH>() else {
             return;
         };
@@ -3432,6 +3586,44 @@ fn port_bit(port: usize) -> u64 {
 fn zero_padding(pad: &mut [u8]) {
     if !pad.is_empty() {
         pad.fill(0);
+    }
+}
+
+/// What [`Interface::egress_lent`] did: the frames sent, and whether the
+/// device ran out of room.
+struct LentSent {
+    sent: usize,
+    full: bool,
+}
+
+/// Lends UDP socket `u` as many transmit buffers of `device` as it was
+/// given large payloads since the last pass (at most
+/// `udp::TX_LENT_MAX`), and gives back those beyond. Nothing for a device
+/// that lends none.
+#[inline]
+fn lend_buffers<D: Device>(u: &mut crate::UdpSocket, device: &mut D) {
+    let want = usize::from(core::mem::take(&mut u.tx_large)).min(crate::udp::TX_LENT_MAX);
+    let have = u.lent.as_ref().map_or(0, |l| l.spare.len());
+    if want != have {
+        lend_buffers_slow(u, device, want);
+    }
+}
+
+#[inline(never)]
+fn lend_buffers_slow<D: Device>(u: &mut crate::UdpSocket, device: &mut D, want: usize) {
+    if let Some(lent) = u.lent.as_deref_mut() {
+        while lent.spare.len() > want {
+            match lent.spare.pop() {
+                Some(buf) => device.recycle(buf),
+                None => break,
+            }
+        }
+    }
+    while u.lent.as_ref().map_or(0, |l| l.spare.len()) < want {
+        let Some(buf) = device.tx_buffer() else {
+            break;
+        };
+        u.lent.get_or_insert_default().spare.push(buf);
     }
 }
 

@@ -108,6 +108,15 @@ impl<M, const KEEP: bool> Datagrams<M, KEEP> {
         self.len() < self.max_packets && self.queued_bytes().saturating_add(size) <= self.max_bytes
     }
 
+    /// Whether a datagram of `size` bytes would be accepted now with
+    /// `packets` more datagrams of `bytes` bytes in all counted against
+    /// the same bounds (those queued elsewhere).
+    #[inline]
+    pub(crate) fn has_room_besides(&self, size: usize, packets: usize, bytes: usize) -> bool {
+        self.len() + packets < self.max_packets
+            && self.queued_bytes() + bytes + size <= self.max_bytes
+    }
+
     /// Whether a datagram of `size` bytes could ever be accepted.
     pub(crate) fn fits(&self, size: usize) -> bool {
         self.max_packets > 0 && size <= self.max_bytes
@@ -115,7 +124,7 @@ impl<M, const KEEP: bool> Datagrams<M, KEEP> {
 
     /// Queues `meta` and a copy of `data`; `false` (nothing queued) when
     /// there is no room.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, meta: M, data: &[u8]) -> bool {
         let Some(dst) = self.reserve(data.len()) else {
             return false;

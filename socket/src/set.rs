@@ -548,7 +548,7 @@ impl SocketSet {
     /// Gives every unbound UDP socket with datagrams to send an
     /// ephemeral port.
     pub(crate) fn autobind(&mut self) {
-        let unbound = |s: &Slot| matches!(&s.socket, Some(Socket::Udp(u)) if u.local.is_none() && !u.tx.is_empty());
+        let unbound = |s: &Slot| matches!(&s.socket, Some(Socket::Udp(u)) if u.local.is_none() && !u.tx_is_empty());
         let needed = self
             .dgram_slots
             .iter()
@@ -574,7 +574,7 @@ impl SocketSet {
                 && let Ok(u) = self.udp(h)
             {
                 // No port: the datagrams cannot leave.
-                while u.tx.drop_front() {}
+                u.drop_tx();
                 u.error = Some(Error::AddrNotAvailable);
             }
         }
@@ -1232,7 +1232,7 @@ impl Socket {
     #[inline]
     fn has_tx(&self) -> bool {
         match self {
-            Socket::Udp(u) => !u.tx.is_empty(),
+            Socket::Udp(u) => !u.tx_is_empty(),
             Socket::Icmp(i) => !i.tx.is_empty(),
             Socket::Raw(r) => !r.tx.is_empty(),
             // TCP sockets are served by their own pass.

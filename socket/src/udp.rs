@@ -2,6 +2,8 @@
 
 use core::net::{Ipv4Addr, SocketAddrV4};
 
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use lamina_netbuf::checksum::Checksum;
@@ -42,6 +44,73 @@ impl Default for UdpConfig {
 /// The largest UDP payload an IPv4 datagram carries (65535 − 20 − 8).
 pub const MAX_UDP_PAYLOAD: usize = 65_507;
 
+/// Room in front of a payload written into a lent buffer: the Ethernet,
+/// IPv4 (no options) and UDP headers.
+pub(crate) const TX_HEADROOM: usize = 14 + 20 + 8;
+
+/// Payloads at least this long are written into a lent buffer where the
+/// socket has one (shorter ones cost less to copy twice than a buffer
+/// costs to lend).
+pub(crate) const TX_LENT_MIN: usize = 512;
+
+/// The most transmit buffers a [`UdpSocket`] keeps lent (see its
+/// documentation).
+pub(crate) const TX_LENT_MAX: usize = 32;
+
+/// A datagram to send, written into a buffer a device lent: the payload
+/// at [`TX_HEADROOM`].
+#[derive(Debug, Clone)]
+pub(crate) struct LentDatagram {
+    pub(crate) dst: SocketAddrV4,
+    pub(crate) buf: Vec<u8>,
+    /// The payload's length.
+    pub(crate) len: usize,
+    /// The payload's ones' complement sum (taken as it was copied in).
+    pub(crate) sum: u16,
+}
+
+/// A socket's datagrams in lent buffers, and its lent buffers not written
+/// yet.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LentTx {
+    pub(crate) queue: VecDeque<LentDatagram>,
+    /// The payload bytes in `queue`.
+    pub(crate) bytes: usize,
+    pub(crate) spare: Vec<Vec<u8>>,
+}
+
+impl LentTx {
+    /// Copies `data` (and sums it) into a spare buffer, queued for `dst`;
+    /// `false` (nothing done) without a spare long enough.
+    #[inline]
+    fn push(&mut self, dst: SocketAddrV4, data: &[u8]) -> bool {
+        let Some(mut buf) = self.spare.pop() else {
+            return false;
+        };
+        let Some(room) = buf.get_mut(TX_HEADROOM..TX_HEADROOM + data.len()) else {
+            self.spare.push(buf);
+            return false;
+        };
+        let sum = lamina_netbuf::checksum::copy_with_sum(room, data);
+        self.bytes += data.len();
+        self.queue.push_back(LentDatagram {
+            dst,
+            buf,
+            len: data.len(),
+            sum,
+        });
+        true
+    }
+
+    /// Takes the oldest datagram.
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<LentDatagram> {
+        let d = self.queue.pop_front()?;
+        self.bytes -= d.len;
+        Some(d)
+    }
+}
+
 /// A UDP socket (RFC 768): datagrams in and out through bounded queues,
 /// an error slot for ICMP errors (RFC 1122 §4.1.3.3), and a broadcast
 /// flag.
@@ -68,6 +137,18 @@ pub const MAX_UDP_PAYLOAD: usize = 65_507;
 /// the read still find none ([`Error::WouldBlock`]). Buffers read out
 /// are kept for the device, up to half of [`UdpConfig::rx_bytes`] of
 /// them, and go back to it as the next large datagrams arrive.
+///
+/// Likewise on sending, toward a device that lends its transmit buffers
+/// (`lamina_netdev::Device::tx_buffer`; the in-memory wires and hubs do):
+/// a large payload is copied, and summed in the same pass, straight into
+/// a frame buffer the interface lent the socket, behind room for the
+/// headers, which the interface writes there before handing the device
+/// the buffer itself (one copy of the payload instead of two). The socket
+/// keeps as many such buffers as it queued large datagrams between two
+/// transmit passes, at most 32 ([`lent_buffers`](Self::lent_buffers));
+/// the datagrams count
+/// against [`UdpConfig::tx_packets`] and [`UdpConfig::tx_bytes`] like the
+/// others, and leave in the order they were sent.
 #[derive(Debug, Clone)]
 pub struct UdpSocket {
     pub(crate) local: Option<SocketAddrV4>,
@@ -76,6 +157,12 @@ pub struct UdpSocket {
     pub(crate) rx: Datagrams<(SocketAddrV4, Ipv4Addr), true>,
     /// Datagrams to send, by destination.
     pub(crate) tx: Datagrams<SocketAddrV4>,
+    /// Datagrams to send written into buffers a device lent, and the
+    /// buffers lent and not written yet (allocated with the first lent).
+    pub(crate) lent: Option<Box<LentTx>>,
+    /// Large payloads `send_to` queued since the last transmit pass: how
+    /// many buffers the socket asks to be lent for the next.
+    pub(crate) tx_large: u16,
     rx_dropped: u64,
     /// Datagrams found corrupt as they were read.
     rx_checksum_errors: u64,
@@ -100,6 +187,8 @@ impl UdpSocket {
             remote: None,
             rx: Datagrams::new(config.rx_packets, config.rx_bytes),
             tx: Datagrams::new(config.tx_packets, config.tx_bytes),
+            lent: None,
+            tx_large: 0,
             rx_dropped: 0,
             rx_checksum_errors: 0,
             error: None,
@@ -179,10 +268,41 @@ impl UdpSocket {
         if data.len() > MAX_UDP_PAYLOAD || !self.tx.fits(data.len()) {
             return Err(Error::TooLong);
         }
-        if self.tx.push(dst, data) {
-            Ok(())
-        } else {
-            Err(Error::QueueFull)
+        let large = data.len() >= TX_LENT_MIN;
+        if let Some(lent) = self.lent.as_deref_mut() {
+            if !self
+                .tx
+                .has_room_besides(data.len(), lent.queue.len(), lent.bytes)
+            {
+                return Err(Error::QueueFull);
+            }
+            // Into a lent buffer while nothing older waits in the queue
+            // (the lent go out first).
+            if large && self.tx.is_empty() && lent.push(dst, data) {
+                self.tx_large = self.tx_large.saturating_add(1);
+                return Ok(());
+            }
+        }
+        if !self.tx.push(dst, data) {
+            return Err(Error::QueueFull);
+        }
+        if large {
+            self.tx_large = self.tx_large.saturating_add(1);
+        }
+        Ok(())
+    }
+
+    /// Whether nothing waits to be sent.
+    #[inline]
+    pub(crate) fn tx_is_empty(&self) -> bool {
+        self.tx.is_empty() && self.lent.as_ref().is_none_or(|l| l.queue.is_empty())
+    }
+
+    /// Drops every datagram waiting to be sent.
+    pub(crate) fn drop_tx(&mut self) {
+        while self.tx.drop_front() {}
+        if let Some(lent) = self.lent.as_deref_mut() {
+            while lent.pop().is_some() {}
         }
     }
 
@@ -265,7 +385,10 @@ impl UdpSocket {
 
     /// Whether a datagram of `len` bytes would be queued now.
     pub fn can_send(&self, len: usize) -> bool {
-        self.tx.has_room(len)
+        match self.lent.as_deref() {
+            Some(l) => self.tx.has_room_besides(len, l.queue.len(), l.bytes),
+            None => self.tx.has_room(len),
+        }
     }
 
     /// Datagrams waiting to be read.
@@ -275,7 +398,14 @@ impl UdpSocket {
 
     /// Datagrams waiting to be sent.
     pub fn send_queue_len(&self) -> usize {
-        self.tx.len()
+        self.tx.len() + self.lent.as_ref().map_or(0, |l| l.queue.len())
+    }
+
+    /// Transmit buffers a device lent the socket for its next large
+    /// datagrams, not written yet (see the type's documentation): memory
+    /// the socket holds on the device's behalf.
+    pub fn lent_buffers(&self) -> usize {
+        self.lent.as_ref().map_or(0, |l| l.spare.len())
     }
 
     /// Datagrams dropped because the receive queue was full.
