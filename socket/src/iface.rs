@@ -1627,9 +1627,11 @@ impl<H: PacketHook> Interface<H> {
                 Some(Socket::Udp(u)) => {
                     let Some(l) = u.local else { continue };
                     let (ttl, df) = (u.ttl, u.dont_fragment);
+                    let before = sent;
                     // The datagrams written into lent buffers first (the
                     // older), then the queue's; the socket's lent buffers
-                    // topped up for its next datagrams.
+                    // then topped up for its next datagrams, by the device
+                    // they went out by.
                     if let Some(lent) = u.lent.as_deref_mut()
                         && !lent.queue.is_empty()
                     {
@@ -1639,7 +1641,9 @@ impl<H: PacketHook> Interface<H> {
                             return sent;
                         }
                         if !lent.queue.is_empty() {
-                            lend_buffers(u, device);
+                            if sent > before {
+                                lend_buffers(u, device);
+                            }
                             continue;
                         }
                     }
@@ -1695,7 +1699,9 @@ impl<H: PacketHook> Interface<H> {
                             sent += 1;
                         }
                     }
-                    lend_buffers(u, device);
+                    if sent > before {
+                        lend_buffers(u, device);
+                    }
                 }
                 Some(Socket::Icmp(c)) => {
                     let Some(ident) = c.ident else { continue };
@@ -3596,10 +3602,10 @@ struct LentSent {
     full: bool,
 }
 
-/// Lends UDP socket `u` as many transmit buffers of `device` as it was
-/// given large payloads since the last pass (at most
-/// `udp::TX_LENT_MAX`), and gives back those beyond. Nothing for a device
-/// that lends none.
+/// Lends UDP socket `u` as many transmit buffers of `device` (the one
+/// its datagrams just went out by) as it queued large payloads since the
+/// last time (at most `udp::TX_LENT_MAX`), and gives back those beyond.
+/// Nothing for a device that lends none.
 #[inline]
 fn lend_buffers<D: Device>(u: &mut crate::UdpSocket, device: &mut D) {
     let want = usize::from(core::mem::take(&mut u.tx_large)).min(crate::udp::TX_LENT_MAX);

@@ -1153,9 +1153,16 @@ fn udp_large_datagrams_are_sent_from_lent_buffers_in_order() {
             b.sockets.udp(server).unwrap().recv_from(&mut buf),
             Err(Error::WouldBlock)
         );
-        // Large ones wanted buffers: the socket holds them for the next.
+        // Large ones wanted buffers: the socket holds them for the next
+        // (from the second round on: the first went out after ARP, the
+        // queued way, and the buffers come with datagrams sent directly).
         let large = payloads.iter().filter(|p| p.len() >= 512).count();
-        assert_eq!(a.sockets.udp(client).unwrap().lent_buffers(), large);
+        let lent = a.sockets.udp(client).unwrap().lent_buffers();
+        match round {
+            0 => assert_eq!(lent, 0),
+            1 => assert!(lent >= large, "{lent}"),
+            _ => assert_eq!(lent, large, "round {round}"),
+        }
     }
     let after = *b.iface.udp_stats();
     assert_eq!(after.in_datagrams - before.in_datagrams, sent);
@@ -1179,16 +1186,20 @@ fn udp_large_datagrams_are_sent_from_lent_buffers_in_order() {
         b.sockets.udp(server).unwrap().recv_from(&mut buf),
         Err(Error::WouldBlock)
     );
-    // A pass of small datagrams only gives the buffers back.
-    a.sockets
-        .udp(client)
-        .unwrap()
-        .send_to(b"small", to)
-        .unwrap();
-    run(&mut [&mut a, &mut b], &mut now, secs(1));
+    // Small datagrams only: the buffers go back to the device (after a
+    // first pass that still counts the four large ones above, which went
+    // the queued way).
+    for _ in 0..2 {
+        a.sockets
+            .udp(client)
+            .unwrap()
+            .send_to(b"small", to)
+            .unwrap();
+        run(&mut [&mut a, &mut b], &mut now, secs(1));
+        let (len, _) = b.sockets.udp(server).unwrap().recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..len], b"small");
+    }
     assert_eq!(a.sockets.udp(client).unwrap().lent_buffers(), 0);
-    let (len, _) = b.sockets.udp(server).unwrap().recv_from(&mut buf).unwrap();
-    assert_eq!(&buf[..len], b"small");
 }
 
 /// Datagrams in lent buffers count against the send queue's bounds like
@@ -1210,12 +1221,14 @@ fn udp_lent_datagrams_count_against_the_send_queue_bounds() {
         .unwrap();
     let to = SocketAddrV4::new(B, 7);
     let big = vec![7u8; 1400];
-    // A first pass to get buffers lent.
-    for _ in 0..4 {
-        a.sockets.udp(client).unwrap().send_to(&big, to).unwrap();
+    // Two passes (the first resolves B) to get buffers lent.
+    for _ in 0..2 {
+        for _ in 0..4 {
+            a.sockets.udp(client).unwrap().send_to(&big, to).unwrap();
+        }
+        run(&mut [&mut a, &mut b], &mut now, secs(1));
     }
-    run(&mut [&mut a, &mut b], &mut now, secs(1));
-    assert_eq!(a.sockets.udp(client).unwrap().lent_buffers(), 4);
+    assert!(a.sockets.udp(client).unwrap().lent_buffers() >= 4);
     let s = a.sockets.udp(client).unwrap();
     for _ in 0..3 {
         s.send_to(&big, to).unwrap();
@@ -1233,7 +1246,10 @@ fn udp_lent_datagrams_count_against_the_send_queue_bounds() {
     while let Ok((len, _)) = b.sockets.udp(server).unwrap().recv_from(&mut buf) {
         got.push(len);
     }
-    assert_eq!(got, [1400, 1400, 1400, 1400, 1400, 1400, 1400, 4]);
+    assert_eq!(
+        got,
+        [1400; 11].iter().copied().chain([4]).collect::<Vec<_>>()
+    );
     assert!(a.sockets.udp(client).unwrap().can_send(1400));
 }
 
