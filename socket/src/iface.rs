@@ -1625,82 +1625,17 @@ impl<H: PacketHook> Interface<H> {
             next = after;
             match sockets.get_mut_quiet(handle) {
                 Some(Socket::Udp(u)) => {
-                    let Some(l) = u.local else { continue };
-                    let (ttl, df) = (u.ttl, u.dont_fragment);
-                    let before = sent;
-                    // The datagrams written into lent buffers first (the
-                    // older), then the queue's; the socket's lent buffers
-                    // then topped up for its next datagrams, by the device
-                    // they went out by.
-                    if let Some(lent) = u.lent.as_deref_mut()
-                        && !lent.queue.is_empty()
-                    {
-                        let r = self.egress_lent(port, device, lent, l, (ttl, df), &mut last, now);
-                        sent += r.sent;
-                        if r.full {
-                            return sent;
-                        }
-                        if !lent.queue.is_empty() {
-                            if sent > before {
-                                lend_buffers(u, device);
-                            }
-                            continue;
-                        }
-                    }
-                    // Each datagram at the head, its way out found (or
-                    // taken from the last one's), written, dropped.
-                    while let Some((&d_dst, data)) = u.tx.front() {
-                        let dst = *d_dst.ip();
-                        let Some((src, hop)) =
-                            self.direct_way(&mut last, port, mtu, dst, *l.ip(), now)
-                        else {
-                            break;
-                        };
-                        if 28 + data.len() > hop.mtu {
-                            break;
-                        }
-                        let Some(mut token) = device.transmit(now) else {
-                            self.tx_full |= port_bit(port);
-                            return sent;
-                        };
-                        let r = if self.udp_policy.tx == lamina_udp::ChecksumMode::Compute {
-                            let f = self.udp_direct_frame(
-                                &mut token,
-                                (our_mac, hop.mac),
-                                (src, dst),
-                                (ttl, df),
-                                (l.port(), d_dst.port()),
-                                udp_offload,
-                            );
-                            let len = DirectFrame::len(data.len());
-                            went_out(token.consume(len, |b| f.write(b, data)))
-                        } else {
-                            let mut repr = Ipv4Repr::new(src, dst, IpProtocol::UDP);
-                            repr.ttl = ttl;
-                            repr.dont_fragment = df;
-                            repr.identification = self.ip_id(src, dst, IpProtocol::UDP, df);
-                            let udp = UdpRepr {
-                                src_port: l.port(),
-                                dst_port: d_dst.port(),
-                            };
-                            let eth = EthernetRepr::new(our_mac, hop.mac, EtherType::IPV4);
-                            let frame = data
-                                .wrap_in(self.udp_policy.builder(&udp, src, dst))
-                                .wrap_in(&repr)
-                                .wrap_in(eth);
-                            match frame.serialized_len() {
-                                Ok(len) => token.consume(len, |b| frame.serialize_exact(b)).is_ok(),
-                                Err(_) => false,
-                            }
-                        };
-                        u.tx.drop_front();
-                        if r {
-                            self.udp_stats.record_sent();
-                            sent += 1;
-                        }
-                    }
-                    if sent > before {
-                        lend_buffers(u, device);
+                    let (n, full) = self.egress_udp(
+                        port,
+                        device,
+                        u,
+                        (our_mac, mtu, udp_offload),
+                        &mut last,
+                        now,
+                    );
+                    sent += n;
+                    if full {
+                        return sent;
                     }
                 }
                 Some(Socket::Icmp(c)) => {
@@ -1742,6 +1677,98 @@ impl<H: PacketHook> Interface<H> {
             }
         }
         sent
+    }
+
+    /// `egress_direct` for one UDP socket: its datagrams written into
+    /// lent buffers first (the older), then its queue's, while their way
+    /// out is device `port` (`(our MAC, MTU, whether it sums UDP)`); then
+    /// buffers lent for its next large ones. Returns the frames sent, and
+    /// whether the device ran out of room. (Out of line: the ping's and
+    /// TCP's transmit pass stays as compact as before.)
+    #[inline(never)]
+    fn egress_udp<D: Device>(
+        &mut self,
+        port: usize,
+        device: &mut D,
+        u: &mut crate::UdpSocket,
+        (our_mac, mtu, udp_offload): (MacAddr, usize, bool),
+        last: &mut Option<(Ipv4Addr, Ipv4Addr, Ipv4Addr, DirectHop)>,
+        now: Instant,
+    ) -> (usize, bool) {
+        let Some(l) = u.local else {
+            return (0, false);
+        };
+        let (ttl, df) = (u.ttl, u.dont_fragment);
+        let mut sent = 0;
+        if let Some(lent) = u.lent.as_deref_mut()
+            && !lent.queue.is_empty()
+        {
+            let r = self.egress_lent(port, device, lent, l, (ttl, df), last, now);
+            sent += r.sent;
+            if r.full {
+                return (sent, true);
+            }
+            if !lent.queue.is_empty() {
+                if sent > 0 {
+                    lend_buffers(u, device);
+                }
+                return (sent, false);
+            }
+        }
+        // Each datagram at the head, its way out found (or taken from the
+        // last one's), written, dropped.
+        while let Some((&d_dst, data)) = u.tx.front() {
+            let dst = *d_dst.ip();
+            let Some((src, hop)) = self.direct_way(last, port, mtu, dst, *l.ip(), now) else {
+                break;
+            };
+            if 28 + data.len() > hop.mtu {
+                break;
+            }
+            let Some(mut token) = device.transmit(now) else {
+                self.tx_full |= port_bit(port);
+                return (sent, true);
+            };
+            let r = if self.udp_policy.tx == lamina_udp::ChecksumMode::Compute {
+                let f = self.udp_direct_frame(
+                    &mut token,
+                    (our_mac, hop.mac),
+                    (src, dst),
+                    (ttl, df),
+                    (l.port(), d_dst.port()),
+                    udp_offload,
+                );
+                let len = DirectFrame::len(data.len());
+                went_out(token.consume(len, |b| f.write(b, data)))
+            } else {
+                let mut repr = Ipv4Repr::new(src, dst, IpProtocol::UDP);
+                repr.ttl = ttl;
+                repr.dont_fragment = df;
+                repr.identification = self.ip_id(src, dst, IpProtocol::UDP, df);
+                let udp = UdpRepr {
+                    src_port: l.port(),
+                    dst_port: d_dst.port(),
+                };
+                let eth = EthernetRepr::new(our_mac, hop.mac, EtherType::IPV4);
+                let frame = data
+                    .wrap_in(self.udp_policy.builder(&udp, src, dst))
+                    .wrap_in(&repr)
+                    .wrap_in(eth);
+                match frame.serialized_len() {
+                    Ok(len) => token.consume(len, |b| frame.serialize_exact(b)).is_ok(),
+                    Err(_) => false,
+                }
+            };
+            u.tx.drop_front();
+            if r {
+                self.udp_stats.record_sent();
+                sent += 1;
+            }
+        }
+        if sent > 0 {
+            lend_buffers(u, device);
+        }
+        (sent, false)
     }
 
     /// The headers of a UDP datagram sent straight into a device's
