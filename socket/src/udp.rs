@@ -146,9 +146,9 @@ impl LentTx {
 /// the buffer itself (one copy of the payload instead of two). The socket
 /// keeps as many such buffers as it queued large datagrams between two
 /// transmit passes, at most 32 ([`lent_buffers`](Self::lent_buffers));
-/// the datagrams count
-/// against [`UdpConfig::tx_packets`] and [`UdpConfig::tx_bytes`] like the
-/// others, and leave in the order they were sent.
+/// the datagrams count against [`UdpConfig::tx_packets`] and
+/// [`UdpConfig::tx_bytes`] like the others, and leave in the order they
+/// were sent.
 #[derive(Debug, Clone)]
 pub struct UdpSocket {
     pub(crate) local: Option<SocketAddrV4>,
