@@ -149,6 +149,9 @@ pub struct InterfaceStats {
     /// TCP payloads queued in the buffer they arrived in (given away by
     /// the device, or lent by the sender) instead of copied.
     pub tcp_payloads_kept: u64,
+    /// UDP datagrams handed to the device in the buffer it lent, their
+    /// payload written there by `send_to` (not copied again).
+    pub udp_payloads_lent: u64,
     /// TCP frames handed to the device to be cut into segments (TCP
     /// segmentation offload): each counts once in `tcp_out`.
     pub tcp_gso_frames: u64,
@@ -1703,9 +1706,17 @@ impl<H: PacketHook> Interface<H> {
         if let Some(lent) = u.lent.as_deref_mut()
             && !lent.queue.is_empty()
         {
-            let r = self.egress_lent(port, device, lent, l, (ttl, df), last, now);
-            sent += r.sent;
-            if r.full {
+            let (n, full) = self.egress_lent(
+                port,
+                device,
+                lent,
+                (l, ttl, df),
+                (our_mac, mtu, udp_offload),
+                last,
+                now,
+            );
+            sent += n;
+            if full {
                 return (sent, true);
             }
             if !lent.queue.is_empty() {
@@ -1808,13 +1819,14 @@ impl<H: PacketHook> Interface<H> {
     }
 
     /// Sends a UDP socket's datagrams written into lent buffers (from
-    /// `local`, with `(ttl, dont_fragment)`), oldest first, while their
-    /// way out is this device: the headers written in front of each
-    /// payload, the buffer handed over ([`TxToken::consume_owned`]). Stops
-    /// at the first that must go the queued way (it and those behind it
-    /// wait for [`dispatch_sockets`](Self::dispatch_sockets)).
-    /// (Out of line: a call per pass, and the transmit pass of sockets
-    /// without lent buffers stays compact.)
+    /// `local`, with `ttl` and `dont_fragment`), oldest first, while their
+    /// way out is device `port` (as [`egress_udp`](Self::egress_udp)
+    /// describes it): the headers written in front of each payload, the
+    /// buffer handed over ([`TxToken::consume_owned`]). Stops at the first
+    /// that must go the queued way (it and those behind it wait for
+    /// [`dispatch_sockets`](Self::dispatch_sockets)). Returns the frames
+    /// sent, and whether the device ran out of room. (Out of line: a call
+    /// per pass.)
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
     fn egress_lent<D: Device>(
@@ -1822,23 +1834,15 @@ impl<H: PacketHook> Interface<H> {
         port: usize,
         device: &mut D,
         lent: &mut crate::udp::LentTx,
-        local: SocketAddrV4,
-        (ttl, df): (u8, bool),
+        (local, ttl, df): (SocketAddrV4, u8, bool),
+        (our_mac, mtu, udp_offload): (MacAddr, usize, bool),
         last: &mut Option<(Ipv4Addr, Ipv4Addr, Ipv4Addr, DirectHop)>,
         now: Instant,
-    ) -> LentSent {
-        let mut out = LentSent {
-            sent: 0,
-            full: false,
-        };
+    ) -> (usize, bool) {
+        let mut sent = 0;
         if self.udp_policy.tx != lamina_udp::ChecksumMode::Compute {
-            return out;
+            return (0, false);
         }
-        let Some(p) = self.ports.get(port) else {
-            return out;
-        };
-        let (our_mac, mtu) = (p.mac, p.mtu);
-        let udp_offload = p.rx_csum.tx.contains(ChecksumProto::Udp);
         while let Some(d) = lent.queue.front() {
             let dst = *d.dst.ip();
             let Some((src, hop)) = self.direct_way(last, port, mtu, dst, *local.ip(), now) else {
@@ -1849,8 +1853,7 @@ impl<H: PacketHook> Interface<H> {
             }
             let Some(mut token) = device.transmit(now) else {
                 self.tx_full |= port_bit(port);
-                out.full = true;
-                return out;
+                return (sent, true);
             };
             let f = self.udp_direct_frame(
                 &mut token,
@@ -1864,23 +1867,24 @@ impl<H: PacketHook> Interface<H> {
                 break;
             };
             f.write_headers(&mut d.buf, d.len, d.sum);
-            let sent = match token.consume_owned(d.buf, DirectFrame::len(d.len)) {
-                Ok(None) => true,
+            let went = match token.consume_owned(d.buf, DirectFrame::len(d.len)) {
+                Ok(None) => {
+                    self.stats.udp_payloads_lent += 1;
+                    true
+                }
                 Ok(Some(buf)) => {
                     // Copied: the buffer stays the socket's.
-                    if lent.spare.len() < crate::udp::TX_LENT_MAX {
-                        lent.spare.push(buf);
-                    }
+                    lent.keep_spare(buf);
                     true
                 }
                 Err(_) => false,
             };
-            if sent {
+            if went {
                 self.udp_stats.record_sent();
-                out.sent += 1;
+                sent += 1;
             }
         }
-        out
+        (sent, false)
     }
 
     /// Handles a frame received as its headers and a payload lent by
@@ -2947,17 +2951,12 @@ impl<H: PacketHook> Interface<H> {
                                 let Some(d) = lent.pop() else {
                                     break;
                                 };
-                                let payload = d
-                                    .buf
-                                    .get(crate::udp::TX_HEADROOM..crate::udp::TX_HEADROOM + d.len)
-                                    .unwrap_or_default();
                                 let mut data = core::mem::take(&mut self.udp_scratch);
                                 data.clear();
-                                data.extend_from_slice(payload);
-                                if lent.spare.len() < crate::udp::TX_LENT_MAX {
-                                    lent.spare.push(d.buf);
-                                }
-                                Job::Udp(local, u.ttl, u.dont_fragment, d.dst, data)
+                                data.extend_from_slice(d.payload());
+                                let dst = d.dst;
+                                lent.keep_spare(d.buf);
+                                Job::Udp(local, u.ttl, u.dont_fragment, dst, data)
                             }
                             _ => break,
                         }
@@ -3620,13 +3619,6 @@ fn zero_padding(pad: &mut [u8]) {
     if !pad.is_empty() {
         pad.fill(0);
     }
-}
-
-/// What [`Interface::egress_lent`] did: the frames sent, and whether the
-/// device ran out of room.
-struct LentSent {
-    sent: usize,
-    full: bool,
 }
 
 /// Lends UDP socket `u` as many transmit buffers of `device` (the one

@@ -69,6 +69,16 @@ pub(crate) struct LentDatagram {
     pub(crate) sum: u16,
 }
 
+impl LentDatagram {
+    /// The payload, behind the headers' room.
+    #[inline]
+    pub(crate) fn payload(&self) -> &[u8] {
+        self.buf
+            .get(TX_HEADROOM..TX_HEADROOM + self.len)
+            .unwrap_or_default()
+    }
+}
+
 /// A socket's datagrams in lent buffers, and its lent buffers not written
 /// yet.
 #[derive(Debug, Clone, Default)]
@@ -100,6 +110,16 @@ impl LentTx {
             sum,
         });
         true
+    }
+
+    /// Keeps `buf` (a lent buffer that came back unsent, or whose payload
+    /// was copied out) for the next payload, up to [`TX_LENT_MAX`]
+    /// buffers (dropped beyond).
+    #[inline]
+    pub(crate) fn keep_spare(&mut self, buf: Vec<u8>) {
+        if self.spare.len() < TX_LENT_MAX {
+            self.spare.push(buf);
+        }
     }
 
     /// Takes the oldest datagram.

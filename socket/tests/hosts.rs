@@ -1102,6 +1102,28 @@ fn udp_payloads_verified_on_their_way_into_the_queue() {
     assert_eq!(a.sockets.udp(u).unwrap().rx_dropped(), 1);
 }
 
+/// Two hosts on a wire: `client` (bound to an ephemeral port) on A,
+/// `server` on B's port 7.
+fn udp_client_and_server(
+    client: UdpSocket,
+) -> (
+    Host,
+    Host,
+    lamina_socket::SocketHandle,
+    lamina_socket::SocketHandle,
+) {
+    let (mut a, mut b) = two_hosts();
+    let server = b.sockets.add(UdpSocket::default()).unwrap();
+    b.sockets
+        .bind_udp(server, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
+        .unwrap();
+    let client = a.sockets.add(client).unwrap();
+    a.sockets
+        .bind_udp(client, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+        .unwrap();
+    (a, b, client, server)
+}
+
 /// Large datagrams to a device that lends its transmit buffers (the
 /// wires do) are written straight into them from the second transmit
 /// pass on: mixed with small ones, across passes where the lent buffers
@@ -1110,16 +1132,8 @@ fn udp_payloads_verified_on_their_way_into_the_queue() {
 /// its last pass wanted, and gives them back when it sends small ones.
 #[test]
 fn udp_large_datagrams_are_sent_from_lent_buffers_in_order() {
-    let (mut a, mut b) = two_hosts();
+    let (mut a, mut b, client, server) = udp_client_and_server(UdpSocket::default());
     let mut now = Instant::ZERO;
-    let server = b.sockets.add(UdpSocket::default()).unwrap();
-    b.sockets
-        .bind_udp(server, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
-        .unwrap();
-    let client = a.sockets.add(UdpSocket::default()).unwrap();
-    a.sockets
-        .bind_udp(client, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
-        .unwrap();
     let to = SocketAddrV4::new(B, 7);
     let payload = |round: usize, i: usize| -> Vec<u8> {
         // Large (lent), small (queued), and lengths both odd and even.
@@ -1167,6 +1181,11 @@ fn udp_large_datagrams_are_sent_from_lent_buffers_in_order() {
     let after = *b.iface.udp_stats();
     assert_eq!(after.in_datagrams - before.in_datagrams, sent);
     assert_eq!(after.in_csum_errors, before.in_csum_errors);
+    // And the lent ones went out in their buffers, not copied: from the
+    // third round on (the first went out after ARP, the second's pass
+    // lent the buffers), the two large datagrams at the head of each
+    // round (the first small one sends those behind it to the queue).
+    assert_eq!(a.iface.stats().udp_payloads_lent, 2 * 18);
     // Lent datagrams to a neighbour still unresolved (no such host) go
     // the queued way, and those behind them, to B, with them, in order.
     let nobody = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 3), 7);
@@ -1207,18 +1226,10 @@ fn udp_large_datagrams_are_sent_from_lent_buffers_in_order() {
 /// size, until a pass sends them.
 #[test]
 fn udp_lent_datagrams_count_against_the_send_queue_bounds() {
-    let (mut a, mut b) = two_hosts();
-    let mut now = Instant::ZERO;
-    let server = b.sockets.add(UdpSocket::default()).unwrap();
-    b.sockets
-        .bind_udp(server, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7))
-        .unwrap();
     let mut config = lamina_socket::UdpConfig::default();
     config.tx_packets = 4;
-    let client = a.sockets.add(UdpSocket::new(config)).unwrap();
-    a.sockets
-        .bind_udp(client, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
-        .unwrap();
+    let (mut a, mut b, client, server) = udp_client_and_server(UdpSocket::new(config));
+    let mut now = Instant::ZERO;
     let to = SocketAddrV4::new(B, 7);
     let big = vec![7u8; 1400];
     // Two passes (the first resolves B) to get buffers lent.
