@@ -1132,10 +1132,11 @@ impl<H: PacketHook> Interface<H> {
     }
 
     /// The fast path for a ping to one of our unicast addresses on an
-    /// Ethernet device (RFC 792, RFC 1122 §3.2.2.6): the request becomes
-    /// its reply where it lies (MACs swapped, IPv4 header rewritten, ICMP
-    /// checksum updated incrementally) and goes out on the token the
-    /// device lent with the frame. Returns `false`, the frame untouched,
+    /// Ethernet device (RFC 792, RFC 1122 §3.2.2.6): the ICMP message
+    /// becomes its reply where it lies (checksum updated incrementally),
+    /// and the reply goes out on the token the device lent with the
+    /// frame: headers written from their values, the message copied
+    /// behind them. Returns `false`, the frame untouched,
     /// when the general path must handle it (options, fragments,
     /// broadcasts, hooks, an unknown way back, a rate limit...).
     #[inline(never)]
@@ -1172,7 +1173,7 @@ impl<H: PacketHook> Interface<H> {
             .checksum_verified
             .intersection(p.rx_csum.rx)
             .contains(ChecksumProto::Ipv4);
-        let (src, dst, total) = {
+        let (src, dst, tos, total) = {
             // The EtherType checked above rules out VLAN tags.
             if frame.get(0..6) != Some(our_mac.as_bytes()) {
                 return false;
@@ -1202,7 +1203,7 @@ impl<H: PacketHook> Interface<H> {
             if IcmpPacket::parse_verified(ip.payload()).is_err() {
                 return false;
             }
-            (src, dst, usize::from(ip.total_len()))
+            (src, dst, ip.dscp() << 2, ip.total_len())
         };
         // The way back must be this device, with a known neighbour.
         if !self.config.echo.should_answer(dst, false) {
@@ -1211,35 +1212,38 @@ impl<H: PacketHook> Interface<H> {
         let Some(hop) = self.direct_hop(port, usize::MAX, src, now) else {
             return false;
         };
-        let mac = hop.mac;
         if !self.icmp.reply_allowed(IcmpType::ECHO_REPLY, src, now) {
             return true;
         }
-        let fields = lamina_icmp::ReplyIpFields {
+        // The reply (RFC 1122 §3.2.2.6): from the address pinged, the
+        // DSCP kept and the ECN field cleared, no fragmentation flags; the
+        // ICMP message turned into the reply where it lies, then the
+        // headers written from these values straight into the transmit
+        // buffer and the message copied behind them.
+        let head = EthIpv4Head {
+            src_mac: our_mac,
+            dst_mac: hop.mac,
             src: dst,
+            dst: src,
+            tos,
             ttl: self.config.ttl,
-            identification: self.ids.next_id(dst, src, IpProtocol::ICMP, &mut self.rng),
+            protocol: IpProtocol::ICMP,
+            dont_fragment: false,
+            id: self.ids.next_id(dst, src, IpProtocol::ICMP, &mut self.rng),
+            total,
         };
-        let end = ETH + total;
-        let Some(datagram) = frame.get_mut(ETH..end) else {
+        let Some(message) = frame.get_mut(EthIpv4Head::LEN..ETH + usize::from(total)) else {
             return false;
         };
-        if lamina_icmp::echo_reply_datagram_in_place(datagram, &fields).is_err() {
+        if lamina_icmp::echo_reply_in_place(message).is_err() {
             return false;
         }
-        if let Some(h) = frame.get_mut(..12) {
-            h[..6].copy_from_slice(mac.as_bytes());
-            h[6..].copy_from_slice(our_mac.as_bytes());
-        }
-        let len = end.max(lamina_ethernet::MIN_FRAME_LEN);
-        let Some(out) = frame.get(..end) else {
-            return false;
-        };
+        let message = &*message;
         self.stats.rx_frames += 1;
-        let sent = went_out(reply.consume(len, |buf| {
-            let (head, pad) = buf.split_at_mut(end.min(buf.len()));
-            head.copy_from_slice(out);
-            zero_padding(pad);
+        let sent = went_out(reply.consume(head.frame_len(), |buf| {
+            if let Some(body) = head.write_padded(buf).get_mut(..message.len()) {
+                body.copy_from_slice(message);
+            }
         }));
         if sent {
             self.stats.echo_replies += 1;
@@ -3095,6 +3099,8 @@ struct EthIpv4Head {
     dst_mac: MacAddr,
     src: Ipv4Addr,
     dst: Ipv4Addr,
+    /// The second byte of the IPv4 header (DSCP and ECN).
+    tos: u8,
     ttl: u8,
     protocol: IpProtocol,
     dont_fragment: bool,
@@ -3115,8 +3121,9 @@ impl EthIpv4Head {
         eth[12..14].copy_from_slice(&EtherType::IPV4.0.to_be_bytes());
         let flags = if self.dont_fragment { 0x4000u16 } else { 0 };
         let word4 = u16::from_be_bytes([self.ttl, self.protocol.0]);
+        let word0 = 0x4500 | u16::from(self.tos);
         let mut ip_sum = Checksum::new();
-        ip_sum.add_u16(0x4500);
+        ip_sum.add_u16(word0);
         ip_sum.add_u16(self.total);
         ip_sum.add_u16(self.id);
         ip_sum.add_u16(flags);
@@ -3124,7 +3131,7 @@ impl EthIpv4Head {
         ip_sum.add_u32(self.src.to_bits());
         ip_sum.add_u32(self.dst.to_bits());
         let ip_c = ip_sum.finish();
-        ip[0..2].copy_from_slice(&0x4500u16.to_be_bytes());
+        ip[0..2].copy_from_slice(&word0.to_be_bytes());
         ip[2..4].copy_from_slice(&self.total.to_be_bytes());
         ip[4..6].copy_from_slice(&self.id.to_be_bytes());
         ip[6..8].copy_from_slice(&flags.to_be_bytes());
@@ -3263,6 +3270,7 @@ impl DirectFrame {
             dst_mac: self.dst_mac,
             src: self.src,
             dst: self.dst,
+            tos: 0,
             ttl: self.ttl,
             protocol,
             dont_fragment: self.dont_fragment,

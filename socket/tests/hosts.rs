@@ -1619,3 +1619,112 @@ fn a_host_ignores_redirects_it_should_not_trust() {
     assert_eq!(n.h.iface.stats().redirects_ignored, 3, "one per datagram");
     assert_eq!(n.r1.iface.stats().forwarded, 3, "all through R1");
 }
+
+/// RFC 792 and RFC 1122 §3.2.2.6: every Echo Request to our address is
+/// answered with its identifier, sequence number and data, from the
+/// address pinged to the request's source, the DSCP kept and the ECN
+/// field cleared (RFC 3168 §6.1.5: an ICMP reply is not ECN-capable),
+/// without fragmentation flags, the checksums verifying (an all-zero
+/// reply's ICMP checksum is 0xffff, RFC 1624), short frames padded to
+/// the Ethernet minimum; a request with a bad ICMP checksum is dropped.
+#[test]
+fn echo_requests_are_answered_with_the_dscp_kept_and_ecn_cleared() {
+    use lamina_icmp::{IcmpMessage, IcmpPacket, IcmpRepr};
+    use lamina_netbuf::Serializer;
+    use lamina_netdev::TxToken;
+    let (mut a, mut peer, peer_ip) = host_and_bare_peer(LinkConfig::new());
+    let a_mac = MacAddr::new(2, 0, 0, 0, 1, 0);
+    let peer_mac = MacAddr::new(2, 0, 0, 0, 0, 9);
+    // (identifier, sequence number, data, TOS byte, corrupt)
+    let cases: [(u16, u16, Vec<u8>, u8, bool); 7] = [
+        (0x1234, 1, (0..56u8).collect(), 0xb9, false),
+        (0x1234, 2, Vec::new(), 0x03, false),
+        (7, 3, vec![0xa5; 17], 0x00, false),
+        (
+            7,
+            4,
+            (0..1200u32).map(|i| (i % 251) as u8).collect(),
+            0x28,
+            false,
+        ),
+        (0, 0, vec![0; 30], 0x00, false),
+        (9, 5, vec![1, 2, 3], 0xfe, false),
+        (9, 6, vec![1, 2, 3], 0x00, true),
+    ];
+    let mut now = Instant::ZERO;
+    for (ident, seq_no, data, tos, corrupt) in &cases {
+        let mut ip = lamina_ipv4::Ipv4Repr::new(peer_ip, A, lamina_ipv4::IpProtocol::ICMP);
+        (ip.dscp, ip.ecn) = (tos >> 2, tos & 3);
+        ip.identification = 0x4242;
+        let eth = lamina_ethernet::EthernetRepr::new(peer_mac, a_mac, EtherType::IPV4);
+        let icmp = IcmpRepr::EchoRequest {
+            ident: *ident,
+            seq_no: *seq_no,
+        };
+        let mut frame = data
+            .as_slice()
+            .wrap_in(&icmp)
+            .wrap_in(&ip)
+            .wrap_in(eth)
+            .serialize_vec(0)
+            .unwrap()
+            .into_vec();
+        if *corrupt {
+            frame[14 + 28] ^= 0x10; // the first byte of data
+        }
+        let len = frame.len().max(60);
+        peer.transmit(now)
+            .unwrap()
+            .consume(len, |b| {
+                b.fill(0);
+                b[..frame.len()].copy_from_slice(&frame);
+            })
+            .unwrap();
+        a.poll(now);
+        let mut replies = Vec::new();
+        while let Some((rx, _)) = peer.receive(now) {
+            rx.consume(|f| {
+                if EthernetFrame::parse(f).unwrap().ethertype() == EtherType::IPV4 {
+                    replies.push(f.to_vec());
+                }
+            });
+        }
+        now += Duration::from_secs(1);
+        if *corrupt {
+            assert!(replies.is_empty(), "a corrupted request is not answered");
+            continue;
+        }
+        assert_eq!(replies.len(), 1, "one reply to seq {seq_no}");
+        let f = &replies[0];
+        assert_eq!(f.len(), (14 + 28 + data.len()).max(60), "frame length");
+        let eth = EthernetFrame::parse(f).unwrap();
+        assert_eq!((eth.dst(), eth.src()), (peer_mac, a_mac));
+        let ip = lamina_ipv4::Ipv4Packet::parse_verified(eth.payload()).unwrap();
+        assert_eq!((ip.src(), ip.dst()), (A, peer_ip));
+        assert_eq!(ip.header_len(), 20);
+        assert_eq!(usize::from(ip.total_len()), 28 + data.len());
+        assert_eq!((ip.dscp(), ip.ecn()), (tos >> 2, 0), "TOS {tos:#x}");
+        assert_eq!(ip.ttl(), 64);
+        assert!(!ip.dont_fragment() && !ip.is_fragment());
+        assert_eq!(ip.protocol(), lamina_ipv4::IpProtocol::ICMP);
+        assert!(
+            f[14 + usize::from(ip.total_len())..]
+                .iter()
+                .all(|b| *b == 0),
+            "zero padding"
+        );
+        let icmp = IcmpPacket::parse_verified(ip.payload()).unwrap();
+        assert_eq!(
+            icmp.message(),
+            IcmpMessage::EchoReply {
+                ident: *ident,
+                seq_no: *seq_no,
+                data: data.as_slice()
+            }
+        );
+        if *ident == 0 {
+            assert_eq!(icmp.checksum(), 0xffff, "all-zero reply");
+        }
+    }
+    assert_eq!(a.iface.stats().echo_replies, 6);
+}
