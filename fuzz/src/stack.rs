@@ -7,8 +7,9 @@
 //! Frames are either raw bytes or built from fuzzed fields (Ethernet,
 //! IPv4 with fragments, TCP with any flags, numbers near the live
 //! connections' and options, UDP, ICMP errors quoting our own traffic,
-//! ARP), so that the input reaches the deep states: handshakes,
-//! data transfer, reassembly, resets, ICMP error delivery, ARP learning.
+//! Echo Requests with any TOS and an optional flipped byte, ARP), so
+//! that the input reaches the deep states: handshakes, data transfer,
+//! reassembly, resets, ICMP error delivery, echo replies, ARP learning.
 //! What the host sends is read back from the wire and must parse. The
 //! target checks that nothing panics, that every table keeps its bound
 //! (sockets, neighbors, reassembly), and that every frame the host sends
@@ -114,6 +115,17 @@ enum Op {
     Admin {
         what: u8,
         arg: u16,
+    },
+    /// A well-formed Echo Request from a peer (which the fast echo path
+    /// answers where it can), its IPv4 TOS byte chosen, optionally with
+    /// one byte after the Ethernet header flipped.
+    EchoRequest {
+        peer: u8,
+        ident: u16,
+        seq_no: u16,
+        tos: u8,
+        data: Vec<u8>,
+        flip: Option<(u16, u8)>,
     },
 }
 
@@ -441,6 +453,37 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         let frame = match &op {
             Op::Raw(bytes) => Some(bytes.clone()),
             Op::Tcp(s) => tcp_frame(s, &host, &seen),
+            Op::EchoRequest {
+                peer: p,
+                ident,
+                seq_no,
+                tos,
+                data,
+                flip,
+            } => {
+                let src = peer(*p);
+                let mut ip = Ipv4Repr::new(src, US, IpProtocol::ICMP);
+                (ip.dscp, ip.ecn) = (tos >> 2, tos & 3);
+                let eth = EthernetRepr::new(PEER_MAC, US_MAC, EtherType::IPV4);
+                let icmp = IcmpRepr::EchoRequest {
+                    ident: *ident,
+                    seq_no: *seq_no,
+                };
+                data.as_slice()
+                    .wrap_in(&icmp)
+                    .wrap_in(&ip)
+                    .wrap_in(eth)
+                    .serialize_vec(0)
+                    .ok()
+                    .map(|b| {
+                        let mut f = b.as_slice().to_vec();
+                        if let Some((at, x)) = flip {
+                            let i = 14 + usize::from(*at) % (f.len() - 14);
+                            f[i] ^= x;
+                        }
+                        f
+                    })
+            }
             Op::Udp {
                 peer: p,
                 src_port,
