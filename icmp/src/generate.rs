@@ -181,6 +181,7 @@ impl ErrorGenerator {
     /// Whether a reply (echo reply, timestamp reply, ...) of `msg_type`
     /// to `dst` may be sent at `now`. Replies are limited only when their
     /// type is in the configured [mask](crate::RateMask).
+    #[inline]
     pub fn reply_allowed(&mut self, msg_type: IcmpType, dst: Ipv4Addr, now: Instant) -> bool {
         if self.limiter.allow(msg_type, 0, dst, now) {
             self.stats.replies_sent += 1;

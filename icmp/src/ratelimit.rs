@@ -325,11 +325,20 @@ impl RateLimiter {
 
     /// Whether a message of `msg_type`/`code` to `dst` may be sent at
     /// `now`; if so, its tokens are taken.
+    #[inline]
     pub fn allow(&mut self, msg_type: IcmpType, code: u8, dst: Ipv4Addr, now: Instant) -> bool {
         if !self.is_limited(msg_type, code, dst) {
             self.stats.unlimited += 1;
             return true;
         }
+        self.allow_limited(dst, now)
+    }
+
+    /// [`allow`](Self::allow) for a message subject to limiting (out of
+    /// line: an unlimited one, an echo reply by default, is answered
+    /// inline).
+    #[inline(never)]
+    fn allow_limited(&mut self, dst: Ipv4Addr, now: Instant) -> bool {
         // The global bucket: refill, then check without taking.
         let cost = self.next_cost;
         if self.config.global_rate > 0 {
