@@ -594,6 +594,7 @@ impl SocketSet {
     /// The first datagram socket at position `from` or later of the list
     /// of those the user reached with datagrams to send, and the position
     /// after it (to iterate while mutating the set).
+    #[inline]
     pub(crate) fn next_with_tx(&self, from: usize) -> Option<(SocketHandle, usize)> {
         let rest = self.dgram_tx.get(from..)?;
         rest.iter().enumerate().find_map(|(k, &index)| {
