@@ -1623,7 +1623,8 @@ fn a_host_ignores_redirects_it_should_not_trust() {
 /// RFC 792 and RFC 1122 §3.2.2.6: every Echo Request to our address is
 /// answered with its identifier, sequence number and data, from the
 /// address pinged to the request's source, the DSCP kept and the ECN
-/// field cleared (RFC 3168 §6.1.5: an ICMP reply is not ECN-capable),
+/// field cleared (RFC 3168: only an ECN-capable transport sets ECT, and
+/// ICMP is not one),
 /// without fragmentation flags, the checksums verifying (an all-zero
 /// reply's ICMP checksum is 0xffff, RFC 1624), short frames padded to
 /// the Ethernet minimum; a request with a bad ICMP checksum is dropped.
