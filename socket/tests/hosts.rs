@@ -1624,10 +1624,10 @@ fn a_host_ignores_redirects_it_should_not_trust() {
 /// answered with its identifier, sequence number and data, from the
 /// address pinged to the request's source, the DSCP kept and the ECN
 /// field cleared (RFC 3168: only an ECN-capable transport sets ECT, and
-/// ICMP is not one),
-/// without fragmentation flags, the checksums verifying (an all-zero
-/// reply's ICMP checksum is 0xffff, RFC 1624), short frames padded to
-/// the Ethernet minimum; a request with a bad ICMP checksum is dropped.
+/// ICMP is not one), without fragmentation flags, the checksums
+/// verifying (an all-zero reply's ICMP checksum is 0xffff, RFC 1624),
+/// short frames padded to the Ethernet minimum; a request with a bad
+/// ICMP checksum is dropped.
 #[test]
 fn echo_requests_are_answered_with_the_dscp_kept_and_ecn_cleared() {
     use lamina_icmp::{IcmpMessage, IcmpPacket, IcmpRepr};
