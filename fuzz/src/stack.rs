@@ -246,9 +246,13 @@ fn check_frame(
 }
 
 fn frame_of(src: Ipv4Addr, body: impl Serializer, protocol: IpProtocol) -> Option<Vec<u8>> {
-    let ip = Ipv4Repr::new(src, US, protocol);
+    frame_with(&Ipv4Repr::new(src, US, protocol), body)
+}
+
+/// A frame from the peer to us carrying `body` under the IPv4 header `ip`.
+fn frame_with(ip: &Ipv4Repr, body: impl Serializer) -> Option<Vec<u8>> {
     let eth = EthernetRepr::new(PEER_MAC, US_MAC, EtherType::IPV4);
-    body.wrap_in(&ip)
+    body.wrap_in(ip)
         .wrap_in(eth)
         .serialize_vec(0)
         .ok()
@@ -464,25 +468,19 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
                 let src = peer(*p);
                 let mut ip = Ipv4Repr::new(src, US, IpProtocol::ICMP);
                 (ip.dscp, ip.ecn) = (tos >> 2, tos & 3);
-                let eth = EthernetRepr::new(PEER_MAC, US_MAC, EtherType::IPV4);
                 let icmp = IcmpRepr::EchoRequest {
                     ident: *ident,
                     seq_no: *seq_no,
                 };
-                data.as_slice()
-                    .wrap_in(&icmp)
-                    .wrap_in(&ip)
-                    .wrap_in(eth)
-                    .serialize_vec(0)
-                    .ok()
-                    .map(|b| {
-                        let mut f = b.as_slice().to_vec();
-                        if let Some((at, x)) = flip {
-                            let i = 14 + usize::from(*at) % (f.len() - 14);
-                            f[i] ^= x;
+                frame_with(&ip, data.as_slice().wrap_in(&icmp)).map(|mut f| {
+                    if let Some((at, x)) = flip {
+                        let i = 14 + usize::from(*at) % f.len().saturating_sub(14).max(1);
+                        if let Some(b) = f.get_mut(i) {
+                            *b ^= x;
                         }
-                        f
-                    })
+                    }
+                    f
+                })
             }
             Op::Udp {
                 peer: p,

@@ -1203,7 +1203,7 @@ impl<H: PacketHook> Interface<H> {
             // Echo Request has at least its 8-byte header, as
             // `IcmpPacket::parse` requires).
             let message = ip.payload();
-            if message.len() < 8 || ones_complement_sum(message) != 0xffff {
+            if message.len() < 8 || lamina_netbuf::checksum::checksum(message) != 0 {
                 return false;
             }
             (src, dst, ip.dscp() << 2, ip.total_len())

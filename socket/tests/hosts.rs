@@ -1050,10 +1050,7 @@ fn udp_payloads_verified_on_their_way_into_the_queue() {
         }
         f
     };
-    let mut send = |f: Vec<u8>| {
-        let t = peer.transmit(Instant::ZERO).unwrap();
-        lamina_netdev::TxToken::consume(t, f.len(), |b| b.copy_from_slice(&f)).unwrap();
-    };
+    let mut send = |f: Vec<u8>| send_from_peer(&mut peer, &f);
     let recv = |a: &mut Host| {
         let mut got = Vec::new();
         let mut buf = [0u8; 2048];
@@ -1286,10 +1283,7 @@ fn udp_large_datagrams_stay_in_their_frames_and_are_verified_when_read() {
         }
         f
     };
-    let send = |peer: &mut lamina_netdev::Port, f: Vec<u8>| {
-        let t = peer.transmit(Instant::ZERO).unwrap();
-        lamina_netdev::TxToken::consume(t, f.len(), |b| b.copy_from_slice(&f)).unwrap();
-    };
+    let send = |peer: &mut lamina_netdev::Port, f: Vec<u8>| send_from_peer(peer, &f);
     let mut buf = vec![0u8; 2048];
     for round in 0..50u8 {
         let before = *a.iface.udp_stats();
@@ -1388,15 +1382,30 @@ fn udp_frame((src, dst): (Ipv4Addr, Ipv4Addr), to: MacAddr, payload: &[u8], zero
         dst_port: 7,
     };
     let ip = lamina_ipv4::Ipv4Repr::new(src, dst, lamina_ipv4::IpProtocol::UDP);
+    peer_frame(&ip, to, payload.wrap_in(policy.builder(&udp, src, dst)))
+}
+
+/// An Ethernet frame from the bare peer (MAC 02:..:09) to `to` carrying
+/// `body` under the IPv4 header `ip` (padded to the Ethernet minimum).
+fn peer_frame(
+    ip: &lamina_ipv4::Ipv4Repr,
+    to: MacAddr,
+    body: impl lamina_netbuf::Serializer,
+) -> Vec<u8> {
+    use lamina_netbuf::Serializer;
     let eth =
         lamina_ethernet::EthernetRepr::new(MacAddr::new(2, 0, 0, 0, 0, 9), to, EtherType::IPV4);
-    payload
-        .wrap_in(policy.builder(&udp, src, dst))
-        .wrap_in(&ip)
+    body.wrap_in(ip)
         .wrap_in(eth)
         .serialize_vec(0)
         .unwrap()
         .into_vec()
+}
+
+/// Sends frame `f` from the bare peer.
+fn send_from_peer(peer: &mut lamina_netdev::Port, f: &[u8]) {
+    let t = peer.transmit(Instant::ZERO).unwrap();
+    lamina_netdev::TxToken::consume(t, f.len(), |b| b.copy_from_slice(f)).unwrap();
 }
 
 /// A removed address takes no more datagrams, right after it took some
@@ -1415,9 +1424,10 @@ fn a_removed_address_takes_no_more_datagrams() {
         .unwrap();
     let our_mac = a.iface.hardware_addr(IfaceId(0)).unwrap();
     let mut deliver = |a: &mut Host, dst: Ipv4Addr| {
-        let f = udp_frame((peer_ip, dst), our_mac, b"to you", false);
-        let t = peer.transmit(Instant::ZERO).unwrap();
-        lamina_netdev::TxToken::consume(t, f.len(), |b| b.copy_from_slice(&f)).unwrap();
+        send_from_peer(
+            &mut peer,
+            &udp_frame((peer_ip, dst), our_mac, b"to you", false),
+        );
         a.poll(Instant::ZERO);
         let mut buf = [0u8; 64];
         let mut n = 0;
@@ -1632,9 +1642,8 @@ fn a_host_ignores_redirects_it_should_not_trust() {
 fn echo_requests_are_answered_with_the_dscp_kept_and_ecn_cleared() {
     use lamina_icmp::{IcmpMessage, IcmpPacket, IcmpRepr};
     use lamina_netbuf::Serializer;
-    use lamina_netdev::TxToken;
     let (mut a, mut peer, peer_ip) = host_and_bare_peer(LinkConfig::new());
-    let a_mac = MacAddr::new(2, 0, 0, 0, 1, 0);
+    let a_mac = a.iface.hardware_addr(IfaceId(0)).unwrap();
     let peer_mac = MacAddr::new(2, 0, 0, 0, 0, 9);
     // (identifier, sequence number, data, TOS byte, corrupt)
     let cases: [(u16, u16, Vec<u8>, u8, bool); 7] = [
@@ -1657,30 +1666,15 @@ fn echo_requests_are_answered_with_the_dscp_kept_and_ecn_cleared() {
         let mut ip = lamina_ipv4::Ipv4Repr::new(peer_ip, A, lamina_ipv4::IpProtocol::ICMP);
         (ip.dscp, ip.ecn) = (tos >> 2, tos & 3);
         ip.identification = 0x4242;
-        let eth = lamina_ethernet::EthernetRepr::new(peer_mac, a_mac, EtherType::IPV4);
         let icmp = IcmpRepr::EchoRequest {
             ident: *ident,
             seq_no: *seq_no,
         };
-        let mut frame = data
-            .as_slice()
-            .wrap_in(&icmp)
-            .wrap_in(&ip)
-            .wrap_in(eth)
-            .serialize_vec(0)
-            .unwrap()
-            .into_vec();
+        let mut frame = peer_frame(&ip, a_mac, data.as_slice().wrap_in(&icmp));
         if *corrupt {
             frame[14 + 28] ^= 0x10; // the first byte of data
         }
-        let len = frame.len().max(60);
-        peer.transmit(now)
-            .unwrap()
-            .consume(len, |b| {
-                b.fill(0);
-                b[..frame.len()].copy_from_slice(&frame);
-            })
-            .unwrap();
+        send_from_peer(&mut peer, &frame);
         a.poll(now);
         let mut replies = Vec::new();
         while let Some((rx, _)) = peer.receive(now) {
